@@ -1,0 +1,91 @@
+//! The raw gateway file, exactly as written in YAML. See `docs/configuration.md`.
+//!
+//! These types mirror the file and nothing more: unknown fields are rejected, defaults are
+//! applied later by [`crate::load`].
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+/// The top level of a gateway file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawGateway {
+    /// Data-plane listeners.
+    #[serde(default)]
+    pub listeners: Vec<RawListener>,
+    /// The admin listener.
+    #[serde(default)]
+    pub admin: Option<RawListener>,
+    /// The APIs.
+    #[serde(default)]
+    pub apis: Vec<RawApi>,
+    /// Request limits.
+    #[serde(default)]
+    pub limits: RawLimits,
+    /// Access-log destination: `stdout` (default), `stderr`, `off`, or a file path.
+    #[serde(default)]
+    pub access_log: Option<String>,
+    /// Reload settings.
+    #[serde(default)]
+    pub reload: RawReload,
+}
+
+/// A listener.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawListener {
+    /// `IP:PORT`; port 0 picks a free port.
+    pub address: String,
+}
+
+/// An API entry.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawApi {
+    /// Unique name (`$context.apiId`).
+    pub name: String,
+    /// The OpenAPI 3.0 or Swagger 2.0 document, YAML or JSON, relative to the gateway file.
+    pub spec: String,
+    /// Host names this API answers on; empty means the default API.
+    #[serde(default)]
+    pub hosts: Vec<String>,
+    /// Stages by name.
+    #[serde(default)]
+    pub stages: BTreeMap<String, RawStage>,
+}
+
+/// A stage.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawStage {
+    /// Stage variables.
+    #[serde(default)]
+    pub variables: BTreeMap<String, String>,
+}
+
+/// Request limits; every field is optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLimits {
+    /// Largest request body in bytes (default 10 485 760).
+    pub max_body_bytes: Option<u64>,
+    /// Largest request header section in bytes (default 10 240).
+    pub max_header_bytes: Option<usize>,
+    /// Longest request target in bytes (default 10 240).
+    pub max_uri_bytes: Option<usize>,
+    /// Milliseconds a client has to send its request head (default 10 000).
+    pub header_read_timeout_ms: Option<u64>,
+    /// Milliseconds a shutdown waits for in-flight requests (default 30 000).
+    pub drain_timeout_ms: Option<u64>,
+}
+
+/// Reload settings.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawReload {
+    /// Watch the files and reload on change (default true).
+    pub watch: Option<bool>,
+    /// Milliseconds between looks at the files (default 1000, at least 100).
+    pub poll_interval_ms: Option<u64>,
+}

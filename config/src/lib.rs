@@ -1,0 +1,326 @@
+//! Portico's configuration: the gateway file and the OpenAPI documents it names, read and
+//! validated into a [`Config`].
+//!
+//! Three layers, each with its own types:
+//! 1. **raw** ([`gateway`]): serde types mirroring the YAML gateway file;
+//! 2. **import** ([`openapi`]): each OpenAPI document walked into routes and integrations;
+//! 3. **validated** ([`model`]): what the proxy compiles into a snapshot.
+//!
+//! [`load`] runs all three and collects every problem into a [`Report`] with the file and the
+//! path inside the document. This crate does no I/O beyond reading through a [`Source`], and
+//! knows nothing of tokio, hyper or wasmtime.
+
+pub mod diag;
+pub mod doc;
+pub mod gateway;
+pub mod mapping;
+pub mod model;
+pub mod openapi;
+pub mod responses;
+pub mod template;
+
+use std::collections::BTreeSet;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+pub use diag::{Diagnostic, Report, Severity};
+pub use model::*;
+
+use gateway::RawGateway;
+
+/// Stage-variable limits from API Gateway's quotas.
+const MAX_STAGE_VARIABLES: usize = 100;
+const MAX_STAGE_VARIABLE_NAME: usize = 64;
+const MAX_STAGE_VARIABLE_VALUE: usize = 512;
+
+/// Where configuration files come from: the file system, or the demo embedded in the binary.
+pub trait Source {
+    /// Reads a file named relative to the gateway file.
+    fn read(&self, name: &str) -> Result<String, String>;
+    /// The path to watch for changes, if the file lives on disk.
+    fn path(&self, name: &str) -> Option<PathBuf>;
+}
+
+/// Files on disk, named relative to a base directory.
+#[derive(Debug, Clone)]
+pub struct FsSource {
+    base: PathBuf,
+}
+
+impl FsSource {
+    /// Files relative to `base`.
+    pub fn new(base: impl Into<PathBuf>) -> Self {
+        Self { base: base.into() }
+    }
+}
+
+impl Source for FsSource {
+    fn read(&self, name: &str) -> Result<String, String> {
+        let path = self.base.join(name);
+        std::fs::read_to_string(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))
+    }
+    fn path(&self, name: &str) -> Option<PathBuf> {
+        Some(self.base.join(name))
+    }
+}
+
+/// Files compiled into the binary.
+#[derive(Debug, Clone, Copy)]
+pub struct StaticSource(pub &'static [(&'static str, &'static str)]);
+
+impl Source for StaticSource {
+    fn read(&self, name: &str) -> Result<String, String> {
+        self.0
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, text)| (*text).to_owned())
+            .ok_or_else(|| format!("no embedded file named {name}"))
+    }
+    fn path(&self, _: &str) -> Option<PathBuf> {
+        None
+    }
+}
+
+/// Loads a gateway file from disk.
+pub fn load_file(path: &Path) -> Result<(Config, Report), Report> {
+    let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let base = if base.as_os_str().is_empty() {
+        PathBuf::from(".")
+    } else {
+        base
+    };
+    load(&FsSource::new(base), &name)
+}
+
+/// Loads and validates a gateway file and every API it names. On success, the report holds
+/// warnings only.
+pub fn load(source: &dyn Source, gateway_file: &str) -> Result<(Config, Report), Report> {
+    let mut report = Report::default();
+    let config = load_inner(source, gateway_file, &mut report);
+    match config {
+        Some(c) if !report.has_errors() => Ok((c, report)),
+        _ => Err(report),
+    }
+}
+
+fn load_inner(source: &dyn Source, file: &str, report: &mut Report) -> Option<Config> {
+    let text = match source.read(file) {
+        Ok(t) => t,
+        Err(e) => {
+            report.error(file, "", e);
+            return None;
+        }
+    };
+    let raw: RawGateway = match serde_saphyr::from_str(&text) {
+        Ok(r) => r,
+        Err(e) => {
+            report.error(file, "", format!("invalid gateway file: {e}"));
+            return None;
+        }
+    };
+    let mut files: Vec<PathBuf> = source.path(file).into_iter().collect();
+
+    let addr = |path: String, s: &str, report: &mut Report| -> Option<SocketAddr> {
+        s.parse()
+            .map_err(|_| report.error(file, path, format!("{s:?} is not an IP:PORT address")))
+            .ok()
+    };
+    let listeners: Vec<SocketAddr> = raw
+        .listeners
+        .iter()
+        .enumerate()
+        .filter_map(|(i, l)| addr(format!("listeners[{i}].address"), &l.address, report))
+        .collect();
+    let admin = raw
+        .admin
+        .as_ref()
+        .and_then(|a| addr("admin.address".into(), &a.address, report));
+
+    let mut limits = Limits::default();
+    let l = &raw.limits;
+    if let Some(v) = l.max_body_bytes {
+        limits.max_body_bytes = v;
+    }
+    if let Some(v) = l.max_header_bytes {
+        if v < 1024 {
+            report.error(file, "limits.max_header_bytes", "must be at least 1024");
+        }
+        limits.max_header_bytes = v;
+    }
+    if let Some(v) = l.max_uri_bytes {
+        if v < 256 {
+            report.error(file, "limits.max_uri_bytes", "must be at least 256");
+        }
+        limits.max_uri_bytes = v;
+    }
+    if let Some(v) = l.header_read_timeout_ms {
+        if v == 0 {
+            report.error(file, "limits.header_read_timeout_ms", "must be more than 0");
+        }
+        limits.header_read_timeout = Duration::from_millis(v);
+    }
+    if let Some(v) = l.drain_timeout_ms {
+        limits.drain_timeout = Duration::from_millis(v);
+    }
+
+    let access_log = match raw.access_log.as_deref() {
+        None | Some("stdout") => AccessLog::Stdout,
+        Some("stderr") => AccessLog::Stderr,
+        Some("off") => AccessLog::Off,
+        Some(path) => AccessLog::File(
+            source
+                .path(path)
+                .unwrap_or_else(|| PathBuf::from(path)),
+        ),
+    };
+
+    let mut reload = ReloadSettings::default();
+    if let Some(w) = raw.reload.watch {
+        reload.watch = w;
+    }
+    if let Some(ms) = raw.reload.poll_interval_ms {
+        if ms < 100 {
+            report.error(file, "reload.poll_interval_ms", "must be at least 100");
+        }
+        reload.poll_interval = Duration::from_millis(ms);
+    }
+
+    let mut apis = Vec::new();
+    let mut names = BTreeSet::new();
+    let mut hosts = BTreeSet::new();
+    let mut default_api: Option<String> = None;
+    for (i, raw_api) in raw.apis.iter().enumerate() {
+        let apath = format!("apis[{i}]");
+        if !name_ok(&raw_api.name) {
+            report.error(file, format!("{apath}.name"), format!("{:?}: an API name may only hold letters, digits, - and _", raw_api.name));
+        }
+        if !names.insert(raw_api.name.clone()) {
+            report.error(file, format!("{apath}.name"), format!("another API is already named {}", raw_api.name));
+        }
+        if raw_api.hosts.is_empty() {
+            if let Some(other) = &default_api {
+                report.error(file, format!("{apath}.hosts"), format!("both {other} and {} have no hosts; only one API can be the default", raw_api.name));
+            }
+            default_api = Some(raw_api.name.clone());
+        }
+        for (j, host) in raw_api.hosts.iter().enumerate() {
+            if !hosts.insert(host.to_ascii_lowercase()) {
+                report.error(file, format!("{apath}.hosts[{j}]"), format!("host {host} is already claimed by another API"));
+            }
+        }
+        if raw_api.stages.is_empty() {
+            report.error(file, format!("{apath}.stages"), "an API needs at least one stage; the stage is the first path segment of every URL");
+        }
+        let stages = raw_api
+            .stages
+            .iter()
+            .map(|(name, st)| {
+                let spath = format!("{apath}.stages.{name}");
+                if !name_ok(name) {
+                    report.error(file, &spath, "a stage name may only hold letters, digits, - and _");
+                }
+                check_variables(report, file, &spath, &st.variables);
+                Stage {
+                    name: name.clone(),
+                    variables: st.variables.clone(),
+                }
+            })
+            .collect::<Vec<_>>();
+
+        files.extend(source.path(&raw_api.spec));
+        let spec_text = match source.read(&raw_api.spec) {
+            Ok(t) => t,
+            Err(e) => {
+                report.error(file, format!("{apath}.spec"), e);
+                continue;
+            }
+        };
+        let doc = match doc::parse(&raw_api.spec, &spec_text) {
+            Ok(d) => d,
+            Err(e) => {
+                report.error(&raw_api.spec, "", e);
+                continue;
+            }
+        };
+        let imported = openapi::import(&raw_api.spec, &doc, report);
+        check_stage_references(report, &raw_api.spec, &imported.routes, &stages);
+        apis.push(Api {
+            name: raw_api.name.clone(),
+            hosts: raw_api.hosts.iter().map(|h| h.to_ascii_lowercase()).collect(),
+            stages,
+            routes: imported.routes,
+            gateway_responses: imported.gateway_responses,
+        });
+    }
+
+    Some(Config {
+        listeners,
+        admin,
+        apis,
+        limits,
+        access_log,
+        reload,
+        files,
+    })
+}
+
+fn name_ok(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// Stage variables follow API Gateway's rules: names `[A-Za-z0-9_]`, values
+/// `[A-Za-z0-9-._~:/?#&=,]+`, at most 100 per stage, 64-byte names, 512-byte values.
+fn check_variables(
+    report: &mut Report,
+    file: &str,
+    spath: &str,
+    vars: &std::collections::BTreeMap<String, String>,
+) {
+    if vars.len() > MAX_STAGE_VARIABLES {
+        report.error(file, format!("{spath}.variables"), format!("at most {MAX_STAGE_VARIABLES} stage variables are allowed"));
+    }
+    for (k, v) in vars {
+        let vpath = format!("{spath}.variables.{k}");
+        if k.is_empty()
+            || k.len() > MAX_STAGE_VARIABLE_NAME
+            || !k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        {
+            report.error(file, &vpath, format!("a stage variable name may only hold letters, digits and _, up to {MAX_STAGE_VARIABLE_NAME} characters"));
+        }
+        if v.is_empty()
+            || v.len() > MAX_STAGE_VARIABLE_VALUE
+            || !v
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-._~:/?#&=,".contains(&b))
+        {
+            report.error(file, &vpath, format!("a stage variable value must match [A-Za-z0-9-._~:/?#&=,]+ and be at most {MAX_STAGE_VARIABLE_VALUE} characters"));
+        }
+    }
+}
+
+/// A URI that uses `${stageVariables.x}` where some stage has no `x` resolves to an empty
+/// string there, as in API Gateway; say so, since it is nearly always a mistake.
+fn check_stage_references(report: &mut Report, spec: &str, routes: &[Route], stages: &[Stage]) {
+    for route in routes {
+        let Some(uri) = &route.integration.uri else { continue };
+        for var in uri.vars() {
+            if let template::Var::StageVariable(name) = var {
+                for stage in stages.iter().filter(|s| !s.variables.contains_key(name)) {
+                    report.warn(
+                        spec,
+                        format!("{}.x-amazon-apigateway-integration.uri", route.location),
+                        format!("stage {} has no variable {name}; it will be empty there", stage.name),
+                    );
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,221 @@
+//! The `portico` binary: command line, signals and wiring. Everything else lives in the
+//! `portico-config` and `portico-proxy` crates.
+//!
+//! - `portico serve [--config FILE] [--listen ADDR]... [--admin ADDR]` serves a gateway file,
+//!   or the embedded demo without `--config`.
+//! - `portico check --config FILE` validates a gateway file and every API it names.
+
+mod demo;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+use portico_config::{Config, Report, Source, StaticSource};
+use portico_proxy::Gateway;
+use tokio::net::TcpListener;
+use tokio::signal::unix::{SignalKind, signal};
+
+#[derive(Parser)]
+#[command(name = "portico", version, about = "An open, self-hosted API gateway that does what Amazon API Gateway does")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve a gateway file (or the embedded demo).
+    Serve {
+        /// The gateway file. Without it, the embedded demo API is served.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Data-plane listen address; repeat for several. Replaces the file's listeners.
+        #[arg(long = "listen")]
+        listen: Vec<SocketAddr>,
+        /// Admin listen address. Replaces the file's admin listener.
+        #[arg(long)]
+        admin: Option<SocketAddr>,
+    },
+    /// Validate a gateway file and every API it names.
+    Check {
+        /// The gateway file.
+        #[arg(long)]
+        config: PathBuf,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Check { config } => check(&config),
+        Command::Serve { config, listen, admin } => {
+            init_tracing();
+            let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+                Ok(r) => r,
+                Err(e) => {
+                    eprintln!("portico: cannot start the runtime: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            match runtime.block_on(serve(config, listen, admin)) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("portico: {e:#}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+    }
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("PORTICO_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+fn check(path: &Path) -> ExitCode {
+    match portico_config::load_file(path) {
+        Ok((config, warnings)) => {
+            print!("{warnings}");
+            let routes: usize = config.apis.iter().map(|a| a.routes.len()).sum();
+            println!(
+                "{}: ok ({} APIs, {routes} methods, {} warnings)",
+                path.display(),
+                config.apis.len(),
+                warnings.warnings().count()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(report) => {
+            print!("{report}");
+            println!("{}: {} errors", path.display(), report.errors().count());
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Where the configuration comes from, kept so that reloads read it the same way.
+#[derive(Clone)]
+struct Origin {
+    file: Option<PathBuf>,
+    listen: Vec<SocketAddr>,
+    admin: Option<SocketAddr>,
+}
+
+impl Origin {
+    fn load(&self) -> Result<(Config, Report), Report> {
+        let loaded = match &self.file {
+            Some(path) => portico_config::load_file(path),
+            None => {
+                let source = StaticSource(demo::FILES);
+                portico_config::load(&source as &dyn Source, demo::GATEWAY_FILE)
+            }
+        };
+        loaded.map(|(mut config, report)| {
+            if !self.listen.is_empty() {
+                config.listeners.clone_from(&self.listen);
+            }
+            if self.admin.is_some() {
+                config.admin = self.admin;
+            }
+            (config, report)
+        })
+    }
+}
+
+async fn serve(file: Option<PathBuf>, listen: Vec<SocketAddr>, admin: Option<SocketAddr>) -> anyhow::Result<()> {
+    let origin = Origin { file, listen, admin };
+    let (config, warnings) = origin
+        .load()
+        .map_err(|report| anyhow::anyhow!("the configuration is invalid:\n{report}"))?;
+    for w in warnings.warnings() {
+        tracing::warn!("{w}");
+    }
+    if config.listeners.is_empty() {
+        anyhow::bail!("no listeners: add `listeners:` to the gateway file or pass --listen ADDR");
+    }
+
+    let mut listeners = Vec::new();
+    for addr in &config.listeners {
+        let l = TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("cannot listen on {addr}"))?;
+        println!("listening on http://{}", l.local_addr()?);
+        listeners.push(l);
+    }
+    let admin_listener = match config.admin {
+        Some(addr) => {
+            let l = TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("cannot listen on {addr} (admin)"))?;
+            println!("admin listening on http://{}", l.local_addr()?);
+            Some(l)
+        }
+        None => None,
+    };
+
+    let reloader = origin.clone();
+    let gw = Gateway::new(&config, Box::new(move || reloader.load())).context("cannot start the gateway")?;
+
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|s| *s).await;
+    };
+    if let Some(l) = admin_listener {
+        tokio::spawn(portico_proxy::admin::serve(Arc::clone(&gw), l, stopped(stop_rx.clone())));
+    }
+    if config.reload.watch && origin.file.is_some() {
+        let watcher_origin = origin.clone();
+        tokio::spawn(portico_proxy::reload::watch(
+            Arc::clone(&gw),
+            config.files.clone(),
+            config.reload.poll_interval,
+            move || watcher_origin.load().map(|(c, _)| c.files).unwrap_or_default(),
+        ));
+    }
+    let mut hup = signal(SignalKind::hangup()).context("cannot install the SIGHUP handler")?;
+    let hup_gw = Arc::clone(&gw);
+    tokio::spawn(async move {
+        while hup.recv().await.is_some() {
+            tracing::info!("SIGHUP: reloading");
+            let _ = hup_gw.reload().await;
+        }
+    });
+
+    let mut term = signal(SignalKind::terminate()).context("cannot install the SIGTERM handler")?;
+    let shutdown = async move {
+        tokio::select! {
+            _ = term.recv() => tracing::info!("SIGTERM: draining"),
+            _ = tokio::signal::ctrl_c() => tracing::info!("interrupt: draining"),
+        }
+        let _ = stop_tx.send(true);
+    };
+    portico_proxy::server::serve(gw, listeners, shutdown).await;
+    tracing::info!("shutdown complete");
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embedded_demo_is_valid() {
+        let origin = Origin {
+            file: None,
+            listen: vec![],
+            admin: None,
+        };
+        let (config, warnings) = origin.load().unwrap_or_else(|r| panic!("{r}"));
+        assert_eq!(warnings.warnings().count(), 0, "{warnings}");
+        assert!(!config.apis.is_empty());
+    }
+}

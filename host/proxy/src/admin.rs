@@ -1,0 +1,93 @@
+//! The admin listener: health, metrics and reload.
+//!
+//! | Request        | Answer                                                              |
+//! |----------------|---------------------------------------------------------------------|
+//! | `GET /health`  | 200 `{"status":"ok","generation":N}`                                |
+//! | `GET /metrics` | 200, Prometheus text format                                         |
+//! | `POST /reload` | 200 `{"status":"reloaded","generation":N,"warnings":[..]}`, or 400 `{"status":"rejected","errors":[..]}` with the old configuration still serving |
+//!
+//! It binds to loopback by default; put it behind your own access control if you expose it.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::{HeaderValue, Method, Request, Response, StatusCode, header};
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use serde_json::json;
+use tokio::net::TcpListener;
+
+use crate::body::{Body, full};
+use crate::{Gateway, ReloadError};
+
+/// Serves the admin API until `shutdown` resolves.
+pub async fn serve(gw: Arc<Gateway>, listener: TcpListener, shutdown: impl Future<Output = ()>) {
+    tokio::pin!(shutdown);
+    loop {
+        let (stream, _) = tokio::select! {
+            a = listener.accept() => match a {
+                Ok(a) => a,
+                Err(e) => {
+                    tracing::warn!("admin accept failed: {e}");
+                    continue;
+                }
+            },
+            () = &mut shutdown => return,
+        };
+        let gw = Arc::clone(&gw);
+        tokio::spawn(async move {
+            let service = service_fn(move |req| {
+                let gw = Arc::clone(&gw);
+                async move { Ok::<_, Infallible>(route(&gw, req).await) }
+            });
+            let _ = auto::Builder::new(TokioExecutor::new())
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        });
+    }
+}
+
+async fn route(gw: &Gateway, req: Request<Incoming>) -> Response<Body> {
+    match (req.method(), req.uri().path()) {
+        (&Method::GET, "/health") => json_reply(StatusCode::OK, json!({"status": "ok", "generation": gw.generation()})),
+        (&Method::GET, "/metrics") => {
+            let mut resp = Response::new(full(Bytes::from(gw.metrics.render())));
+            resp.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/openmetrics-text; version=1.0.0; charset=utf-8"),
+            );
+            resp
+        }
+        (&Method::POST, "/reload") => match gw.reload().await {
+            Ok((generation, warnings)) => json_reply(
+                StatusCode::OK,
+                json!({
+                    "status": "reloaded",
+                    "generation": generation,
+                    "warnings": warnings.warnings().map(ToString::to_string).collect::<Vec<_>>(),
+                }),
+            ),
+            Err(e) => {
+                let errors: Vec<String> = match &e {
+                    ReloadError::Invalid(report) => report.errors().map(ToString::to_string).collect(),
+                    ReloadError::Build(errors) => errors.clone(),
+                };
+                json_reply(StatusCode::BAD_REQUEST, json!({"status": "rejected", "generation": gw.generation(), "errors": errors}))
+            }
+        },
+        (_, "/health" | "/metrics" | "/reload") => json_reply(StatusCode::METHOD_NOT_ALLOWED, json!({"message": "Method Not Allowed"})),
+        _ => json_reply(StatusCode::NOT_FOUND, json!({"message": "Not Found"})),
+    }
+}
+
+fn json_reply(status: StatusCode, body: serde_json::Value) -> Response<Body> {
+    let mut resp = Response::new(full(Bytes::from(body.to_string())));
+    *resp.status_mut() = status;
+    resp.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    resp
+}

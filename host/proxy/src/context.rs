@@ -1,0 +1,160 @@
+//! The request context: API Gateway's `$context`, plus the method request's parameters, as
+//! mapping expressions and templates see them.
+
+use std::borrow::Cow;
+use std::net::SocketAddr;
+
+use http::request::Parts;
+use portico_config::mapping::ParamSource;
+use portico_config::template::Var;
+
+use crate::snapshot::StageRt;
+
+/// What a request carries through the pipeline.
+pub struct RequestContext<'a> {
+    /// `$context.requestId`.
+    pub request_id: &'a str,
+    /// The method request head.
+    pub parts: &'a Parts,
+    /// The client's address.
+    pub peer: SocketAddr,
+    /// `$context.protocol`: `HTTP/1.1` or `HTTP/2.0`.
+    pub protocol: &'static str,
+    /// `$context.requestTime` (CLF).
+    pub request_time: &'a str,
+    /// `$context.requestTimeEpoch` (ms).
+    pub request_time_epoch: u128,
+    /// `$context.apiId`.
+    pub api: &'a str,
+    /// The stage, once resolved.
+    pub stage: Option<&'a StageRt>,
+    /// `$context.resourcePath`, once routed.
+    pub resource_path: &'a str,
+    /// Path parameters (raw values).
+    pub params: &'a [(&'a str, &'a str)],
+    /// `$context.error.*` for gateway responses: (response type, message).
+    pub error: Option<(&'a str, &'a str)>,
+}
+
+impl RequestContext<'_> {
+    /// The `Host` of the request (`:authority` for HTTP/2), without port.
+    pub fn domain_name(&self) -> &str {
+        let host = self
+            .parts
+            .uri
+            .authority()
+            .map(|a| a.host())
+            .or_else(|| self.parts.headers.get(http::header::HOST).and_then(|h| h.to_str().ok()))
+            .unwrap_or("");
+        strip_port(host)
+    }
+
+    /// The value of a `$context` variable.
+    pub fn context_var(&self, name: &str) -> Option<Cow<'_, str>> {
+        let v: Cow<'_, str> = match name {
+            "requestId" | "extendedRequestId" => self.request_id.into(),
+            "apiId" => self.api.into(),
+            "stage" => self.stage.map(|s| s.name.as_str()).unwrap_or("").into(),
+            "resourcePath" | "resourceId" => self.resource_path.into(),
+            "httpMethod" => self.parts.method.as_str().into(),
+            "path" => self.parts.uri.path().into(),
+            "protocol" => self.protocol.into(),
+            "requestTime" => self.request_time.into(),
+            "requestTimeEpoch" => self.request_time_epoch.to_string().into(),
+            "domainName" => self.domain_name().into(),
+            "domainPrefix" => self.domain_name().split('.').next().unwrap_or("").into(),
+            "identity.sourceIp" => self.peer.ip().to_string().into(),
+            "identity.userAgent" => self.header("user-agent").unwrap_or("").into(),
+            "error.message" => self.error.map(|e| e.1).unwrap_or("").into(),
+            "error.messageString" => match self.error {
+                Some((_, m)) if !m.is_empty() => serde_json::Value::from(m).to_string().into(),
+                _ => "null".into(),
+            },
+            "error.responseType" => self.error.map(|e| e.0).unwrap_or("").into(),
+            _ => return None,
+        };
+        Some(v)
+    }
+
+    /// The last value of a request header.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.parts
+            .headers
+            .get_all(name)
+            .iter()
+            .next_back()
+            .and_then(|v| v.to_str().ok())
+    }
+
+    /// Decoded query-string pairs.
+    pub fn query_pairs(&self) -> impl Iterator<Item = (Cow<'_, str>, Cow<'_, str>)> {
+        form_urlencoded::parse(self.parts.uri.query().unwrap_or("").as_bytes())
+    }
+
+    /// The last value of a query-string parameter, decoded.
+    pub fn query_last(&self, name: &str) -> Option<Cow<'_, str>> {
+        self.query_pairs().filter(|(k, _)| k == name).last().map(|(_, v)| v)
+    }
+
+    /// A stage variable.
+    pub fn stage_var(&self, name: &str) -> Option<&str> {
+        self.stage.and_then(|s| s.variables.get(name)).map(String::as_str)
+    }
+
+    /// A path parameter's raw value.
+    pub fn path_param(&self, name: &str) -> Option<&str> {
+        self.params.iter().find(|(n, _)| *n == name).map(|(_, v)| *v)
+    }
+
+    /// Evaluates a request-side mapping source.
+    pub fn param<'s>(&'s self, source: &'s ParamSource) -> Option<Cow<'s, str>> {
+        match source {
+            ParamSource::Static(v) => Some(v.as_str().into()),
+            ParamSource::Path(n) => self.path_param(n).map(Into::into),
+            ParamSource::Query(n) => self.query_last(n),
+            ParamSource::MultiQuery(n) => {
+                let all: Vec<_> = self.query_pairs().filter(|(k, _)| k == n).map(|(_, v)| v).collect();
+                (!all.is_empty()).then(|| all.join(",").into())
+            }
+            ParamSource::Header(n) => self.header(n).map(Into::into),
+            ParamSource::MultiHeader(n) => {
+                let all: Vec<_> = self
+                    .parts
+                    .headers
+                    .get_all(n.as_str())
+                    .iter()
+                    .filter_map(|v| v.to_str().ok())
+                    .collect();
+                (!all.is_empty()).then(|| all.join(",").into())
+            }
+            ParamSource::StageVariable(n) => self.stage_var(n).map(Into::into),
+            ParamSource::Context(n) => self.context_var(n),
+            ParamSource::ResponseHeader(_) | ParamSource::ResponseBody => None,
+        }
+    }
+
+    /// Renders a text-template variable into `out`.
+    pub fn render_var(&self, var: &Var, out: &mut String) {
+        let value = match var {
+            Var::Context(n) => self.context_var(n),
+            Var::StageVariable(n) => self.stage_var(n).map(Cow::from),
+            Var::InputParam(n) => self
+                .path_param(n)
+                .map(Cow::from)
+                .or_else(|| self.query_last(n))
+                .or_else(|| self.header(n).map(Cow::from)),
+            Var::PathParam(n) => self.path_param(n).map(Cow::from),
+        };
+        if let Some(v) = value {
+            out.push_str(&v);
+        }
+    }
+}
+
+/// `host:port` → `host`; IPv6 literals keep their brackets.
+pub fn strip_port(host: &str) -> &str {
+    if host.starts_with('[') {
+        return host.find(']').map_or(host, |i| &host[..=i]);
+    }
+    host.rsplit_once(':').map_or(host, |(h, _)| h)
+}

@@ -1,0 +1,140 @@
+//! The one rescue edge: every failure on the data path becomes a [`GatewayError`], and
+//! [`rescue`] is the only place that turns one into an HTTP response.
+//!
+//! Gateway errors map to API Gateway's gateway-response types (reference §10), with the API's
+//! customisations applied: status, `gatewayresponse.header.*` mappings and body templates. A
+//! few protocol-level errors (oversized header sections, over-long URIs, malformed
+//! percent-encoding) have no AWS type and answer fixed JSON bodies.
+//!
+//! The client sees the AWS message only. Details (an upstream's connect error, say) go to the
+//! log, never into the body.
+
+use bytes::Bytes;
+use http::{HeaderName, HeaderValue, Response, StatusCode, header};
+use portico_config::responses::{GatewayResponses, ResponseType};
+use portico_config::template::Template;
+
+use crate::body::{Body, full};
+use crate::context::RequestContext;
+
+/// Everything that can go wrong on the data path.
+#[derive(Debug, thiserror::Error)]
+pub enum GatewayError {
+    /// No API, stage, resource or method matches.
+    #[error("no route matches the request")]
+    MissingAuthenticationToken,
+    /// The request body is over the limit.
+    #[error("request body over {0} bytes")]
+    BodyTooLarge(u64),
+    /// The header section is over the limit.
+    #[error("request header section over {0} bytes")]
+    HeadersTooLarge(usize),
+    /// The request target is over the limit.
+    #[error("request target over {0} bytes")]
+    UriTooLong(usize),
+    /// The path is not valid percent-encoded UTF-8.
+    #[error("invalid percent-encoding in the request path")]
+    BadPath,
+    /// The integration did not answer within its timeout.
+    #[error("integration timed out")]
+    IntegrationTimeout,
+    /// The integration could not be reached or broke off.
+    #[error("integration failed: {0}")]
+    IntegrationFailure(String),
+    /// The API's configuration cannot serve this request (no matching integration response,
+    /// an unusable mapping result).
+    #[error("configuration error: {0}")]
+    Configuration(String),
+}
+
+impl GatewayError {
+    /// The gateway-response type, for errors that have one.
+    pub fn response_type(&self) -> Option<ResponseType> {
+        Some(match self {
+            Self::MissingAuthenticationToken => ResponseType::MissingAuthenticationToken,
+            Self::BodyTooLarge(_) => ResponseType::RequestTooLarge,
+            Self::IntegrationTimeout => ResponseType::IntegrationTimeout,
+            Self::IntegrationFailure(_) => ResponseType::IntegrationFailure,
+            Self::Configuration(_) => ResponseType::ApiConfigurationError,
+            Self::HeadersTooLarge(_) | Self::UriTooLong(_) | Self::BadPath => return None,
+        })
+    }
+}
+
+/// The body template AWS uses by default. Integration errors come from another code path in
+/// API Gateway and carry a space after the colon.
+fn default_template(ty: ResponseType) -> &'static str {
+    match ty {
+        ResponseType::IntegrationTimeout
+        | ResponseType::IntegrationFailure
+        | ResponseType::ApiConfigurationError
+        | ResponseType::AuthorizerConfigurationError
+        | ResponseType::AuthorizerFailure => "{\"message\": $context.error.messageString}",
+        _ => portico_config::responses::DEFAULT_TEMPLATE,
+    }
+}
+
+/// Turns an error into the response the client sees.
+pub fn rescue(err: &GatewayError, cx: &RequestContext<'_>, responses: Option<&GatewayResponses>) -> Response<Body> {
+    let Some(ty) = err.response_type() else {
+        let (status, etype, message) = match err {
+            GatewayError::HeadersTooLarge(_) => (
+                StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+                "RequestHeaderFieldsTooLargeException",
+                "Request Header Fields Too Large",
+            ),
+            GatewayError::UriTooLong(_) => (StatusCode::URI_TOO_LONG, "UriTooLongException", "Request-URI Too Long"),
+            _ => (
+                StatusCode::BAD_REQUEST,
+                "BadRequestException",
+                "Invalid percent-encoding in the request path",
+            ),
+        };
+        let body = serde_json::json!({ "message": message }).to_string();
+        return json_response(status, Some(etype), body, cx.request_id);
+    };
+
+    let message = ty.default_message();
+    let cx = RequestContext {
+        error: Some((ty.name(), message)),
+        ..*cx
+    };
+    let custom = responses.and_then(|r| r.effective(ty));
+    let status = custom
+        .and_then(|c| c.status)
+        .or(ty.default_status())
+        .and_then(|s| StatusCode::from_u16(s).ok())
+        .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+
+    let default = Template::parse_text(default_template(ty));
+    let template = custom
+        .and_then(|c| c.templates.get("application/json").or_else(|| c.templates.values().next()))
+        .unwrap_or(&default);
+    let body = template.render(|v, out| cx.render_var(v, out));
+    let mut resp = json_response(status, ty.error_type(), body, cx.request_id);
+    for (name, source) in custom.map(|c| c.headers.as_slice()).unwrap_or_default() {
+        let value = cx.param(source);
+        if let (Ok(n), Some(Ok(v))) = (
+            HeaderName::from_bytes(name.as_bytes()),
+            value.map(|v| HeaderValue::from_str(&v)),
+        ) {
+            resp.headers_mut().insert(n, v);
+        }
+    }
+    resp
+}
+
+/// A JSON response with the standard gateway headers.
+pub fn json_response(status: StatusCode, error_type: Option<&'static str>, body: String, request_id: &str) -> Response<Body> {
+    let mut resp = Response::new(full(Bytes::from(body)));
+    *resp.status_mut() = status;
+    let h = resp.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    if let Some(t) = error_type {
+        h.insert("x-amzn-errortype", HeaderValue::from_static(t));
+    }
+    if let Ok(id) = HeaderValue::from_str(request_id) {
+        h.insert("x-amzn-requestid", id);
+    }
+    resp
+}

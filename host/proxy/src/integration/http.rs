@@ -1,0 +1,189 @@
+//! HTTP integrations.
+//!
+//! - `http_proxy`: the client's method (unless the integration sets one), headers (less
+//!   hop-by-hop), query string and body go to the upstream; the upstream's status, headers and
+//!   body come back. Both bodies stream: nothing is buffered.
+//! - `http`: only mapped parameters go to the upstream (plus the body and its type); the
+//!   answer goes through the integration responses, so its body is read whole (bounded).
+//!
+//! The integration URI's `{name}` comes from `integration.request.path.name`, else the method's
+//! path parameter of that name; `${stageVariables.x}` from the stage.
+
+use std::error::Error as _;
+use std::time::Instant;
+
+use ::http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Uri, header};
+use bytes::Bytes;
+use http_body_util::{BodyExt, LengthLimitError, Limited};
+use hyper::body::Incoming;
+use portico_config::mapping::ParamTarget;
+use portico_config::template::Var;
+use portico_config::{Integration, IntegrationKind};
+
+use super::{Answer, integration_response};
+use crate::body::{Body, BoxError};
+use crate::context::RequestContext;
+use crate::error::GatewayError;
+use crate::headers;
+use crate::upstream::Upstream;
+
+/// Largest integration response read whole for an `http` integration (API Gateway's payload
+/// limit).
+const MAX_BUFFERED_RESPONSE: usize = 10 * 1024 * 1024;
+
+/// What the HTTP integrations need from the connection.
+pub struct Forwarding {
+    /// `X-Forwarded-Proto`.
+    pub proto: &'static str,
+    /// `X-Forwarded-Port`: the port the client connected to.
+    pub port: u16,
+    /// Request body limit.
+    pub max_body: u64,
+}
+
+/// Calls an HTTP integration.
+pub async fn call(
+    cx: &RequestContext<'_>,
+    integration: &Integration,
+    body: Incoming,
+    client: &Upstream,
+    fwd: &Forwarding,
+) -> Result<Answer, GatewayError> {
+    let proxy = integration.kind == IntegrationKind::HttpProxy;
+    let uri = target_uri(cx, integration, proxy)?;
+    let method = match &integration.http_method {
+        Some(m) => Method::from_bytes(m.as_bytes()).unwrap_or(Method::GET),
+        None => cx.parts.method.clone(),
+    };
+
+    let mut h = HeaderMap::new();
+    if proxy {
+        h = cx.parts.headers.clone();
+        headers::request_to_upstream(&mut h);
+    } else {
+        for name in [header::CONTENT_TYPE, header::CONTENT_LENGTH] {
+            if let Some(v) = cx.parts.headers.get(&name) {
+                h.insert(name, v.clone());
+            }
+        }
+        h.insert(header::ACCEPT, HeaderValue::from_static("application/json"));
+    }
+    for (target, source) in &integration.request_parameters {
+        if let ParamTarget::Header(name) = target {
+            let value = cx.param(source);
+            match (HeaderName::from_bytes(name.as_bytes()), value.map(|v| HeaderValue::from_str(&v))) {
+                (Ok(n), Some(Ok(v))) => {
+                    h.insert(n, v);
+                }
+                (_, Some(Err(_))) => {
+                    return Err(GatewayError::Configuration(format!(
+                        "integration.request.header.{name} maps to a value that is not a valid header value"
+                    )));
+                }
+                _ => {}
+            }
+        }
+    }
+    if !h.contains_key(header::USER_AGENT) {
+        if let Ok(v) = HeaderValue::from_str(&format!("AmazonAPIGateway_{}", cx.api)) {
+            h.insert(header::USER_AGENT, v);
+        }
+    }
+    if let Ok(v) = HeaderValue::from_str(cx.api) {
+        h.insert("x-amzn-apigateway-api-id", v);
+    }
+    headers::add_forwarded(&mut h, &cx.peer.ip().to_string(), fwd.proto, fwd.port);
+
+    let body: Body = Limited::new(body, usize::try_from(fwd.max_body).unwrap_or(usize::MAX))
+        .map_err(BoxError::from)
+        .boxed();
+    let mut req = Request::new(body);
+    *req.method_mut() = method;
+    *req.uri_mut() = uri;
+    *req.headers_mut() = h;
+
+    let started = Instant::now();
+    let sent = tokio::time::timeout(integration.timeout, client.request(req)).await;
+    let resp = match sent {
+        Err(_) => return Err(GatewayError::IntegrationTimeout),
+        Ok(Err(e)) => return Err(upstream_error(&e, fwd.max_body)),
+        Ok(Ok(resp)) => resp,
+    };
+
+    let (mut parts, upstream_body) = resp.into_parts();
+    if proxy {
+        let latency = started.elapsed();
+        headers::response_from_upstream(&mut parts.headers);
+        let body: Body = upstream_body.map_err(BoxError::from).boxed();
+        return Ok(Answer {
+            response: ::http::Response::from_parts(parts, body),
+            integration_latency: Some(latency),
+        });
+    }
+    let remaining = integration.timeout.saturating_sub(started.elapsed());
+    let collected = tokio::time::timeout(remaining, Limited::new(upstream_body, MAX_BUFFERED_RESPONSE).collect()).await;
+    let bytes: Bytes = match collected {
+        Err(_) => return Err(GatewayError::IntegrationTimeout),
+        Ok(Err(e)) => return Err(GatewayError::IntegrationFailure(format!("reading the integration response: {e}"))),
+        Ok(Ok(c)) => c.to_bytes(),
+    };
+    let latency = started.elapsed();
+    let response = integration_response(cx, integration, parts.status.as_str(), Some(&parts.headers), bytes)?;
+    Ok(Answer {
+        response,
+        integration_latency: Some(latency),
+    })
+}
+
+/// A client error that is really the request body going over the limit answers 413; anything
+/// else is an integration failure.
+fn upstream_error(e: &hyper_util::client::legacy::Error, max_body: u64) -> GatewayError {
+    let mut source = e.source();
+    while let Some(s) = source {
+        if s.downcast_ref::<LengthLimitError>().is_some() {
+            return GatewayError::BodyTooLarge(max_body);
+        }
+        source = s.source();
+    }
+    GatewayError::IntegrationFailure(format!("{e}: {}", e.source().map(|s| s.to_string()).unwrap_or_default()))
+}
+
+/// Builds the upstream URI: the template with its variables filled, then the query string.
+fn target_uri(cx: &RequestContext<'_>, integration: &Integration, proxy: bool) -> Result<Uri, GatewayError> {
+    let Some(template) = &integration.uri else {
+        return Err(GatewayError::Configuration("the integration has no uri".into()));
+    };
+    let mut uri = template.render(|var, out| match var {
+        Var::PathParam(name) => {
+            let mapped = integration.request_parameters.iter().find_map(|(t, s)| match t {
+                ParamTarget::Path(n) if n == name => cx.param(s),
+                _ => None,
+            });
+            if let Some(v) = mapped.or_else(|| cx.path_param(name).map(Into::into)) {
+                out.push_str(&v);
+            }
+        }
+        other => cx.render_var(other, out),
+    });
+    let mut has_query = uri.contains('?');
+    let mut push_query = |uri: &mut String, q: &str| {
+        uri.push(if has_query { '&' } else { '?' });
+        uri.push_str(q);
+        has_query = true;
+    };
+    if proxy && let Some(q) = cx.parts.uri.query().filter(|q| !q.is_empty()) {
+        push_query(&mut uri, q);
+    }
+    for (target, source) in &integration.request_parameters {
+        if let ParamTarget::Query(name) = target
+            && let Some(value) = cx.param(source)
+        {
+            let pair = form_urlencoded::Serializer::new(String::new())
+                .append_pair(name, &value)
+                .finish();
+            push_query(&mut uri, &pair);
+        }
+    }
+    uri.parse()
+        .map_err(|e| GatewayError::Configuration(format!("the integration URI {uri:?} is invalid: {e}")))
+}

@@ -1,0 +1,138 @@
+//! Portico's data plane.
+//!
+//! How the pieces fit:
+//! - [`Gateway`] holds the current [`Snapshot`] in an [`ArcSwap`], plus everything that must
+//!   survive a reload: metrics, the upstream connection pool, the access-log writer.
+//! - [`server`] accepts connections (HTTP/1.1, h2c with prior knowledge or after `Upgrade`) and
+//!   hands each request to [`pipeline::handle`], which runs the phases documented there.
+//! - [`router`] matches method and path with API Gateway's priorities; [`integration`] serves
+//!   the matched method; [`error`] is the one place failures become responses.
+//! - [`admin`] serves `/health`, `/metrics` and `/reload`; [`reload`] rebuilds snapshots on
+//!   request, on SIGHUP (wired by the binary) or when a watched file changes.
+
+pub mod access_log;
+pub mod admin;
+pub mod body;
+pub mod context;
+pub mod error;
+// H2C pub mod h2c;
+pub mod headers;
+pub mod integration;
+pub mod pipeline;
+pub mod reload;
+pub mod router;
+pub mod server;
+pub mod snapshot;
+pub mod telemetry;
+pub mod upstream;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use arc_swap::ArcSwap;
+use portico_config::{Config, Report};
+
+pub use snapshot::Snapshot;
+
+use access_log::AccessLogger;
+use telemetry::Metrics;
+use upstream::Upstream;
+
+/// Produces a fresh, validated configuration: how a reload re-reads its files.
+pub type Loader = Box<dyn Fn() -> Result<(Config, Report), Report> + Send + Sync>;
+
+/// The running gateway: the current snapshot and the state that outlives snapshots.
+pub struct Gateway {
+    /// The snapshot requests start on. Swapped whole by [`Gateway::apply`]; a request keeps the
+    /// `Arc` it loaded until its response body is finished.
+    current: ArcSwap<Snapshot>,
+    /// Process-wide metrics; snapshots hold handles into it.
+    pub metrics: Arc<Metrics>,
+    /// The pooled upstream client, shared by every snapshot.
+    pub upstream: Upstream,
+    /// The access-log writer.
+    pub access_log: AccessLogger,
+    /// Last applied generation.
+    generation: AtomicU64,
+    /// Re-reads the configuration.
+    loader: Loader,
+    /// Serialises reloads so two triggers never build and swap concurrently.
+    reload_lock: tokio::sync::Mutex<()>,
+}
+
+/// Why a reload did not apply.
+#[derive(Debug)]
+pub enum ReloadError {
+    /// The configuration is invalid; the report lists every problem.
+    Invalid(Report),
+    /// The configuration is valid but could not be compiled.
+    Build(Vec<String>),
+}
+
+impl std::fmt::Display for ReloadError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ReloadError::Invalid(r) => write!(f, "{r}"),
+            ReloadError::Build(errors) => write!(f, "{}", errors.join("\n")),
+        }
+    }
+}
+
+impl Gateway {
+    /// Builds the gateway around a first, already validated configuration.
+    pub fn new(config: &Config, loader: Loader) -> std::io::Result<Arc<Self>> {
+        let metrics = Arc::new(Metrics::new());
+        let snapshot = Snapshot::build(config, &metrics, 1)
+            .map_err(|e| std::io::Error::other(e.join("; ")))?;
+        let access_log = AccessLogger::start(&config.access_log, metrics.access_log_dropped.clone())?;
+        Ok(Arc::new(Self {
+            current: ArcSwap::from_pointee(snapshot),
+            metrics,
+            upstream: upstream::client()?,
+            access_log,
+            generation: AtomicU64::new(1),
+            loader,
+            reload_lock: tokio::sync::Mutex::new(()),
+        }))
+    }
+
+    /// The current snapshot.
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        self.current.load_full()
+    }
+
+    /// The generation now serving.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    /// Re-reads the configuration and, if it is valid, swaps it in. On failure the old snapshot
+    /// keeps serving. Returns the new generation and the warnings.
+    pub async fn reload(&self) -> Result<(u64, Report), ReloadError> {
+        let _serial = self.reload_lock.lock().await;
+        let result = match (self.loader)() {
+            Ok((config, warnings)) => self.apply(&config).map(|g| (g, warnings)),
+            Err(report) => Err(ReloadError::Invalid(report)),
+        };
+        match &result {
+            Ok((generation, _)) => {
+                self.metrics.reloads_ok.inc();
+                tracing::info!(generation, "configuration reloaded");
+            }
+            Err(e) => {
+                self.metrics.reloads_failed.inc();
+                tracing::error!("reload rejected, the previous configuration keeps serving:\n{e}");
+            }
+        }
+        result
+    }
+
+    /// Compiles `config` and swaps it in with one atomic store.
+    fn apply(&self, config: &Config) -> Result<u64, ReloadError> {
+        let generation = self.generation.load(Ordering::Acquire) + 1;
+        let snapshot = Snapshot::build(config, &self.metrics, generation).map_err(ReloadError::Build)?;
+        self.current.store(Arc::new(snapshot));
+        self.generation.store(generation, Ordering::Release);
+        Ok(generation)
+    }
+}

@@ -1,0 +1,247 @@
+//! The request pipeline: the phases one request goes through, in order.
+//!
+//! ```text
+//! limits (URI length, header bytes)         → 414 / 431
+//! resolve API by Host, stage by 1st segment → 403 MISSING_AUTHENTICATION_TOKEN
+//! match route (method + path)               → 403 MISSING_AUTHENTICATION_TOKEN / 400 bad encoding
+//! body limit (Content-Length)               → 413 REQUEST_TOO_LARGE
+//! integration: HTTP_PROXY | HTTP | MOCK     → 502 / 504 / 500
+//! x-amzn-RequestId · metrics · access log (when the body has been sent)
+//! ```
+//!
+//! Each phase either continues or fails with a [`GatewayError`]; [`crate::error::rescue`] turns
+//! the failure into the response. Later capabilities (authorizers, keys, throttling,
+//! validation, cache) slot in between routing and the integration.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use http::{HeaderValue, Request, Response, Version};
+use hyper::body::Incoming;
+use portico_config::IntegrationKind;
+use time::OffsetDateTime;
+use time::macros::format_description;
+
+use crate::Gateway;
+use crate::access_log::Record;
+use crate::body::{Body, OnDone, Observed};
+use crate::context::{RequestContext, strip_port};
+use crate::error::{GatewayError, rescue};
+use crate::integration::{self, Answer, http::Forwarding};
+use crate::router::BadPath;
+use crate::snapshot::{ApiRt, Snapshot};
+use crate::telemetry::RouteMetrics;
+
+/// Facts about the connection a request arrived on.
+#[derive(Debug, Clone, Copy)]
+pub struct ConnInfo {
+    /// The client.
+    pub peer: SocketAddr,
+    /// The local address the client connected to.
+    pub local: SocketAddr,
+    /// `http` (TLS arrives with the transport capability).
+    pub scheme: &'static str,
+}
+
+/// Serves one request on the snapshot current when it arrived.
+pub async fn handle(gw: &Gateway, req: Request<Incoming>, conn: &ConnInfo) -> Response<Body> {
+    let snap = gw.snapshot();
+    let started = Instant::now();
+    let now = SystemTime::now();
+    let request_id = uuid::Uuid::new_v4().to_string();
+    let request_time = clf_time(now);
+    let (parts, body) = req.into_parts();
+    let protocol = match parts.version {
+        Version::HTTP_2 => "HTTP/2.0",
+        Version::HTTP_10 => "HTTP/1.0",
+        _ => "HTTP/1.1",
+    };
+    let mut cx = RequestContext {
+        request_id: &request_id,
+        parts: &parts,
+        peer: conn.peer,
+        protocol,
+        request_time: &request_time,
+        request_time_epoch: now.duration_since(UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0),
+        api: "",
+        stage: None,
+        resource_path: "",
+        params: &[],
+        error: None,
+    };
+
+    let mut metrics = &snap.unrouted;
+    let mut api: Option<&ApiRt> = None;
+    let outcome: Result<Answer, GatewayError> = 'pipeline: {
+        if let Err(e) = check_limits(&snap, &parts) {
+            break 'pipeline Err(e);
+        }
+        api = snap.api_for_host(strip_port(cx.domain_name()));
+        let Some(api) = api else {
+            break 'pipeline Err(GatewayError::MissingAuthenticationToken);
+        };
+        cx.api = &api.name;
+        let path = parts.uri.path();
+        let after_slash = path.strip_prefix('/').unwrap_or(path);
+        let (stage_name, rest) = match after_slash.find('/') {
+            Some(i) => (&after_slash[..i], &after_slash[i..]),
+            None => (after_slash, ""),
+        };
+        let Some(stage) = api.stage(stage_name) else {
+            break 'pipeline Err(GatewayError::MissingAuthenticationToken);
+        };
+        cx.stage = Some(stage);
+        metrics = &stage.unmatched;
+        let found = match api.router.find(&parts.method, rest) {
+            Ok(Some(found)) => found,
+            Ok(None) => break 'pipeline Err(GatewayError::MissingAuthenticationToken),
+            Err(BadPath) => break 'pipeline Err(GatewayError::BadPath),
+        };
+        let route = &api.routes[found.route as usize];
+        metrics = &stage.route_metrics[found.route as usize];
+        cx.resource_path = &route.resource_path;
+        let params = found.params;
+        let cx = RequestContext { params: &params, ..cx };
+
+        let max_body = snap.limits.max_body_bytes;
+        if content_length(&parts).is_some_and(|len| len > max_body) {
+            break 'pipeline Err(GatewayError::BodyTooLarge(max_body));
+        }
+        let integration = &route.integration;
+        let answer = match integration.kind {
+            IntegrationKind::Mock => integration::mock::respond(&cx, integration),
+            IntegrationKind::Http | IntegrationKind::HttpProxy => {
+                let fwd = Forwarding {
+                    proto: conn.scheme,
+                    port: conn.local.port(),
+                    max_body,
+                };
+                integration::http::call(&cx, integration, body, &gw.upstream, &fwd).await
+            }
+        };
+        answer
+    };
+
+    let (mut response, integration_latency, error_type) = match outcome {
+        Ok(a) => (a.response, a.integration_latency, ""),
+        Err(e) => {
+            if matches!(e, GatewayError::IntegrationFailure(_) | GatewayError::Configuration(_)) {
+                tracing::warn!(request_id = %request_id, api = cx.api, error = %e, "request failed");
+            }
+            let ty = e.response_type().map_or("", |t| t.name());
+            let cx = RequestContext { params: &[], ..cx };
+            (rescue(&e, &cx, api.map(|a| &a.responses)), None, ty)
+        }
+    };
+    if let Ok(id) = HeaderValue::from_str(&request_id) {
+        response.headers_mut().insert("x-amzn-requestid", id);
+    }
+
+    let done = Done {
+        metrics: metrics.clone(),
+        started,
+        status: response.status().as_u16(),
+        integration_latency,
+        log: gw.access_log.enabled().then(|| LogFields {
+            gw_log: gw.access_log.clone(),
+            request_id: request_id.clone(),
+            source_ip: conn.peer.ip().to_string(),
+            request_time: request_time.clone(),
+            method: parts.method.to_string(),
+            resource_path: cx.resource_path.to_owned(),
+            path: parts.uri.path().to_owned(),
+            protocol,
+            api: cx.api.to_owned(),
+            stage: cx.stage.map(|s| s.name.clone()).unwrap_or_default(),
+            error_type,
+        }),
+        _snapshot: Arc::clone(&snap),
+    };
+    let (head, body) = response.into_parts();
+    let body: Body = http_body_util::BodyExt::boxed(Observed::new(body, Box::new(done)));
+    Response::from_parts(head, body)
+}
+
+fn check_limits(snap: &Snapshot, parts: &http::request::Parts) -> Result<(), GatewayError> {
+    let limits = &snap.limits;
+    let target_len = parts.uri.path_and_query().map_or(0, |p| p.as_str().len());
+    if target_len > limits.max_uri_bytes {
+        return Err(GatewayError::UriTooLong(limits.max_uri_bytes));
+    }
+    let header_bytes: usize = parts
+        .headers
+        .iter()
+        .map(|(n, v)| n.as_str().len() + v.len() + 4)
+        .sum();
+    if header_bytes > limits.max_header_bytes {
+        return Err(GatewayError::HeadersTooLarge(limits.max_header_bytes));
+    }
+    Ok(())
+}
+
+fn content_length(parts: &http::request::Parts) -> Option<u64> {
+    parts
+        .headers
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+}
+
+/// `$context.requestTime`: `21/Nov/2026:19:42:52 +0000`.
+fn clf_time(t: SystemTime) -> String {
+    let fmt = format_description!("[day]/[month repr:short]/[year]:[hour]:[minute]:[second] +0000");
+    OffsetDateTime::from(t).format(&fmt).unwrap_or_default()
+}
+
+/// What is recorded once the response body has been sent.
+struct Done {
+    metrics: RouteMetrics,
+    started: Instant,
+    status: u16,
+    integration_latency: Option<Duration>,
+    log: Option<LogFields>,
+    /// Keeps the snapshot the request started on alive until its body is finished.
+    _snapshot: Arc<Snapshot>,
+}
+
+struct LogFields {
+    gw_log: crate::access_log::AccessLogger,
+    request_id: String,
+    source_ip: String,
+    request_time: String,
+    method: String,
+    resource_path: String,
+    path: String,
+    protocol: &'static str,
+    api: String,
+    stage: String,
+    error_type: &'static str,
+}
+
+impl OnDone for Done {
+    fn done(self: Box<Self>, bytes_sent: u64) {
+        let elapsed = self.started.elapsed();
+        let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+        self.metrics
+            .record(self.status, ms(elapsed), self.integration_latency.map(ms));
+        if let Some(l) = &self.log {
+            l.gw_log.log(&Record {
+                request_id: &l.request_id,
+                source_ip: &l.source_ip,
+                request_time: &l.request_time,
+                http_method: &l.method,
+                resource_path: &l.resource_path,
+                path: &l.path,
+                status: self.status,
+                protocol: l.protocol,
+                response_length: bytes_sent,
+                integration_latency: self.integration_latency.map(|d| d.as_millis() as u64),
+                response_latency: elapsed.as_millis() as u64,
+                api_id: &l.api,
+                stage: &l.stage,
+                error_type: l.error_type,
+            });
+        }
+    }
+}

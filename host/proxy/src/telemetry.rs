@@ -1,0 +1,166 @@
+//! Metrics: API Gateway's CloudWatch metrics as Prometheus series.
+//!
+//! | AWS metric           | Prometheus series                                   |
+//! |----------------------|-----------------------------------------------------|
+//! | `Count`              | `portico_count_total`                               |
+//! | `4XXError`           | `portico_4xx_error_total`                           |
+//! | `5XXError`           | `portico_5xx_error_total`                           |
+//! | `Latency`            | `portico_latency_milliseconds` (histogram)          |
+//! | `IntegrationLatency` | `portico_integration_latency_milliseconds` (histogram) |
+//!
+//! All carry the labels `api`, `stage`, `resource` and `method`. Requests that match no route
+//! are counted with empty `resource` and `method` (labels never come from the client, so a
+//! hostile client cannot grow the series count).
+//!
+//! The registry lives outside the snapshot, so a reload resets nothing. Snapshots hold
+//! [`RouteMetrics`] handles resolved at build time: the hot path increments atomics and never
+//! looks a series up by name.
+
+use std::sync::Mutex;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+
+/// The labels of every per-method series.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct MethodLabels {
+    /// API name.
+    pub api: String,
+    /// Stage name.
+    pub stage: String,
+    /// Resource path, e.g. `/pets/{id}`.
+    pub resource: String,
+    /// Method, or `ANY`.
+    pub method: String,
+}
+
+fn latency_histogram() -> Histogram {
+    // 0.5 ms .. ~30 s.
+    Histogram::new([
+        0.5, 1.0, 2.5, 5.0, 10.0, 25.0, 50.0, 100.0, 250.0, 500.0, 1000.0, 2500.0, 5000.0, 10000.0, 29000.0,
+    ])
+}
+
+/// The process-wide metrics.
+pub struct Metrics {
+    /// The registry, behind a mutex only because encoding needs `&Registry` while
+    /// [`Metrics::render`] may run concurrently with nothing else touching it.
+    registry: Mutex<Registry>,
+    count: Family<MethodLabels, Counter>,
+    e4: Family<MethodLabels, Counter>,
+    e5: Family<MethodLabels, Counter>,
+    latency: Family<MethodLabels, Histogram, fn() -> Histogram>,
+    integration_latency: Family<MethodLabels, Histogram, fn() -> Histogram>,
+    /// Reloads that succeeded.
+    pub reloads_ok: Counter,
+    /// Reloads rejected by validation.
+    pub reloads_failed: Counter,
+    /// Access-log lines dropped because the writer fell behind.
+    pub access_log_dropped: Counter,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    /// Creates and registers every series.
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("portico");
+        let count = Family::<MethodLabels, Counter>::default();
+        let e4 = Family::<MethodLabels, Counter>::default();
+        let e5 = Family::<MethodLabels, Counter>::default();
+        let latency = Family::<MethodLabels, Histogram, fn() -> Histogram>::new_with_constructor(latency_histogram as fn() -> Histogram);
+        let integration_latency =
+            Family::<MethodLabels, Histogram, fn() -> Histogram>::new_with_constructor(latency_histogram as fn() -> Histogram);
+        let reloads_ok = Counter::default();
+        let reloads_failed = Counter::default();
+        let access_log_dropped = Counter::default();
+        registry.register("count", "Requests (AWS Count)", count.clone());
+        registry.register("4xx_error", "Responses with a 4xx status (AWS 4XXError)", e4.clone());
+        registry.register("5xx_error", "Responses with a 5xx status (AWS 5XXError)", e5.clone());
+        registry.register(
+            "latency_milliseconds",
+            "Time from request received to response sent (AWS Latency)",
+            latency.clone(),
+        );
+        registry.register(
+            "integration_latency_milliseconds",
+            "Time spent waiting for the integration's response head (AWS IntegrationLatency)",
+            integration_latency.clone(),
+        );
+        registry.register("reloads_ok", "Configuration reloads applied", reloads_ok.clone());
+        registry.register("reloads_failed", "Configuration reloads rejected", reloads_failed.clone());
+        registry.register(
+            "access_log_dropped",
+            "Access-log lines dropped because the writer fell behind",
+            access_log_dropped.clone(),
+        );
+        Self {
+            registry: Mutex::new(registry),
+            count,
+            e4,
+            e5,
+            latency,
+            integration_latency,
+            reloads_ok,
+            reloads_failed,
+            access_log_dropped,
+        }
+    }
+
+    /// Resolves the handles for one (api, stage, resource, method).
+    pub fn route(&self, labels: MethodLabels) -> RouteMetrics {
+        RouteMetrics {
+            count: self.count.get_or_create(&labels).clone(),
+            e4: self.e4.get_or_create(&labels).clone(),
+            e5: self.e5.get_or_create(&labels).clone(),
+            latency: self.latency.get_or_create(&labels).clone(),
+            integration_latency: self.integration_latency.get_or_create(&labels).clone(),
+        }
+    }
+
+    /// The Prometheus text exposition.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        let registry = self.registry.lock().unwrap_or_else(|e| e.into_inner());
+        // Encoding into a String cannot fail.
+        let _ = prometheus_client::encoding::text::encode(&mut out, &registry);
+        out
+    }
+}
+
+/// Pre-resolved series for one route in one stage.
+#[derive(Debug, Clone)]
+pub struct RouteMetrics {
+    count: Counter,
+    e4: Counter,
+    e5: Counter,
+    latency: Histogram,
+    integration_latency: Histogram,
+}
+
+impl RouteMetrics {
+    /// Records a finished request.
+    pub fn record(&self, status: u16, latency_ms: f64, integration_ms: Option<f64>) {
+        self.count.inc();
+        match status {
+            400..=499 => {
+                self.e4.inc();
+            }
+            500..=599 => {
+                self.e5.inc();
+            }
+            _ => {}
+        }
+        self.latency.observe(latency_ms);
+        if let Some(ms) = integration_ms {
+            self.integration_latency.observe(ms);
+        }
+    }
+}
