@@ -107,8 +107,12 @@ pub struct GatewayResponses {
 }
 
 impl GatewayResponses {
-    /// The customisation that applies to `ty`: its own, else its `DEFAULT_*` fallback.
+    /// The customisation that applies to `ty`: its own, else its `DEFAULT_*` fallback. Types
+    /// that cannot be customised ignore `DEFAULT_*` too.
     pub fn effective(&self, ty: ResponseType) -> Option<&GatewayResponse> {
+        if !ty.customisable() {
+            return None;
+        }
         self.custom
             .get(&ty)
             .or_else(|| ty.fallback().and_then(|f| self.custom.get(&f)))

@@ -15,7 +15,7 @@ pub mod admin;
 pub mod body;
 pub mod context;
 pub mod error;
-// H2C pub mod h2c;
+pub mod h2c;
 pub mod headers;
 pub mod integration;
 pub mod pipeline;

@@ -23,7 +23,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::Gateway;
-// H2C use crate::h2c;
+use crate::h2c;
 use crate::pipeline::{ConnInfo, handle};
 
 /// HTTP/2 header-list limit: a little over the 10 KiB AWS quota, which the pipeline enforces
@@ -114,7 +114,6 @@ async fn accept_loop(gw: Arc<Gateway>, listener: TcpListener, graceful: Arc<Grac
 
 /// Routes an h2c upgrade request to the upgrade path, everything else to the pipeline.
 async fn dispatch(gw: Arc<Gateway>, mut req: Request<Incoming>, conn: ConnInfo) -> http::Response<crate::body::Body> {
-    #[cfg(any())]
     if req.version() == Version::HTTP_11 && h2c::wants_upgrade(&req) {
         let (parts, body) = req.into_parts();
         if let Some(frame) = h2c::headers_frame(&parts) {

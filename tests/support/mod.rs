@@ -1,0 +1,385 @@
+//! Test fixtures: the real `portico` binary on `127.0.0.1:0`, real upstream servers, and real
+//! HTTP clients.
+//!
+//! - [`Dir`] writes a gateway file and OpenAPI documents into a temporary directory.
+//! - [`Portico::start`] runs `portico serve` on it and reads the addresses it prints.
+//! - [`Upstream::start`] is an HTTP server that echoes what it received as JSON and can be told
+//!   (by request headers) to answer slowly or with another status.
+//! - [`send`] / [`get`] are plain hyper clients.
+
+#![allow(dead_code, missing_docs)]
+
+use std::collections::BTreeMap;
+use std::convert::Infallible;
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http::{HeaderMap, Method, Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use tokio::net::TcpListener;
+
+/// The binary under test.
+pub const PORTICO: &str = env!("CARGO_BIN_EXE_portico");
+
+/// A temporary configuration directory.
+pub struct Dir {
+    pub tmp: tempfile::TempDir,
+}
+
+impl Dir {
+    pub fn new() -> Self {
+        Self {
+            tmp: tempfile::tempdir().expect("tempdir"),
+        }
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.tmp.path().join(name)
+    }
+
+    /// Writes a file (atomically, by rename, so a watcher never reads half of it).
+    pub fn write(&self, name: &str, text: &str) -> &Self {
+        let path = self.path(name);
+        let tmp = self.path(&format!(".{name}.tmp"));
+        std::fs::write(&tmp, text).expect("write");
+        std::fs::rename(&tmp, &path).expect("rename");
+        self
+    }
+
+    /// Writes `gateway.yaml` naming one API, `api.yaml`, with the given stages block
+    /// (YAML, indented for `stages:`), plus the OpenAPI document.
+    pub fn single_api(&self, openapi: &str, stages: &str, extra: &str) -> &Self {
+        self.write("api.yaml", openapi);
+        self.write(
+            "gateway.yaml",
+            &format!(
+                "listeners:\n  - address: 127.0.0.1:0\nadmin:\n  address: 127.0.0.1:0\nreload:\n  poll_interval_ms: 100\n{extra}apis:\n  - name: testapi\n    spec: api.yaml\n    stages:\n{stages}"
+            ),
+        )
+    }
+}
+
+/// A running `portico serve`.
+pub struct Portico {
+    pub child: Child,
+    pub addr: SocketAddr,
+    pub admin: Option<SocketAddr>,
+    /// Every line printed on stdout so far (access-log lines included).
+    pub stdout: Arc<Mutex<Vec<String>>>,
+    pub stderr: Arc<Mutex<Vec<String>>>,
+}
+
+impl Portico {
+    /// Starts `portico serve --config DIR/gateway.yaml`.
+    pub fn start(dir: &Dir) -> Self {
+        Self::start_with(&["serve", "--config", dir.path("gateway.yaml").to_str().expect("utf-8 path")])
+    }
+
+    /// Starts the binary with `args` and waits for its listening lines.
+    pub fn start_with(args: &[&str]) -> Self {
+        let mut child = Command::new(PORTICO)
+            .args(args)
+            .env("PORTICO_LOG", "info")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn portico");
+        let stdout = Arc::new(Mutex::new(Vec::new()));
+        let stderr = Arc::new(Mutex::new(Vec::new()));
+        let (tx, rx) = std::sync::mpsc::channel::<String>();
+        let out = child.stdout.take().expect("stdout");
+        let lines = Arc::clone(&stdout);
+        std::thread::spawn(move || {
+            for line in BufReader::new(out).lines().map_while(Result::ok) {
+                let _ = tx.send(line.clone());
+                lines.lock().unwrap().push(line);
+            }
+        });
+        let err = child.stderr.take().expect("stderr");
+        let elines = Arc::clone(&stderr);
+        std::thread::spawn(move || {
+            for line in BufReader::new(err).lines().map_while(Result::ok) {
+                elines.lock().unwrap().push(line);
+            }
+        });
+        let mut addr = None;
+        let mut admin = None;
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while addr.is_none() || (admin.is_none() && Instant::now() < deadline) {
+            let wait = deadline.saturating_duration_since(Instant::now());
+            let Ok(line) = rx.recv_timeout(wait) else {
+                if addr.is_some() {
+                    break;
+                }
+                let _ = child.kill();
+                panic!("portico did not print its listening line; stderr: {:?}", stderr.lock().unwrap());
+            };
+            if let Some(a) = line.strip_prefix("listening on http://") {
+                addr = Some(a.parse().expect("listen addr"));
+            } else if let Some(a) = line.strip_prefix("admin listening on http://") {
+                admin = Some(a.parse().expect("admin addr"));
+                // The admin line follows the data listeners.
+                break;
+            }
+        }
+        Self {
+            child,
+            addr: addr.expect("addr"),
+            admin,
+            stdout,
+            stderr,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    pub fn admin_url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.admin.expect("admin listener"))
+    }
+
+    /// Sends a signal (`HUP`, `TERM`, ...).
+    pub fn signal(&self, sig: &str) {
+        let status = Command::new("kill")
+            .args([format!("-{sig}"), self.child.id().to_string()])
+            .status()
+            .expect("kill");
+        assert!(status.success());
+    }
+
+    /// Parsed JSON access-log lines so far.
+    pub fn access_log(&self) -> Vec<serde_json::Value> {
+        self.stdout
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|l| l.starts_with('{'))
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect()
+    }
+
+    /// Waits for an access-log line with this request id.
+    pub async fn access_log_for(&self, request_id: &str) -> serde_json::Value {
+        for _ in 0..100 {
+            if let Some(l) = self.access_log().into_iter().find(|l| l["requestId"] == request_id) {
+                return l;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!("no access-log line for {request_id}");
+    }
+
+    pub fn stderr_text(&self) -> String {
+        self.stderr.lock().unwrap().join("\n")
+    }
+
+    /// Waits for the process to exit, up to `limit`.
+    pub fn wait_exit(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = Instant::now() + limit;
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+}
+
+impl Drop for Portico {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// What the upstream saw.
+#[derive(Debug, Clone)]
+pub struct Seen {
+    pub method: Method,
+    /// Path and query, raw.
+    pub target: String,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+/// An upstream HTTP server.
+///
+/// Behaviour by request header: `x-test-sleep-ms: N` waits before answering;
+/// `x-test-status: N` answers with that status. It answers JSON describing the request, with
+/// headers `x-upstream: yes`, `server: test-upstream` and `connection`-named `x-hop`.
+pub struct Upstream {
+    pub addr: SocketAddr,
+    pub seen: Arc<Mutex<Vec<Seen>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Upstream {
+    pub async fn start() -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind upstream");
+        let addr = listener.local_addr().expect("addr");
+        let seen: Arc<Mutex<Vec<Seen>>> = Arc::default();
+        let record = Arc::clone(&seen);
+        let task = tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else { continue };
+                let record = Arc::clone(&record);
+                tokio::spawn(async move {
+                    let service = service_fn(move |req: Request<Incoming>| {
+                        let record = Arc::clone(&record);
+                        async move { Ok::<_, Infallible>(answer(req, &record).await) }
+                    });
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        });
+        Self { addr, seen, task }
+    }
+
+    pub fn last(&self) -> Seen {
+        self.seen.lock().unwrap().last().cloned().expect("the upstream saw no request")
+    }
+
+    pub fn count(&self) -> usize {
+        self.seen.lock().unwrap().len()
+    }
+}
+
+impl Drop for Upstream {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+async fn answer(req: Request<Incoming>, record: &Mutex<Vec<Seen>>) -> Response<Full<Bytes>> {
+    let (parts, body) = req.into_parts();
+    let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
+    let sleep = header("x-test-sleep-ms");
+    let status = header("x-test-status").and_then(|s| u16::try_from(s).ok());
+    let body = match body.collect().await {
+        Ok(b) => b.to_bytes(),
+        Err(_) => Bytes::new(),
+    };
+    let target = parts.uri.path_and_query().map(|p| p.as_str().to_owned()).unwrap_or_default();
+    record.lock().unwrap().push(Seen {
+        method: parts.method.clone(),
+        target: target.clone(),
+        headers: parts.headers.clone(),
+        body: body.clone(),
+    });
+    if let Some(ms) = sleep {
+        tokio::time::sleep(Duration::from_millis(ms)).await;
+    }
+    let headers: BTreeMap<String, String> = parts
+        .headers
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_owned()))
+        .collect();
+    let json = serde_json::json!({
+        "method": parts.method.as_str(),
+        "target": target,
+        "headers": headers,
+        "bodyLength": body.len(),
+    });
+    Response::builder()
+        .status(status.unwrap_or(200))
+        .header("content-type", "application/json")
+        .header("x-upstream", "yes")
+        .header("server", "test-upstream")
+        .header("connection", "x-hop")
+        .header("x-hop", "secret")
+        .body(Full::new(Bytes::from(json.to_string())))
+        .expect("response")
+}
+
+/// A client's view of a response.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+impl Reply {
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text()))
+    }
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+    pub fn request_id(&self) -> &str {
+        self.header("x-amzn-requestid").expect("x-amzn-RequestId on every response")
+    }
+}
+
+/// Sends one request over a fresh HTTP/1.1 client.
+pub async fn send(method: &str, url: &str, headers: &[(&str, &str)], body: impl Into<Bytes>) -> Reply {
+    let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
+    let mut req = Request::builder().method(method).uri(url);
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let req = req.body(Full::new(body.into())).expect("request");
+    let resp = client.request(req).await.expect("request failed");
+    let (parts, body) = resp.into_parts();
+    let body = body.collect().await.expect("body").to_bytes();
+    Reply {
+        status: parts.status,
+        headers: parts.headers,
+        body,
+    }
+}
+
+/// `GET url`.
+pub async fn get(url: &str) -> Reply {
+    send("GET", url, &[], Bytes::new()).await
+}
+
+/// Asserts an AWS-style gateway error.
+#[track_caller]
+pub fn assert_gateway_error(reply: &Reply, status: u16, body: &str, error_type: &str) {
+    assert_eq!(reply.status.as_u16(), status, "body: {}", reply.text());
+    assert_eq!(reply.text(), body);
+    assert_eq!(reply.header("x-amzn-errortype"), Some(error_type));
+    assert_eq!(reply.header("content-type"), Some("application/json"));
+    assert!(reply.header("x-amzn-requestid").is_some());
+}
+
+/// An OpenAPI document with one `http_proxy` route per `(path, method, uri)`.
+pub fn proxy_api(routes: &[(&str, &str, &str)]) -> String {
+    let mut out = String::from("openapi: 3.0.1\ninfo: {title: t, version: '1'}\npaths:\n");
+    let mut by_path: BTreeMap<&str, Vec<(&str, &str)>> = BTreeMap::new();
+    for (path, method, uri) in routes {
+        by_path.entry(path).or_default().push((method, uri));
+    }
+    for (path, methods) in by_path {
+        out.push_str(&format!("  '{path}':\n"));
+        for (method, uri) in methods {
+            let key = if method == "ANY" { "x-amazon-apigateway-any-method".to_owned() } else { method.to_lowercase() };
+            out.push_str(&format!(
+                "    {key}:\n      x-amazon-apigateway-integration:\n        type: http_proxy\n        httpMethod: ANY\n        uri: '{uri}'\n"
+            ));
+        }
+    }
+    out
+}
+
+/// Path of a file in the repository.
+pub fn repo_file(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").join(rel)
+}
