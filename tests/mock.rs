@@ -58,7 +58,11 @@ paths:
 #[tokio::test]
 async fn mock_status_selects_the_integration_response() {
     let dir = Dir::new();
-    dir.single_api(MOCK_API, "      prod:\n        variables: {color: blue}\n", "");
+    dir.single_api(
+        MOCK_API,
+        "      prod:\n        variables: {color: blue}\n",
+        "",
+    );
     let gw = Portico::start(&dir);
 
     let ok = get(&gw.url("/prod/status?code=201")).await;
@@ -76,11 +80,20 @@ async fn mock_status_selects_the_integration_response() {
     assert_eq!(not_found.text(), r#"{"message": "no such thing"}"#);
 
     let other = get(&gw.url("/prod/status?code=418")).await;
-    assert_eq!(other.status, 500, "unmatched statuses take the default response");
+    assert_eq!(
+        other.status, 500,
+        "unmatched statuses take the default response"
+    );
     assert_eq!(other.text(), r#"{"message": "mock failure"}"#);
 
     // The template is chosen by Content-Type.
-    let by_type = send("GET", &gw.url("/prod/status"), &[("content-type", "text/plain; charset=utf-8")], "").await;
+    let by_type = send(
+        "GET",
+        &gw.url("/prod/status"),
+        &[("content-type", "text/plain; charset=utf-8")],
+        "",
+    )
+    .await;
     assert_eq!(by_type.status, 200);
     assert_eq!(by_type.header("x-kind"), Some("success"));
 
@@ -93,7 +106,11 @@ async fn mock_status_selects_the_integration_response() {
 #[tokio::test]
 async fn unusable_mock_answers_configuration_error() {
     let dir = Dir::new();
-    dir.single_api(MOCK_API, "      prod:\n        variables: {color: blue}\n", "");
+    dir.single_api(
+        MOCK_API,
+        "      prod:\n        variables: {color: blue}\n",
+        "",
+    );
     let gw = Portico::start(&dir);
     for path in ["/prod/noresponses", "/prod/broken?x=1"] {
         let reply = get(&gw.url(path)).await;
@@ -124,12 +141,19 @@ x-amazon-apigateway-gateway-responses:
 #[tokio::test]
 async fn gateway_responses_are_customised_per_api() {
     let dir = Dir::new();
-    dir.single_api(&format!("{MOCK_API}{CUSTOM_RESPONSES}"), "      prod:\n        variables: {color: blue}\n", "limits:\n  max_body_bytes: 100\n");
+    dir.single_api(
+        &format!("{MOCK_API}{CUSTOM_RESPONSES}"),
+        "      prod:\n        variables: {color: blue}\n",
+        "limits:\n  max_body_bytes: 100\n",
+    );
     let gw = Portico::start(&dir);
 
     let missing = get(&gw.url("/prod/nowhere")).await;
     assert_eq!(missing.status, 404);
-    assert_eq!(missing.header("x-amzn-errortype"), Some("MissingAuthenticationTokenException"));
+    assert_eq!(
+        missing.header("x-amzn-errortype"),
+        Some("MissingAuthenticationTokenException")
+    );
     assert_eq!(missing.header("x-stage"), Some("blue"));
     // Its own customisation wins over DEFAULT_4XX: no CORS header here.
     assert_eq!(missing.header("access-control-allow-origin"), None);
@@ -147,8 +171,19 @@ async fn gateway_responses_are_customised_per_api() {
 
     // A 4XX type without its own customisation falls back to DEFAULT_4XX... except
     // REQUEST_TOO_LARGE, which API Gateway does not let you customise.
-    let too_big = send("GET", &gw.url("/prod/status?code=200"), &[("x-caller", "bob")], vec![b'a'; 200]).await;
-    assert_gateway_error(&too_big, 413, r#"{"message":"Request Too Long"}"#, "RequestEntityTooLargeException");
+    let too_big = send(
+        "GET",
+        &gw.url("/prod/status?code=200"),
+        &[("x-caller", "bob")],
+        vec![b'a'; 200],
+    )
+    .await;
+    assert_gateway_error(
+        &too_big,
+        413,
+        r#"{"message":"Request Too Long"}"#,
+        "RequestEntityTooLargeException",
+    );
 
     // 5XX types are untouched by DEFAULT_4XX.
     let five = get(&gw.url("/prod/noresponses")).await;
@@ -167,12 +202,28 @@ x-amazon-apigateway-gateway-responses:
       gatewayresponse.header.Access-Control-Allow-Origin: "'*'"
       gatewayresponse.header.x-caller: method.request.header.x-caller
 "#;
-    dir.single_api(&format!("{MOCK_API}{responses}"), "      prod:\n        variables: {color: blue}\n", "");
+    dir.single_api(
+        &format!("{MOCK_API}{responses}"),
+        "      prod:\n        variables: {color: blue}\n",
+        "",
+    );
     let gw = Portico::start(&dir);
-    let reply = send("GET", &gw.url("/prod/nowhere"), &[("x-caller", "carol")], "").await;
+    let reply = send(
+        "GET",
+        &gw.url("/prod/nowhere"),
+        &[("x-caller", "carol")],
+        "",
+    )
+    .await;
     assert_eq!(reply.status, 418);
-    assert_eq!(reply.text(), r#"{"message":"Missing Authentication Token"}"#);
+    assert_eq!(
+        reply.text(),
+        r#"{"message":"Missing Authentication Token"}"#
+    );
     assert_eq!(reply.header("access-control-allow-origin"), Some("*"));
     assert_eq!(reply.header("x-caller"), Some("carol"));
-    assert_eq!(reply.header("x-amzn-errortype"), Some("MissingAuthenticationTokenException"));
+    assert_eq!(
+        reply.header("x-amzn-errortype"),
+        Some("MissingAuthenticationTokenException")
+    );
 }

@@ -15,7 +15,11 @@ async fn http_proxy_forwards_request_and_response() {
     let up = Upstream::start().await;
     let dir = Dir::new();
     let uri = format!("http://{}/backend/{{proxy}}", up.addr);
-    dir.single_api(&proxy_api(&[("/items/{proxy+}", "ANY", &uri)]), "      prod: {}\n", "");
+    dir.single_api(
+        &proxy_api(&[("/items/{proxy+}", "ANY", &uri)]),
+        "      prod: {}\n",
+        "",
+    );
     let gw = Portico::start(&dir);
 
     let reply = send(
@@ -38,7 +42,10 @@ async fn http_proxy_forwards_request_and_response() {
     assert_eq!(seen.target, "/backend/a/b%20c?x=1&x=2&y=%2B");
     assert_eq!(seen.body, Bytes::from("hello body"));
     assert_eq!(seen.headers["x-custom"], "kept");
-    assert!(!seen.headers.contains_key("x-private"), "a header named by Connection is hop-by-hop");
+    assert!(
+        !seen.headers.contains_key("x-private"),
+        "a header named by Connection is hop-by-hop"
+    );
     assert_eq!(seen.headers["x-forwarded-for"], "10.1.2.3, 127.0.0.1");
     assert_eq!(seen.headers["x-forwarded-proto"], "http");
     assert_eq!(seen.headers["x-forwarded-port"], gw.addr.port().to_string());
@@ -51,14 +58,36 @@ async fn http_proxy_forwards_request_and_response() {
     // Server remapped, and the request id added.
     assert_eq!(reply.header("x-upstream"), Some("yes"));
     assert_eq!(reply.header("x-hop"), None);
-    assert_eq!(reply.header("x-amzn-remapped-server"), Some("test-upstream"));
-    assert!(reply.header("x-amzn-requestid").is_some_and(|id| id.len() == 36));
+    assert_eq!(
+        reply.header("x-amzn-remapped-server"),
+        Some("test-upstream")
+    );
+    assert!(
+        reply
+            .header("x-amzn-requestid")
+            .is_some_and(|id| id.len() == 36)
+    );
     assert_eq!(reply.json()["bodyLength"], 10);
 
-    let created = send("PUT", &gw.url("/prod/items/x"), &[("x-test-status", "201")], "").await;
+    let created = send(
+        "PUT",
+        &gw.url("/prod/items/x"),
+        &[("x-test-status", "201")],
+        "",
+    )
+    .await;
     assert_eq!(created.status, 201);
-    let missing = send("GET", &gw.url("/prod/items/x"), &[("x-test-status", "404")], "").await;
-    assert_eq!(missing.status, 404, "an upstream 404 passes through unchanged");
+    let missing = send(
+        "GET",
+        &gw.url("/prod/items/x"),
+        &[("x-test-status", "404")],
+        "",
+    )
+    .await;
+    assert_eq!(
+        missing.status, 404,
+        "an upstream 404 passes through unchanged"
+    );
     assert_eq!(missing.header("x-amzn-errortype"), None);
 }
 
@@ -143,13 +172,21 @@ async fn http_integration_maps_parameters_and_responses() {
     let ok = send(
         "POST",
         &gw.url("/prod/orders/o-1?f=open&ignored=1"),
-        &[("x-caller", "alice"), ("x-not-mapped", "1"), ("content-type", "application/json")],
+        &[
+            ("x-caller", "alice"),
+            ("x-not-mapped", "1"),
+            ("content-type", "application/json"),
+        ],
         r#"{"qty": 2}"#,
     )
     .await;
     assert_eq!(ok.status, 200, "{}", ok.text());
     assert_eq!(ok.header("content-type"), Some("application/json"));
-    assert_eq!(ok.header("x-upstream"), None, "non-proxy responses carry mapped headers only");
+    assert_eq!(
+        ok.header("x-upstream"),
+        None,
+        "non-proxy responses carry mapped headers only"
+    );
     let seen = up.last();
     assert_eq!(seen.method, "PUT");
     assert_eq!(seen.target, "/orders/o-1?filter=open&fixed=yes");
@@ -161,14 +198,26 @@ async fn http_integration_maps_parameters_and_responses() {
     // The default response passes the integration body through.
     assert_eq!(ok.json()["method"], "PUT");
 
-    let rejected = send("POST", &gw.url("/prod/orders/o-2"), &[("x-test-status", "404")], "").await;
+    let rejected = send(
+        "POST",
+        &gw.url("/prod/orders/o-2"),
+        &[("x-test-status", "404")],
+        "",
+    )
+    .await;
     assert_eq!(rejected.status, 400);
     assert_eq!(rejected.text(), r#"{"error": "rejected", "stage": "prod"}"#);
     assert_eq!(rejected.header("x-from-upstream"), Some("yes"));
     assert_eq!(rejected.header("x-static"), Some("fixed"));
 
     // Only a default response: a backend 400 still answers 200 (reference A21).
-    let lenient = send("GET", &gw.url("/prod/lenient"), &[("x-test-status", "400")], "").await;
+    let lenient = send(
+        "GET",
+        &gw.url("/prod/lenient"),
+        &[("x-test-status", "400")],
+        "",
+    )
+    .await;
     assert_eq!(lenient.status, 200);
 
     // No integration responses at all: API Gateway's configuration error.
@@ -192,7 +241,13 @@ async fn integration_timeout_answers_504() {
     dir.single_api(&doc, "      prod: {}\n", "");
     let gw = Portico::start(&dir);
     let started = Instant::now();
-    let reply = send("GET", &gw.url("/prod/slow"), &[("x-test-sleep-ms", "3000")], "").await;
+    let reply = send(
+        "GET",
+        &gw.url("/prod/slow"),
+        &[("x-test-sleep-ms", "3000")],
+        "",
+    )
+    .await;
     let took = started.elapsed();
     assert_gateway_error(
         &reply,
@@ -200,7 +255,10 @@ async fn integration_timeout_answers_504() {
         r#"{"message": "Endpoint request timed out"}"#,
         "InternalServerErrorException",
     );
-    assert!(took < Duration::from_millis(2500), "answered after {took:?}, the timeout is 300 ms");
+    assert!(
+        took < Duration::from_millis(2500),
+        "answered after {took:?}, the timeout is 300 ms"
+    );
     // A fast request on the same route still works.
     assert_eq!(get(&gw.url("/prod/slow")).await.status, 200);
 }
@@ -208,9 +266,17 @@ async fn integration_timeout_answers_504() {
 #[tokio::test]
 async fn unreachable_upstream_answers_504_integration_failure() {
     // Bind then drop a listener: nothing listens on that port any more.
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let dir = Dir::new();
-    dir.single_api(&proxy_api(&[("/down", "GET", &format!("http://127.0.0.1:{port}/"))]), "      prod: {}\n", "");
+    dir.single_api(
+        &proxy_api(&[("/down", "GET", &format!("http://127.0.0.1:{port}/"))]),
+        "      prod: {}\n",
+        "",
+    );
     let gw = Portico::start(&dir);
     let reply = get(&gw.url("/prod/down")).await;
     assert_gateway_error(
@@ -219,7 +285,10 @@ async fn unreachable_upstream_answers_504_integration_failure() {
         r#"{"message": "Network error communicating with endpoint"}"#,
         "InternalServerErrorException",
     );
-    assert!(!reply.text().contains("127.0.0.1"), "no upstream details leak to the client");
+    assert!(
+        !reply.text().contains("127.0.0.1"),
+        "no upstream details leak to the client"
+    );
 }
 
 #[tokio::test]
@@ -259,14 +328,20 @@ async fn bodies_stream_in_both_directions() {
                     .write_all(b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\ncontent-type: text/plain\r\n\r\n")
                     .await;
                 let first = format!("received {got}\n");
-                let _ = s.write_all(format!("{:x}\r\n{first}\r\n", first.len()).as_bytes()).await;
+                let _ = s
+                    .write_all(format!("{:x}\r\n{first}\r\n", first.len()).as_bytes())
+                    .await;
                 tokio::time::sleep(Duration::from_millis(800)).await;
                 let _ = s.write_all(b"5\r\nlater\r\n0\r\n\r\n").await;
             });
         }
     });
     let dir = Dir::new();
-    dir.single_api(&proxy_api(&[("/stream", "POST", &format!("http://{addr}/"))]), "      prod: {}\n", "");
+    dir.single_api(
+        &proxy_api(&[("/stream", "POST", &format!("http://{addr}/"))]),
+        "      prod: {}\n",
+        "",
+    );
     let gw = Portico::start(&dir);
 
     let big = Bytes::from(vec![b'x'; 5 * 1024 * 1024]);
@@ -281,7 +356,10 @@ async fn bodies_stream_in_both_directions() {
     let mut body = resp.into_body();
     let first = body.frame().await.unwrap().unwrap().into_data().unwrap();
     let first_at = started.elapsed();
-    assert_eq!(first, Bytes::from(format!("received {}\n", 5 * 1024 * 1024)));
+    assert_eq!(
+        first,
+        Bytes::from(format!("received {}\n", 5 * 1024 * 1024))
+    );
     let rest = body.collect().await.unwrap().to_bytes();
     let all_at = started.elapsed();
     assert_eq!(rest, Bytes::from("later"));

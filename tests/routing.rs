@@ -7,7 +7,11 @@ use support::*;
 
 /// A MOCK method that answers which resource served it and the path parameters it saw.
 fn mock(method: &str, param: &str) -> String {
-    let key = if method == "ANY" { "x-amazon-apigateway-any-method".to_owned() } else { method.to_lowercase() };
+    let key = if method == "ANY" {
+        "x-amazon-apigateway-any-method".to_owned()
+    } else {
+        method.to_lowercase()
+    };
     format!(
         r#"    {key}:
       x-amazon-apigateway-integration:
@@ -56,8 +60,18 @@ async fn start() -> (Dir, Portico) {
 async fn literal_variable_and_greedy_priorities() {
     let (_dir, gw) = start().await;
     let cases = [
-        ("GET", "/prod/part1/hardcoded-value", "/part1/hardcoded-value", ""),
-        ("GET", "/prod/part1/random-value", "/part1/{param+}", "random-value"),
+        (
+            "GET",
+            "/prod/part1/hardcoded-value",
+            "/part1/hardcoded-value",
+            "",
+        ),
+        (
+            "GET",
+            "/prod/part1/random-value",
+            "/part1/{param+}",
+            "random-value",
+        ),
         ("GET", "/prod/part1/a/b/c", "/part1/{param+}", "a/b/c"),
         ("GET", "/prod/part1", "/part1", ""),
         ("GET", "/prod/part1/", "/part1", ""),
@@ -91,11 +105,11 @@ async fn unmatched_answers_missing_authentication_token() {
     let cases = [
         ("GET", "/prod/unknown"),
         ("GET", "/prod/pets/1/2"),
-        ("PUT", "/prod/pets"),          // known path, undefined method
-        ("GET", "/prod/test"),          // only POST, and /{proxy+} only has OPTIONS
-        ("GET", "/nostage/pets"),       // unknown stage
-        ("GET", "/"),                   // no stage at all
-        ("TRACE", "/prod/test/any"),    // ANY does not cover TRACE
+        ("PUT", "/prod/pets"),       // known path, undefined method
+        ("GET", "/prod/test"),       // only POST, and /{proxy+} only has OPTIONS
+        ("GET", "/nostage/pets"),    // unknown stage
+        ("GET", "/"),                // no stage at all
+        ("TRACE", "/prod/test/any"), // ANY does not cover TRACE
     ];
     for (method, path) in cases {
         let reply = send(method, &gw.url(path), &[], "").await;
@@ -123,6 +137,12 @@ async fn apis_are_chosen_by_host() {
     let gw = Portico::start(&dir);
     let default = get(&gw.url("/v1/who")).await;
     assert_eq!(default.json()["resource"], "/who");
-    let by_host = send("GET", &gw.url("/v1/who"), &[("host", "API.example.com:8443")], "").await;
+    let by_host = send(
+        "GET",
+        &gw.url("/v1/who"),
+        &[("host", "API.example.com:8443")],
+        "",
+    )
+    .await;
     assert_eq!(by_host.json()["resource"], "b:beta");
 }

@@ -172,11 +172,7 @@ fn load_inner(source: &dyn Source, file: &str, report: &mut Report) -> Option<Co
         None | Some("stdout") => AccessLog::Stdout,
         Some("stderr") => AccessLog::Stderr,
         Some("off") => AccessLog::Off,
-        Some(path) => AccessLog::File(
-            source
-                .path(path)
-                .unwrap_or_else(|| PathBuf::from(path)),
-        ),
+        Some(path) => AccessLog::File(source.path(path).unwrap_or_else(|| PathBuf::from(path))),
     };
 
     let mut reload = ReloadSettings::default();
@@ -197,24 +193,50 @@ fn load_inner(source: &dyn Source, file: &str, report: &mut Report) -> Option<Co
     for (i, raw_api) in raw.apis.iter().enumerate() {
         let apath = format!("apis[{i}]");
         if !name_ok(&raw_api.name) {
-            report.error(file, format!("{apath}.name"), format!("{:?}: an API name may only hold letters, digits, - and _", raw_api.name));
+            report.error(
+                file,
+                format!("{apath}.name"),
+                format!(
+                    "{:?}: an API name may only hold letters, digits, - and _",
+                    raw_api.name
+                ),
+            );
         }
         if !names.insert(raw_api.name.clone()) {
-            report.error(file, format!("{apath}.name"), format!("another API is already named {}", raw_api.name));
+            report.error(
+                file,
+                format!("{apath}.name"),
+                format!("another API is already named {}", raw_api.name),
+            );
         }
         if raw_api.hosts.is_empty() {
             if let Some(other) = &default_api {
-                report.error(file, format!("{apath}.hosts"), format!("both {other} and {} have no hosts; only one API can be the default", raw_api.name));
+                report.error(
+                    file,
+                    format!("{apath}.hosts"),
+                    format!(
+                        "both {other} and {} have no hosts; only one API can be the default",
+                        raw_api.name
+                    ),
+                );
             }
             default_api = Some(raw_api.name.clone());
         }
         for (j, host) in raw_api.hosts.iter().enumerate() {
             if !hosts.insert(host.to_ascii_lowercase()) {
-                report.error(file, format!("{apath}.hosts[{j}]"), format!("host {host} is already claimed by another API"));
+                report.error(
+                    file,
+                    format!("{apath}.hosts[{j}]"),
+                    format!("host {host} is already claimed by another API"),
+                );
             }
         }
         if raw_api.stages.is_empty() {
-            report.error(file, format!("{apath}.stages"), "an API needs at least one stage; the stage is the first path segment of every URL");
+            report.error(
+                file,
+                format!("{apath}.stages"),
+                "an API needs at least one stage; the stage is the first path segment of every URL",
+            );
         }
         let stages = raw_api
             .stages
@@ -222,7 +244,11 @@ fn load_inner(source: &dyn Source, file: &str, report: &mut Report) -> Option<Co
             .map(|(name, st)| {
                 let spath = format!("{apath}.stages.{name}");
                 if !name_ok(name) {
-                    report.error(file, &spath, "a stage name may only hold letters, digits, - and _");
+                    report.error(
+                        file,
+                        &spath,
+                        "a stage name may only hold letters, digits, - and _",
+                    );
                 }
                 check_variables(report, file, &spath, &st.variables);
                 Stage {
@@ -251,7 +277,11 @@ fn load_inner(source: &dyn Source, file: &str, report: &mut Report) -> Option<Co
         check_stage_references(report, &raw_api.spec, &imported.routes, &stages);
         apis.push(Api {
             name: raw_api.name.clone(),
-            hosts: raw_api.hosts.iter().map(|h| h.to_ascii_lowercase()).collect(),
+            hosts: raw_api
+                .hosts
+                .iter()
+                .map(|h| h.to_ascii_lowercase())
+                .collect(),
             stages,
             routes: imported.routes,
             gateway_responses: imported.gateway_responses,
@@ -285,7 +315,11 @@ fn check_variables(
     vars: &std::collections::BTreeMap<String, String>,
 ) {
     if vars.len() > MAX_STAGE_VARIABLES {
-        report.error(file, format!("{spath}.variables"), format!("at most {MAX_STAGE_VARIABLES} stage variables are allowed"));
+        report.error(
+            file,
+            format!("{spath}.variables"),
+            format!("at most {MAX_STAGE_VARIABLES} stage variables are allowed"),
+        );
     }
     for (k, v) in vars {
         let vpath = format!("{spath}.variables.{k}");
@@ -310,14 +344,19 @@ fn check_variables(
 /// string there, as in API Gateway; say so, since it is nearly always a mistake.
 fn check_stage_references(report: &mut Report, spec: &str, routes: &[Route], stages: &[Stage]) {
     for route in routes {
-        let Some(uri) = &route.integration.uri else { continue };
+        let Some(uri) = &route.integration.uri else {
+            continue;
+        };
         for var in uri.vars() {
             if let template::Var::StageVariable(name) = var {
                 for stage in stages.iter().filter(|s| !s.variables.contains_key(name)) {
                     report.warn(
                         spec,
                         format!("{}.x-amazon-apigateway-integration.uri", route.location),
-                        format!("stage {} has no variable {name}; it will be empty there", stage.name),
+                        format!(
+                            "stage {} has no variable {name}; it will be empty there",
+                            stage.name
+                        ),
                     );
                 }
             }

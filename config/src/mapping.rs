@@ -47,7 +47,9 @@ impl ParamSource {
         if let Some(lit) = expr.strip_prefix('\'') {
             return match lit.strip_suffix('\'') {
                 Some(v) => Ok(Self::Static(v.to_owned())),
-                None => Err(format!("static value {expr} must be closed with a single quote")),
+                None => Err(format!(
+                    "static value {expr} must be closed with a single quote"
+                )),
             };
         }
         let named = |prefix: &str| -> Option<Result<String, String>> {
@@ -77,7 +79,9 @@ impl ParamSource {
             n.map(Self::ResponseHeader)
         } else if expr == "integration.response.body" {
             Ok(Self::ResponseBody)
-        } else if expr.starts_with("method.request.body") || expr.starts_with("integration.response.body.") {
+        } else if expr.starts_with("method.request.body")
+            || expr.starts_with("integration.response.body.")
+        {
             Err(format!(
                 "{expr}: body JSONPath mapping is not supported yet; map the body with a template"
             ))
@@ -88,7 +92,9 @@ impl ParamSource {
         }?;
         let response_only = matches!(parsed, Self::ResponseHeader(_) | Self::ResponseBody);
         if response_only && side != Side::Response {
-            return Err(format!("{expr} is only available in integration response mappings"));
+            return Err(format!(
+                "{expr} is only available in integration response mappings"
+            ));
         }
         Ok(parsed)
     }
@@ -130,9 +136,9 @@ impl ParamTarget {
 /// True when `name` is a valid HTTP header field name (RFC 9110 token).
 pub fn http_header_name_ok(name: &str) -> bool {
     !name.is_empty()
-        && name.bytes().all(|b| {
-            b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
-        })
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
 }
 
 #[cfg(test)]

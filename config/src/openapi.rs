@@ -27,7 +27,10 @@ const TIMEOUT_MAX_MS: u64 = 29_000;
 
 /// Extensions accepted with no effect yet, with the reason shown to the user.
 const METADATA_EXTENSIONS: &[(&str, &str)] = &[
-    ("x-amazon-apigateway-documentation", "documentation parts are not served"),
+    (
+        "x-amazon-apigateway-documentation",
+        "documentation parts are not served",
+    ),
     ("x-amazon-apigateway-importexport-version", "metadata only"),
     ("x-amazon-apigateway-tag-value", "tags are metadata only"),
     (
@@ -69,7 +72,10 @@ pub fn import(file: &str, doc: &Value, report: &mut Report) -> Imported {
     let mut out = Imported::default();
     let root = DocPath::root();
     let Some(top) = doc.as_object() else {
-        cx.error(&root, "an OpenAPI document must be a mapping at the top level");
+        cx.error(
+            &root,
+            "an OpenAPI document must be a mapping at the top level",
+        );
         return out;
     };
     let oas3 = top.get("openapi").and_then(Value::as_str);
@@ -77,8 +83,14 @@ pub fn import(file: &str, doc: &Value, report: &mut Report) -> Imported {
     match (oas3, swagger) {
         (Some(v), _) if v.starts_with("3.") => {}
         (_, Some("2.0")) => {}
-        (Some(v), _) => cx.error(&root.key("openapi"), format!("version {v} is not supported; use 3.0.x or Swagger 2.0")),
-        (None, _) => cx.error(&root, "not an OpenAPI document: expected `openapi: 3.0.x` or `swagger: \"2.0\"`"),
+        (Some(v), _) => cx.error(
+            &root.key("openapi"),
+            format!("version {v} is not supported; use 3.0.x or Swagger 2.0"),
+        ),
+        (None, _) => cx.error(
+            &root,
+            "not an OpenAPI document: expected `openapi: 3.0.x` or `swagger: \"2.0\"`",
+        ),
     }
 
     for (key, value) in top {
@@ -90,7 +102,8 @@ pub fn import(file: &str, doc: &Value, report: &mut Report) -> Imported {
         }
     }
     for defs in [
-        top.get("securityDefinitions").map(|v| (root.key("securityDefinitions"), v)),
+        top.get("securityDefinitions")
+            .map(|v| (root.key("securityDefinitions"), v)),
         top.get("components")
             .and_then(|c| c.get("securitySchemes"))
             .map(|v| (root.key("components").key("securitySchemes"), v)),
@@ -139,7 +152,10 @@ pub fn import(file: &str, doc: &Value, report: &mut Report) -> Imported {
                 continue;
             } else {
                 if key == "trace" {
-                    cx.warn(&opath, "TRACE methods are not supported by API Gateway and are not served");
+                    cx.warn(
+                        &opath,
+                        "TRACE methods are not supported by API Gateway and are not served",
+                    );
                 }
                 continue;
             };
@@ -189,7 +205,10 @@ fn resource_path_ok(cx: &mut Cx<'_>, path: &DocPath, resource: &str) -> bool {
     let mut names = BTreeSet::new();
     for (i, seg) in segments.iter().enumerate() {
         if seg.is_empty() {
-            cx.error(path, "a resource path may not contain an empty segment or end with /");
+            cx.error(
+                path,
+                "a resource path may not contain an empty segment or end with /",
+            );
             return false;
         }
         if let Some(inner) = seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
@@ -197,12 +216,21 @@ fn resource_path_ok(cx: &mut Cx<'_>, path: &DocPath, resource: &str) -> bool {
                 Some(n) => (n, true),
                 None => (inner, false),
             };
-            if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') {
+            if name.is_empty()
+                || !name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+            {
                 cx.error(path, format!("invalid path parameter name in {seg}"));
                 return false;
             }
             if greedy && i + 1 != segments.len() {
-                cx.error(path, format!("Cannot create a child of a resource with a greedy path variable: {seg}"));
+                cx.error(
+                    path,
+                    format!(
+                        "Cannot create a child of a resource with a greedy path variable: {seg}"
+                    ),
+                );
                 return false;
             }
             if !names.insert(name) {
@@ -263,7 +291,13 @@ fn path_params(resource: &str) -> Vec<&str> {
         .collect()
 }
 
-fn operation(cx: &mut Cx<'_>, path: &DocPath, resource: &str, method: String, op: &Value) -> Option<Route> {
+fn operation(
+    cx: &mut Cx<'_>,
+    path: &DocPath,
+    resource: &str,
+    method: String,
+    op: &Value,
+) -> Option<Route> {
     let Some(op) = op.as_object() else {
         cx.error(path, "an operation must be a mapping");
         return None;
@@ -280,7 +314,10 @@ fn operation(cx: &mut Cx<'_>, path: &DocPath, resource: &str, method: String, op
         }
     }
     if !op.contains_key("x-amazon-apigateway-integration") {
-        cx.error(path, "the method has no x-amazon-apigateway-integration, so there is nothing to serve it");
+        cx.error(
+            path,
+            "the method has no x-amazon-apigateway-integration, so there is nothing to serve it",
+        );
     }
     Some(Route {
         resource_path: resource.to_owned(),
@@ -290,7 +327,12 @@ fn operation(cx: &mut Cx<'_>, path: &DocPath, resource: &str, method: String, op
     })
 }
 
-fn str_field<'v>(cx: &mut Cx<'_>, path: &DocPath, obj: &'v Map<String, Value>, key: &str) -> Option<&'v str> {
+fn str_field<'v>(
+    cx: &mut Cx<'_>,
+    path: &DocPath,
+    obj: &'v Map<String, Value>,
+    key: &str,
+) -> Option<&'v str> {
     match obj.get(key)? {
         Value::String(s) => Some(s),
         _ => {
@@ -300,7 +342,12 @@ fn str_field<'v>(cx: &mut Cx<'_>, path: &DocPath, obj: &'v Map<String, Value>, k
     }
 }
 
-fn parse_integration(cx: &mut Cx<'_>, path: &DocPath, resource: &str, value: &Value) -> Option<Integration> {
+fn parse_integration(
+    cx: &mut Cx<'_>,
+    path: &DocPath,
+    resource: &str,
+    value: &Value,
+) -> Option<Integration> {
     let Some(obj) = value.as_object() else {
         cx.error(path, "must be a mapping");
         return None;
@@ -309,28 +356,58 @@ fn parse_integration(cx: &mut Cx<'_>, path: &DocPath, resource: &str, value: &Va
     for key in obj.keys() {
         let kpath = path.key(key);
         match key.as_str() {
-            "type" | "uri" | "httpMethod" | "requestParameters" | "requestTemplates" | "responses"
-            | "timeoutInMillis" | "passthroughBehavior" | "cacheKeyParameters" | "cacheNamespace"
-            | "description" | "connectionType" => {}
-            "contentHandling" => cx.warn(&kpath, "contentHandling has no effect yet: bodies pass through as bytes"),
-            "credentials" => cx.warn(&kpath, "credentials (IAM roles) do not apply to a self-hosted gateway and are ignored"),
-            "tlsConfig" => cx.warn(&kpath, "tlsConfig is ignored: upstream certificates are always verified"),
+            "type"
+            | "uri"
+            | "httpMethod"
+            | "requestParameters"
+            | "requestTemplates"
+            | "responses"
+            | "timeoutInMillis"
+            | "passthroughBehavior"
+            | "cacheKeyParameters"
+            | "cacheNamespace"
+            | "description"
+            | "connectionType" => {}
+            "contentHandling" => cx.warn(
+                &kpath,
+                "contentHandling has no effect yet: bodies pass through as bytes",
+            ),
+            "credentials" => cx.warn(
+                &kpath,
+                "credentials (IAM roles) do not apply to a self-hosted gateway and are ignored",
+            ),
+            "tlsConfig" => cx.warn(
+                &kpath,
+                "tlsConfig is ignored: upstream certificates are always verified",
+            ),
             "payloadFormatVersion" | "integrationSubtype" | "connectionId" => {
                 cx.error(&kpath, format!("{key} is not supported yet"))
             }
-            _ => cx.error(&kpath, format!("{key} is not a field of x-amazon-apigateway-integration")),
+            _ => cx.error(
+                &kpath,
+                format!("{key} is not a field of x-amazon-apigateway-integration"),
+            ),
         }
     }
-    let kind = match str_field(cx, path, obj, "type").map(str::to_ascii_lowercase).as_deref() {
+    let kind = match str_field(cx, path, obj, "type")
+        .map(str::to_ascii_lowercase)
+        .as_deref()
+    {
         Some("http_proxy") => IntegrationKind::HttpProxy,
         Some("http") => IntegrationKind::Http,
         Some("mock") => IntegrationKind::Mock,
         Some(t @ ("aws" | "aws_proxy")) => {
-            cx.error(&path.key("type"), format!("integration type {t} is not supported yet"));
+            cx.error(
+                &path.key("type"),
+                format!("integration type {t} is not supported yet"),
+            );
             return None;
         }
         Some(t) => {
-            cx.error(&path.key("type"), format!("unknown integration type {t:?} (expected http_proxy, http or mock)"));
+            cx.error(
+                &path.key("type"),
+                format!("unknown integration type {t:?} (expected http_proxy, http or mock)"),
+            );
             return None;
         }
         None => {
@@ -340,9 +417,12 @@ fn parse_integration(cx: &mut Cx<'_>, path: &DocPath, resource: &str, value: &Va
     };
     let is_http = kind != IntegrationKind::Mock;
     if let Some(ct) = str_field(cx, path, obj, "connectionType")
-        && ct.to_ascii_uppercase() != "INTERNET"
+        && !ct.eq_ignore_ascii_case("INTERNET")
     {
-        cx.error(&path.key("connectionType"), format!("connectionType {ct} is not supported; only INTERNET is"));
+        cx.error(
+            &path.key("connectionType"),
+            format!("connectionType {ct} is not supported; only INTERNET is"),
+        );
     }
 
     let timeout_ms = match obj.get("timeoutInMillis") {
@@ -367,7 +447,10 @@ fn parse_integration(cx: &mut Cx<'_>, path: &DocPath, resource: &str, value: &Va
             } else if METHODS.contains(&m.to_ascii_lowercase().as_str()) {
                 Some(m)
             } else {
-                cx.error(&path.key("httpMethod"), format!("{m} is not an HTTP method"));
+                cx.error(
+                    &path.key("httpMethod"),
+                    format!("{m} is not an HTTP method"),
+                );
                 None
             }
         }
@@ -396,7 +479,10 @@ fn parse_integration(cx: &mut Cx<'_>, path: &DocPath, resource: &str, value: &Va
                             if let ParamSource::Path(p) = &s
                                 && !params.contains(&p.as_str())
                             {
-                                cx.error(&tpath, format!("the resource {resource} has no path parameter {p}"));
+                                cx.error(
+                                    &tpath,
+                                    format!("the resource {resource} has no path parameter {p}"),
+                                );
                             }
                             request_parameters.push((t, s));
                         }
@@ -414,7 +500,10 @@ fn parse_integration(cx: &mut Cx<'_>, path: &DocPath, resource: &str, value: &Va
                 let upath = path.key("uri");
                 let lower = u.to_ascii_lowercase();
                 if !lower.starts_with("http://") && !lower.starts_with("https://") {
-                    cx.error(&upath, format!("{u}: an HTTP integration URI must start with http:// or https://"));
+                    cx.error(
+                        &upath,
+                        format!("{u}: an HTTP integration URI must start with http:// or https://"),
+                    );
                 }
                 for var in t.vars() {
                     if let Var::PathParam(p) = var {
@@ -453,7 +542,8 @@ fn parse_integration(cx: &mut Cx<'_>, path: &DocPath, resource: &str, value: &Va
                     match tmpl.as_str() {
                         Some(s) => {
                             mock_template_check(cx, &rpath.key(ct), s);
-                            request_templates.insert(ct.to_ascii_lowercase(), Template::parse_text(s));
+                            request_templates
+                                .insert(ct.to_ascii_lowercase(), Template::parse_text(s));
                         }
                         None => cx.error(&rpath.key(ct), "a template must be a string"),
                     }
@@ -470,7 +560,10 @@ fn parse_integration(cx: &mut Cx<'_>, path: &DocPath, resource: &str, value: &Va
     if let Some(pb) = str_field(cx, path, obj, "passthroughBehavior") {
         let pb = pb.to_ascii_lowercase();
         if !["when_no_match", "when_no_templates", "never"].contains(&pb.as_str()) {
-            cx.error(&path.key("passthroughBehavior"), format!("{pb} is not when_no_match, when_no_templates or never"));
+            cx.error(
+                &path.key("passthroughBehavior"),
+                format!("{pb} is not when_no_match, when_no_templates or never"),
+            );
         }
     }
 
@@ -478,12 +571,14 @@ fn parse_integration(cx: &mut Cx<'_>, path: &DocPath, resource: &str, value: &Va
     if let Some(r) = obj.get("responses") {
         let rpath = path.key("responses");
         match r.as_object() {
-            Some(_) if kind == IntegrationKind::HttpProxy => {
-                cx.warn(&rpath, "integration responses are ignored for http_proxy integrations, as in API Gateway")
-            }
+            Some(_) if kind == IntegrationKind::HttpProxy => cx.warn(
+                &rpath,
+                "integration responses are ignored for http_proxy integrations, as in API Gateway",
+            ),
             Some(map) => {
                 for (selector, resp) in map {
-                    if let Some(r) = integration_response(cx, &rpath.key(selector), selector, resp) {
+                    if let Some(r) = integration_response(cx, &rpath.key(selector), selector, resp)
+                    {
                         responses.push(r);
                     }
                 }
@@ -522,7 +617,12 @@ fn mock_template_check(cx: &mut Cx<'_>, path: &DocPath, text: &str) {
     }
 }
 
-fn integration_response(cx: &mut Cx<'_>, path: &DocPath, selector: &str, value: &Value) -> Option<IntegrationResponse> {
+fn integration_response(
+    cx: &mut Cx<'_>,
+    path: &DocPath,
+    selector: &str,
+    value: &Value,
+) -> Option<IntegrationResponse> {
     let Some(obj) = value.as_object() else {
         cx.error(path, "must be a mapping");
         return None;
@@ -545,24 +645,44 @@ fn integration_response(cx: &mut Cx<'_>, path: &DocPath, selector: &str, value: 
         for (target, source) in rp.as_object().into_iter().flatten() {
             let tpath = ppath.key(target);
             let Some(name) = target.strip_prefix("method.response.header.") else {
-                cx.error(&tpath, "a response mapping target must be method.response.header.NAME");
+                cx.error(
+                    &tpath,
+                    "a response mapping target must be method.response.header.NAME",
+                );
                 continue;
             };
             if !http_header_name_ok(name) {
                 cx.error(&tpath, format!("{name} is not a valid HTTP header name"));
                 continue;
             }
-            match source.as_str().map(|s| ParamSource::parse(s, Side::Response)) {
+            match source
+                .as_str()
+                .map(|s| ParamSource::parse(s, Side::Response))
+            {
                 Some(Ok(s)) => headers.push((name.to_owned(), s)),
                 Some(Err(e)) => cx.error(&tpath, e),
                 None => cx.error(&tpath, "must be a string"),
             }
         }
     }
-    let templates = text_templates(cx, &path.key("responseTemplates"), obj.get("responseTemplates"));
+    let templates = text_templates(
+        cx,
+        &path.key("responseTemplates"),
+        obj.get("responseTemplates"),
+    );
     for key in obj.keys() {
-        if !["statusCode", "responseParameters", "responseTemplates", "contentHandling"].contains(&key.as_str()) {
-            cx.error(&path.key(key), format!("{key} is not a field of an integration response"));
+        if ![
+            "statusCode",
+            "responseParameters",
+            "responseTemplates",
+            "contentHandling",
+        ]
+        .contains(&key.as_str())
+        {
+            cx.error(
+                &path.key(key),
+                format!("{key} is not a field of an integration response"),
+            );
         }
     }
     Some(IntegrationResponse {
@@ -588,7 +708,11 @@ fn status_code(cx: &mut Cx<'_>, path: &DocPath, value: Option<&Value>) -> Option
     }
 }
 
-fn text_templates(cx: &mut Cx<'_>, path: &DocPath, value: Option<&Value>) -> BTreeMap<String, Template> {
+fn text_templates(
+    cx: &mut Cx<'_>,
+    path: &DocPath,
+    value: Option<&Value>,
+) -> BTreeMap<String, Template> {
     let mut out = BTreeMap::new();
     let Some(value) = value else { return out };
     let Some(map) = value.as_object() else {
@@ -619,7 +743,10 @@ fn gateway_responses(cx: &mut Cx<'_>, path: &DocPath, value: &Value) -> GatewayR
             continue;
         };
         if !ty.customisable() {
-            cx.error(&rpath, format!("{name} cannot be customised (as in API Gateway)"));
+            cx.error(
+                &rpath,
+                format!("{name} cannot be customised (as in API Gateway)"),
+            );
             continue;
         }
         let Some(obj) = resp.as_object() else {
@@ -635,24 +762,44 @@ fn gateway_responses(cx: &mut Cx<'_>, path: &DocPath, value: &Value) -> GatewayR
             for (target, source) in rp.as_object().into_iter().flatten() {
                 let tpath = ppath.key(target);
                 let Some(header) = target.strip_prefix("gatewayresponse.header.") else {
-                    cx.error(&tpath, "a gateway response mapping target must be gatewayresponse.header.NAME");
+                    cx.error(
+                        &tpath,
+                        "a gateway response mapping target must be gatewayresponse.header.NAME",
+                    );
                     continue;
                 };
                 if !http_header_name_ok(header) {
                     cx.error(&tpath, format!("{header} is not a valid HTTP header name"));
                     continue;
                 }
-                match source.as_str().map(|s| ParamSource::parse(s, Side::GatewayResponse)) {
+                match source
+                    .as_str()
+                    .map(|s| ParamSource::parse(s, Side::GatewayResponse))
+                {
                     Some(Ok(s)) => custom.headers.push((header.to_owned(), s)),
                     Some(Err(e)) => cx.error(&tpath, e),
                     None => cx.error(&tpath, "must be a string"),
                 }
             }
         }
-        custom.templates = text_templates(cx, &rpath.key("responseTemplates"), obj.get("responseTemplates"));
+        custom.templates = text_templates(
+            cx,
+            &rpath.key("responseTemplates"),
+            obj.get("responseTemplates"),
+        );
         for key in obj.keys() {
-            if !["statusCode", "responseParameters", "responseTemplates", "defaultResponse"].contains(&key.as_str()) {
-                cx.error(&rpath.key(key), format!("{key} is not a field of a gateway response"));
+            if ![
+                "statusCode",
+                "responseParameters",
+                "responseTemplates",
+                "defaultResponse",
+            ]
+            .contains(&key.as_str())
+            {
+                cx.error(
+                    &rpath.key(key),
+                    format!("{key} is not a field of a gateway response"),
+                );
             }
         }
         out.custom.insert(ty, custom);
@@ -718,8 +865,16 @@ paths:
 "#);
         let text = report.to_string();
         assert!(text.contains("api.yaml: x-amazon-apigateway-policy: x-amazon-apigateway-policy is not supported yet"), "{text}");
-        assert!(text.contains("paths./pets/{id}.get.x-amazon-apigateway-integration.uri: {petId}"), "{text}");
-        assert!(text.contains("paths./pets/{id}.get.x-amazon-apigateway-integration.timeoutInMillis: must be"), "{text}");
+        assert!(
+            text.contains("paths./pets/{id}.get.x-amazon-apigateway-integration.uri: {petId}"),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "paths./pets/{id}.get.x-amazon-apigateway-integration.timeoutInMillis: must be"
+            ),
+            "{text}"
+        );
         assert!(text.contains("only one is allowed"), "{text}");
         assert!(text.contains("unknown integration type"), "{text}");
     }

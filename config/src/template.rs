@@ -56,7 +56,9 @@ impl Template {
                     .ok_or_else(|| format!("unclosed ${{ in {source}"))?;
                 let expr = &after[..end];
                 let name = expr.strip_prefix("stageVariables.").ok_or_else(|| {
-                    format!("${{{expr}}} is not supported in a URI; only ${{stageVariables.NAME}} is")
+                    format!(
+                        "${{{expr}}} is not supported in a URI; only ${{stageVariables.NAME}} is"
+                    )
                 })?;
                 check_name(name, source)?;
                 flush(&mut lit, &mut parts);
@@ -69,7 +71,9 @@ impl Template {
                 let name = &after[..end];
                 check_name(name.trim_end_matches('+'), source)?;
                 flush(&mut lit, &mut parts);
-                parts.push(Part::Var(Var::PathParam(name.trim_end_matches('+').to_owned())));
+                parts.push(Part::Var(Var::PathParam(
+                    name.trim_end_matches('+').to_owned(),
+                )));
                 rest = &after[end + 1..];
             } else {
                 lit.push('$');
@@ -141,7 +145,11 @@ fn flush(lit: &mut String, parts: &mut Vec<Part>) {
 }
 
 fn check_name(name: &str, source: &str) -> Result<(), String> {
-    if !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') {
+    if !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    {
         Ok(())
     } else {
         Err(format!("invalid variable name {name:?} in {source}"))

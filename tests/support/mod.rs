@@ -81,7 +81,11 @@ pub struct Portico {
 impl Portico {
     /// Starts `portico serve --config DIR/gateway.yaml`.
     pub fn start(dir: &Dir) -> Self {
-        Self::start_with(&["serve", "--config", dir.path("gateway.yaml").to_str().expect("utf-8 path")])
+        Self::start_with(&[
+            "serve",
+            "--config",
+            dir.path("gateway.yaml").to_str().expect("utf-8 path"),
+        ])
     }
 
     /// Starts the binary with `args` and waits for its listening lines.
@@ -121,7 +125,10 @@ impl Portico {
                     break;
                 }
                 let _ = child.kill();
-                panic!("portico did not print its listening line; stderr: {:?}", stderr.lock().unwrap());
+                panic!(
+                    "portico did not print its listening line; stderr: {:?}",
+                    stderr.lock().unwrap()
+                );
             };
             if let Some(a) = line.strip_prefix("listening on http://") {
                 addr = Some(a.parse().expect("listen addr"));
@@ -171,7 +178,11 @@ impl Portico {
     /// Waits for an access-log line with this request id.
     pub async fn access_log_for(&self, request_id: &str) -> serde_json::Value {
         for _ in 0..100 {
-            if let Some(l) = self.access_log().into_iter().find(|l| l["requestId"] == request_id) {
+            if let Some(l) = self
+                .access_log()
+                .into_iter()
+                .find(|l| l["requestId"] == request_id)
+            {
                 return l;
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
@@ -226,13 +237,17 @@ pub struct Upstream {
 
 impl Upstream {
     pub async fn start() -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind upstream");
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind upstream");
         let addr = listener.local_addr().expect("addr");
         let seen: Arc<Mutex<Vec<Seen>>> = Arc::default();
         let record = Arc::clone(&seen);
         let task = tokio::spawn(async move {
             loop {
-                let Ok((stream, _)) = listener.accept().await else { continue };
+                let Ok((stream, _)) = listener.accept().await else {
+                    continue;
+                };
                 let record = Arc::clone(&record);
                 tokio::spawn(async move {
                     let service = service_fn(move |req: Request<Incoming>| {
@@ -249,7 +264,12 @@ impl Upstream {
     }
 
     pub fn last(&self) -> Seen {
-        self.seen.lock().unwrap().last().cloned().expect("the upstream saw no request")
+        self.seen
+            .lock()
+            .unwrap()
+            .last()
+            .cloned()
+            .expect("the upstream saw no request")
     }
 
     pub fn count(&self) -> usize {
@@ -265,14 +285,24 @@ impl Drop for Upstream {
 
 async fn answer(req: Request<Incoming>, record: &Mutex<Vec<Seen>>) -> Response<Full<Bytes>> {
     let (parts, body) = req.into_parts();
-    let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
+    let header = |name: &str| {
+        parts
+            .headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok())
+    };
     let sleep = header("x-test-sleep-ms");
     let status = header("x-test-status").and_then(|s| u16::try_from(s).ok());
     let body = match body.collect().await {
         Ok(b) => b.to_bytes(),
         Err(_) => Bytes::new(),
     };
-    let target = parts.uri.path_and_query().map(|p| p.as_str().to_owned()).unwrap_or_default();
+    let target = parts
+        .uri
+        .path_and_query()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_default();
     record.lock().unwrap().push(Seen {
         method: parts.method.clone(),
         target: target.clone(),
@@ -317,18 +347,25 @@ impl Reply {
         String::from_utf8_lossy(&self.body).into_owned()
     }
     pub fn json(&self) -> serde_json::Value {
-        serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text()))
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text()))
     }
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
     pub fn request_id(&self) -> &str {
-        self.header("x-amzn-requestid").expect("x-amzn-RequestId on every response")
+        self.header("x-amzn-requestid")
+            .expect("x-amzn-RequestId on every response")
     }
 }
 
 /// Sends one request over a fresh HTTP/1.1 client.
-pub async fn send(method: &str, url: &str, headers: &[(&str, &str)], body: impl Into<Bytes>) -> Reply {
+pub async fn send(
+    method: &str,
+    url: &str,
+    headers: &[(&str, &str)],
+    body: impl Into<Bytes>,
+) -> Reply {
     let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
     let mut req = Request::builder().method(method).uri(url);
     for (k, v) in headers {
@@ -370,7 +407,11 @@ pub fn proxy_api(routes: &[(&str, &str, &str)]) -> String {
     for (path, methods) in by_path {
         out.push_str(&format!("  '{path}':\n"));
         for (method, uri) in methods {
-            let key = if method == "ANY" { "x-amazon-apigateway-any-method".to_owned() } else { method.to_lowercase() };
+            let key = if method == "ANY" {
+                "x-amazon-apigateway-any-method".to_owned()
+            } else {
+                method.to_lowercase()
+            };
             out.push_str(&format!(
                 "    {key}:\n      x-amazon-apigateway-integration:\n        type: http_proxy\n        httpMethod: ANY\n        uri: '{uri}'\n"
             ));
@@ -381,5 +422,7 @@ pub fn proxy_api(routes: &[(&str, &str, &str)]) -> String {
 
 /// Path of a file in the repository.
 pub fn repo_file(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").join(rel)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .join(rel)
 }

@@ -6,6 +6,12 @@ pub const GATEWAY_FILE: &str = "gateway.yaml";
 
 /// Every demo file, by the name the gateway file uses.
 pub const FILES: &[(&str, &str)] = &[
-    (GATEWAY_FILE, include_str!("../../../config/examples/demo/gateway.yaml")),
-    ("petstore.yaml", include_str!("../../../config/examples/demo/petstore.yaml")),
+    (
+        GATEWAY_FILE,
+        include_str!("../../../config/examples/demo/gateway.yaml"),
+    ),
+    (
+        "petstore.yaml",
+        include_str!("../../../config/examples/demo/petstore.yaml"),
+    ),
 ];

@@ -20,7 +20,11 @@ use tokio::net::TcpListener;
 use tokio::signal::unix::{SignalKind, signal};
 
 #[derive(Parser)]
-#[command(name = "portico", version, about = "An open, self-hosted API gateway that does what Amazon API Gateway does")]
+#[command(
+    name = "portico",
+    version,
+    about = "An open, self-hosted API gateway that does what Amazon API Gateway does"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -52,9 +56,16 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Check { config } => check(&config),
-        Command::Serve { config, listen, admin } => {
+        Command::Serve {
+            config,
+            listen,
+            admin,
+        } => {
             init_tracing();
-            let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+            let runtime = match tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+            {
                 Ok(r) => r,
                 Err(e) => {
                     eprintln!("portico: cannot start the runtime: {e}");
@@ -131,8 +142,16 @@ impl Origin {
     }
 }
 
-async fn serve(file: Option<PathBuf>, listen: Vec<SocketAddr>, admin: Option<SocketAddr>) -> anyhow::Result<()> {
-    let origin = Origin { file, listen, admin };
+async fn serve(
+    file: Option<PathBuf>,
+    listen: Vec<SocketAddr>,
+    admin: Option<SocketAddr>,
+) -> anyhow::Result<()> {
+    let origin = Origin {
+        file,
+        listen,
+        admin,
+    };
     let (config, warnings) = origin
         .load()
         .map_err(|report| anyhow::anyhow!("the configuration is invalid:\n{report}"))?;
@@ -163,14 +182,19 @@ async fn serve(file: Option<PathBuf>, listen: Vec<SocketAddr>, admin: Option<Soc
     };
 
     let reloader = origin.clone();
-    let gw = Gateway::new(&config, Box::new(move || reloader.load())).context("cannot start the gateway")?;
+    let gw = Gateway::new(&config, Box::new(move || reloader.load()))
+        .context("cannot start the gateway")?;
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|s| *s).await;
     };
     if let Some(l) = admin_listener {
-        tokio::spawn(portico_proxy::admin::serve(Arc::clone(&gw), l, stopped(stop_rx.clone())));
+        tokio::spawn(portico_proxy::admin::serve(
+            Arc::clone(&gw),
+            l,
+            stopped(stop_rx.clone()),
+        ));
     }
     if config.reload.watch && origin.file.is_some() {
         let watcher_origin = origin.clone();
@@ -178,7 +202,12 @@ async fn serve(file: Option<PathBuf>, listen: Vec<SocketAddr>, admin: Option<Soc
             Arc::clone(&gw),
             config.files.clone(),
             config.reload.poll_interval,
-            move || watcher_origin.load().map(|(c, _)| c.files).unwrap_or_default(),
+            move || {
+                watcher_origin
+                    .load()
+                    .map(|(c, _)| c.files)
+                    .unwrap_or_default()
+            },
         ));
     }
     let mut hup = signal(SignalKind::hangup()).context("cannot install the SIGHUP handler")?;

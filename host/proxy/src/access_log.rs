@@ -72,13 +72,18 @@ impl AccessLogger {
             AccessLog::Off => return Ok(Self { tx: None, dropped }),
             AccessLog::Stdout => Box::new(io::stdout()),
             AccessLog::Stderr => Box::new(io::stderr()),
-            AccessLog::File(path) => Box::new(OpenOptions::new().create(true).append(true).open(path)?),
+            AccessLog::File(path) => {
+                Box::new(OpenOptions::new().create(true).append(true).open(path)?)
+            }
         };
         let (tx, rx) = mpsc::sync_channel(CHANNEL_CAPACITY);
         std::thread::Builder::new()
             .name("portico-access-log".into())
             .spawn(move || writer(rx, out))?;
-        Ok(Self { tx: Some(tx), dropped })
+        Ok(Self {
+            tx: Some(tx),
+            dropped,
+        })
     }
 
     /// True when lines are written somewhere.
@@ -89,7 +94,9 @@ impl AccessLogger {
     /// Queues one record.
     pub fn log(&self, record: &Record<'_>) {
         let Some(tx) = &self.tx else { return };
-        let Ok(mut line) = serde_json::to_string(record) else { return };
+        let Ok(mut line) = serde_json::to_string(record) else {
+            return;
+        };
         line.push('\n');
         match tx.try_send(line) {
             Ok(()) => {}

@@ -53,12 +53,17 @@ pub async fn serve(gw: Arc<Gateway>, listener: TcpListener, shutdown: impl Futur
 
 async fn route(gw: &Gateway, req: Request<Incoming>) -> Response<Body> {
     match (req.method(), req.uri().path()) {
-        (&Method::GET, "/health") => json_reply(StatusCode::OK, json!({"status": "ok", "generation": gw.generation()})),
+        (&Method::GET, "/health") => json_reply(
+            StatusCode::OK,
+            json!({"status": "ok", "generation": gw.generation()}),
+        ),
         (&Method::GET, "/metrics") => {
             let mut resp = Response::new(full(Bytes::from(gw.metrics.render())));
             resp.headers_mut().insert(
                 header::CONTENT_TYPE,
-                HeaderValue::from_static("application/openmetrics-text; version=1.0.0; charset=utf-8"),
+                HeaderValue::from_static(
+                    "application/openmetrics-text; version=1.0.0; charset=utf-8",
+                ),
             );
             resp
         }
@@ -73,13 +78,21 @@ async fn route(gw: &Gateway, req: Request<Incoming>) -> Response<Body> {
             ),
             Err(e) => {
                 let errors: Vec<String> = match &e {
-                    ReloadError::Invalid(report) => report.errors().map(ToString::to_string).collect(),
+                    ReloadError::Invalid(report) => {
+                        report.errors().map(ToString::to_string).collect()
+                    }
                     ReloadError::Build(errors) => errors.clone(),
                 };
-                json_reply(StatusCode::BAD_REQUEST, json!({"status": "rejected", "generation": gw.generation(), "errors": errors}))
+                json_reply(
+                    StatusCode::BAD_REQUEST,
+                    json!({"status": "rejected", "generation": gw.generation(), "errors": errors}),
+                )
             }
         },
-        (_, "/health" | "/metrics" | "/reload") => json_reply(StatusCode::METHOD_NOT_ALLOWED, json!({"message": "Method Not Allowed"})),
+        (_, "/health" | "/metrics" | "/reload") => json_reply(
+            StatusCode::METHOD_NOT_ALLOWED,
+            json!({"message": "Method Not Allowed"}),
+        ),
         _ => json_reply(StatusCode::NOT_FOUND, json!({"message": "Not Found"})),
     }
 }
@@ -87,7 +100,9 @@ async fn route(gw: &Gateway, req: Request<Incoming>) -> Response<Body> {
 fn json_reply(status: StatusCode, body: serde_json::Value) -> Response<Body> {
     let mut resp = Response::new(full(Bytes::from(body.to_string())));
     *resp.status_mut() = status;
-    resp.headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     resp
 }

@@ -44,7 +44,12 @@ impl RequestContext<'_> {
             .uri
             .authority()
             .map(|a| a.host())
-            .or_else(|| self.parts.headers.get(http::header::HOST).and_then(|h| h.to_str().ok()))
+            .or_else(|| {
+                self.parts
+                    .headers
+                    .get(http::header::HOST)
+                    .and_then(|h| h.to_str().ok())
+            })
             .unwrap_or("");
         strip_port(host)
     }
@@ -93,17 +98,25 @@ impl RequestContext<'_> {
 
     /// The last value of a query-string parameter, decoded.
     pub fn query_last(&self, name: &str) -> Option<Cow<'_, str>> {
-        self.query_pairs().filter(|(k, _)| k == name).last().map(|(_, v)| v)
+        self.query_pairs()
+            .filter(|(k, _)| k == name)
+            .last()
+            .map(|(_, v)| v)
     }
 
     /// A stage variable.
     pub fn stage_var(&self, name: &str) -> Option<&str> {
-        self.stage.and_then(|s| s.variables.get(name)).map(String::as_str)
+        self.stage
+            .and_then(|s| s.variables.get(name))
+            .map(String::as_str)
     }
 
     /// A path parameter's raw value.
     pub fn path_param(&self, name: &str) -> Option<&str> {
-        self.params.iter().find(|(n, _)| *n == name).map(|(_, v)| *v)
+        self.params
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| *v)
     }
 
     /// Evaluates a request-side mapping source.
@@ -113,7 +126,11 @@ impl RequestContext<'_> {
             ParamSource::Path(n) => self.path_param(n).map(Into::into),
             ParamSource::Query(n) => self.query_last(n),
             ParamSource::MultiQuery(n) => {
-                let all: Vec<_> = self.query_pairs().filter(|(k, _)| k == n).map(|(_, v)| v).collect();
+                let all: Vec<_> = self
+                    .query_pairs()
+                    .filter(|(k, _)| k == n)
+                    .map(|(_, v)| v)
+                    .collect();
                 (!all.is_empty()).then(|| all.join(",").into())
             }
             ParamSource::Header(n) => self.header(n).map(Into::into),

@@ -75,7 +75,11 @@ fn default_template(ty: ResponseType) -> &'static str {
 }
 
 /// Turns an error into the response the client sees.
-pub fn rescue(err: &GatewayError, cx: &RequestContext<'_>, responses: Option<&GatewayResponses>) -> Response<Body> {
+pub fn rescue(
+    err: &GatewayError,
+    cx: &RequestContext<'_>,
+    responses: Option<&GatewayResponses>,
+) -> Response<Body> {
     let Some(ty) = err.response_type() else {
         let (status, etype, message) = match err {
             GatewayError::HeadersTooLarge(_) => (
@@ -83,7 +87,11 @@ pub fn rescue(err: &GatewayError, cx: &RequestContext<'_>, responses: Option<&Ga
                 "RequestHeaderFieldsTooLargeException",
                 "Request Header Fields Too Large",
             ),
-            GatewayError::UriTooLong(_) => (StatusCode::URI_TOO_LONG, "UriTooLongException", "Request-URI Too Long"),
+            GatewayError::UriTooLong(_) => (
+                StatusCode::URI_TOO_LONG,
+                "UriTooLongException",
+                "Request-URI Too Long",
+            ),
             _ => (
                 StatusCode::BAD_REQUEST,
                 "BadRequestException",
@@ -108,7 +116,11 @@ pub fn rescue(err: &GatewayError, cx: &RequestContext<'_>, responses: Option<&Ga
 
     let default = Template::parse_text(default_template(ty));
     let template = custom
-        .and_then(|c| c.templates.get("application/json").or_else(|| c.templates.values().next()))
+        .and_then(|c| {
+            c.templates
+                .get("application/json")
+                .or_else(|| c.templates.values().next())
+        })
         .unwrap_or(&default);
     let body = template.render(|v, out| cx.render_var(v, out));
     let mut resp = json_response(status, ty.error_type(), body, cx.request_id);
@@ -125,11 +137,19 @@ pub fn rescue(err: &GatewayError, cx: &RequestContext<'_>, responses: Option<&Ga
 }
 
 /// A JSON response with the standard gateway headers.
-pub fn json_response(status: StatusCode, error_type: Option<&'static str>, body: String, request_id: &str) -> Response<Body> {
+pub fn json_response(
+    status: StatusCode,
+    error_type: Option<&'static str>,
+    body: String,
+    request_id: &str,
+) -> Response<Body> {
     let mut resp = Response::new(full(Bytes::from(body)));
     *resp.status_mut() = status;
     let h = resp.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     if let Some(t) = error_type {
         h.insert("x-amzn-errortype", HeaderValue::from_static(t));
     }

@@ -38,7 +38,10 @@ const RESPONSE_DROPPED: &[&str] = &[
 
 /// Passed to the client renamed `x-amzn-Remapped-<name>`, as API Gateway does; the gateway's
 /// own values take their place.
-const RESPONSE_REMAPPED: &[(&str, &str)] = &[("date", "x-amzn-remapped-date"), ("server", "x-amzn-remapped-server")];
+const RESPONSE_REMAPPED: &[(&str, &str)] = &[
+    ("date", "x-amzn-remapped-date"),
+    ("server", "x-amzn-remapped-server"),
+];
 
 /// Removes the headers a hop must not forward, including those the `Connection` header names.
 fn strip(headers: &mut HeaderMap, dropped: &[&str]) {
@@ -83,8 +86,14 @@ pub fn add_forwarded(headers: &mut HeaderMap, client_ip: &str, proto: &'static s
     if let Ok(v) = HeaderValue::from_str(&chain) {
         headers.insert(xff, v);
     }
-    headers.insert(HeaderName::from_static("x-forwarded-proto"), HeaderValue::from_static(proto));
-    headers.insert(HeaderName::from_static("x-forwarded-port"), HeaderValue::from(port));
+    headers.insert(
+        HeaderName::from_static("x-forwarded-proto"),
+        HeaderValue::from_static(proto),
+    );
+    headers.insert(
+        HeaderName::from_static("x-forwarded-port"),
+        HeaderValue::from(port),
+    );
 }
 
 #[cfg(test)]

@@ -12,8 +12,8 @@ pub mod mock;
 
 use std::time::Duration;
 
-use bytes::Bytes;
 use ::http::{HeaderMap, HeaderName, HeaderValue, Response, StatusCode, header};
+use bytes::Bytes;
 use portico_config::Integration;
 use portico_config::mapping::ParamSource;
 
@@ -52,7 +52,10 @@ pub fn integration_response(
         .get("application/json")
         .or_else(|| chosen.templates.values().next());
     let mut headers = HeaderMap::new();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     for (name, source) in &chosen.headers {
         let value = match source {
             ParamSource::ResponseHeader(h) => upstream_headers
@@ -63,7 +66,10 @@ pub fn integration_response(
             other => cx.param(other).map(|v| v.into_owned()),
         };
         let Some(value) = value else { continue };
-        match (HeaderName::from_bytes(name.as_bytes()), HeaderValue::from_str(&value)) {
+        match (
+            HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_str(&value),
+        ) {
             (Ok(n), Ok(v)) => {
                 headers.insert(n, v);
             }

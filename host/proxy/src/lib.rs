@@ -84,7 +84,8 @@ impl Gateway {
         let metrics = Arc::new(Metrics::new());
         let snapshot = Snapshot::build(config, &metrics, 1)
             .map_err(|e| std::io::Error::other(e.join("; ")))?;
-        let access_log = AccessLogger::start(&config.access_log, metrics.access_log_dropped.clone())?;
+        let access_log =
+            AccessLogger::start(&config.access_log, metrics.access_log_dropped.clone())?;
         Ok(Arc::new(Self {
             current: ArcSwap::from_pointee(snapshot),
             metrics,
@@ -130,7 +131,8 @@ impl Gateway {
     /// Compiles `config` and swaps it in with one atomic store.
     fn apply(&self, config: &Config) -> Result<u64, ReloadError> {
         let generation = self.generation.load(Ordering::Acquire) + 1;
-        let snapshot = Snapshot::build(config, &self.metrics, generation).map_err(ReloadError::Build)?;
+        let snapshot =
+            Snapshot::build(config, &self.metrics, generation).map_err(ReloadError::Build)?;
         self.current.store(Arc::new(snapshot));
         self.generation.store(generation, Ordering::Release);
         Ok(generation)

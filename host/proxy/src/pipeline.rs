@@ -25,7 +25,7 @@ use time::macros::format_description;
 
 use crate::Gateway;
 use crate::access_log::Record;
-use crate::body::{Body, OnDone, Observed};
+use crate::body::{Body, Observed, OnDone};
 use crate::context::{RequestContext, strip_port};
 use crate::error::{GatewayError, rescue};
 use crate::integration::{self, Answer, http::Forwarding};
@@ -63,7 +63,10 @@ pub async fn handle(gw: &Gateway, req: Request<Incoming>, conn: &ConnInfo) -> Re
         peer: conn.peer,
         protocol,
         request_time: &request_time,
-        request_time_epoch: now.duration_since(UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0),
+        request_time_epoch: now
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_millis())
+            .unwrap_or(0),
         api: "",
         stage: None,
         resource_path: "",
@@ -102,14 +105,17 @@ pub async fn handle(gw: &Gateway, req: Request<Incoming>, conn: &ConnInfo) -> Re
         metrics = &stage.route_metrics[found.route as usize];
         cx.resource_path = &route.resource_path;
         let params = found.params;
-        let cx = RequestContext { params: &params, ..cx };
+        let cx = RequestContext {
+            params: &params,
+            ..cx
+        };
 
         let max_body = snap.limits.max_body_bytes;
         if content_length(&parts).is_some_and(|len| len > max_body) {
             break 'pipeline Err(GatewayError::BodyTooLarge(max_body));
         }
         let integration = &route.integration;
-        let answer = match integration.kind {
+        match integration.kind {
             IntegrationKind::Mock => integration::mock::respond(&cx, integration),
             IntegrationKind::Http | IntegrationKind::HttpProxy => {
                 let fwd = Forwarding {
@@ -119,14 +125,16 @@ pub async fn handle(gw: &Gateway, req: Request<Incoming>, conn: &ConnInfo) -> Re
                 };
                 integration::http::call(&cx, integration, body, &gw.upstream, &fwd).await
             }
-        };
-        answer
+        }
     };
 
     let (mut response, integration_latency, error_type) = match outcome {
         Ok(a) => (a.response, a.integration_latency, ""),
         Err(e) => {
-            if matches!(e, GatewayError::IntegrationFailure(_) | GatewayError::Configuration(_)) {
+            if matches!(
+                e,
+                GatewayError::IntegrationFailure(_) | GatewayError::Configuration(_)
+            ) {
                 tracing::warn!(request_id = %request_id, api = cx.api, error = %e, "request failed");
             }
             let ty = e.response_type().map_or("", |t| t.name());

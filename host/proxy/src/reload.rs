@@ -15,7 +15,12 @@ use crate::Gateway;
 
 /// Watches `files` every `interval` and reloads `gw` when one changes. `files_after_reload`
 /// gives the file list of the configuration now serving (APIs may be added or removed).
-pub async fn watch(gw: Arc<Gateway>, mut files: Vec<PathBuf>, interval: Duration, files_after_reload: impl Fn() -> Vec<PathBuf>) {
+pub async fn watch(
+    gw: Arc<Gateway>,
+    mut files: Vec<PathBuf>,
+    interval: Duration,
+    files_after_reload: impl Fn() -> Vec<PathBuf>,
+) {
     let mut seen = fingerprint(&files);
     let mut ticker = tokio::time::interval(interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

@@ -109,7 +109,12 @@ impl Router {
     }
 
     /// Adds a resource path (`/pets/{id}`) and method (`GET` or `ANY`).
-    pub fn insert(&mut self, resource: &str, method: &str, id: RouteId) -> Result<(), RouteConflict> {
+    pub fn insert(
+        &mut self,
+        resource: &str,
+        method: &str,
+        id: RouteId,
+    ) -> Result<(), RouteConflict> {
         let segments: Vec<&str> = resource.split('/').filter(|s| !s.is_empty()).collect();
         let mut node = &mut self.root;
         for (i, seg) in segments.iter().enumerate() {
@@ -121,20 +126,27 @@ impl Router {
                     if node.param.is_some() {
                         return Err(RouteConflict::VariableSibling(resource.to_owned()));
                     }
-                    let (existing, methods) = node.greedy.get_or_insert_with(|| (name.into(), Methods::default()));
+                    let (existing, methods) = node
+                        .greedy
+                        .get_or_insert_with(|| (name.into(), Methods::default()));
                     if **existing != *name {
                         return Err(RouteConflict::VariableSibling(resource.to_owned()));
                     }
                     return if methods.insert(method, id) {
                         Ok(())
                     } else {
-                        Err(RouteConflict::Duplicate(method.to_owned(), resource.to_owned()))
+                        Err(RouteConflict::Duplicate(
+                            method.to_owned(),
+                            resource.to_owned(),
+                        ))
                     };
                 }
                 if node.greedy.is_some() {
                     return Err(RouteConflict::VariableSibling(resource.to_owned()));
                 }
-                let param = node.param.get_or_insert_with(|| Box::new((inner.into(), Node::default())));
+                let param = node
+                    .param
+                    .get_or_insert_with(|| Box::new((inner.into(), Node::default())));
                 if *param.0 != *inner {
                     return Err(RouteConflict::VariableSibling(resource.to_owned()));
                 }
@@ -153,13 +165,20 @@ impl Router {
         if node.methods.insert(method, id) {
             Ok(())
         } else {
-            Err(RouteConflict::Duplicate(method.to_owned(), resource.to_owned()))
+            Err(RouteConflict::Duplicate(
+                method.to_owned(),
+                resource.to_owned(),
+            ))
         }
     }
 
     /// Finds the route for `method` and `path` (the part after the stage, starting with `/` or
     /// empty). `Ok(None)` means nothing matches.
-    pub fn find<'r, 'p>(&'r self, method: &Method, path: &'p str) -> Result<Option<Match<'r, 'p>>, BadPath> {
+    pub fn find<'r, 'p>(
+        &'r self,
+        method: &Method,
+        path: &'p str,
+    ) -> Result<Option<Match<'r, 'p>>, BadPath> {
         let trimmed = path.strip_suffix('/').unwrap_or(path);
         let trimmed = trimmed.strip_prefix('/').unwrap_or(trimmed);
         let mut segments: Vec<(&'p str, Cow<'p, str>)> = Vec::new();
@@ -185,10 +204,17 @@ fn find<'r, 'p>(
     let Some((raw, decoded)) = segments.get(i) else {
         return node.methods.get(method);
     };
-    if let Ok(at) = node.literals.binary_search_by(|(s, _)| (**s).cmp(decoded)) {
-        if let Some(id) = find(&node.literals[at].1, method, rest_of, segments, i + 1, params) {
-            return Some(id);
-        }
+    if let Ok(at) = node.literals.binary_search_by(|(s, _)| (**s).cmp(decoded))
+        && let Some(id) = find(
+            &node.literals[at].1,
+            method,
+            rest_of,
+            segments,
+            i + 1,
+            params,
+        )
+    {
+        return Some(id);
     }
     if let Some(param) = &node.param
         && !raw.is_empty()
@@ -221,7 +247,10 @@ pub fn decode_segment(seg: &str) -> Result<Cow<'_, str>, BadPath> {
     while i < bytes.len() {
         if bytes[i] == b'%' {
             let hex = |b: u8| (b as char).to_digit(16);
-            match (bytes.get(i + 1).and_then(|b| hex(*b)), bytes.get(i + 2).and_then(|b| hex(*b))) {
+            match (
+                bytes.get(i + 1).and_then(|b| hex(*b)),
+                bytes.get(i + 2).and_then(|b| hex(*b)),
+            ) {
                 (Some(h), Some(l)) => out.push((h * 16 + l) as u8),
                 _ => return Err(BadPath),
             }
@@ -250,7 +279,10 @@ mod tests {
         r.find(&method, path).unwrap().map(|m| {
             (
                 m.route,
-                m.params.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+                m.params
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
             )
         })
     }
@@ -266,18 +298,28 @@ mod tests {
         ]);
         assert_eq!(hit(&r, Method::GET, "/part1/hardcoded-value").unwrap().0, 0);
         let (id, params) = hit(&r, Method::GET, "/part1/random/value").unwrap();
-        assert_eq!((id, params), (1, vec![("param".into(), "random/value".into())]));
+        assert_eq!(
+            (id, params),
+            (1, vec![("param".into(), "random/value".into())])
+        );
         assert_eq!(hit(&r, Method::GET, "/part1").unwrap().0, 2);
         assert_eq!(hit(&r, Method::GET, "/part1/").unwrap().0, 2);
         assert_eq!(hit(&r, Method::GET, "/pets/mine").unwrap().0, 4);
-        assert_eq!(hit(&r, Method::GET, "/pets/7").unwrap().1, vec![("id".into(), "7".into())]);
+        assert_eq!(
+            hit(&r, Method::GET, "/pets/7").unwrap().1,
+            vec![("id".into(), "7".into())]
+        );
         assert!(hit(&r, Method::GET, "/pets").is_none());
         assert!(hit(&r, Method::GET, "/pets/7/x").is_none());
     }
 
     #[test]
     fn method_falls_back_to_greedy() {
-        let r = router(&[("/test", "POST"), ("/{proxy+}", "OPTIONS"), ("/test/any", "ANY")]);
+        let r = router(&[
+            ("/test", "POST"),
+            ("/{proxy+}", "OPTIONS"),
+            ("/test/any", "ANY"),
+        ]);
         assert_eq!(hit(&r, Method::OPTIONS, "/test").unwrap().0, 1);
         assert_eq!(hit(&r, Method::POST, "/test").unwrap().0, 0);
         assert_eq!(hit(&r, Method::GET, "/test/any").unwrap().0, 2);
@@ -291,7 +333,9 @@ mod tests {
     fn greedy_keeps_raw_remainder() {
         let r = router(&[("/{proxy+}", "ANY"), ("/", "GET")]);
         assert_eq!(
-            hit(&r, Method::GET, "/proxy-value//double%2Fslash").unwrap().1,
+            hit(&r, Method::GET, "/proxy-value//double%2Fslash")
+                .unwrap()
+                .1,
             vec![("proxy".into(), "proxy-value//double%2Fslash".into())]
         );
         assert_eq!(hit(&r, Method::GET, "").unwrap().0, 1);
@@ -310,8 +354,17 @@ mod tests {
     #[test]
     fn conflicts_are_reported() {
         let mut r = router(&[("/a/{x}", "GET")]);
-        assert!(matches!(r.insert("/a/{y}", "GET", 9), Err(RouteConflict::VariableSibling(_))));
-        assert!(matches!(r.insert("/a/{y+}", "GET", 9), Err(RouteConflict::VariableSibling(_))));
-        assert!(matches!(r.insert("/a/{x}", "GET", 9), Err(RouteConflict::Duplicate(..))));
+        assert!(matches!(
+            r.insert("/a/{y}", "GET", 9),
+            Err(RouteConflict::VariableSibling(_))
+        ));
+        assert!(matches!(
+            r.insert("/a/{y+}", "GET", 9),
+            Err(RouteConflict::VariableSibling(_))
+        ));
+        assert!(matches!(
+            r.insert("/a/{x}", "GET", 9),
+            Err(RouteConflict::Duplicate(..))
+        ));
     }
 }

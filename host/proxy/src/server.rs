@@ -31,7 +31,11 @@ use crate::pipeline::{ConnInfo, handle};
 const H2_MAX_HEADER_LIST: u32 = 64 * 1024;
 
 /// Serves `listeners` until `shutdown` resolves, then drains.
-pub async fn serve(gw: Arc<Gateway>, listeners: Vec<TcpListener>, shutdown: impl Future<Output = ()>) {
+pub async fn serve(
+    gw: Arc<Gateway>,
+    listeners: Vec<TcpListener>,
+    shutdown: impl Future<Output = ()>,
+) {
     let graceful = Arc::new(GracefulShutdown::new());
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut loops = Vec::new();
@@ -56,7 +60,12 @@ pub async fn serve(gw: Arc<Gateway>, listeners: Vec<TcpListener>, shutdown: impl
     }
 }
 
-async fn accept_loop(gw: Arc<Gateway>, listener: TcpListener, graceful: Arc<GracefulShutdown>, mut stop: watch::Receiver<bool>) {
+async fn accept_loop(
+    gw: Arc<Gateway>,
+    listener: TcpListener,
+    graceful: Arc<GracefulShutdown>,
+    mut stop: watch::Receiver<bool>,
+) {
     let local = match listener.local_addr() {
         Ok(a) => a,
         Err(e) => {
@@ -113,7 +122,11 @@ async fn accept_loop(gw: Arc<Gateway>, listener: TcpListener, graceful: Arc<Grac
 }
 
 /// Routes an h2c upgrade request to the upgrade path, everything else to the pipeline.
-async fn dispatch(gw: Arc<Gateway>, mut req: Request<Incoming>, conn: ConnInfo) -> http::Response<crate::body::Body> {
+async fn dispatch(
+    gw: Arc<Gateway>,
+    mut req: Request<Incoming>,
+    conn: ConnInfo,
+) -> http::Response<crate::body::Body> {
     if req.version() == Version::HTTP_11 && h2c::wants_upgrade(&req) {
         let (parts, body) = req.into_parts();
         if let Some(frame) = h2c::headers_frame(&parts) {

@@ -40,7 +40,8 @@ pub struct MethodLabels {
 fn latency_histogram() -> Histogram {
     // 0.5 ms .. ~30 s.
     Histogram::new([
-        0.5, 1.0, 2.5, 5.0, 10.0, 25.0, 50.0, 100.0, 250.0, 500.0, 1000.0, 2500.0, 5000.0, 10000.0, 29000.0,
+        0.5, 1.0, 2.5, 5.0, 10.0, 25.0, 50.0, 100.0, 250.0, 500.0, 1000.0, 2500.0, 5000.0, 10000.0,
+        29000.0,
     ])
 }
 
@@ -75,15 +76,27 @@ impl Metrics {
         let count = Family::<MethodLabels, Counter>::default();
         let e4 = Family::<MethodLabels, Counter>::default();
         let e5 = Family::<MethodLabels, Counter>::default();
-        let latency = Family::<MethodLabels, Histogram, fn() -> Histogram>::new_with_constructor(latency_histogram as fn() -> Histogram);
+        let latency = Family::<MethodLabels, Histogram, fn() -> Histogram>::new_with_constructor(
+            latency_histogram as fn() -> Histogram,
+        );
         let integration_latency =
-            Family::<MethodLabels, Histogram, fn() -> Histogram>::new_with_constructor(latency_histogram as fn() -> Histogram);
+            Family::<MethodLabels, Histogram, fn() -> Histogram>::new_with_constructor(
+                latency_histogram as fn() -> Histogram,
+            );
         let reloads_ok = Counter::default();
         let reloads_failed = Counter::default();
         let access_log_dropped = Counter::default();
         registry.register("count", "Requests (AWS Count)", count.clone());
-        registry.register("4xx_error", "Responses with a 4xx status (AWS 4XXError)", e4.clone());
-        registry.register("5xx_error", "Responses with a 5xx status (AWS 5XXError)", e5.clone());
+        registry.register(
+            "4xx_error",
+            "Responses with a 4xx status (AWS 4XXError)",
+            e4.clone(),
+        );
+        registry.register(
+            "5xx_error",
+            "Responses with a 5xx status (AWS 5XXError)",
+            e5.clone(),
+        );
         registry.register(
             "latency_milliseconds",
             "Time from request received to response sent (AWS Latency)",
@@ -94,8 +107,16 @@ impl Metrics {
             "Time spent waiting for the integration's response head (AWS IntegrationLatency)",
             integration_latency.clone(),
         );
-        registry.register("reloads_ok", "Configuration reloads applied", reloads_ok.clone());
-        registry.register("reloads_failed", "Configuration reloads rejected", reloads_failed.clone());
+        registry.register(
+            "reloads_ok",
+            "Configuration reloads applied",
+            reloads_ok.clone(),
+        );
+        registry.register(
+            "reloads_failed",
+            "Configuration reloads rejected",
+            reloads_failed.clone(),
+        );
         registry.register(
             "access_log_dropped",
             "Access-log lines dropped because the writer fell behind",

@@ -71,7 +71,10 @@ pub async fn call(
     for (target, source) in &integration.request_parameters {
         if let ParamTarget::Header(name) = target {
             let value = cx.param(source);
-            match (HeaderName::from_bytes(name.as_bytes()), value.map(|v| HeaderValue::from_str(&v))) {
+            match (
+                HeaderName::from_bytes(name.as_bytes()),
+                value.map(|v| HeaderValue::from_str(&v)),
+            ) {
                 (Ok(n), Some(Ok(v))) => {
                     h.insert(n, v);
                 }
@@ -84,10 +87,10 @@ pub async fn call(
             }
         }
     }
-    if !h.contains_key(header::USER_AGENT) {
-        if let Ok(v) = HeaderValue::from_str(&format!("AmazonAPIGateway_{}", cx.api)) {
-            h.insert(header::USER_AGENT, v);
-        }
+    if !h.contains_key(header::USER_AGENT)
+        && let Ok(v) = HeaderValue::from_str(&format!("AmazonAPIGateway_{}", cx.api))
+    {
+        h.insert(header::USER_AGENT, v);
     }
     if let Ok(v) = HeaderValue::from_str(cx.api) {
         h.insert("x-amzn-apigateway-api-id", v);
@@ -121,14 +124,28 @@ pub async fn call(
         });
     }
     let remaining = integration.timeout.saturating_sub(started.elapsed());
-    let collected = tokio::time::timeout(remaining, Limited::new(upstream_body, MAX_BUFFERED_RESPONSE).collect()).await;
+    let collected = tokio::time::timeout(
+        remaining,
+        Limited::new(upstream_body, MAX_BUFFERED_RESPONSE).collect(),
+    )
+    .await;
     let bytes: Bytes = match collected {
         Err(_) => return Err(GatewayError::IntegrationTimeout),
-        Ok(Err(e)) => return Err(GatewayError::IntegrationFailure(format!("reading the integration response: {e}"))),
+        Ok(Err(e)) => {
+            return Err(GatewayError::IntegrationFailure(format!(
+                "reading the integration response: {e}"
+            )));
+        }
         Ok(Ok(c)) => c.to_bytes(),
     };
     let latency = started.elapsed();
-    let response = integration_response(cx, integration, parts.status.as_str(), Some(&parts.headers), bytes)?;
+    let response = integration_response(
+        cx,
+        integration,
+        parts.status.as_str(),
+        Some(&parts.headers),
+        bytes,
+    )?;
     Ok(Answer {
         response,
         integration_latency: Some(latency),
@@ -145,20 +162,32 @@ fn upstream_error(e: &hyper_util::client::legacy::Error, max_body: u64) -> Gatew
         }
         source = s.source();
     }
-    GatewayError::IntegrationFailure(format!("{e}: {}", e.source().map(|s| s.to_string()).unwrap_or_default()))
+    GatewayError::IntegrationFailure(format!(
+        "{e}: {}",
+        e.source().map(|s| s.to_string()).unwrap_or_default()
+    ))
 }
 
 /// Builds the upstream URI: the template with its variables filled, then the query string.
-fn target_uri(cx: &RequestContext<'_>, integration: &Integration, proxy: bool) -> Result<Uri, GatewayError> {
+fn target_uri(
+    cx: &RequestContext<'_>,
+    integration: &Integration,
+    proxy: bool,
+) -> Result<Uri, GatewayError> {
     let Some(template) = &integration.uri else {
-        return Err(GatewayError::Configuration("the integration has no uri".into()));
+        return Err(GatewayError::Configuration(
+            "the integration has no uri".into(),
+        ));
     };
     let mut uri = template.render(|var, out| match var {
         Var::PathParam(name) => {
-            let mapped = integration.request_parameters.iter().find_map(|(t, s)| match t {
-                ParamTarget::Path(n) if n == name => cx.param(s),
-                _ => None,
-            });
+            let mapped = integration
+                .request_parameters
+                .iter()
+                .find_map(|(t, s)| match t {
+                    ParamTarget::Path(n) if n == name => cx.param(s),
+                    _ => None,
+                });
             if let Some(v) = mapped.or_else(|| cx.path_param(name).map(Into::into)) {
                 out.push_str(&v);
             }
@@ -184,6 +213,7 @@ fn target_uri(cx: &RequestContext<'_>, integration: &Integration, proxy: bool) -
             push_query(&mut uri, &pair);
         }
     }
-    uri.parse()
-        .map_err(|e| GatewayError::Configuration(format!("the integration URI {uri:?} is invalid: {e}")))
+    uri.parse().map_err(|e| {
+        GatewayError::Configuration(format!("the integration URI {uri:?} is invalid: {e}"))
+    })
 }

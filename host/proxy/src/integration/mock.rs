@@ -13,9 +13,13 @@ use crate::error::GatewayError;
 
 /// Answers a MOCK integration.
 pub fn respond(cx: &RequestContext<'_>, integration: &Integration) -> Result<Answer, GatewayError> {
-    let content_type = cx
-        .header("content-type")
-        .map(|c| c.split(';').next().unwrap_or("").trim().to_ascii_lowercase());
+    let content_type = cx.header("content-type").map(|c| {
+        c.split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase()
+    });
     let templates = &integration.request_templates;
     let template = content_type
         .as_deref()
