@@ -86,7 +86,7 @@ paths:
         "pets.yaml: paths./pets/{id}.get.x-amazon-apigateway-integration.uri: ftp://example.com/{petId}: an HTTP integration URI must start with http:// or https://",
         "pets.yaml: paths./pets/{id}.get.x-amazon-apigateway-integration.timeoutInMillis: must be an integer between 50 and 29000",
         "pets.yaml: paths./pets/{name}/toys: A sibling ({id}) of this resource already has a variable path part -- only one is allowed",
-        "pets.yaml: paths./pets/{name}/toys.get.security: method security",
+        "pets.yaml: paths./pets/{name}/toys.get.security: security requirement [0] names api_key, which is not a defined security scheme",
         "pets.yaml: paths./pets/{name}/toys.get.x-amazon-apigateway-integration.requestTemplates.application/json: a MOCK request template must be JSON",
         "pets.yaml: paths./orphan.get: the method has no x-amazon-apigateway-integration",
         "gateway.yaml: apis[0].stages.prod.variables.bad-name: a stage variable name",

@@ -29,6 +29,62 @@ pub struct RawGateway {
     /// Reload settings.
     #[serde(default)]
     pub reload: RawReload,
+    /// WebAssembly plugins.
+    #[serde(default)]
+    pub plugins: Vec<RawPlugin>,
+    /// Directory for compiled plugins (default: `$XDG_CACHE_HOME/portico` or
+    /// `~/.cache/portico`); `off` disables the cache.
+    #[serde(default)]
+    pub cache_dir: Option<String>,
+}
+
+/// A plugin entry.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPlugin {
+    /// Unique name; for functions, the Lambda function name.
+    pub name: String,
+    /// `authorizer`, `mapper`, `validator` or `function`.
+    pub kind: String,
+    /// The component file, relative to the gateway file.
+    pub file: String,
+    /// Any YAML value; the plugin receives it as JSON.
+    #[serde(default)]
+    pub config: Option<serde_json::Value>,
+    /// Capabilities: `log`, `config`, `kv`, `http` (default `[log, config]`).
+    #[serde(default)]
+    pub grants: Option<Vec<String>>,
+    /// Hosts the plugin may call (needs the `http` grant).
+    #[serde(default)]
+    pub http_allow: Vec<String>,
+    /// Directories the plugin may see.
+    #[serde(default)]
+    pub preopens: Vec<RawPreopen>,
+    /// Milliseconds per call (default 100; functions default to 29 000).
+    pub timeout_ms: Option<u64>,
+    /// Linear-memory limit in MiB (default 64).
+    pub memory_mb: Option<u64>,
+    /// `fresh` (default) or `reuse`.
+    pub instances: Option<String>,
+    /// With `reuse`: calls per instance before it is replaced (default 1000).
+    pub max_uses: Option<u32>,
+}
+
+/// A preopened directory.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPreopen {
+    /// Host directory, relative to the gateway file.
+    pub host: String,
+    /// Path the plugin sees.
+    pub guest: String,
+    /// Read-only (default true).
+    #[serde(default = "yes")]
+    pub read_only: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// A listener.

@@ -16,6 +16,7 @@ pub mod gateway;
 pub mod mapping;
 pub mod model;
 pub mod openapi;
+pub mod plugins;
 pub mod responses;
 pub mod template;
 
@@ -277,6 +278,7 @@ fn load_inner(source: &dyn Source, file: &str, report: &mut Report) -> Option<Co
         check_stage_references(report, &raw_api.spec, &imported.routes, &stages);
         apis.push(Api {
             name: raw_api.name.clone(),
+            spec: raw_api.spec.clone(),
             hosts: raw_api
                 .hosts
                 .iter()
@@ -288,6 +290,15 @@ fn load_inner(source: &dyn Source, file: &str, report: &mut Report) -> Option<Co
         });
     }
 
+    let plugins = plugins::validate(source, file, &raw.plugins, report);
+    files.extend(plugins.iter().map(|p| p.file.clone()));
+    plugins::check_references(&apis, &plugins, report);
+    let cache_dir = match raw.cache_dir.as_deref() {
+        Some("off") => None,
+        Some(dir) => Some(source.path(dir).unwrap_or_else(|| PathBuf::from(dir))),
+        None => default_cache_dir(),
+    };
+
     Some(Config {
         listeners,
         admin,
@@ -296,7 +307,17 @@ fn load_inner(source: &dyn Source, file: &str, report: &mut Report) -> Option<Co
         access_log,
         reload,
         files,
+        plugins,
+        cache_dir,
     })
+}
+
+/// `$XDG_CACHE_HOME/portico`, else `~/.cache/portico`.
+fn default_cache_dir() -> Option<PathBuf> {
+    std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+        .map(|d| d.join("portico"))
 }
 
 fn name_ok(name: &str) -> bool {

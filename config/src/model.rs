@@ -30,6 +30,10 @@ pub struct Config {
     /// Every file this configuration was read from, for the change watcher. Empty for the
     /// embedded demo.
     pub files: Vec<PathBuf>,
+    /// WebAssembly plugins.
+    pub plugins: Vec<PluginDef>,
+    /// Where compiled plugins are cached (`None`: no cache).
+    pub cache_dir: Option<PathBuf>,
 }
 
 /// Request limits. Defaults are Amazon API Gateway's REST API quotas.
@@ -97,6 +101,8 @@ impl Default for ReloadSettings {
 pub struct Api {
     /// The API's name, unique in the gateway file. Used as `$context.apiId`.
     pub name: String,
+    /// The OpenAPI document's file name, as the gateway file gives it.
+    pub spec: String,
     /// Host names this API answers on; empty means any host not claimed by another API.
     pub hosts: Vec<String>,
     /// Stages, by name.
@@ -127,6 +133,12 @@ pub struct Route {
     pub integration: Integration,
     /// Where in the document the method was defined (for messages).
     pub location: String,
+    /// The authorizer that guards the method, if any.
+    pub authorizer: Option<AuthorizerDef>,
+    /// `x-portico-validator`: a validator plugin run before the integration.
+    pub validator: Option<String>,
+    /// `x-portico-mapper`: a mapper plugin around the integration.
+    pub mapper: Option<String>,
 }
 
 /// The integration kinds.
@@ -138,6 +150,8 @@ pub enum IntegrationKind {
     Http,
     /// Answered by the gateway itself.
     Mock,
+    /// `aws_proxy`: a Lambda proxy integration served by a function plugin.
+    Function,
 }
 
 /// An integration, validated.
@@ -158,6 +172,10 @@ pub struct Integration {
     pub request_templates: BTreeMap<String, Template>,
     /// Integration responses, in document order, `default` last.
     pub responses: Vec<IntegrationResponse>,
+    /// `aws_proxy`: the function name from the Lambda ARN (may use `${stageVariables.x}`).
+    pub function: Option<Template>,
+    /// `aws_proxy`: the Lambda proxy payload format.
+    pub payload_format: PayloadFormat,
 }
 
 /// One integration response: which integration statuses it takes, and what it answers.
@@ -171,4 +189,107 @@ pub struct IntegrationResponse {
     pub headers: Vec<(String, ParamSource)>,
     /// Response templates by content type.
     pub templates: BTreeMap<String, Template>,
+}
+
+/// What a plugin is for: the WIT world its component must export.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PluginKind {
+    /// `authorizer` world: decides whether a request may pass.
+    Authorizer,
+    /// `mapper` world: rewrites the request before the integration and the response after.
+    Mapper,
+    /// `validator` world: accepts a request or rejects it with a 400.
+    Validator,
+    /// `function` world or `wasi:http/incoming-handler`: serves `aws_proxy` integrations.
+    Function,
+}
+
+impl PluginKind {
+    /// The name used in the gateway file and in messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            PluginKind::Authorizer => "authorizer",
+            PluginKind::Mapper => "mapper",
+            PluginKind::Validator => "validator",
+            PluginKind::Function => "function",
+        }
+    }
+}
+
+/// How a plugin's instances are used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InstancePolicy {
+    /// A fresh instance per call: full isolation between requests (the default).
+    Fresh,
+    /// Live instances are reused for up to `max_uses` calls each; state can leak between
+    /// requests of the same plugin. For interpreted-language plugins, whose start-up costs
+    /// milliseconds.
+    Reuse {
+        /// Calls per instance before it is replaced.
+        max_uses: u32,
+    },
+}
+
+/// A directory a plugin may see.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Preopen {
+    /// The directory on the host.
+    pub host: PathBuf,
+    /// Where the plugin sees it.
+    pub guest: String,
+    /// Read-only access.
+    pub read_only: bool,
+}
+
+/// A plugin as the gateway file declares it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PluginDef {
+    /// Unique name. For functions, the Lambda function name that `aws_proxy` URIs use.
+    pub name: String,
+    /// The world it implements.
+    pub kind: PluginKind,
+    /// The component file.
+    pub file: PathBuf,
+    /// Its configuration as JSON text, if any.
+    pub config: Option<String>,
+    /// Capability grants: logging.
+    pub log: bool,
+    /// Capability grants: the key-value cache.
+    pub kv: bool,
+    /// Capability grants: hosts it may call over HTTP (empty: no outbound HTTP).
+    pub http_allow: Vec<String>,
+    /// Capability grants: directories.
+    pub preopens: Vec<Preopen>,
+    /// Deadline of one call.
+    pub timeout: Duration,
+    /// Linear-memory limit of one instance.
+    pub memory_bytes: usize,
+    /// Instance policy.
+    pub instances: InstancePolicy,
+}
+
+/// A Lambda-style authorizer on a method (`x-amazon-apigateway-authorizer`).
+#[derive(Debug, Clone)]
+pub struct AuthorizerDef {
+    /// The security scheme's name.
+    pub name: String,
+    /// The plugin that decides (named by the function in `authorizerUri`).
+    pub plugin: String,
+    /// TOKEN or REQUEST.
+    pub token: bool,
+    /// Identity sources: all must be present and non-empty, or the answer is 401 without a call.
+    pub identity_sources: Vec<ParamSource>,
+    /// TOKEN only: the token must match this pattern, or the answer is 401 without a call.
+    pub validation: Option<regex::Regex>,
+    /// Result cache TTL (0 disables caching; default 300 s, at most 3600 s).
+    pub ttl: Duration,
+}
+
+/// Lambda proxy payload format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PayloadFormat {
+    /// REST API format 1.0.
+    V1,
+    /// HTTP API format 2.0.
+    V2,
 }

@@ -12,7 +12,9 @@ use serde_json::{Map, Value};
 
 use crate::diag::{DocPath, Report};
 use crate::mapping::{ParamSource, ParamTarget, Side, http_header_name_ok};
-use crate::model::{Integration, IntegrationKind, IntegrationResponse, Route};
+use crate::model::{
+    AuthorizerDef, Integration, IntegrationKind, IntegrationResponse, PayloadFormat, Route,
+};
 use crate::responses::{GatewayResponse, GatewayResponses, ResponseType};
 use crate::template::{Template, Var};
 
@@ -34,6 +36,10 @@ const METADATA_EXTENSIONS: &[(&str, &str)] = &[
     ("x-amazon-apigateway-importexport-version", "metadata only"),
     ("x-amazon-apigateway-tag-value", "tags are metadata only"),
     (
+        "x-amazon-apigateway-authtype",
+        "a label for the console only",
+    ),
+    (
         "x-amazon-apigateway-endpoint-configuration",
         "endpoint types (EDGE, REGIONAL, PRIVATE) do not apply to a self-hosted gateway",
     ),
@@ -47,8 +53,6 @@ const METADATA_EXTENSIONS: &[(&str, &str)] = &[
 const UNSUPPORTED_EXTENSIONS: &[&str] = &[
     "x-amazon-apigateway-api-key-source",
     "x-amazon-apigateway-auth",
-    "x-amazon-apigateway-authorizer",
-    "x-amazon-apigateway-authtype",
     "x-amazon-apigateway-cors",
     "x-amazon-apigateway-integrations",
     "x-amazon-apigateway-minimum-compression-size",
@@ -101,26 +105,7 @@ pub fn import(file: &str, doc: &Value, report: &mut Report) -> Imported {
             cx.extension(&path, key);
         }
     }
-    for defs in [
-        top.get("securityDefinitions")
-            .map(|v| (root.key("securityDefinitions"), v)),
-        top.get("components")
-            .and_then(|c| c.get("securitySchemes"))
-            .map(|v| (root.key("components").key("securitySchemes"), v)),
-    ]
-    .into_iter()
-    .flatten()
-    {
-        if let Some(schemes) = defs.1.as_object() {
-            for (name, scheme) in schemes {
-                for key in scheme.as_object().into_iter().flat_map(Map::keys) {
-                    if key.starts_with("x-amazon-apigateway-") {
-                        cx.extension(&defs.0.key(name).key(key), key);
-                    }
-                }
-            }
-        }
-    }
+    let schemes = security_schemes(&mut cx, &root, top);
 
     let Some(paths) = top.get("paths") else {
         cx.error(&root, "the document has no `paths`");
@@ -159,7 +144,7 @@ pub fn import(file: &str, doc: &Value, report: &mut Report) -> Imported {
                 }
                 continue;
             };
-            if let Some(route) = operation(&mut cx, &opath, resource, method, op) {
+            if let Some(route) = operation(&mut cx, &opath, resource, method, op, &schemes) {
                 out.routes.push(route);
             }
         }
@@ -297,20 +282,35 @@ fn operation(
     resource: &str,
     method: String,
     op: &Value,
+    schemes: &HashMap<String, Scheme>,
 ) -> Option<Route> {
     let Some(op) = op.as_object() else {
         cx.error(path, "an operation must be a mapping");
         return None;
     };
     let mut integration = None;
+    let mut authorizer = None;
+    let mut validator = None;
+    let mut mapper = None;
     for (key, value) in op {
         let kpath = path.key(key);
         if key == "x-amazon-apigateway-integration" {
             integration = parse_integration(cx, &kpath, resource, value);
         } else if key.starts_with("x-amazon-apigateway-") {
             cx.extension(&kpath, key);
-        } else if key == "security" && value.as_array().is_some_and(|a| !a.is_empty()) {
-            cx.error(&kpath, "method security (authorizers, API keys) is not supported yet; remove it or the method would be served unprotected");
+        } else if key == "x-portico-validator" || key == "x-portico-mapper" {
+            match value.as_str() {
+                Some(name) if key == "x-portico-validator" => validator = Some(name.to_owned()),
+                Some(name) => mapper = Some(name.to_owned()),
+                None => cx.error(&kpath, "must be the name of a plugin"),
+            }
+        } else if key.starts_with("x-portico-") {
+            cx.error(
+                &kpath,
+                format!("{key} is not a Portico extension (x-portico-validator, x-portico-mapper)"),
+            );
+        } else if key == "security" {
+            authorizer = method_security(cx, &kpath, value, schemes);
         }
     }
     if !op.contains_key("x-amazon-apigateway-integration") {
@@ -324,7 +324,257 @@ fn operation(
         method,
         integration: integration?,
         location: path.as_str().to_owned(),
+        authorizer,
+        validator,
+        mapper,
     })
+}
+
+/// A security scheme, as far as methods can use it.
+#[derive(Debug)]
+enum Scheme {
+    /// An `x-amazon-apigateway-authorizer`.
+    Authorizer(Box<AuthorizerDef>),
+    /// A scheme Portico cannot enforce yet, with the reason.
+    Unsupported(String),
+    /// The scheme was invalid; already reported.
+    Invalid,
+}
+
+/// Reads `securityDefinitions` (Swagger 2) and `components.securitySchemes` (OpenAPI 3).
+fn security_schemes(
+    cx: &mut Cx<'_>,
+    root: &DocPath,
+    top: &Map<String, Value>,
+) -> HashMap<String, Scheme> {
+    let mut out = HashMap::new();
+    let sources = [
+        top.get("securityDefinitions")
+            .map(|v| (root.key("securityDefinitions"), v)),
+        top.get("components")
+            .and_then(|c| c.get("securitySchemes"))
+            .map(|v| (root.key("components").key("securitySchemes"), v)),
+    ];
+    for (base, defs) in sources.into_iter().flatten() {
+        let Some(defs) = defs.as_object() else {
+            continue;
+        };
+        for (name, scheme) in defs {
+            let spath = base.key(name);
+            let Some(obj) = scheme.as_object() else {
+                cx.error(&spath, "a security scheme must be a mapping");
+                continue;
+            };
+            for key in obj.keys() {
+                if key.starts_with("x-amazon-apigateway-")
+                    && key != "x-amazon-apigateway-authorizer"
+                {
+                    cx.extension(&spath.key(key), key);
+                }
+            }
+            let parsed = match obj.get("x-amazon-apigateway-authorizer") {
+                Some(a) => {
+                    parse_authorizer(cx, &spath.key("x-amazon-apigateway-authorizer"), name, a)
+                        .map_or(Scheme::Invalid, |a| Scheme::Authorizer(Box::new(a)))
+                }
+                None if obj.get("type").and_then(Value::as_str) == Some("apiKey") => {
+                    Scheme::Unsupported("API keys (usage plans) are not supported yet".into())
+                }
+                None => Scheme::Unsupported(format!(
+                    "security scheme {name} is neither an x-amazon-apigateway-authorizer nor an API key"
+                )),
+            };
+            out.insert(name.clone(), parsed);
+        }
+    }
+    if top
+        .get("security")
+        .and_then(Value::as_array)
+        .is_some_and(|a| !a.is_empty())
+    {
+        cx.warn(&root.key("security"), "root-level security is ignored, as API Gateway ignores it; set security on each method");
+    }
+    out
+}
+
+fn parse_authorizer(
+    cx: &mut Cx<'_>,
+    path: &DocPath,
+    name: &str,
+    value: &Value,
+) -> Option<AuthorizerDef> {
+    let Some(obj) = value.as_object() else {
+        cx.error(path, "must be a mapping");
+        return None;
+    };
+    let errors_before = cx.report.errors().count();
+    for key in obj.keys() {
+        match key.as_str() {
+            "type"
+            | "authorizerUri"
+            | "identitySource"
+            | "authorizerResultTtlInSeconds"
+            | "identityValidationExpression" => {}
+            "authorizerCredentials" => cx.warn(
+                &path.key(key),
+                "authorizerCredentials (IAM roles) do not apply and are ignored",
+            ),
+            _ => cx.error(
+                &path.key(key),
+                format!("{key} is not supported in x-amazon-apigateway-authorizer"),
+            ),
+        }
+    }
+    let token = match str_field(cx, path, obj, "type")
+        .map(str::to_ascii_lowercase)
+        .as_deref()
+    {
+        Some("token") => true,
+        Some("request") => false,
+        Some(other) => {
+            cx.error(
+                &path.key("type"),
+                format!("authorizer type {other} is not supported yet (token and request are)"),
+            );
+            return None;
+        }
+        None => {
+            cx.error(path, "the authorizer has no `type`");
+            return None;
+        }
+    };
+    let plugin = match str_field(cx, path, obj, "authorizerUri") {
+        Some(uri) => match lambda_function_name(uri) {
+            Some(n) if !n.contains('$') => Some(n.to_owned()),
+            Some(_) => {
+                cx.error(
+                    &path.key("authorizerUri"),
+                    "stage variables in authorizerUri are not supported yet",
+                );
+                None
+            }
+            None => {
+                cx.error(&path.key("authorizerUri"), format!("{uri} is not a Lambda invocation URI (arn:aws:apigateway:REGION:lambda:path/2015-03-31/functions/arn:aws:lambda:REGION:ACCOUNT:function:NAME/invocations)"));
+                None
+            }
+        },
+        None => {
+            cx.error(path, "the authorizer has no authorizerUri");
+            None
+        }
+    };
+    let default_source = if token {
+        Some("method.request.header.Authorization")
+    } else {
+        None
+    };
+    let sources_text = str_field(cx, path, obj, "identitySource").or(default_source);
+    let mut identity_sources = Vec::new();
+    for src in sources_text
+        .unwrap_or("")
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
+        match ParamSource::parse(src, Side::Request) {
+            Ok(ParamSource::Static(_)) | Err(_) => {
+                cx.error(&path.key("identitySource"), format!("{src} is not an identity source (method.request.header|querystring.NAME, stageVariables.NAME, context.NAME)"))
+            }
+            Ok(s) => identity_sources.push(s),
+        }
+    }
+    if token && !matches!(identity_sources.as_slice(), [ParamSource::Header(_)]) {
+        cx.error(
+            &path.key("identitySource"),
+            "a TOKEN authorizer takes exactly one header, e.g. method.request.header.Authorization",
+        );
+    }
+    let ttl_secs = match obj.get("authorizerResultTtlInSeconds") {
+        None => 300,
+        Some(v) => match v.as_u64() {
+            Some(t) if t <= 3600 => t,
+            _ => {
+                cx.error(
+                    &path.key("authorizerResultTtlInSeconds"),
+                    "must be an integer from 0 to 3600",
+                );
+                0
+            }
+        },
+    };
+    if ttl_secs > 0 && identity_sources.is_empty() {
+        cx.error(&path.key("identitySource"), "an identity source is required when result caching is on (authorizerResultTtlInSeconds > 0)");
+    }
+    let validation = match str_field(cx, path, obj, "identityValidationExpression") {
+        Some(_) if !token => {
+            cx.warn(
+                &path.key("identityValidationExpression"),
+                "applies to TOKEN authorizers only; ignored",
+            );
+            None
+        }
+        Some(re) => match regex::Regex::new(&format!("^(?:{re})$")) {
+            Ok(r) => Some(r),
+            Err(e) => {
+                cx.error(
+                    &path.key("identityValidationExpression"),
+                    format!("invalid pattern: {e}"),
+                );
+                None
+            }
+        },
+        None => None,
+    };
+    if cx.report.errors().count() > errors_before {
+        return None;
+    }
+    Some(AuthorizerDef {
+        name: name.to_owned(),
+        plugin: plugin?,
+        token,
+        identity_sources,
+        validation,
+        ttl: Duration::from_secs(ttl_secs),
+    })
+}
+
+/// A method's `security`: at most one authorizer; anything else is not enforceable yet.
+fn method_security(
+    cx: &mut Cx<'_>,
+    path: &DocPath,
+    value: &Value,
+    schemes: &HashMap<String, Scheme>,
+) -> Option<AuthorizerDef> {
+    let Some(reqs) = value.as_array() else {
+        cx.error(path, "must be a list of security requirements");
+        return None;
+    };
+    let mut found: Option<AuthorizerDef> = None;
+    for (i, req) in reqs.iter().enumerate() {
+        for name in req.as_object().into_iter().flat_map(Map::keys) {
+            match schemes.get(name) {
+                Some(Scheme::Authorizer(a)) if found.is_none() => found = Some((**a).clone()),
+                Some(Scheme::Authorizer(_)) => cx.error(path, "a method can have one authorizer only"),
+                Some(Scheme::Unsupported(why)) => cx.error(path, format!("{why}; the method would be served unprotected")),
+                Some(Scheme::Invalid) => {}
+                None => cx.error(path, format!("security requirement [{i}] names {name}, which is not a defined security scheme")),
+            }
+        }
+    }
+    found
+}
+
+/// The function name in a Lambda invocation ARN
+/// (`arn:aws:apigateway:R:lambda:path/2015-03-31/functions/arn:aws:lambda:R:A:function:NAME[:QUALIFIER]/invocations`),
+/// or a bare function ARN.
+fn lambda_function_name(uri: &str) -> Option<&str> {
+    let arn = match uri.find("/functions/") {
+        Some(i) => uri[i + "/functions/".len()..].strip_suffix("/invocations")?,
+        None => uri,
+    };
+    let after = &arn[arn.find(":function:")? + ":function:".len()..];
+    let name = after.split(':').next()?;
+    (!name.is_empty()).then_some(name)
 }
 
 fn str_field<'v>(
@@ -380,7 +630,8 @@ fn parse_integration(
                 &kpath,
                 "tlsConfig is ignored: upstream certificates are always verified",
             ),
-            "payloadFormatVersion" | "integrationSubtype" | "connectionId" => {
+            "payloadFormatVersion" => {}
+            "integrationSubtype" | "connectionId" => {
                 cx.error(&kpath, format!("{key} is not supported yet"))
             }
             _ => cx.error(
@@ -415,7 +666,7 @@ fn parse_integration(
             return None;
         }
     };
-    let is_http = kind != IntegrationKind::Mock;
+    let is_http = matches!(kind, IntegrationKind::Http | IntegrationKind::HttpProxy);
     if let Some(ct) = str_field(cx, path, obj, "connectionType")
         && !ct.eq_ignore_ascii_case("INTERNET")
     {
@@ -459,6 +710,11 @@ fn parse_integration(
             None
         }
         None => None,
+    };
+    let (function, payload_format) = if kind == IntegrationKind::Function {
+        function_target(cx, path, obj)
+    } else {
+        (None, PayloadFormat::V1)
     };
 
     let params = path_params(resource);
@@ -600,7 +856,58 @@ fn parse_integration(
         request_parameters,
         request_templates,
         responses,
+        function,
+        payload_format,
     })
+}
+
+/// An `aws_proxy` integration: the function named by the Lambda ARN in `uri`, and the payload
+/// format.
+fn function_target(
+    cx: &mut Cx<'_>,
+    path: &DocPath,
+    obj: &Map<String, Value>,
+) -> (Option<Template>, PayloadFormat) {
+    let format = match obj.get("payloadFormatVersion").and_then(Value::as_str) {
+        None | Some("1.0") => PayloadFormat::V1,
+        Some("2.0") => PayloadFormat::V2,
+        Some(v) => {
+            cx.error(
+                &path.key("payloadFormatVersion"),
+                format!("{v} is not 1.0 or 2.0"),
+            );
+            PayloadFormat::V1
+        }
+    };
+    if let Some(m) = obj.get("httpMethod").and_then(Value::as_str)
+        && !m.eq_ignore_ascii_case("POST")
+    {
+        cx.warn(
+            &path.key("httpMethod"),
+            "Lambda integrations are invoked with POST; the method is ignored",
+        );
+    }
+    let Some(uri) = obj.get("uri").and_then(Value::as_str) else {
+        cx.error(
+            path,
+            "an aws_proxy integration needs a `uri` naming a Lambda function",
+        );
+        return (None, format);
+    };
+    let Some(name) = lambda_function_name(uri) else {
+        cx.error(&path.key("uri"), format!("{uri} is not a Lambda invocation URI (arn:aws:apigateway:REGION:lambda:path/2015-03-31/functions/arn:aws:lambda:REGION:ACCOUNT:function:NAME/invocations)"));
+        return (None, format);
+    };
+    match Template::parse_uri(name) {
+        Ok(t) if t.vars().all(|v| matches!(v, Var::StageVariable(_))) => (Some(t), format),
+        _ => {
+            cx.error(
+                &path.key("uri"),
+                format!("function name {name:?}: only ${{stageVariables.NAME}} may be substituted"),
+            );
+            (None, format)
+        }
+    }
 }
 
 /// A MOCK request template without variables can be checked now: it must yield a status code.
@@ -877,5 +1184,64 @@ paths:
         );
         assert!(text.contains("only one is allowed"), "{text}");
         assert!(text.contains("unknown integration type"), "{text}");
+    }
+
+    #[test]
+    fn imports_lambda_functions_and_authorizers() {
+        let (api, report) = run(r#"
+openapi: 3.0.1
+components:
+  securitySchemes:
+    tokenAuth:
+      type: apiKey
+      name: Authorization
+      in: header
+      x-amazon-apigateway-authtype: custom
+      x-amazon-apigateway-authorizer:
+        type: token
+        authorizerUri: arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/arn:aws:lambda:us-east-1:123456789012:function:header-auth:live/invocations
+        identitySource: method.request.header.Authorization
+        identityValidationExpression: "Bearer .*"
+        authorizerResultTtlInSeconds: 60
+paths:
+  /fn:
+    post:
+      security: [{tokenAuth: []}]
+      x-portico-mapper: enrich
+      x-amazon-apigateway-integration:
+        type: aws_proxy
+        httpMethod: POST
+        payloadFormatVersion: "2.0"
+        uri: arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/arn:aws:lambda:us-east-1:123456789012:function:${stageVariables.fn}/invocations
+"#);
+        assert!(!report.has_errors(), "{report}");
+        let route = &api.routes[0];
+        let auth = route.authorizer.as_ref().unwrap();
+        assert_eq!(auth.plugin, "header-auth");
+        assert!(auth.token);
+        assert_eq!(auth.ttl, Duration::from_secs(60));
+        assert!(auth.validation.as_ref().unwrap().is_match("Bearer abc"));
+        assert_eq!(route.mapper.as_deref(), Some("enrich"));
+        assert_eq!(route.integration.kind, IntegrationKind::Function);
+        assert_eq!(route.integration.payload_format, PayloadFormat::V2);
+        assert_eq!(
+            route.integration.function.as_ref().unwrap().parts,
+            vec![crate::template::Part::Var(Var::StageVariable("fn".into()))]
+        );
+    }
+
+    #[test]
+    fn lambda_names() {
+        assert_eq!(
+            lambda_function_name(
+                "arn:aws:apigateway:r:lambda:path/2015-03-31/functions/arn:aws:lambda:r:1:function:echo/invocations"
+            ),
+            Some("echo")
+        );
+        assert_eq!(
+            lambda_function_name("arn:aws:lambda:r:1:function:echo:prod"),
+            Some("echo")
+        );
+        assert_eq!(lambda_function_name("http://example.com"), None);
     }
 }

@@ -117,6 +117,9 @@ pub async fn handle(gw: &Gateway, req: Request<Incoming>, conn: &ConnInfo) -> Re
         let integration = &route.integration;
         match integration.kind {
             IntegrationKind::Mock => integration::mock::respond(&cx, integration),
+            IntegrationKind::Function => Err(GatewayError::Configuration(
+                "function integrations need the plugin runtime".into(),
+            )),
             IntegrationKind::Http | IntegrationKind::HttpProxy => {
                 let fwd = Forwarding {
                     proto: conn.scheme,

@@ -1,0 +1,244 @@
+//! Plugin declarations: validated from the gateway file, and cross-checked against the methods
+//! that use them (an authorizer must name an `authorizer` plugin, and so on).
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::Source;
+use crate::diag::Report;
+use crate::gateway::RawPlugin;
+use crate::model::{Api, InstancePolicy, IntegrationKind, PluginDef, PluginKind, Preopen};
+use crate::template::Part;
+
+/// Default deadline of one plugin call.
+const DEFAULT_TIMEOUT_MS: u64 = 100;
+/// Default deadline of one function call (the integration timeout bounds it too).
+const DEFAULT_FUNCTION_TIMEOUT_MS: u64 = 29_000;
+/// Default and largest linear-memory limit, in MiB.
+const DEFAULT_MEMORY_MB: u64 = 64;
+const MAX_MEMORY_MB: u64 = 4096;
+/// Default calls per reused instance.
+const DEFAULT_MAX_USES: u32 = 1000;
+
+/// Validates the `plugins:` section.
+pub fn validate(
+    source: &dyn Source,
+    file: &str,
+    raw: &[RawPlugin],
+    report: &mut Report,
+) -> Vec<PluginDef> {
+    let mut out: Vec<PluginDef> = Vec::new();
+    for (i, p) in raw.iter().enumerate() {
+        let path = format!("plugins[{i}]");
+        if p.name.is_empty()
+            || !p
+                .name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
+            report.error(
+                file,
+                format!("{path}.name"),
+                "a plugin name may only hold letters, digits, - and _",
+            );
+        }
+        if out.iter().any(|o| o.name == p.name) {
+            report.error(
+                file,
+                format!("{path}.name"),
+                format!("another plugin is already named {}", p.name),
+            );
+        }
+        let kind = match p.kind.as_str() {
+            "authorizer" => PluginKind::Authorizer,
+            "mapper" => PluginKind::Mapper,
+            "validator" => PluginKind::Validator,
+            "function" => PluginKind::Function,
+            other => {
+                report.error(
+                    file,
+                    format!("{path}.kind"),
+                    format!("{other:?} is not authorizer, mapper, validator or function"),
+                );
+                continue;
+            }
+        };
+        let component = source
+            .path(&p.file)
+            .unwrap_or_else(|| PathBuf::from(&p.file));
+        if !component.is_file() {
+            report.error(
+                file,
+                format!("{path}.file"),
+                format!(
+                    "{} does not exist (build the plugins with `bash plugins/build.sh`)",
+                    component.display()
+                ),
+            );
+        }
+        let grants = p
+            .grants
+            .clone()
+            .unwrap_or_else(|| vec!["log".into(), "config".into()]);
+        for g in &grants {
+            if !["log", "config", "kv", "http"].contains(&g.as_str()) {
+                report.error(
+                    file,
+                    format!("{path}.grants"),
+                    format!("{g:?} is not a capability (log, config, kv, http)"),
+                );
+            }
+        }
+        let has = |g: &str| grants.iter().any(|x| x == g);
+        if !p.http_allow.is_empty() && !has("http") {
+            report.error(
+                file,
+                format!("{path}.http_allow"),
+                "http_allow needs the `http` grant",
+            );
+        }
+        if has("http") && p.http_allow.is_empty() {
+            report.warn(
+                file,
+                format!("{path}.grants"),
+                "the `http` grant with an empty http_allow allows no host",
+            );
+        }
+        if p.config.is_some() && !has("config") {
+            report.warn(
+                file,
+                format!("{path}.config"),
+                "the plugin has a config but not the `config` grant, so it cannot read it",
+            );
+        }
+        let config = p
+            .config
+            .as_ref()
+            .filter(|_| has("config"))
+            .map(ToString::to_string);
+        let timeout_default = if kind == PluginKind::Function {
+            DEFAULT_FUNCTION_TIMEOUT_MS
+        } else {
+            DEFAULT_TIMEOUT_MS
+        };
+        let timeout_ms = p.timeout_ms.unwrap_or(timeout_default);
+        if !(1..=DEFAULT_FUNCTION_TIMEOUT_MS).contains(&timeout_ms) {
+            report.error(
+                file,
+                format!("{path}.timeout_ms"),
+                format!("must be between 1 and {DEFAULT_FUNCTION_TIMEOUT_MS}"),
+            );
+        }
+        let memory_mb = p.memory_mb.unwrap_or(DEFAULT_MEMORY_MB);
+        if !(1..=MAX_MEMORY_MB).contains(&memory_mb) {
+            report.error(
+                file,
+                format!("{path}.memory_mb"),
+                format!("must be between 1 and {MAX_MEMORY_MB}"),
+            );
+        }
+        let instances = match p.instances.as_deref() {
+            None | Some("fresh") => {
+                if p.max_uses.is_some() {
+                    report.error(
+                        file,
+                        format!("{path}.max_uses"),
+                        "max_uses needs `instances: reuse`",
+                    );
+                }
+                InstancePolicy::Fresh
+            }
+            Some("reuse") => InstancePolicy::Reuse {
+                max_uses: p.max_uses.unwrap_or(DEFAULT_MAX_USES).max(1),
+            },
+            Some(other) => {
+                report.error(
+                    file,
+                    format!("{path}.instances"),
+                    format!("{other:?} is not fresh or reuse"),
+                );
+                InstancePolicy::Fresh
+            }
+        };
+        let preopens = p
+            .preopens
+            .iter()
+            .map(|o| Preopen {
+                host: source
+                    .path(&o.host)
+                    .unwrap_or_else(|| PathBuf::from(&o.host)),
+                guest: o.guest.clone(),
+                read_only: o.read_only,
+            })
+            .collect::<Vec<_>>();
+        for (j, o) in preopens.iter().enumerate() {
+            if !o.host.is_dir() {
+                report.error(
+                    file,
+                    format!("{path}.preopens[{j}].host"),
+                    format!("{} is not a directory", o.host.display()),
+                );
+            }
+        }
+        out.push(PluginDef {
+            name: p.name.clone(),
+            kind,
+            file: component,
+            config,
+            log: has("log"),
+            kv: has("kv"),
+            http_allow: p.http_allow.clone(),
+            preopens,
+            timeout: Duration::from_millis(timeout_ms),
+            memory_bytes: usize::try_from(memory_mb * 1024 * 1024).unwrap_or(usize::MAX),
+            instances,
+        });
+    }
+    out
+}
+
+/// Every plugin a method names must exist and be of the right kind.
+pub fn check_references(apis: &[Api], plugins: &[PluginDef], report: &mut Report) {
+    let by_name: BTreeMap<&str, &PluginDef> =
+        plugins.iter().map(|p| (p.name.as_str(), p)).collect();
+    for api in apis {
+        let spec = &api.spec;
+        for route in &api.routes {
+            let mut need = |name: &str, kind: PluginKind, what: &str| {
+                match by_name.get(name) {
+                Some(p) if p.kind == kind => {}
+                Some(p) => report.error(
+                    spec,
+                    &route.location,
+                    format!("{what} names plugin {name}, which is a {} plugin, not a {}", p.kind.name(), kind.name()),
+                ),
+                None => report.error(
+                    spec,
+                    &route.location,
+                    format!("{what} names {name}, but the gateway file declares no plugin of that name (add it under `plugins:` with kind {})", kind.name()),
+                ),
+            }
+            };
+            if let Some(a) = &route.authorizer {
+                need(
+                    &a.plugin,
+                    PluginKind::Authorizer,
+                    &format!("authorizer {}", a.name),
+                );
+            }
+            if let Some(v) = &route.validator {
+                need(v, PluginKind::Validator, "x-portico-validator");
+            }
+            if let Some(m) = &route.mapper {
+                need(m, PluginKind::Mapper, "x-portico-mapper");
+            }
+            if route.integration.kind == IntegrationKind::Function
+                && let Some(f) = &route.integration.function
+                && let [Part::Literal(name)] = f.parts.as_slice()
+            {
+                need(name, PluginKind::Function, "the aws_proxy integration");
+            }
+        }
+    }
+}
