@@ -647,17 +647,20 @@ fn parse_integration(
         Some("http_proxy") => IntegrationKind::HttpProxy,
         Some("http") => IntegrationKind::Http,
         Some("mock") => IntegrationKind::Mock,
-        Some(t @ ("aws" | "aws_proxy")) => {
+        Some("aws_proxy") => IntegrationKind::Function,
+        Some("aws") => {
             cx.error(
                 &path.key("type"),
-                format!("integration type {t} is not supported yet"),
+                "integration type aws (AWS service actions) is not supported",
             );
             return None;
         }
         Some(t) => {
             cx.error(
                 &path.key("type"),
-                format!("unknown integration type {t:?} (expected http_proxy, http or mock)"),
+                format!(
+                    "unknown integration type {t:?} (expected http_proxy, http, mock or aws_proxy)"
+                ),
             );
             return None;
         }
