@@ -8,6 +8,7 @@
 //! pattern matches the integration status (else `default`), then map its headers and body.
 
 pub mod http;
+pub mod lambda;
 pub mod mock;
 
 use std::time::Duration;
