@@ -5,6 +5,7 @@
 //!   or the embedded demo without `--config`.
 //! - `portico check --config FILE` validates a gateway file and every API it names.
 
+mod admin_client;
 mod demo;
 
 use std::net::SocketAddr;
@@ -50,12 +51,39 @@ enum Command {
         #[arg(long)]
         config: PathBuf,
     },
+    /// Deploy, roll back or list WebAssembly plugins on a running gateway.
+    Plugin {
+        /// The gateway's admin address.
+        #[arg(long, default_value = "127.0.0.1:9080", global = true)]
+        admin: SocketAddr,
+        #[command(subcommand)]
+        action: PluginAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum PluginAction {
+    /// Compile, check and swap in a new version of a declared plugin.
+    Deploy {
+        /// The plugin's name in the gateway file.
+        name: String,
+        /// The component (.wasm).
+        file: PathBuf,
+    },
+    /// Restore the version deployed before the current one.
+    Rollback {
+        /// The plugin's name.
+        name: String,
+    },
+    /// List plugins with their kind, digest and versions.
+    List,
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Check { config } => check(&config),
+        Command::Plugin { admin, action } => admin_client::plugin(admin, action),
         Command::Serve {
             config,
             listen,
@@ -147,6 +175,10 @@ async fn serve(
     listen: Vec<SocketAddr>,
     admin: Option<SocketAddr>,
 ) -> anyhow::Result<()> {
+    // Signal handlers first: a signal that arrives as soon as the listening lines are printed
+    // must reload or drain, not kill the process.
+    let mut hup = signal(SignalKind::hangup()).context("cannot install the SIGHUP handler")?;
+    let mut term = signal(SignalKind::terminate()).context("cannot install the SIGTERM handler")?;
     let origin = Origin {
         file,
         listen,
@@ -202,15 +234,9 @@ async fn serve(
             Arc::clone(&gw),
             config.files.clone(),
             config.reload.poll_interval,
-            move || {
-                watcher_origin
-                    .load()
-                    .map(|(c, _)| c.files)
-                    .unwrap_or_default()
-            },
+            move || watcher_origin.load().ok().map(|(c, _)| c.files),
         ));
     }
-    let mut hup = signal(SignalKind::hangup()).context("cannot install the SIGHUP handler")?;
     let hup_gw = Arc::clone(&gw);
     tokio::spawn(async move {
         while hup.recv().await.is_some() {
@@ -219,7 +245,6 @@ async fn serve(
         }
     });
 
-    let mut term = signal(SignalKind::terminate()).context("cannot install the SIGTERM handler")?;
     let shutdown = async move {
         tokio::select! {
             _ = term.recv() => tracing::info!("SIGTERM: draining"),

@@ -396,8 +396,12 @@ impl<IO: AsyncWrite + Unpin> AsyncWrite for InjectStream1<IO> {
 /// Serves an accepted upgrade: waits for the connection to be upgraded, then
 /// runs hyper's HTTP/2 server on it with stream 1 injected. Errors are logged
 /// with `tracing::debug!` and swallowed.
-pub async fn serve_upgraded<S, B>(on_upgrade: hyper::upgrade::OnUpgrade, frame: Bytes, service: S)
-where
+pub async fn serve_upgraded<S, B>(
+    on_upgrade: hyper::upgrade::OnUpgrade,
+    frame: Bytes,
+    service: S,
+    shutdown: impl std::future::Future<Output = ()>,
+) where
     S: hyper::service::Service<Request<hyper::body::Incoming>, Response = Response<B>>
         + Clone
         + Send
@@ -417,8 +421,18 @@ where
     };
     let io = TokioIo::new(InjectStream1::new(TokioIo::new(upgraded), frame));
     let conn = hyper::server::conn::http2::Builder::new(TokioExecutor::new())
+        .timer(hyper_util::rt::TokioTimer::new())
         .serve_connection(io, service);
-    if let Err(err) = conn.await {
+    tokio::pin!(conn, shutdown);
+    // On shutdown, send GOAWAY and let in-flight streams finish.
+    let result = tokio::select! {
+        r = conn.as_mut() => r,
+        () = &mut shutdown => {
+            conn.as_mut().graceful_shutdown();
+            conn.await
+        }
+    };
+    if let Err(err) = result {
         tracing::debug!(error = %err, "h2c connection error");
     }
 }

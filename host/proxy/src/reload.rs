@@ -14,12 +14,13 @@ use std::time::Duration;
 use crate::Gateway;
 
 /// Watches `files` every `interval` and reloads `gw` when one changes. `files_after_reload`
-/// gives the file list of the configuration now serving (APIs may be added or removed).
+/// gives the file list of the configuration now serving (APIs may be added or removed); when
+/// it cannot, the old list is kept.
 pub async fn watch(
     gw: Arc<Gateway>,
     mut files: Vec<PathBuf>,
     interval: Duration,
-    files_after_reload: impl Fn() -> Vec<PathBuf>,
+    files_after_reload: impl Fn() -> Option<Vec<PathBuf>>,
 ) {
     let mut seen = fingerprint(&files);
     let mut ticker = tokio::time::interval(interval);
@@ -31,10 +32,16 @@ pub async fn watch(
             continue;
         }
         tracing::info!("configuration files changed; reloading");
-        if gw.reload().await.is_ok() {
-            files = files_after_reload();
+        // What triggered this reload counts as seen; a change written while it runs is
+        // picked up by the next tick.
+        seen = now;
+        if gw.reload().await.is_ok()
+            && let Some(new_files) = files_after_reload()
+            && new_files != files
+        {
+            files = new_files;
+            seen = fingerprint(&files);
         }
-        seen = fingerprint(&files);
     }
 }
 

@@ -38,13 +38,18 @@ pub async fn serve(
 ) {
     let graceful = Arc::new(GracefulShutdown::new());
     let (stop_tx, stop_rx) = watch::channel(false);
+    let upgraded = Arc::new(Upgraded::default());
     let mut loops = Vec::new();
     for listener in listeners {
+        let ctx = ConnCtx {
+            gw: Arc::clone(&gw),
+            stop: stop_rx.clone(),
+            upgraded: Arc::clone(&upgraded),
+        };
         loops.push(tokio::spawn(accept_loop(
-            Arc::clone(&gw),
+            ctx,
             listener,
             Arc::clone(&graceful),
-            stop_rx.clone(),
         )));
     }
     shutdown.await;
@@ -54,18 +59,93 @@ pub async fn serve(
     }
     let drain = gw.snapshot().limits.drain_timeout;
     let graceful = Arc::try_unwrap(graceful).unwrap_or_else(|_| GracefulShutdown::new());
+    let all_done = async move {
+        graceful.shutdown().await;
+        upgraded.all_done().await;
+    };
     tokio::select! {
-        () = graceful.shutdown() => tracing::info!("all connections drained"),
+        () = all_done => tracing::info!("all connections drained"),
         () = tokio::time::sleep(drain) => tracing::warn!(?drain, "drain timeout passed; closing remaining connections"),
     }
 }
 
-async fn accept_loop(
+/// Waits for a client to start talking: at least one byte, and the whole HTTP/2 preface if
+/// what arrived is a prefix of it. False when the header timeout passes first or the client
+/// hangs up.
+async fn first_bytes(stream: &tokio::net::TcpStream, timeout: Duration) -> bool {
+    const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+    let deadline = tokio::time::Instant::now() + timeout;
+    let mut buf = [0u8; PREFACE.len()];
+    loop {
+        let n = match tokio::time::timeout_at(deadline, stream.peek(&mut buf)).await {
+            Ok(Ok(n)) if n > 0 => n,
+            _ => return false,
+        };
+        if n == PREFACE.len() || !PREFACE.starts_with(&buf[..n]) {
+            return true;
+        }
+        // Part of the HTTP/2 preface: peek again shortly (peek does not wait for more).
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        if tokio::time::Instant::now() >= deadline {
+            return false;
+        }
+    }
+}
+
+/// What each connection's service needs besides the request.
+#[derive(Clone)]
+struct ConnCtx {
     gw: Arc<Gateway>,
-    listener: TcpListener,
-    graceful: Arc<GracefulShutdown>,
-    mut stop: watch::Receiver<bool>,
-) {
+    /// Turns `true` when the gateway shuts down.
+    stop: watch::Receiver<bool>,
+    /// Counts upgraded connections so that shutdown can wait for them.
+    upgraded: Arc<Upgraded>,
+}
+
+/// Connections upgraded to h2c run outside hyper-util's graceful-shutdown watcher; this
+/// counts them so that a drain waits for them too.
+#[derive(Default)]
+struct Upgraded {
+    active: std::sync::atomic::AtomicUsize,
+    idle: tokio::sync::Notify,
+}
+
+impl Upgraded {
+    fn enter(self: &Arc<Self>) -> UpgradedGuard {
+        self.active
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        UpgradedGuard(Arc::clone(self))
+    }
+
+    async fn all_done(&self) {
+        loop {
+            let idle = self.idle.notified();
+            if self.active.load(std::sync::atomic::Ordering::Acquire) == 0 {
+                return;
+            }
+            idle.await;
+        }
+    }
+}
+
+struct UpgradedGuard(Arc<Upgraded>);
+
+impl Drop for UpgradedGuard {
+    fn drop(&mut self) {
+        if self
+            .0
+            .active
+            .fetch_sub(1, std::sync::atomic::Ordering::AcqRel)
+            == 1
+        {
+            self.0.idle.notify_waiters();
+        }
+    }
+}
+
+async fn accept_loop(ctx: ConnCtx, listener: TcpListener, graceful: Arc<GracefulShutdown>) {
+    let gw = Arc::clone(&ctx.gw);
+    let mut stop = ctx.stop.clone();
     let local = match listener.local_addr() {
         Ok(a) => a,
         Err(e) => {
@@ -95,10 +175,10 @@ async fn accept_loop(
         };
         let header_timeout = gw.snapshot().limits.header_read_timeout;
         let service = {
-            let gw = Arc::clone(&gw);
+            let ctx = ctx.clone();
             service_fn(move |req| {
-                let gw = Arc::clone(&gw);
-                async move { Ok::<_, Infallible>(dispatch(gw, req, conn).await) }
+                let ctx = ctx.clone();
+                async move { Ok::<_, Infallible>(dispatch(ctx, req, conn).await) }
             })
         };
         let mut builder = auto::Builder::new(TokioExecutor::new());
@@ -111,10 +191,15 @@ async fn accept_loop(
             .http2()
             .timer(TokioTimer::new())
             .max_header_list_size(H2_MAX_HEADER_LIST);
-        let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
-        let watched = graceful.watch(connection.into_owned());
+        let watcher = graceful.watcher();
         tokio::spawn(async move {
-            if let Err(e) = watched.await {
+            // hyper's header timer starts with the first byte; a client that sends nothing
+            // at all is cut off here.
+            if !first_bytes(&stream, header_timeout).await {
+                return;
+            }
+            let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+            if let Err(e) = watcher.watch(connection.into_owned()).await {
                 tracing::debug!("connection from {peer} ended: {e}");
             }
         });
@@ -123,7 +208,7 @@ async fn accept_loop(
 
 /// Routes an h2c upgrade request to the upgrade path, everything else to the pipeline.
 async fn dispatch(
-    gw: Arc<Gateway>,
+    ctx: ConnCtx,
     mut req: Request<Incoming>,
     conn: ConnInfo,
 ) -> http::Response<crate::body::Body> {
@@ -132,14 +217,23 @@ async fn dispatch(
         if let Some(frame) = h2c::headers_frame(&parts) {
             req = Request::from_parts(parts, body);
             let on_upgrade = hyper::upgrade::on(&mut req);
+            let gw = Arc::clone(&ctx.gw);
             let service = service_fn(move |req| {
                 let gw = Arc::clone(&gw);
                 async move { Ok::<_, Infallible>(handle(&gw, req, &conn).await) }
             });
-            tokio::spawn(h2c::serve_upgraded(on_upgrade, frame, service));
+            let mut stop = ctx.stop.clone();
+            let guard = ctx.upgraded.enter();
+            tokio::spawn(async move {
+                let shutdown = async move {
+                    let _ = stop.wait_for(|s| *s).await;
+                };
+                h2c::serve_upgraded(on_upgrade, frame, service, shutdown).await;
+                drop(guard);
+            });
             return h2c::switching_protocols();
         }
         req = Request::from_parts(parts, body);
     }
-    handle(&gw, req, &conn).await
+    handle(&ctx.gw, req, &conn).await
 }
