@@ -4,8 +4,10 @@
 #   bash tests/run.sh
 #
 # It installs what the tests need first (the wasm32-wasip2 target, curl for the HTTP/2 upgrade
-# tests), then runs rustfmt, clippy with warnings as errors, and the whole test suite: unit
-# tests, and the black-box tests in tests/ that start the real gateway on 127.0.0.1:0.
+# tests), builds the WebAssembly plugins and the JavaScript and Python SDK templates
+# (plugins/build.sh --all: npm and pip fetch componentize-js and componentize-py), then runs
+# rustfmt, clippy with warnings as errors, and the whole test suite: unit tests, and the
+# black-box tests in tests/ that start the real gateway on 127.0.0.1:0.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -25,6 +27,9 @@ if ((${#missing[@]})); then
         exit 1
     fi
 fi
+
+log "plugins and SDK templates (wasm32-wasip2)"
+bash plugins/build.sh --all
 
 log "cargo fmt --check"
 cargo fmt --all -- --check

@@ -55,7 +55,7 @@ macro_rules! response_types {
 }
 
 response_types! {
-    AccessDenied = "ACCESS_DENIED", Some(403), d4, Some("AccessDeniedException"), "User is not authorized to access this resource";
+    AccessDenied = "ACCESS_DENIED", Some(403), d4, Some("AccessDeniedException"), "User is not authorized to access this resource with an explicit deny";
     ApiConfigurationError = "API_CONFIGURATION_ERROR", Some(500), d5, Some("InternalServerErrorException"), "Internal server error";
     AuthorizerConfigurationError = "AUTHORIZER_CONFIGURATION_ERROR", Some(500), d5, Some("AuthorizerConfigurationException"), "";
     AuthorizerFailure = "AUTHORIZER_FAILURE", Some(500), d5, Some("AuthorizerFailureException"), "";

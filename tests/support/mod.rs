@@ -117,9 +117,14 @@ impl Portico {
         });
         let mut addr = None;
         let mut admin = None;
-        let deadline = Instant::now() + Duration::from_secs(20);
+        let deadline = Instant::now() + Duration::from_secs(180);
         while addr.is_none() || (admin.is_none() && Instant::now() < deadline) {
-            let wait = deadline.saturating_duration_since(Instant::now());
+            // The admin line, if any, follows the data listeners at once.
+            let wait = if addr.is_some() {
+                Duration::from_millis(500)
+            } else {
+                deadline.saturating_duration_since(Instant::now())
+            };
             let Ok(line) = rx.recv_timeout(wait) else {
                 if addr.is_some() {
                     break;

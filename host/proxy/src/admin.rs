@@ -5,6 +5,9 @@
 //! | `GET /health`  | 200 `{"status":"ok","generation":N}`                                |
 //! | `GET /metrics` | 200, Prometheus text format                                         |
 //! | `POST /reload` | 200 `{"status":"reloaded","generation":N,"warnings":[..]}`, or 400 `{"status":"rejected","errors":[..]}` with the old configuration still serving |
+//! | `GET /plugins` | 200 `{"plugins":[{"name","kind","digest","earlierVersions"}]}` |
+//! | `PUT /plugins/{name}` | the component bytes: 200 `{"status":"deployed","digest":..}`, 400 when rejected (the old version keeps serving), 404 for an undeclared name |
+//! | `POST /plugins/{name}/rollback` | 200 `{"status":"rolled back","digest":..}`, 409 without an earlier version |
 //!
 //! It binds to loopback by default; put it behind your own access control if you expose it.
 
@@ -51,8 +54,15 @@ pub async fn serve(gw: Arc<Gateway>, listener: TcpListener, shutdown: impl Futur
     }
 }
 
+/// Largest component accepted by `PUT /plugins/{name}`.
+const MAX_COMPONENT_BYTES: usize = 256 * 1024 * 1024;
+
 async fn route(gw: &Gateway, req: Request<Incoming>) -> Response<Body> {
-    match (req.method(), req.uri().path()) {
+    let path = req.uri().path().to_owned();
+    if let Some(rest) = path.strip_prefix("/plugins") {
+        return plugins(gw, req, rest).await;
+    }
+    match (req.method(), path.as_str()) {
         (&Method::GET, "/health") => json_reply(
             StatusCode::OK,
             json!({"status": "ok", "generation": gw.generation()}),
@@ -94,6 +104,68 @@ async fn route(gw: &Gateway, req: Request<Incoming>) -> Response<Body> {
             json!({"message": "Method Not Allowed"}),
         ),
         _ => json_reply(StatusCode::NOT_FOUND, json!({"message": "Not Found"})),
+    }
+}
+
+/// `GET /plugins`, `PUT /plugins/{name}` (component bytes), `POST /plugins/{name}/rollback`.
+async fn plugins(gw: &Gateway, req: Request<Incoming>, rest: &str) -> Response<Body> {
+    let method = req.method().clone();
+    let name = rest.trim_start_matches('/');
+    match (&method, name.split_once('/')) {
+        (&Method::GET, None) if name.is_empty() => {
+            let list: Vec<_> = gw
+                .plugins
+                .list()
+                .into_iter()
+                .map(|(name, kind, digest, earlier)| json!({"name": name, "kind": kind, "digest": digest, "earlierVersions": earlier}))
+                .collect();
+            json_reply(StatusCode::OK, json!({ "plugins": list }))
+        }
+        (&Method::PUT, None) if !name.is_empty() => {
+            let body = http_body_util::Limited::new(req.into_body(), MAX_COMPONENT_BYTES);
+            let bytes = match http_body_util::BodyExt::collect(body).await {
+                Ok(b) => b.to_bytes(),
+                Err(e) => {
+                    return json_reply(
+                        StatusCode::PAYLOAD_TOO_LARGE,
+                        json!({"message": e.to_string()}),
+                    );
+                }
+            };
+            // Compiling takes milliseconds to seconds: off the async workers.
+            let result = tokio::task::block_in_place(|| gw.plugins.deploy(name, &bytes));
+            deploy_reply(name, result, "deployed")
+        }
+        (&Method::POST, Some((name, "rollback"))) => {
+            deploy_reply(name, gw.plugins.rollback(name), "rolled back")
+        }
+        _ => json_reply(StatusCode::NOT_FOUND, json!({"message": "Not Found"})),
+    }
+}
+
+fn deploy_reply(
+    name: &str,
+    result: Result<String, crate::plugins::DeployError>,
+    done: &str,
+) -> Response<Body> {
+    use crate::plugins::DeployError;
+    match result {
+        Ok(digest) => json_reply(
+            StatusCode::OK,
+            json!({"status": done, "plugin": name, "digest": digest}),
+        ),
+        Err(e @ DeployError::Unknown(_)) => json_reply(
+            StatusCode::NOT_FOUND,
+            json!({"status": "rejected", "message": e.to_string()}),
+        ),
+        Err(e @ DeployError::NoHistory(_)) => json_reply(
+            StatusCode::CONFLICT,
+            json!({"status": "rejected", "message": e.to_string()}),
+        ),
+        Err(e @ DeployError::Rejected(_)) => json_reply(
+            StatusCode::BAD_REQUEST,
+            json!({"status": "rejected", "message": e.to_string()}),
+        ),
     }
 }
 

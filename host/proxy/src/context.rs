@@ -34,6 +34,17 @@ pub struct RequestContext<'a> {
     pub params: &'a [(&'a str, &'a str)],
     /// `$context.error.*` for gateway responses: (response type, message).
     pub error: Option<(&'a str, &'a str)>,
+    /// What the authorizer decided (`$context.authorizer.*`), once it has run.
+    pub authorizer: Option<&'a Authorized>,
+}
+
+/// An authorizer's allow: `$context.authorizer.principalId` and `$context.authorizer.<key>`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Authorized {
+    /// The principal.
+    pub principal_id: String,
+    /// Context values, stringified.
+    pub context: Vec<(String, String)>,
 }
 
 impl RequestContext<'_> {
@@ -76,7 +87,17 @@ impl RequestContext<'_> {
                 _ => "null".into(),
             },
             "error.responseType" => self.error.map(|e| e.0).unwrap_or("").into(),
-            _ => return None,
+            "authorizer.principalId" => self.authorizer?.principal_id.as_str().into(),
+            other => {
+                let key = other.strip_prefix("authorizer.")?;
+                let auth = self.authorizer?;
+                auth.context
+                    .iter()
+                    .find(|(k, _)| k == key)?
+                    .1
+                    .as_str()
+                    .into()
+            }
         };
         Some(v)
     }
@@ -147,6 +168,45 @@ impl RequestContext<'_> {
             ParamSource::StageVariable(n) => self.stage_var(n).map(Into::into),
             ParamSource::Context(n) => self.context_var(n),
             ParamSource::ResponseHeader(_) | ParamSource::ResponseBody => None,
+        }
+    }
+
+    /// The request head as plugins see it.
+    pub fn plugin_head(&self) -> portico_runtime::RequestHead {
+        let pairs = |it: &mut dyn Iterator<Item = (String, String)>| it.collect::<Vec<_>>();
+        portico_runtime::RequestHead {
+            request_id: self.request_id.to_owned(),
+            method: self.parts.method.as_str().to_owned(),
+            path: self.parts.uri.path().to_owned(),
+            resource_path: self.resource_path.to_owned(),
+            stage: self.stage.map(|s| s.name.clone()).unwrap_or_default(),
+            api_id: self.api.to_owned(),
+            source_ip: self.peer.ip().to_string(),
+            headers: pairs(&mut self.parts.headers.iter().filter_map(|(k, v)| {
+                v.to_str()
+                    .ok()
+                    .map(|v| (k.as_str().to_owned(), v.to_owned()))
+            })),
+            query: pairs(
+                &mut self
+                    .query_pairs()
+                    .map(|(k, v)| (k.into_owned(), v.into_owned())),
+            ),
+            path_parameters: pairs(
+                &mut self
+                    .params
+                    .iter()
+                    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+            ),
+            stage_variables: self
+                .stage
+                .map(|s| {
+                    s.variables
+                        .iter()
+                        .map(|(k, v)| (k.clone(), v.clone()))
+                        .collect()
+                })
+                .unwrap_or_default(),
         }
     }
 

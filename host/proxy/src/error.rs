@@ -42,9 +42,31 @@ pub enum GatewayError {
     #[error("integration failed: {0}")]
     IntegrationFailure(String),
     /// The API's configuration cannot serve this request (no matching integration response,
-    /// an unusable mapping result).
+    /// an unusable mapping result, a plugin fault in a mapper or validator).
     #[error("configuration error: {0}")]
     Configuration(String),
+    /// The authorizer said 401, or an identity source is missing.
+    #[error("unauthorized")]
+    Unauthorized,
+    /// The authorizer denied, with an optional message.
+    #[error("access denied")]
+    AccessDenied(Option<String>),
+    /// The authorizer plugin ran past its deadline or found no free instance.
+    #[error("authorizer failed: {0}")]
+    AuthorizerFailure(String),
+    /// The authorizer plugin trapped, ran out of memory or returned a malformed value.
+    #[error("authorizer misbehaved: {0}")]
+    AuthorizerConfiguration(String),
+    /// A validator rejected the body, with its message.
+    #[error("invalid request body: {0}")]
+    BadRequestBody(String),
+    /// A function failed or returned something that is not a proxy response: 502.
+    #[error("function failed: {0}")]
+    FunctionFailed(String),
+    /// A plugin answered the client itself (an authorizer's or mapper's custom reply). Not a
+    /// failure, but it ends the pipeline the same way.
+    #[error("a plugin answered")]
+    PluginReply(Box<portico_runtime::Reply>),
 }
 
 impl GatewayError {
@@ -55,8 +77,18 @@ impl GatewayError {
             Self::BodyTooLarge(_) => ResponseType::RequestTooLarge,
             Self::IntegrationTimeout => ResponseType::IntegrationTimeout,
             Self::IntegrationFailure(_) => ResponseType::IntegrationFailure,
-            Self::Configuration(_) => ResponseType::ApiConfigurationError,
-            Self::HeadersTooLarge(_) | Self::UriTooLong(_) | Self::BadPath => return None,
+            Self::Configuration(_) | Self::FunctionFailed(_) => ResponseType::ApiConfigurationError,
+            Self::Unauthorized => ResponseType::Unauthorized,
+            Self::AccessDenied(_) => ResponseType::AccessDenied,
+            Self::AuthorizerFailure(_) => ResponseType::AuthorizerFailure,
+            Self::AuthorizerConfiguration(_) => ResponseType::AuthorizerConfigurationError,
+            Self::BadRequestBody(_) => ResponseType::BadRequestBody,
+            Self::HeadersTooLarge(_)
+            | Self::UriTooLong(_)
+            | Self::BadPath
+            | Self::PluginReply(_) => {
+                return None;
+            }
         })
     }
 }
@@ -70,6 +102,8 @@ fn default_template(ty: ResponseType) -> &'static str {
         | ResponseType::ApiConfigurationError
         | ResponseType::AuthorizerConfigurationError
         | ResponseType::AuthorizerFailure => "{\"message\": $context.error.messageString}",
+        // API Gateway's authorizer deny says `Message`, capitalised.
+        ResponseType::AccessDenied => "{\"Message\":$context.error.messageString}",
         _ => portico_config::responses::DEFAULT_TEMPLATE,
     }
 }
@@ -80,6 +114,9 @@ pub fn rescue(
     cx: &RequestContext<'_>,
     responses: Option<&GatewayResponses>,
 ) -> Response<Body> {
+    if let GatewayError::PluginReply(reply) = err {
+        return plugin_reply(reply, cx.request_id);
+    }
     let Some(ty) = err.response_type() else {
         let (status, etype, message) = match err {
             GatewayError::HeadersTooLarge(_) => (
@@ -102,14 +139,20 @@ pub fn rescue(
         return json_response(status, Some(etype), body, cx.request_id);
     };
 
-    let message = ty.default_message();
+    let message = match err {
+        GatewayError::AccessDenied(Some(m)) | GatewayError::BadRequestBody(m) => m.as_str(),
+        _ => ty.default_message(),
+    };
     let cx = RequestContext {
         error: Some((ty.name(), message)),
         ..*cx
     };
     let custom = responses.and_then(|r| r.effective(ty));
+    // A function's malformed answer is API Gateway's 502, not the type's 500.
+    let fixed = matches!(err, GatewayError::FunctionFailed(_)).then_some(502);
     let status = custom
         .and_then(|c| c.status)
+        .or(fixed)
         .or(ty.default_status())
         .and_then(|s| StatusCode::from_u16(s).ok())
         .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
@@ -132,6 +175,25 @@ pub fn rescue(
         ) {
             resp.headers_mut().insert(n, v);
         }
+    }
+    resp
+}
+
+/// A plugin's own answer, headers already validated by the runtime.
+fn plugin_reply(reply: &portico_runtime::Reply, request_id: &str) -> Response<Body> {
+    let mut resp = Response::new(full(reply.body.clone()));
+    *resp.status_mut() =
+        StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    for (name, value) in &reply.headers {
+        if let (Ok(n), Ok(v)) = (
+            HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_str(value),
+        ) {
+            resp.headers_mut().append(n, v);
+        }
+    }
+    if let Ok(id) = HeaderValue::from_str(request_id) {
+        resp.headers_mut().insert("x-amzn-requestid", id);
     }
     resp
 }

@@ -7,6 +7,7 @@
 //! Non-proxy integrations share [`integration_response`]: pick the response whose selection
 //! pattern matches the integration status (else `default`), then map its headers and body.
 
+pub mod function;
 pub mod http;
 pub mod lambda;
 pub mod mock;

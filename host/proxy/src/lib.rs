@@ -18,11 +18,14 @@ pub mod error;
 pub mod h2c;
 pub mod headers;
 pub mod integration;
+pub mod outbound;
 pub mod pipeline;
+pub mod plugins;
 pub mod reload;
 pub mod router;
 pub mod server;
 pub mod snapshot;
+pub mod steps;
 pub mod telemetry;
 pub mod upstream;
 
@@ -52,6 +55,8 @@ pub struct Gateway {
     pub upstream: Upstream,
     /// The access-log writer.
     pub access_log: AccessLogger,
+    /// Deployed plugin versions, outside any snapshot.
+    pub plugins: plugins::Registry,
     /// Last applied generation.
     generation: AtomicU64,
     /// Re-reads the configuration.
@@ -82,15 +87,27 @@ impl Gateway {
     /// Builds the gateway around a first, already validated configuration.
     pub fn new(config: &Config, loader: Loader) -> std::io::Result<Arc<Self>> {
         let metrics = Arc::new(Metrics::new());
-        let snapshot = Snapshot::build(config, &metrics, 1)
+        let upstream = upstream::client()?;
+        let runtime = portico_runtime::Runtime::new(portico_runtime::RuntimeOptions {
+            cache_dir: config.cache_dir.clone(),
+            outbound: Arc::new(outbound::PooledOutbound(upstream.clone())),
+            ..portico_runtime::RuntimeOptions::default()
+        })
+        .map_err(|e| std::io::Error::other(e.to_string()))?;
+        let plugins = plugins::Registry::new(runtime);
+        let slots = plugins
+            .sync(&config.plugins)
+            .map_err(|e| std::io::Error::other(e.join("\n")))?;
+        let snapshot = Snapshot::build(config, &metrics, &slots, 1)
             .map_err(|e| std::io::Error::other(e.join("; ")))?;
         let access_log =
             AccessLogger::start(&config.access_log, metrics.access_log_dropped.clone())?;
         Ok(Arc::new(Self {
             current: ArcSwap::from_pointee(snapshot),
             metrics,
-            upstream: upstream::client()?,
+            upstream,
             access_log,
+            plugins,
             generation: AtomicU64::new(1),
             loader,
             reload_lock: tokio::sync::Mutex::new(()),
@@ -111,10 +128,11 @@ impl Gateway {
     /// keeps serving. Returns the new generation and the warnings.
     pub async fn reload(&self) -> Result<(u64, Report), ReloadError> {
         let _serial = self.reload_lock.lock().await;
-        let result = match (self.loader)() {
+        // Reading files and compiling plugins block: keep them off the async workers' queue.
+        let result = tokio::task::block_in_place(|| match (self.loader)() {
             Ok((config, warnings)) => self.apply(&config).map(|g| (g, warnings)),
             Err(report) => Err(ReloadError::Invalid(report)),
-        };
+        });
         match &result {
             Ok((generation, _)) => {
                 self.metrics.reloads_ok.inc();
@@ -131,8 +149,12 @@ impl Gateway {
     /// Compiles `config` and swaps it in with one atomic store.
     fn apply(&self, config: &Config) -> Result<u64, ReloadError> {
         let generation = self.generation.load(Ordering::Acquire) + 1;
-        let snapshot =
-            Snapshot::build(config, &self.metrics, generation).map_err(ReloadError::Build)?;
+        let slots = self
+            .plugins
+            .sync(&config.plugins)
+            .map_err(ReloadError::Build)?;
+        let snapshot = Snapshot::build(config, &self.metrics, &slots, generation)
+            .map_err(ReloadError::Build)?;
         self.current.store(Arc::new(snapshot));
         self.generation.store(generation, Ordering::Release);
         Ok(generation)

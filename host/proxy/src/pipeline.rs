@@ -18,6 +18,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use http::{HeaderValue, Request, Response, Version};
+use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use portico_config::IntegrationKind;
 use time::OffsetDateTime;
@@ -25,12 +26,13 @@ use time::macros::format_description;
 
 use crate::Gateway;
 use crate::access_log::Record;
-use crate::body::{Body, Observed, OnDone};
+use crate::body::{Body, Observed, OnDone, empty, full};
 use crate::context::{RequestContext, strip_port};
 use crate::error::{GatewayError, rescue};
 use crate::integration::{self, Answer, http::Forwarding};
 use crate::router::BadPath;
 use crate::snapshot::{ApiRt, Snapshot};
+use crate::steps;
 use crate::telemetry::RouteMetrics;
 
 /// Facts about the connection a request arrived on.
@@ -72,6 +74,7 @@ pub async fn handle(gw: &Gateway, req: Request<Incoming>, conn: &ConnInfo) -> Re
         resource_path: "",
         params: &[],
         error: None,
+        authorizer: None,
     };
 
     let mut metrics = &snap.unrouted;
@@ -114,20 +117,91 @@ pub async fn handle(gw: &Gateway, req: Request<Incoming>, conn: &ConnInfo) -> Re
         if content_length(&parts).is_some_and(|len| len > max_body) {
             break 'pipeline Err(GatewayError::BodyTooLarge(max_body));
         }
+        // Authorizer: 401/403/500 end the request here.
+        let authorized;
+        let cx = match &route.authorizer {
+            Some(auth) => match steps::authorize(gw, &cx, auth).await {
+                Ok(a) => {
+                    authorized = a;
+                    RequestContext {
+                        authorizer: Some(&authorized),
+                        ..cx
+                    }
+                }
+                Err(e) => break 'pipeline Err(e),
+            },
+            None => cx,
+        };
+
+        // Plugins that see the body get it whole (bounded); otherwise it streams.
         let integration = &route.integration;
-        match integration.kind {
+        let needs_body = route.validator.is_some()
+            || route.mapper.is_some()
+            || integration.kind == IntegrationKind::Function;
+        // The limit travels with the body: streamed or collected, it stops at `max_body`.
+        let limit = usize::try_from(max_body).unwrap_or(usize::MAX);
+        let incoming: Body = http_body_util::Limited::new(body, limit).boxed();
+        let (whole, stream) = if needs_body {
+            match steps::collect(incoming, max_body).await {
+                Ok(b) => (Some(b), None),
+                Err(e) => break 'pipeline Err(e),
+            }
+        } else {
+            (None, Some(incoming))
+        };
+        if let (Some(validator), Some(bytes)) = (&route.validator, &whole)
+            && let Err(e) = steps::validate(gw, &cx, validator, bytes).await
+        {
+            break 'pipeline Err(e);
+        }
+        let mapped_parts;
+        let (cx, whole) = match (&route.mapper, whole) {
+            (Some(mapper), Some(bytes)) => match steps::map_request(gw, &cx, mapper, bytes).await {
+                Ok((p, b)) => {
+                    mapped_parts = p;
+                    (
+                        RequestContext {
+                            parts: &mapped_parts,
+                            ..cx
+                        },
+                        Some(b),
+                    )
+                }
+                Err(e) => break 'pipeline Err(e),
+            },
+            (_, w) => (cx, w),
+        };
+
+        let answer = match integration.kind {
             IntegrationKind::Mock => integration::mock::respond(&cx, integration),
-            IntegrationKind::Function => Err(GatewayError::Configuration(
-                "function integrations need the plugin runtime".into(),
-            )),
+            IntegrationKind::Function => {
+                integration::function::call(gw, &snap, &cx, integration, whole.unwrap_or_default())
+                    .await
+            }
             IntegrationKind::Http | IntegrationKind::HttpProxy => {
                 let fwd = Forwarding {
                     proto: conn.scheme,
                     port: conn.local.port(),
                     max_body,
                 };
+                let body = match (whole, stream) {
+                    (Some(bytes), _) => full(bytes),
+                    (None, Some(stream)) => stream,
+                    (None, None) => empty(),
+                };
                 integration::http::call(&cx, integration, body, &gw.upstream, &fwd).await
             }
+        };
+        match (answer, &route.mapper) {
+            (Ok(a), Some(mapper)) => {
+                steps::map_response(gw, &cx, mapper, a.response)
+                    .await
+                    .map(|response| Answer {
+                        response,
+                        integration_latency: a.integration_latency,
+                    })
+            }
+            (other, _) => other,
         }
     };
 

@@ -7,8 +7,13 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use std::sync::Arc;
+use std::time::Duration;
+
 use portico_config::responses::GatewayResponses;
-use portico_config::{Config, Integration, Limits};
+use portico_config::{AuthorizerDef, Config, Integration, Limits, PluginKind};
+
+use crate::plugins::Slot;
 
 use crate::router::{RouteId, Router};
 use crate::telemetry::{MethodLabels, Metrics, RouteMetrics};
@@ -27,6 +32,24 @@ pub struct Snapshot {
     pub limits: Limits,
     /// Series for requests that reach no API.
     pub unrouted: RouteMetrics,
+    /// Function plugins by name: what `aws_proxy` integrations call.
+    pub functions: HashMap<String, Arc<Slot>>,
+}
+
+/// Authorizer results cached per identity, for `authorizerResultTtlInSeconds`.
+pub type DecisionCache = moka::sync::Cache<String, Arc<portico_runtime::Decision>>;
+
+/// Most cached authorizer results per authorizer.
+const DECISION_CACHE_ENTRIES: u64 = 100_000;
+
+/// An authorizer on a route, compiled.
+pub struct AuthorizerRt {
+    /// The declaration.
+    pub def: AuthorizerDef,
+    /// The plugin that decides.
+    pub slot: Arc<Slot>,
+    /// Cached decisions (none when the TTL is 0).
+    pub cache: Option<DecisionCache>,
 }
 
 /// One API, compiled.
@@ -51,6 +74,12 @@ pub struct RouteRt {
     pub method: String,
     /// The integration.
     pub integration: Integration,
+    /// The authorizer, if the method has one.
+    pub authorizer: Option<Arc<AuthorizerRt>>,
+    /// `x-portico-validator`.
+    pub validator: Option<Arc<Slot>>,
+    /// `x-portico-mapper`.
+    pub mapper: Option<Arc<Slot>>,
 }
 
 /// One stage, compiled.
@@ -67,23 +96,73 @@ pub struct StageRt {
 
 impl Snapshot {
     /// Compiles `config`. Errors are route-table conflicts that validation should have caught.
-    pub fn build(config: &Config, metrics: &Metrics, generation: u64) -> Result<Self, Vec<String>> {
+    pub fn build(
+        config: &Config,
+        metrics: &Metrics,
+        slots: &HashMap<String, Arc<Slot>>,
+        generation: u64,
+    ) -> Result<Self, Vec<String>> {
         let mut errors = Vec::new();
         let mut apis = Vec::with_capacity(config.apis.len());
         let mut by_host = HashMap::new();
         let mut default_api = None;
         for (index, api) in config.apis.iter().enumerate() {
             let mut router = Router::new();
+            let mut authorizer_caches: HashMap<String, Option<DecisionCache>> = HashMap::new();
             let mut routes = Vec::with_capacity(api.routes.len());
             for (id, route) in api.routes.iter().enumerate() {
                 let id = RouteId::try_from(id).unwrap_or(RouteId::MAX);
                 if let Err(e) = router.insert(&route.resource_path, &route.method, id) {
                     errors.push(format!("api {}: {e}", api.name));
                 }
+                let mut slot = |name: &str, kind: PluginKind| match slots.get(name) {
+                    Some(s) if s.kind == kind => Some(Arc::clone(s)),
+                    _ => {
+                        errors.push(format!(
+                            "{}: no {} plugin named {name}",
+                            route.location,
+                            kind.name()
+                        ));
+                        None
+                    }
+                };
+                let authorizer = match &route.authorizer {
+                    Some(def) => slot(&def.plugin, PluginKind::Authorizer).map(|slot| {
+                        // One cache per authorizer, shared by the methods that use it.
+                        let cache = authorizer_caches
+                            .entry(def.name.clone())
+                            .or_insert_with(|| {
+                                (def.ttl > Duration::ZERO).then(|| {
+                                    moka::sync::Cache::builder()
+                                        .max_capacity(DECISION_CACHE_ENTRIES)
+                                        .time_to_live(def.ttl)
+                                        .build()
+                                })
+                            })
+                            .clone();
+                        Arc::new(AuthorizerRt {
+                            def: def.clone(),
+                            slot,
+                            cache,
+                        })
+                    }),
+                    None => None,
+                };
+                let validator = route
+                    .validator
+                    .as_deref()
+                    .and_then(|v| slot(v, PluginKind::Validator));
+                let mapper = route
+                    .mapper
+                    .as_deref()
+                    .and_then(|m| slot(m, PluginKind::Mapper));
                 routes.push(RouteRt {
                     resource_path: route.resource_path.clone(),
                     method: route.method.clone(),
                     integration: route.integration.clone(),
+                    authorizer,
+                    validator,
+                    mapper,
                 });
             }
             let labels = |stage: &str, resource: &str, method: &str| MethodLabels {
@@ -128,6 +207,11 @@ impl Snapshot {
             by_host,
             default_api,
             limits: config.limits.clone(),
+            functions: slots
+                .iter()
+                .filter(|(_, s)| s.kind == PluginKind::Function)
+                .map(|(n, s)| (n.clone(), Arc::clone(s)))
+                .collect(),
             unrouted: metrics.route(MethodLabels {
                 api: String::new(),
                 stage: String::new(),

@@ -37,6 +37,15 @@ pub struct MethodLabels {
     pub method: String,
 }
 
+/// The labels of plugin fault counters.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct PluginLabels {
+    /// Plugin name.
+    pub plugin: String,
+    /// `trap`, `deadline`, `out_of_memory`, `bad_return`, `instantiate` or `overloaded`.
+    pub fault: String,
+}
+
 fn latency_histogram() -> Histogram {
     // 0.5 ms .. ~30 s.
     Histogram::new([
@@ -61,6 +70,8 @@ pub struct Metrics {
     pub reloads_failed: Counter,
     /// Access-log lines dropped because the writer fell behind.
     pub access_log_dropped: Counter,
+    /// Plugin faults by plugin and kind.
+    pub plugin_faults: Family<PluginLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -86,6 +97,12 @@ impl Metrics {
         let reloads_ok = Counter::default();
         let reloads_failed = Counter::default();
         let access_log_dropped = Counter::default();
+        let plugin_faults = Family::<PluginLabels, Counter>::default();
+        registry.register(
+            "plugin_faults",
+            "Plugin calls that trapped, ran past their deadline, ran out of memory or returned a malformed value",
+            plugin_faults.clone(),
+        );
         registry.register("count", "Requests (AWS Count)", count.clone());
         registry.register(
             "4xx_error",
@@ -132,6 +149,7 @@ impl Metrics {
             reloads_ok,
             reloads_failed,
             access_log_dropped,
+            plugin_faults,
         }
     }
 

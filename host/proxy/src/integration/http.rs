@@ -15,7 +15,6 @@ use std::time::Instant;
 use ::http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Uri, header};
 use bytes::Bytes;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
-use hyper::body::Incoming;
 use portico_config::mapping::ParamTarget;
 use portico_config::template::Var;
 use portico_config::{Integration, IntegrationKind};
@@ -45,7 +44,7 @@ pub struct Forwarding {
 pub async fn call(
     cx: &RequestContext<'_>,
     integration: &Integration,
-    body: Incoming,
+    body: Body,
     client: &Upstream,
     fwd: &Forwarding,
 ) -> Result<Answer, GatewayError> {
@@ -97,9 +96,6 @@ pub async fn call(
     }
     headers::add_forwarded(&mut h, &cx.peer.ip().to_string(), fwd.proto, fwd.port);
 
-    let body: Body = Limited::new(body, usize::try_from(fwd.max_body).unwrap_or(usize::MAX))
-        .map_err(BoxError::from)
-        .boxed();
     let mut req = Request::new(body);
     *req.method_mut() = method;
     *req.uri_mut() = uri;
@@ -117,7 +113,9 @@ pub async fn call(
     if proxy {
         let latency = started.elapsed();
         headers::response_from_upstream(&mut parts.headers);
-        let body: Body = upstream_body.map_err(BoxError::from).boxed();
+        let body: Body = upstream_body
+            .map_err(|e: hyper::Error| -> BoxError { Box::new(e) })
+            .boxed();
         return Ok(Answer {
             response: ::http::Response::from_parts(parts, body),
             integration_latency: Some(latency),

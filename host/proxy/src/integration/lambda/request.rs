@@ -397,6 +397,7 @@ mod tests {
                 resource_path: self.resource,
                 params: &self.params,
                 error: None,
+                authorizer: None,
             };
             let text = event(format, &cx, body, auth);
             serde_json::from_str(&text).expect("the event is JSON")

@@ -1,0 +1,44 @@
+//! The only place `bindgen!` runs. The `capabilities` world is generated once; the four plugin
+//! worlds reuse its interface modules (`with:`), so one set of `Host` impls (in `cap/`) serves
+//! every world. Exports are async (`call_async`, for epoch yields); only `http-client.fetch`
+//! is an async import, the other capabilities answer synchronously.
+//!
+//! The generated code uses `unsafe` (`TypedFunc::new_unchecked` on exports whose types the
+//! generated `*Pre::new` has checked), hence the allow on these modules alone.
+
+/// The host capabilities, generated once and shared by every world.
+#[allow(unsafe_code, missing_docs, clippy::all)]
+pub(crate) mod caps {
+    wasmtime::component::bindgen!({
+        path: "../../wit",
+        world: "capabilities",
+        imports: {
+            "portico:plugin/http-client.fetch": async,
+        },
+    });
+}
+
+macro_rules! world {
+    ($module:ident, $world:literal) => {
+        #[allow(unsafe_code, missing_docs, clippy::all)]
+        pub(crate) mod $module {
+            wasmtime::component::bindgen!({
+                path: "../../wit",
+                world: $world,
+                exports: { default: async },
+                with: {
+                    "portico:plugin/types": super::caps::portico::plugin::types,
+                    "portico:plugin/log": super::caps::portico::plugin::log,
+                    "portico:plugin/config": super::caps::portico::plugin::config,
+                    "portico:plugin/http-client": super::caps::portico::plugin::http_client,
+                    "portico:plugin/kv": super::caps::portico::plugin::kv,
+                },
+            });
+        }
+    };
+}
+
+world!(authorizer, "authorizer");
+world!(mapper, "mapper");
+world!(validator, "validator");
+world!(function, "function");

@@ -1,0 +1,479 @@
+//! [`Plugin`]: a loaded component and its instance policy, and the typed calls the proxy
+//! makes. Every call goes through [`Plugin::run`]: take an instance (an idle reused one, or a
+//! fresh one from the `InstancePre` after waiting for a slot), arm its deadline, call, classify
+//! any error as a [`Fault`], and return the instance to the idle pool or drop it.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use tokio::sync::OwnedSemaphorePermit;
+use wasmtime::Store;
+use wasmtime_wasi_http::p2::bindings::Proxy;
+
+use crate::bindings::{authorizer, function, mapper, validator};
+use crate::cap;
+use crate::error::{DeadlineExceeded, Fault};
+use crate::host::{self, Host, Shared};
+use crate::loader::Entry;
+use crate::runtime::Runtime;
+use crate::spec::{InstancePolicy, PluginKind, PluginSpec};
+use crate::types::{self, Decision, MappedRequest, MappedResponse, Reply, RequestHead};
+
+/// Grace after the deadline before the outer timer drops a call that is stuck in a host
+/// future; guest code is stopped at the deadline itself by the epoch callback.
+const BACKSTOP_GRACE: Duration = Duration::from_millis(20);
+
+/// Per-call context from the proxy.
+#[derive(Debug, Clone, Default)]
+pub struct CallContext {
+    /// `$context.requestId`: log lines written by the plugin carry it.
+    pub request_id: String,
+}
+
+impl CallContext {
+    /// A context for request `request_id`.
+    pub fn new(request_id: impl Into<String>) -> Self {
+        Self {
+            request_id: request_id.into(),
+        }
+    }
+}
+
+/// A loaded plugin: compiled, checked against its world and grants, pre-linked. Cheap to clone;
+/// clones share the idle instances.
+#[derive(Clone)]
+pub struct Plugin {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    runtime: Arc<Runtime>,
+    name: String,
+    kind: PluginKind,
+    digest: String,
+    shared: Arc<Shared>,
+    entry: Entry,
+    policy: InstancePolicy,
+    /// Idle live instances (reuse policy only). Locked only to push or pop, never across an
+    /// `.await`; dropping an instance happens outside the lock.
+    idle: Mutex<Vec<Live>>,
+    /// How many idle instances to keep: one per CPU, so each worker thread can have one.
+    idle_cap: usize,
+    /// Instances created so far (for metrics and tests).
+    instantiations: AtomicU64,
+}
+
+/// A live instance and its store.
+pub(crate) struct Live {
+    pub(crate) store: Store<Host>,
+    pub(crate) exports: Exports,
+    uses: u32,
+    /// The pooling slot this instance occupies.
+    _slot: OwnedSemaphorePermit,
+}
+
+/// The instantiated world.
+pub(crate) enum Exports {
+    Authorizer(authorizer::Authorizer),
+    Mapper(mapper::Mapper),
+    Validator(validator::Validator),
+    Function(function::Function),
+    WasiHttp(Proxy),
+}
+
+impl std::fmt::Debug for Plugin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Plugin")
+            .field("name", &self.inner.name)
+            .field("kind", &self.inner.kind)
+            .field("digest", &self.inner.digest)
+            .field("policy", &self.inner.policy)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Plugin {
+    pub(crate) fn new(
+        runtime: Arc<Runtime>,
+        spec: &PluginSpec,
+        digest: String,
+        shared: Arc<Shared>,
+        entry: Entry,
+    ) -> Self {
+        let idle_cap = std::thread::available_parallelism().map_or(2, |n| n.get());
+        Self {
+            inner: Arc::new(Inner {
+                runtime,
+                name: spec.name.clone(),
+                kind: spec.kind,
+                digest,
+                shared,
+                entry,
+                policy: spec.instances,
+                idle: Mutex::new(Vec::new()),
+                idle_cap,
+                instantiations: AtomicU64::new(0),
+            }),
+        }
+    }
+
+    /// The plugin's name.
+    pub fn name(&self) -> &str {
+        &self.inner.name
+    }
+
+    /// Its kind (world).
+    pub fn kind(&self) -> PluginKind {
+        self.inner.kind
+    }
+
+    /// sha256 of the component bytes, hex.
+    pub fn digest(&self) -> &str {
+        &self.inner.digest
+    }
+
+    /// Whether this function exports `wasi:http/incoming-handler` (call
+    /// [`invoke_http`](Self::invoke_http)) rather than the event-style `handle` (call
+    /// [`invoke_event`](Self::invoke_event)).
+    pub fn is_wasi_http(&self) -> bool {
+        matches!(self.inner.entry, Entry::WasiHttp(_))
+    }
+
+    /// Idle live instances kept for reuse right now (always 0 for [`InstancePolicy::Fresh`]).
+    pub fn idle_instances(&self) -> usize {
+        self.inner
+            .idle
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len()
+    }
+
+    /// Instances created for this plugin so far: one per call with [`InstancePolicy::Fresh`],
+    /// far fewer with reuse.
+    pub fn instantiations(&self) -> u64 {
+        self.inner.instantiations.load(Ordering::Relaxed)
+    }
+
+    /// Asks an authorizer for a decision.
+    pub async fn authorize(&self, cx: &CallContext, head: RequestHead) -> Result<Decision, Fault> {
+        self.require(
+            matches!(self.inner.entry, Entry::Authorizer(_)),
+            "authorize",
+        )?;
+        let head = head.into();
+        self.run(
+            cx,
+            async |store, ex| match ex {
+                Exports::Authorizer(a) => a.call_authorize(store, &head).await,
+                _ => Err(wrong_kind()),
+            },
+            types::decision,
+        )
+        .await
+    }
+
+    /// Asks a mapper to rewrite a request. `Ok(Err(reply))` answers the client directly.
+    pub async fn map_request(
+        &self,
+        cx: &CallContext,
+        head: RequestHead,
+        body: Bytes,
+    ) -> Result<Result<MappedRequest, Reply>, Fault> {
+        self.require(matches!(self.inner.entry, Entry::Mapper(_)), "map_request")?;
+        let head = head.into();
+        self.run(
+            cx,
+            async |store, ex| match ex {
+                Exports::Mapper(m) => m.call_map_request(store, &head, &body).await,
+                _ => Err(wrong_kind()),
+            },
+            |r| match r {
+                Ok(req) => types::mapped_request(req).map(Ok),
+                Err(reply) => types::reply(reply, "mapper reply").map(Err),
+            },
+        )
+        .await
+    }
+
+    /// Asks a mapper to rewrite the integration's response.
+    pub async fn map_response(
+        &self,
+        cx: &CallContext,
+        head: RequestHead,
+        resp: MappedResponse,
+    ) -> Result<MappedResponse, Fault> {
+        self.require(matches!(self.inner.entry, Entry::Mapper(_)), "map_response")?;
+        let head = head.into();
+        let resp = resp.into();
+        self.run(
+            cx,
+            async |store, ex| match ex {
+                Exports::Mapper(m) => m.call_map_response(store, &head, &resp).await,
+                _ => Err(wrong_kind()),
+            },
+            types::mapped_response,
+        )
+        .await
+    }
+
+    /// Asks a validator. `Ok(Err(message))` is a rejection (a 400 with that message).
+    pub async fn validate(
+        &self,
+        cx: &CallContext,
+        head: RequestHead,
+        body: Bytes,
+    ) -> Result<Result<(), String>, Fault> {
+        self.require(matches!(self.inner.entry, Entry::Validator(_)), "validate")?;
+        let head = head.into();
+        self.run(
+            cx,
+            async |store, ex| match ex {
+                Exports::Validator(v) => v.call_validate(store, &head, &body).await,
+                _ => Err(wrong_kind()),
+            },
+            Ok,
+        )
+        .await
+    }
+
+    /// Calls an event-style function with the Lambda proxy event (JSON text). `Ok(Ok(json))` is
+    /// the function's return value; `Ok(Err(message))` a function error (its `errorMessage`).
+    pub async fn invoke_event(
+        &self,
+        cx: &CallContext,
+        event: String,
+    ) -> Result<Result<String, String>, Fault> {
+        self.require(
+            matches!(self.inner.entry, Entry::Function(_)),
+            "invoke_event",
+        )?;
+        self.run(
+            cx,
+            async |store, ex| match ex {
+                Exports::Function(f) => f.call_handle(store, &event).await,
+                _ => Err(wrong_kind()),
+            },
+            Ok,
+        )
+        .await
+    }
+
+    /// Calls a `wasi:http` function with an HTTP request and returns its whole response. The
+    /// request needs a `Host` header or an absolute URI (`localhost` is assumed otherwise).
+    pub async fn invoke_http(
+        &self,
+        cx: &CallContext,
+        req: http::Request<Bytes>,
+    ) -> Result<http::Response<Bytes>, Fault> {
+        self.require(
+            matches!(self.inner.entry, Entry::WasiHttp(_)),
+            "invoke_http",
+        )?;
+        self.run(
+            cx,
+            async |store, ex| match ex {
+                Exports::WasiHttp(proxy) => crate::wasi_http::handle(store, proxy, req).await,
+                _ => Err(wrong_kind()),
+            },
+            crate::wasi_http::check,
+        )
+        .await
+    }
+
+    /// Refuses a call the plugin's world has no entry point for (a proxy bug, not a guest
+    /// fault, but reported as one rather than panicking).
+    fn require(&self, ok: bool, call: &str) -> Result<(), Fault> {
+        if ok {
+            return Ok(());
+        }
+        let kind = if self.is_wasi_http() {
+            "wasi:http function"
+        } else {
+            self.inner.kind.name()
+        };
+        Err(Fault::Instantiate(format!(
+            "plugin {} is a {kind} and cannot be called with {call}",
+            self.inner.name
+        )))
+    }
+
+    /// Runs one call: instance, deadline, call, fault classification, instance policy.
+    async fn run<T, R>(
+        &self,
+        cx: &CallContext,
+        call: impl AsyncFnOnce(&mut Store<Host>, &Exports) -> wasmtime::Result<T>,
+        check: impl FnOnce(T) -> Result<R, Fault>,
+    ) -> Result<R, Fault> {
+        let inner = &*self.inner;
+        let deadline = Instant::now() + inner.shared.timeout;
+        let work = async {
+            let mut live = match self.take_idle() {
+                Some(live) => live,
+                None => self.instantiate(cx, deadline).await?,
+            };
+            host::arm(&mut live.store, &cx.request_id, deadline);
+            let result = call(&mut live.store, &live.exports).await;
+            cap::log::report_dropped(live.store.data());
+            let out = match result {
+                Ok(value) => check(value),
+                Err(e) => Err(self.fault(&e, &live.store, cx)),
+            };
+            self.put_back(live, out.is_ok());
+            out
+        };
+        match tokio::time::timeout_at((deadline + BACKSTOP_GRACE).into(), work).await {
+            Ok(out) => out,
+            Err(_) => Err(Fault::Deadline),
+        }
+    }
+
+    fn take_idle(&self) -> Option<Live> {
+        match self.inner.policy {
+            InstancePolicy::Fresh => None,
+            InstancePolicy::Reuse { .. } => self
+                .inner
+                .idle
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .pop(),
+        }
+    }
+
+    /// Keeps a healthy instance for reuse, or drops it (outside the lock).
+    fn put_back(&self, mut live: Live, healthy: bool) {
+        let InstancePolicy::Reuse { max_uses } = self.inner.policy else {
+            return;
+        };
+        live.uses += 1;
+        if !healthy || live.uses >= max_uses {
+            return;
+        }
+        let rejected = {
+            let mut idle = self
+                .inner
+                .idle
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            if idle.len() < self.inner.idle_cap {
+                idle.push(live);
+                None
+            } else {
+                Some(live)
+            }
+        };
+        drop(rejected);
+    }
+
+    /// A fresh instance: waits for a pool slot, then instantiates within the deadline.
+    async fn instantiate(&self, cx: &CallContext, deadline: Instant) -> Result<Live, Fault> {
+        let inner = &*self.inner;
+        let slot = inner.runtime.slots.clone();
+        let slot = match slot.try_acquire_owned() {
+            Ok(permit) => permit,
+            Err(_) => tokio::time::timeout_at(
+                deadline.into(),
+                inner.runtime.slots.clone().acquire_owned(),
+            )
+            .await
+            .map_err(|_| Fault::Overloaded)?
+            .map_err(|_| Fault::Overloaded)?,
+        };
+        inner.instantiations.fetch_add(1, Ordering::Relaxed);
+        let mut store = host::new_store(
+            &inner.runtime.engine,
+            &inner.shared,
+            &cx.request_id,
+            deadline,
+        )?;
+        let exports = match &inner.entry {
+            Entry::Authorizer(pre) => pre
+                .instantiate_async(&mut store)
+                .await
+                .map(Exports::Authorizer),
+            Entry::Mapper(pre) => pre.instantiate_async(&mut store).await.map(Exports::Mapper),
+            Entry::Validator(pre) => pre
+                .instantiate_async(&mut store)
+                .await
+                .map(Exports::Validator),
+            Entry::Function(pre) => pre
+                .instantiate_async(&mut store)
+                .await
+                .map(Exports::Function),
+            Entry::WasiHttp(pre) => pre
+                .instantiate_async(&mut store)
+                .await
+                .map(Exports::WasiHttp),
+        };
+        match exports {
+            Ok(exports) => Ok(Live {
+                store,
+                exports,
+                uses: 0,
+                _slot: slot,
+            }),
+            Err(e) => Err(match self.fault(&e, &store, cx) {
+                // Not a trap in a start function: the instance could not be created.
+                Fault::Trap(_) if e.downcast_ref::<wasmtime::Trap>().is_none() => {
+                    Fault::Instantiate(format!("{e:#}"))
+                }
+                fault => fault,
+            }),
+        }
+    }
+
+    /// Classifies a call's error. Out-of-memory is recognised by the limiter having refused a
+    /// growth, a deadline by the epoch callback's error type; the rest is a trap.
+    fn fault(&self, e: &wasmtime::Error, store: &Store<Host>, cx: &CallContext) -> Fault {
+        let host = store.data();
+        let fault = if host.limits.refused {
+            Fault::OutOfMemory
+        } else if e.downcast_ref::<DeadlineExceeded>().is_some()
+            || matches!(
+                e.downcast_ref::<wasmtime::Trap>(),
+                Some(wasmtime::Trap::Interrupt)
+            )
+        {
+            Fault::Deadline
+        } else {
+            let what = if let Some(exit) = e.downcast_ref::<wasmtime_wasi::I32Exit>() {
+                format!("guest exited with status {}", exit.0)
+            } else if let Some(trap) = e.downcast_ref::<wasmtime::Trap>() {
+                trap.to_string()
+            } else {
+                format!("{e}")
+            };
+            let output = host.output.tail();
+            if output.is_empty() {
+                Fault::Trap(what)
+            } else {
+                Fault::Trap(format!("{what}; guest output: {output}"))
+            }
+        };
+        tracing::debug!(
+            plugin = %self.inner.name,
+            request_id = %cx.request_id,
+            fault = fault.label(),
+            "plugin fault: {e:?}"
+        );
+        fault
+    }
+}
+
+fn wrong_kind() -> wasmtime::Error {
+    // Not reachable: every entry point checks the kind with `Plugin::require` first.
+    wasmtime::Error::msg("the plugin's kind does not have this entry point")
+}
+
+impl PluginKind {
+    /// A lower-case name for logs and metrics.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Authorizer => "authorizer",
+            Self::Mapper => "mapper",
+            Self::Validator => "validator",
+            Self::Function => "function",
+        }
+    }
+}

@@ -1,0 +1,44 @@
+// A Portico authorizer in JavaScript: the `authorizer` world of wit/ (portico:plugin@0.1.0),
+// built into a component by componentize-js (see build.sh).
+//
+// `authorize(request)` gets the WIT `request-head` in jco's representation (camelCase fields;
+// `headers`, `query`, `pathParameters`, `stageVariables` are arrays of `[name, value]`) and
+// returns the `decision` variant:
+//
+//   { tag: 'allow', val: { principalId, context: [[key, value], ...], usageIdentifierKey } }
+//   { tag: 'unauthorized' }
+//   { tag: 'forbidden', val: undefined }          // or a message string
+//   { tag: 'custom', val: { status, headers, body: Uint8Array } }
+//
+// Tokens are fixed here (no config): `authorization: js-allow` allows principal `js-user`,
+// `js-deny` is forbidden, anything else (or no header) is unauthorized.
+//
+// Host capabilities are ES imports, e.g.
+//   import { write } from 'portico:plugin/log@0.1.0';
+// Only import what you use: the gateway deploys a plugin only if its route grants every
+// capability the component imports.
+
+/** The first value of header `name`, whatever its case. */
+function header(request, name) {
+  const wanted = name.toLowerCase();
+  const found = request.headers.find(([key]) => key.toLowerCase() === wanted);
+  return found ? found[1] : undefined;
+}
+
+export function authorize(request) {
+  const token = header(request, 'authorization');
+  if (token === 'js-allow') {
+    return {
+      tag: 'allow',
+      val: {
+        principalId: 'js-user',
+        context: [['scope', 'read']],
+        usageIdentifierKey: undefined,
+      },
+    };
+  }
+  if (token === 'js-deny') {
+    return { tag: 'forbidden', val: undefined };
+  }
+  return { tag: 'unauthorized' };
+}
