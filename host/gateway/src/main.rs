@@ -194,6 +194,12 @@ async fn serve(
         anyhow::bail!("no listeners: add `listeners:` to the gateway file or pass --listen ADDR");
     }
 
+    // Compile everything (plugins included) before announcing the listeners: a script that
+    // sees "listening on" can send requests at once.
+    let reloader = origin.clone();
+    let gw = Gateway::new(&config, Box::new(move || reloader.load()))
+        .context("cannot start the gateway")?;
+
     let mut listeners = Vec::new();
     for addr in &config.listeners {
         let l = TcpListener::bind(addr)
@@ -212,10 +218,6 @@ async fn serve(
         }
         None => None,
     };
-
-    let reloader = origin.clone();
-    let gw = Gateway::new(&config, Box::new(move || reloader.load()))
-        .context("cannot start the gateway")?;
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
