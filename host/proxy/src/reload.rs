@@ -14,8 +14,8 @@ use std::time::Duration;
 use crate::Gateway;
 
 /// Watches `files` every `interval` and reloads `gw` when one changes. `files_after_reload`
-/// gives the file list of the configuration now serving (APIs may be added or removed); when
-/// it cannot, the old list is kept.
+/// gives the files the configuration on disk names (APIs and plugins may be added or removed);
+/// when it cannot, the old list is kept.
 pub async fn watch(
     gw: Arc<Gateway>,
     mut files: Vec<PathBuf>,
@@ -32,15 +32,16 @@ pub async fn watch(
             continue;
         }
         tracing::info!("configuration files changed; reloading");
-        // What triggered this reload counts as seen; a change written while it runs is
-        // picked up by the next tick.
-        seen = now;
-        if gw.reload().await.is_ok()
-            && let Some(new_files) = files_after_reload()
-            && new_files != files
-        {
-            files = new_files;
-            seen = fingerprint(&files);
+        // Fingerprint the files the new configuration names *before* reloading: a change
+        // written while the reload runs then differs from `seen` and triggers another one.
+        let next_files = files_after_reload().unwrap_or_else(|| files.clone());
+        let next_seen = fingerprint(&next_files);
+        if gw.reload().await.is_ok() {
+            files = next_files;
+            seen = next_seen;
+        } else {
+            // Rejected: not retried until the files change again.
+            seen = now;
         }
     }
 }
