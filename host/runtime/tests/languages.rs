@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 use portico_runtime::{Decision, Grants, InstancePolicy, Plugin, PluginKind};
 use support::*;
 
-/// componentize-js and componentize-py import every capability of the world whether the
-/// code uses it or not (and JS imports `wasi:http` for `fetch`), so these need every grant.
+/// Grants a JS or Python plugin might be given; the templates target `authorizer-core` and
+/// import no capability, so these are unused (a grant the component does not import is fine).
 fn interpreted_grants() -> Grants {
     Grants {
         log: true,
