@@ -220,7 +220,7 @@ async fn dispatch(
             let gw = Arc::clone(&ctx.gw);
             let service = service_fn(move |req| {
                 let gw = Arc::clone(&gw);
-                async move { Ok::<_, Infallible>(handle_owned(gw, req, conn).await) }
+                async move { Ok::<_, Infallible>(handle(&gw, req, &conn).await) }
             });
             let mut stop = ctx.stop.clone();
             let guard = ctx.upgraded.enter();
@@ -235,16 +235,5 @@ async fn dispatch(
         }
         req = Request::from_parts(parts, body);
     }
-    handle_owned(Arc::clone(&ctx.gw), req, conn).await
-}
-
-/// [`handle`] as an owned, boxed `Send` future. Spelling the type out here lets the compiler
-/// prove `Send` for the spawned HTTP/2 connection (it cannot see through the generic body
-/// error conversions otherwise).
-fn handle_owned(
-    gw: Arc<Gateway>,
-    req: Request<Incoming>,
-    conn: ConnInfo,
-) -> std::pin::Pin<Box<dyn Future<Output = http::Response<crate::body::Body>> + Send>> {
-    Box::pin(async move { handle(&gw, req, &conn).await })
+    handle(&ctx.gw, req, &conn).await
 }
