@@ -9,6 +9,8 @@
 //! The client sees the AWS message only. Details (an upstream's connect error, say) go to the
 //! log, never into the body.
 
+use std::sync::LazyLock;
+
 use bytes::Bytes;
 use http::{HeaderName, HeaderValue, Response, StatusCode, header};
 use portico_config::responses::{GatewayResponses, ResponseType};
@@ -93,18 +95,24 @@ impl GatewayError {
     }
 }
 
-/// The body template AWS uses by default. Integration errors come from another code path in
-/// API Gateway and carry a space after the colon.
-fn default_template(ty: ResponseType) -> &'static str {
+/// The body template AWS uses by default, parsed once. Integration errors come from another
+/// code path in API Gateway and carry a space after the colon.
+fn default_template(ty: ResponseType) -> &'static Template {
+    static SPACED: LazyLock<Template> =
+        LazyLock::new(|| Template::parse_text("{\"message\": $context.error.messageString}"));
+    // API Gateway's authorizer deny says `Message`, capitalised.
+    static DENY: LazyLock<Template> =
+        LazyLock::new(|| Template::parse_text("{\"Message\":$context.error.messageString}"));
+    static PLAIN: LazyLock<Template> =
+        LazyLock::new(|| Template::parse_text(portico_config::responses::DEFAULT_TEMPLATE));
     match ty {
         ResponseType::IntegrationTimeout
         | ResponseType::IntegrationFailure
         | ResponseType::ApiConfigurationError
         | ResponseType::AuthorizerConfigurationError
-        | ResponseType::AuthorizerFailure => "{\"message\": $context.error.messageString}",
-        // API Gateway's authorizer deny says `Message`, capitalised.
-        ResponseType::AccessDenied => "{\"Message\":$context.error.messageString}",
-        _ => portico_config::responses::DEFAULT_TEMPLATE,
+        | ResponseType::AuthorizerFailure => &SPACED,
+        ResponseType::AccessDenied => &DENY,
+        _ => &PLAIN,
     }
 }
 
@@ -157,14 +165,13 @@ pub fn rescue(
         .and_then(|s| StatusCode::from_u16(s).ok())
         .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
 
-    let default = Template::parse_text(default_template(ty));
     let template = custom
         .and_then(|c| {
             c.templates
                 .get("application/json")
                 .or_else(|| c.templates.values().next())
         })
-        .unwrap_or(&default);
+        .unwrap_or(default_template(ty));
     let body = template.render(|v, out| cx.render_var(v, out));
     let mut resp = json_response(status, ty.error_type(), body, cx.request_id);
     for (name, source) in custom.map(|c| c.headers.as_slice()).unwrap_or_default() {
