@@ -1,10 +1,16 @@
 #!/usr/bin/env bash
-# Load comparison: requests/second and p99 latency of
-#   1. direct       - an nginx upstream serving a ~100-byte static JSON file,
-#   2. nginx-proxy  - nginx as a plain keep-alive reverse proxy in front of that upstream,
-#   3. portico      - Portico's `http_proxy` route (`/{proxy+}` ANY) in front of the same upstream,
+# Load comparison: requests/second and p99 latency of these targets (TARGETS picks some):
+#   direct         - an nginx upstream serving a ~100-byte static JSON file,
+#   nginx-proxy    - nginx as a plain keep-alive reverse proxy in front of that upstream,
+#   portico        - Portico's `http_proxy` route (`/{proxy+}` ANY) in front of the same upstream,
+#   portico-authz  - the same route behind a Rust Wasm TOKEN authorizer (plugins/dist/
+#                    authorizer-header.wasm, result caching off so every request calls it,
+#                    a fresh instance per call: the default policy),
+#   portico-authz-reuse - the same with `instances: reuse`,
 # measured back to back in one run with wrk, interleaved over ROUNDS rounds
-# (direct, nginx, portico, direct, nginx, portico, ...) and summarised by the median per target.
+# (direct, nginx, portico, ..., direct, nginx, portico, ...) and summarised by the median per
+# target, then as ratios (each Portico scenario against plain Portico, Portico against nginx and
+# against the upstream direct).
 # Also reported: the CPU time the server under test used per request (from /proc; for the
 # proxies it excludes the upstream), which is less sensitive to a busy machine than rps.
 #
@@ -17,6 +23,7 @@
 #   WARMUP=2s         wrk warm-up before each measurement (output discarded)
 #   SKIP_BUILD=1      use the existing release binary instead of running cargo build
 #   KEEP_DIR=PATH     copy the raw wrk outputs, configs and server logs there at the end
+#   TARGETS="direct nginx-proxy portico portico-authz portico-authz-reuse"   (the default)
 #
 # Installs nginx and wrk (and curl, python3) with apt-get when they are missing (needs root).
 set -euo pipefail
@@ -113,11 +120,13 @@ for s in socks:
 EOF
 }
 
-# Waits until URL answers 200, up to ~20 s; prints the body once.
+# Waits until URL $1 answers 200 (sent with header $3, if any), up to ~20 s; prints the body
+# once.
 wait_ok() {
-    local url=$1 name=$2 i code
+    local url=$1 name=$2 i code hdr=()
+    [[ -n ${3:-} ]] && hdr=(-H "$3")
     for ((i = 0; i < 200; i++)); do
-        code=$(curl -s -o "$WORK/probe-$name.body" -w '%{http_code}' "$url" 2>/dev/null || true)
+        code=$(curl -s "${hdr[@]}" -o "$WORK/probe-$name.body" -w '%{http_code}' "$url" 2>/dev/null || true)
         if [[ $code == 200 ]]; then
             log "$name ready: $url -> 200 $(head -c 120 "$WORK/probe-$name.body")"
             return 0
@@ -181,16 +190,19 @@ cpu_ticks() {
     echo "$total"
 }
 
-# Runs a warm-up and one measurement against target $1 at URL $2, round $3, served by process
-# $4; appends "target rps p99_ms non2xx socket_errors cpu_us_per_request" to $RESULTS. The CPU
-# figure counts only the server under test (for the proxies, not the upstream behind them).
+# Runs a warm-up and one measurement against target $1 in round $2, using URL[$1], the wrk
+# header H[$1] (if any) and the server process PID[$1]; appends "target rps p99_ms non2xx
+# socket_errors cpu_us_per_request" to $RESULTS. The CPU figure counts only the server under
+# test (for the proxies, not the upstream behind them).
 measure() {
-    local target=$1 url=$2 round=$3 server=$4
+    local target=$1 round=$2
+    local url=${URL[$target]} server=${PID[$target]} hdr=()
+    [[ -n ${H[$target]:-} ]] && hdr=(-H "${H[$target]}")
     local out="$WORK/wrk-$target-$round.txt"
-    run_wrk -t"$THREADS" -c"$CONNECTIONS" -d"$WARMUP" "$url" >/dev/null
+    run_wrk -t"$THREADS" -c"$CONNECTIONS" -d"$WARMUP" "${hdr[@]}" "$url" >/dev/null
     local t0 t1
     t0=$(cpu_ticks "$server")
-    run_wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency "$url" >"$out"
+    run_wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency "${hdr[@]}" "$url" >"$out"
     t1=$(cpu_ticks "$server")
     local rps p99raw p99 non2xx sockerr requests cpu
     rps=$(awk '/^Requests\/sec:/ { print $2 }' "$out")
@@ -224,6 +236,11 @@ if [[ $SKIP_BUILD != 1 ]]; then
     (cd "$ROOT" && cargo build --release -p portico)
 fi
 [[ -x $PORTICO ]] || die "no binary at $PORTICO"
+AUTHORIZER=$ROOT/plugins/dist/authorizer-header.wasm
+if [[ ! -f $AUTHORIZER ]]; then
+    log "building the plugins (plugins/build.sh)"
+    bash "$ROOT/plugins/build.sh"
+fi
 
 # --- configuration -----------------------------------------------------------------------------
 
@@ -296,9 +313,46 @@ http {
 }
 EOF
 
+# One API, three routes to the same upstream: plain, and behind the Rust header authorizer
+# with a fresh instance per call (the default) or with reused instances. Result caching is
+# off (authorizerResultTtlInSeconds: 0), so every request calls the plugin.
+authorized_route() {
+    cat <<EOT
+  /$1/{proxy+}:
+    x-amazon-apigateway-any-method:
+      security: [{$2: []}]
+      parameters:
+        - {name: proxy, in: path, required: true, schema: {type: string}}
+      x-amazon-apigateway-integration:
+        type: http_proxy
+        httpMethod: ANY
+        uri: 'http://127.0.0.1:$UP_PORT/{proxy}'
+        requestParameters:
+          integration.request.path.proxy: method.request.path.proxy
+EOT
+}
+authorizer_scheme() {
+    cat <<EOT
+    $1:
+      type: apiKey
+      name: Authorization
+      in: header
+      x-amazon-apigateway-authtype: custom
+      x-amazon-apigateway-authorizer:
+        type: token
+        authorizerUri: arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/arn:aws:lambda:us-east-1:123456789012:function:$2/invocations
+        identitySource: method.request.header.Authorization
+        authorizerResultTtlInSeconds: 0
+EOT
+}
+
 cat >"$WORK/api.yaml" <<EOF
 openapi: 3.0.1
 info: {title: bench, version: '1'}
+components:
+  securitySchemes:
+$(authorizer_scheme fresh header-auth)
+$(authorizer_scheme reuse header-auth-reuse)
 paths:
   /{proxy+}:
     x-amazon-apigateway-any-method:
@@ -313,6 +367,8 @@ paths:
         uri: 'http://127.0.0.1:$UP_PORT/{proxy}'
         requestParameters:
           integration.request.path.proxy: method.request.path.proxy
+$(authorized_route authz fresh)
+$(authorized_route authz-reuse reuse)
 EOF
 
 cat >"$WORK/gateway.yaml" <<EOF
@@ -321,6 +377,16 @@ listeners:
 access_log: 'off'
 reload:
   watch: false
+plugins:
+  - name: header-auth
+    kind: authorizer
+    file: $AUTHORIZER
+    config: {header: authorization, tokens: {bench-token: bench-user}}
+  - name: header-auth-reuse
+    kind: authorizer
+    file: $AUTHORIZER
+    config: {header: authorization, tokens: {bench-token: bench-user}}
+    instances: reuse
 apis:
   - name: bench
     spec: api.yaml
@@ -350,13 +416,27 @@ for ((i = 0; i < 300; i++)); do
 done
 [[ -n $PORTICO_ADDR ]] || die "portico printed no listen address"
 
-URL_DIRECT=http://127.0.0.1:$UP_PORT/item.json
-URL_NGINX=http://127.0.0.1:$PROXY_PORT/item.json
-URL_PORTICO=http://$PORTICO_ADDR/bench/item.json
+# Per target: URL, server process (for the CPU figure) and wrk header.
+declare -A URL PID H
+URL[direct]=http://127.0.0.1:$UP_PORT/item.json
+PID[direct]=$UPSTREAM_PID
+URL[nginx-proxy]=http://127.0.0.1:$PROXY_PORT/item.json
+PID[nginx-proxy]=$PROXY_PID
+URL[portico]=http://$PORTICO_ADDR/bench/item.json
+URL[portico-authz]=http://$PORTICO_ADDR/bench/authz/item.json
+URL[portico-authz-reuse]=http://$PORTICO_ADDR/bench/authz-reuse/item.json
+for t in portico portico-authz portico-authz-reuse; do
+    PID[$t]=$PORTICO_PID
+done
+H[portico-authz]="Authorization: bench-token"
+H[portico-authz-reuse]="Authorization: bench-token"
 
-wait_ok "$URL_DIRECT" direct
-wait_ok "$URL_NGINX" nginx-proxy
-wait_ok "$URL_PORTICO" portico
+TARGETS=${TARGETS:-direct nginx-proxy portico portico-authz portico-authz-reuse}
+read -r -a TARGET_LIST <<<"$TARGETS"
+for t in "${TARGET_LIST[@]}"; do
+    [[ -n ${URL[$t]:-} ]] || die "unknown target $t (known: ${!URL[*]})"
+    wait_ok "${URL[$t]}" "$t" "${H[$t]:-}"
+done
 
 # --- measure -----------------------------------------------------------------------------------
 
@@ -364,9 +444,9 @@ log "$(nproc) CPUs, $("$NGINX" -v 2>&1), $(wrk -v 2>&1 | head -n1 | awk '{print 
 log "wrk -t$THREADS -c$CONNECTIONS -d$DURATION --latency (warm-up $WARMUP), $ROUNDS rounds"
 log "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 for ((round = 1; round <= ROUNDS; round++)); do
-    measure direct "$URL_DIRECT" "$round" "$UPSTREAM_PID"
-    measure nginx-proxy "$URL_NGINX" "$round" "$PROXY_PID"
-    measure portico "$URL_PORTICO" "$round" "$PORTICO_PID"
+    for t in "${TARGET_LIST[@]}"; do
+        measure "$t" "$round"
+    done
 done
 
 log "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -381,23 +461,30 @@ fi
 col() { awk -F'\t' -v t="$1" -v c="$2" '$1 == t { print $c }' "$RESULTS"; }
 sum() { col "$1" "$2" | awk '{ s += $1 } END { print s + 0 }'; }
 
-declare -A RPS P99
-printf '\n%-13s %12s %15s %16s %14s %15s\n' target 'rps(median)' 'p99_ms(median)' \
+declare -A RPS P99 CPU
+printf '\n%-20s %12s %15s %16s %14s %15s\n' target 'rps(median)' 'p99_ms(median)' \
     'cpu_us/req(med)' 'non2xx(total)' 'sock_err(total)'
-for t in direct nginx-proxy portico; do
+for t in "${TARGET_LIST[@]}"; do
     RPS[$t]=$(col "$t" 2 | median)
     P99[$t]=$(col "$t" 3 | median)
-    printf '%-13s %12.1f %15.3f %16.1f %14s %15s\n' "$t" "${RPS[$t]}" "${P99[$t]}" \
-        "$(col "$t" 6 | median)" "$(sum "$t" 4)" "$(sum "$t" 5)"
+    CPU[$t]=$(col "$t" 6 | median)
+    printf '%-20s %12.1f %15.3f %16.1f %14s %15s\n' "$t" "${RPS[$t]}" "${P99[$t]}" \
+        "${CPU[$t]}" "$(sum "$t" 4)" "$(sum "$t" 5)"
 done
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b == 0) print "nan"; else printf "%.2f", a / b }'; }
-CPU_DIRECT=$(col direct 6 | median)
-CPU_NGINX=$(col nginx-proxy 6 | median)
-CPU_PORTICO=$(col portico 6 | median)
-printf 'ratio portico/nginx: rps %s  p99 %s  cpu/req %s\n' \
-    "$(ratio "${RPS[portico]}" "${RPS[nginx-proxy]}")" "$(ratio "${P99[portico]}" "${P99[nginx-proxy]}")" \
-    "$(ratio "$CPU_PORTICO" "$CPU_NGINX")"
-printf 'ratio portico/direct: rps %s  p99 %s  cpu/req %s\n' \
-    "$(ratio "${RPS[portico]}" "${RPS[direct]}")" "$(ratio "${P99[portico]}" "${P99[direct]}")" \
-    "$(ratio "$CPU_PORTICO" "$CPU_DIRECT")"
+# Prints the ratio line of target $1 against baseline $2 when both were measured; for the
+# Portico scenarios also the CPU each request added over the baseline.
+compare() {
+    [[ -n ${RPS[$1]:-} && -n ${RPS[$2]:-} ]] || return 0
+    local extra=
+    [[ $2 == portico ]] && extra=$(awk -v a="${CPU[$1]}" -v b="${CPU[$2]}" \
+        'BEGIN { printf "  added cpu %+.1f us/req", a - b }')
+    printf 'ratio %s/%s: rps %s  p99 %s  cpu/req %s%s\n' "$1" "$2" \
+        "$(ratio "${RPS[$1]}" "${RPS[$2]}")" "$(ratio "${P99[$1]}" "${P99[$2]}")" \
+        "$(ratio "${CPU[$1]}" "${CPU[$2]}")" "$extra"
+}
+compare portico nginx-proxy
+compare portico direct
+compare portico-authz portico
+compare portico-authz-reuse portico
 printf '(wrk -t%s -c%s -d%s, %s rounds, medians)\n' "$THREADS" "$CONNECTIONS" "$DURATION" "$ROUNDS"

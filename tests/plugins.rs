@@ -499,3 +499,74 @@ fn a_plugin_without_its_grant_is_rejected_at_start() {
         "{stderr}"
     );
 }
+
+/// An authorizer that calls out: OAuth token introspection through the host's pooled client,
+/// to an allow-listed host only.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn introspection_authorizer_calls_out_through_the_pooled_client() {
+    let idp = Upstream::answering(|seen| match &seen.body[..] {
+        b"token=good-token" => (
+            http::StatusCode::OK,
+            r#"{"active":true,"sub":"alice","scope":"pets:read"}"#.into(),
+        ),
+        b"token=broken" => (http::StatusCode::INTERNAL_SERVER_ERROR, "{}".into()),
+        _ => (http::StatusCode::OK, r#"{"active":false}"#.into()),
+    })
+    .await;
+    let port = idp.addr.port();
+    let dir = Dir::new();
+    // The same component twice: once pointed at the allowed 127.0.0.1, once at `localhost`,
+    // which is not on its allow-list.
+    let plugin = |name: &str, host: &str| {
+        format!(
+            "  - name: {name}\n    kind: authorizer\n    file: {}\n    grants: [log, config, http]\n    http_allow: [127.0.0.1]\n    config: {{url: 'http://{host}:{port}/introspect'}}\n",
+            component("authorizer-introspect").display()
+        )
+    };
+    dir.single_api(
+        &format!(
+            "openapi: 3.0.1\ninfo: {{title: t, version: '1'}}\ncomponents:\n  securitySchemes:\n{}{}paths:\n{}{}",
+            authorizer_scheme("idp", "introspect"),
+            authorizer_scheme("elsewhere", "introspect-elsewhere"),
+            guarded_mock("/idp", "idp"),
+            guarded_mock("/elsewhere", "elsewhere"),
+        ),
+        "      prod: {}\n",
+        &format!(
+            "  watch: false\nplugins:\n{}{}",
+            plugin("introspect", "127.0.0.1"),
+            plugin("introspect-elsewhere", "localhost")
+        ),
+    );
+    let gw = Portico::start(&dir);
+
+    for _ in 0..5 {
+        let ok = call(&gw, "/prod/idp", Some("Bearer good-token")).await;
+        assert_eq!(ok.status, 200, "{}", ok.text());
+        assert_eq!(ok.json()["principal"], "alice");
+        assert_eq!(ok.json()["scope"], "pets:read");
+    }
+    assert_eq!(idp.count(), 5);
+    let seen = idp.last();
+    assert_eq!(seen.method, http::Method::POST);
+    assert_eq!(seen.target, "/introspect");
+    // Five sequential calls, one connection: the host's pooled client, not one per call.
+    assert_eq!(idp.connections.load(Ordering::SeqCst), 1);
+
+    let inactive = call(&gw, "/prod/idp", Some("Bearer other-token")).await;
+    assert_gateway_error(
+        &inactive,
+        401,
+        r#"{"message":"Unauthorized"}"#,
+        "UnauthorizedException",
+    );
+    let broken = call(&gw, "/prod/idp", Some("broken")).await;
+    assert_eq!(broken.status, 503, "{}", broken.text());
+    assert_eq!(broken.text(), r#"{"message":"Service Unavailable"}"#);
+    assert_eq!(idp.count(), 7);
+
+    // A host that is not allowed is never contacted; the plugin hears `host-not-allowed`.
+    let refused = call(&gw, "/prod/elsewhere", Some("good-token")).await;
+    assert_eq!(refused.status, 503, "{}", refused.text());
+    assert_eq!(idp.count(), 7);
+}

@@ -4,7 +4,8 @@
 //! - [`Dir`] writes a gateway file and OpenAPI documents into a temporary directory.
 //! - [`Portico::start`] runs `portico serve` on it and reads the addresses it prints.
 //! - [`Upstream::start`] is an HTTP server that echoes what it received as JSON and can be told
-//!   (by request headers) to answer slowly or with another status.
+//!   (by request headers) to answer slowly or with another status; [`Upstream::answering`]
+//!   answers with a function of the request instead. Both count connections and requests.
 //! - [`send`] / [`get`] are plain hyper clients.
 
 #![allow(dead_code, missing_docs)]
@@ -15,6 +16,7 @@ use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -237,27 +239,51 @@ pub struct Seen {
 pub struct Upstream {
     pub addr: SocketAddr,
     pub seen: Arc<Mutex<Vec<Seen>>>,
+    /// TCP connections accepted so far.
+    pub connections: Arc<AtomicUsize>,
     task: tokio::task::JoinHandle<()>,
 }
 
+/// A custom upstream answer: status and JSON body, from what was received.
+pub type Responder = Arc<dyn Fn(&Seen) -> (StatusCode, String) + Send + Sync>;
+
 impl Upstream {
+    /// The echo upstream.
     pub async fn start() -> Self {
+        Self::serve(None).await
+    }
+
+    /// An upstream that answers every request with `respond(request)`.
+    pub async fn answering(
+        respond: impl Fn(&Seen) -> (StatusCode, String) + Send + Sync + 'static,
+    ) -> Self {
+        Self::serve(Some(Arc::new(respond))).await
+    }
+
+    async fn serve(responder: Option<Responder>) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind upstream");
         let addr = listener.local_addr().expect("addr");
         let seen: Arc<Mutex<Vec<Seen>>> = Arc::default();
+        let connections: Arc<AtomicUsize> = Arc::default();
         let record = Arc::clone(&seen);
+        let accepted = Arc::clone(&connections);
         let task = tokio::spawn(async move {
             loop {
                 let Ok((stream, _)) = listener.accept().await else {
                     continue;
                 };
+                accepted.fetch_add(1, Ordering::SeqCst);
                 let record = Arc::clone(&record);
+                let responder = responder.clone();
                 tokio::spawn(async move {
                     let service = service_fn(move |req: Request<Incoming>| {
                         let record = Arc::clone(&record);
-                        async move { Ok::<_, Infallible>(answer(req, &record).await) }
+                        let responder = responder.clone();
+                        async move {
+                            Ok::<_, Infallible>(answer(req, &record, responder.as_deref()).await)
+                        }
                     });
                     let _ = hyper::server::conn::http1::Builder::new()
                         .serve_connection(TokioIo::new(stream), service)
@@ -265,7 +291,12 @@ impl Upstream {
                 });
             }
         });
-        Self { addr, seen, task }
+        Self {
+            addr,
+            seen,
+            connections,
+            task,
+        }
     }
 
     pub fn last(&self) -> Seen {
@@ -288,7 +319,11 @@ impl Drop for Upstream {
     }
 }
 
-async fn answer(req: Request<Incoming>, record: &Mutex<Vec<Seen>>) -> Response<Full<Bytes>> {
+async fn answer(
+    req: Request<Incoming>,
+    record: &Mutex<Vec<Seen>>,
+    responder: Option<&(dyn Fn(&Seen) -> (StatusCode, String) + Send + Sync)>,
+) -> Response<Full<Bytes>> {
     let (parts, body) = req.into_parts();
     let header = |name: &str| {
         parts
@@ -308,12 +343,21 @@ async fn answer(req: Request<Incoming>, record: &Mutex<Vec<Seen>>) -> Response<F
         .path_and_query()
         .map(|p| p.as_str().to_owned())
         .unwrap_or_default();
-    record.lock().unwrap().push(Seen {
+    let seen = Seen {
         method: parts.method.clone(),
         target: target.clone(),
         headers: parts.headers.clone(),
         body: body.clone(),
-    });
+    };
+    let custom = responder.map(|respond| respond(&seen));
+    record.lock().unwrap().push(seen);
+    if let Some((status, json)) = custom {
+        return Response::builder()
+            .status(status)
+            .header("content-type", "application/json")
+            .body(Full::new(Bytes::from(json)))
+            .expect("response");
+    }
     if let Some(ms) = sleep {
         tokio::time::sleep(Duration::from_millis(ms)).await;
     }
