@@ -119,6 +119,11 @@ impl DocPath {
         }
     }
 
+    /// The path of a list item: `path[i]`.
+    pub(crate) fn index(&self, i: usize) -> Self {
+        Self(format!("{}[{i}]", self.0))
+    }
+
     pub(crate) fn as_str(&self) -> &str {
         &self.0
     }

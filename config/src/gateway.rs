@@ -118,6 +118,52 @@ pub struct RawStage {
     /// Stage variables.
     #[serde(default)]
     pub variables: BTreeMap<String, String>,
+    /// The stage's response cache (AWS `cacheClusterEnabled` / `cacheClusterSize`).
+    #[serde(default)]
+    pub cache: Option<RawStageCache>,
+    /// Per-method settings (AWS `methodSettings`), keyed `*/*` or `/{resourcePath}/{METHOD}`.
+    #[serde(default)]
+    pub method_settings: BTreeMap<String, RawMethodSetting>,
+}
+
+/// A stage cache.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawStageCache {
+    /// On (default) or off, keeping the settings.
+    #[serde(default)]
+    pub enabled: Option<bool>,
+    /// Capacity: a number of GB as AWS's `cacheClusterSize` (`0.5`), or a size with a unit
+    /// (`512MiB`, `2GiB`, `100MB`).
+    pub size: RawSize,
+    /// `x-api-key` values whose holders may invalidate entries with `Cache-Control: max-age=0`.
+    #[serde(default)]
+    pub invalidation_api_keys: Vec<String>,
+}
+
+/// A size: a bare number of GB, or a string with a unit.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum RawSize {
+    /// GB, as AWS's `cacheClusterSize` (1 GB = 1 GiB here: `0.5` is 512 MiB).
+    Gigabytes(f64),
+    /// `512MiB`, `64KiB`, `2GiB`, `100MB`, `1048576B`, ...
+    Text(String),
+}
+
+/// One entry of `method_settings` (AWS `MethodSetting`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawMethodSetting {
+    /// Cache this method's responses (default: GET methods only, when the stage has a cache).
+    pub caching_enabled: Option<bool>,
+    /// Seconds an entry lives (default 300, at most 3600; 0 disables caching).
+    pub cache_ttl_seconds: Option<u64>,
+    /// Only authorized callers may invalidate with `Cache-Control: max-age=0` (default true).
+    pub require_authorization_for_cache_control: Option<bool>,
+    /// What an unauthorized invalidation gets: `FAIL_WITH_403`,
+    /// `SUCCEED_WITH_RESPONSE_HEADER` (default) or `SUCCEED_WITHOUT_RESPONSE_HEADER`.
+    pub unauthorized_cache_control_header_strategy: Option<String>,
 }
 
 /// Request limits; every field is optional.

@@ -18,6 +18,7 @@ pub mod model;
 pub mod openapi;
 pub mod plugins;
 pub mod responses;
+pub mod stage;
 pub mod template;
 
 use std::collections::BTreeSet;
@@ -255,6 +256,8 @@ fn load_inner(source: &dyn Source, file: &str, report: &mut Report) -> Option<Co
                 Stage {
                     name: name.clone(),
                     variables: st.variables.clone(),
+                    cache: None,
+                    caching: Vec::new(),
                 }
             })
             .collect::<Vec<_>>();
@@ -276,6 +279,18 @@ fn load_inner(source: &dyn Source, file: &str, report: &mut Report) -> Option<Co
         };
         let imported = openapi::import(&raw_api.spec, &doc, report);
         check_stage_references(report, &raw_api.spec, &imported.routes, &stages);
+        let mut stages = stages;
+        for stage in &mut stages {
+            let raw_stage = &raw_api.stages[&stage.name];
+            (stage.cache, stage.caching) = stage::resolve(
+                report,
+                file,
+                &format!("{apath}.stages.{}", stage.name),
+                raw_stage.cache.as_ref(),
+                &raw_stage.method_settings,
+                &imported.routes,
+            );
+        }
         apis.push(Api {
             name: raw_api.name.clone(),
             spec: raw_api.spec.clone(),

@@ -113,13 +113,49 @@ pub struct Api {
     pub gateway_responses: GatewayResponses,
 }
 
-/// A stage: a name (the first path segment) and its variables.
+/// A stage: a name (the first path segment), its variables and its settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Stage {
     /// The stage name.
     pub name: String,
     /// Stage variables (`${stageVariables.name}`).
     pub variables: BTreeMap<String, String>,
+    /// The response cache, when enabled.
+    pub cache: Option<StageCache>,
+    /// Caching of each route (indexed like [`Api::routes`]): `None` when its responses are not
+    /// cached. Empty when the stage has no cache.
+    pub caching: Vec<Option<MethodCaching>>,
+}
+
+/// A stage's response cache.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StageCache {
+    /// Bytes the cache holds (keys, headers and bodies).
+    pub capacity_bytes: u64,
+    /// `x-api-key` values allowed to invalidate entries.
+    pub invalidation_api_keys: Vec<String>,
+}
+
+/// How one method's responses are cached, resolved from the stage's `method_settings`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MethodCaching {
+    /// How long an entry lives (1 s to 3600 s).
+    pub ttl: Duration,
+    /// Only authorized callers may invalidate with `Cache-Control: max-age=0`.
+    pub require_authorization: bool,
+    /// What an unauthorized invalidation attempt gets.
+    pub unauthorized: UnauthorizedCacheControl,
+}
+
+/// AWS `unauthorizedCacheControlHeaderStrategy`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UnauthorizedCacheControl {
+    /// `FAIL_WITH_403`: the request fails with 403.
+    FailWith403,
+    /// `SUCCEED_WITH_RESPONSE_HEADER`: served (from the cache), with a warning header.
+    SucceedWithResponseHeader,
+    /// `SUCCEED_WITHOUT_RESPONSE_HEADER`: served (from the cache), silently.
+    SucceedWithoutResponseHeader,
 }
 
 /// One method on one resource.
@@ -176,6 +212,10 @@ pub struct Integration {
     pub function: Option<Template>,
     /// `aws_proxy`: the Lambda proxy payload format.
     pub payload_format: PayloadFormat,
+    /// `cacheKeyParameters`: request parameters that split the cache, in document order.
+    pub cache_key_parameters: Vec<ParamSource>,
+    /// `cacheNamespace`: routes sharing a namespace share entries (default: the resource path).
+    pub cache_namespace: Option<String>,
 }
 
 /// One integration response: which integration statuses it takes, and what it answers.

@@ -848,6 +848,9 @@ fn parse_integration(
         }
     }
 
+    let cache_key_parameters = cache_key_parameters(cx, path, obj);
+    let cache_namespace = str_field(cx, path, obj, "cacheNamespace").map(str::to_owned);
+
     if cx.report.errors().count() > errors_before {
         return None;
     }
@@ -861,7 +864,49 @@ fn parse_integration(
         responses,
         function,
         payload_format,
+        cache_key_parameters,
+        cache_namespace,
     })
+}
+
+/// `cacheKeyParameters`: method request parameters (path, query string, header) whose values
+/// split the response cache.
+fn cache_key_parameters(
+    cx: &mut Cx<'_>,
+    path: &DocPath,
+    obj: &Map<String, Value>,
+) -> Vec<ParamSource> {
+    let Some(value) = obj.get("cacheKeyParameters") else {
+        return Vec::new();
+    };
+    let kpath = path.key("cacheKeyParameters");
+    let Some(list) = value.as_array() else {
+        cx.error(&kpath, "must be a list of method.request.* parameters");
+        return Vec::new();
+    };
+    let mut out = Vec::with_capacity(list.len());
+    for (i, item) in list.iter().enumerate() {
+        let ipath = kpath.index(i);
+        let Some(expr) = item.as_str() else {
+            cx.error(&ipath, "must be a string");
+            continue;
+        };
+        match ParamSource::parse(expr, Side::Request) {
+            Ok(
+                source @ (ParamSource::Path(_)
+                | ParamSource::Query(_)
+                | ParamSource::MultiQuery(_)
+                | ParamSource::Header(_)
+                | ParamSource::MultiHeader(_)),
+            ) => out.push(source),
+            Ok(_) => cx.error(
+                &ipath,
+                format!("{expr}: a cache key parameter must be a method.request.path, querystring or header parameter"),
+            ),
+            Err(e) => cx.error(&ipath, e),
+        }
+    }
+    out
 }
 
 /// An `aws_proxy` integration: the function named by the Lambda ARN in `uri`, and the payload

@@ -1,4 +1,4 @@
-//! `portico plugin ...`: thin clients of the admin API.
+//! `portico plugin ...` and `portico cache ...`: thin clients of the admin API.
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -8,7 +8,16 @@ use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 
-use crate::PluginAction;
+use crate::{CacheAction, PluginAction};
+
+/// Runs one cache command against the admin listener at `admin`.
+pub fn cache(admin: SocketAddr, action: CacheAction) -> ExitCode {
+    let (method, api, stage) = match &action {
+        CacheAction::Flush { api, stage } => ("DELETE", api, stage),
+        CacheAction::Stats { api, stage } => ("GET", api, stage),
+    };
+    call(admin, method, format!("/cache/{api}/{stage}"), Bytes::new())
+}
 
 /// Runs one plugin command against the admin listener at `admin`.
 pub fn plugin(admin: SocketAddr, action: PluginAction) -> ExitCode {
@@ -25,6 +34,11 @@ pub fn plugin(admin: SocketAddr, action: PluginAction) -> ExitCode {
         }
         PluginAction::List => ("GET", "/plugins".to_owned(), Bytes::new()),
     };
+    call(admin, method, path, body)
+}
+
+/// Sends one request to the admin API and prints the answer; fails unless it is a 2xx.
+fn call(admin: SocketAddr, method: &str, path: String, body: Bytes) -> ExitCode {
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -59,6 +59,32 @@ enum Command {
         #[command(subcommand)]
         action: PluginAction,
     },
+    /// Flush a stage's response cache, or show its size, on a running gateway.
+    Cache {
+        /// The gateway's admin address.
+        #[arg(long, default_value = "127.0.0.1:9080", global = true)]
+        admin: SocketAddr,
+        #[command(subcommand)]
+        action: CacheAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum CacheAction {
+    /// Drop every entry of a stage's cache (AWS FlushStageCache).
+    Flush {
+        /// The API's name in the gateway file.
+        api: String,
+        /// The stage.
+        stage: String,
+    },
+    /// Entries, bytes and capacity of a stage's cache.
+    Stats {
+        /// The API's name in the gateway file.
+        api: String,
+        /// The stage.
+        stage: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -84,6 +110,7 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Check { config } => check(&config),
         Command::Plugin { admin, action } => admin_client::plugin(admin, action),
+        Command::Cache { admin, action } => admin_client::cache(admin, action),
         Command::Serve {
             config,
             listen,

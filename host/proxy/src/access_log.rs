@@ -56,6 +56,10 @@ pub struct Record<'a> {
     /// `$context.error.responseType`, when the gateway answered on its own behalf.
     #[serde(rename = "error.responseType", skip_serializing_if = "str::is_empty")]
     pub error_type: &'a str,
+    /// What the stage cache did: `HIT`, `MISS`, `COALESCED` (served a concurrent miss's
+    /// response) or `REFRESH` (invalidated by the client); absent when the method is not cached.
+    #[serde(rename = "cacheStatus", skip_serializing_if = "str::is_empty")]
+    pub cache_status: &'a str,
 }
 
 /// The sending side of the access log.

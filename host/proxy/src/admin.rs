@@ -8,6 +8,8 @@
 //! | `GET /plugins` | 200 `{"plugins":[{"name","kind","digest","earlierVersions"}]}` |
 //! | `PUT /plugins/{name}` | the component bytes: 200 `{"status":"deployed","digest":..}`, 400 when rejected (the old version keeps serving), 404 for an undeclared name |
 //! | `POST /plugins/{name}/rollback` | 200 `{"status":"rolled back","digest":..}`, 409 without an earlier version |
+//! | `GET /cache/{api}/{stage}` | 200 `{"api","stage","entries","bytes","capacityBytes"}`, 404 when the stage has no cache |
+//! | `DELETE /cache/{api}/{stage}` | flushes the stage cache (AWS `FlushStageCache`): 200 `{"status":"flushed",..}` |
 //!
 //! It binds to loopback by default; put it behind your own access control if you expose it.
 
@@ -61,6 +63,9 @@ async fn route(gw: &Gateway, req: Request<Incoming>) -> Response<Body> {
     let path = req.uri().path().to_owned();
     if let Some(rest) = path.strip_prefix("/plugins") {
         return plugins(gw, req, rest).await;
+    }
+    if let Some(rest) = path.strip_prefix("/cache/") {
+        return cache(gw, req.method(), rest);
     }
     match (req.method(), path.as_str()) {
         (&Method::GET, "/health") => json_reply(
@@ -141,6 +146,41 @@ async fn plugins(gw: &Gateway, req: Request<Incoming>, rest: &str) -> Response<B
         }
         _ => json_reply(StatusCode::NOT_FOUND, json!({"message": "Not Found"})),
     }
+}
+
+/// `GET /cache/{api}/{stage}` (statistics) and `DELETE /cache/{api}/{stage}` (flush).
+fn cache(gw: &Gateway, method: &Method, rest: &str) -> Response<Body> {
+    let Some((api, stage)) = rest.split_once('/').filter(|(_, s)| !s.contains('/')) else {
+        return json_reply(StatusCode::NOT_FOUND, json!({"message": "Not Found"}));
+    };
+    let Some(store) = gw.caches.get(api, stage) else {
+        return json_reply(
+            StatusCode::NOT_FOUND,
+            json!({"message": format!("stage {stage} of API {api} has no cache")}),
+        );
+    };
+    match *method {
+        Method::DELETE => store.flush(),
+        Method::GET => {}
+        _ => {
+            return json_reply(
+                StatusCode::METHOD_NOT_ALLOWED,
+                json!({"message": "Method Not Allowed"}),
+            );
+        }
+    }
+    let stats = store.stats();
+    let mut body = json!({
+        "api": api,
+        "stage": stage,
+        "entries": stats.entries,
+        "bytes": stats.bytes,
+        "capacityBytes": stats.capacity_bytes,
+    });
+    if *method == Method::DELETE {
+        body["status"] = json!("flushed");
+    }
+    json_reply(StatusCode::OK, body)
 }
 
 fn deploy_reply(

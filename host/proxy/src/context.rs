@@ -11,6 +11,7 @@ use portico_config::template::Var;
 use crate::snapshot::StageRt;
 
 /// What a request carries through the pipeline.
+#[derive(Clone, Copy)]
 pub struct RequestContext<'a> {
     /// `$context.requestId`.
     pub request_id: &'a str,

@@ -69,6 +69,10 @@ pub enum GatewayError {
     /// failure, but it ends the pipeline the same way.
     #[error("a plugin answered")]
     PluginReply(Box<portico_runtime::Reply>),
+    /// `Cache-Control: max-age=0` from a caller who may not invalidate, under
+    /// `FAIL_WITH_403`.
+    #[error("cache invalidation not authorized")]
+    CacheInvalidationDenied,
 }
 
 impl GatewayError {
@@ -88,6 +92,7 @@ impl GatewayError {
             Self::HeadersTooLarge(_)
             | Self::UriTooLong(_)
             | Self::BadPath
+            | Self::CacheInvalidationDenied
             | Self::PluginReply(_) => {
                 return None;
             }
@@ -136,6 +141,11 @@ pub fn rescue(
                 StatusCode::URI_TOO_LONG,
                 "UriTooLongException",
                 "Request-URI Too Long",
+            ),
+            GatewayError::CacheInvalidationDenied => (
+                StatusCode::FORBIDDEN,
+                "AccessDeniedException",
+                "Unauthorized",
             ),
             _ => (
                 StatusCode::BAD_REQUEST,

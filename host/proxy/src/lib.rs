@@ -13,6 +13,7 @@
 pub mod access_log;
 pub mod admin;
 pub mod body;
+pub mod cache;
 pub mod context;
 pub mod error;
 pub mod h2c;
@@ -57,6 +58,8 @@ pub struct Gateway {
     pub access_log: AccessLogger,
     /// Deployed plugin versions, outside any snapshot.
     pub plugins: plugins::Registry,
+    /// Stage response caches, outside any snapshot.
+    pub caches: cache::Caches,
     /// Last applied generation.
     generation: AtomicU64,
     /// Re-reads the configuration.
@@ -98,7 +101,8 @@ impl Gateway {
         let slots = plugins
             .sync(&config.plugins)
             .map_err(|e| std::io::Error::other(e.join("\n")))?;
-        let snapshot = Snapshot::build(config, &metrics, &slots, 1)
+        let caches = cache::Caches::new();
+        let snapshot = Snapshot::build(config, &metrics, &slots, &caches, 1)
             .map_err(|e| std::io::Error::other(e.join("; ")))?;
         let access_log =
             AccessLogger::start(&config.access_log, metrics.access_log_dropped.clone())?;
@@ -108,6 +112,7 @@ impl Gateway {
             upstream,
             access_log,
             plugins,
+            caches,
             generation: AtomicU64::new(1),
             loader,
             reload_lock: tokio::sync::Mutex::new(()),
@@ -153,7 +158,7 @@ impl Gateway {
             .plugins
             .sync(&config.plugins)
             .map_err(ReloadError::Build)?;
-        let snapshot = Snapshot::build(config, &self.metrics, &slots, generation)
+        let snapshot = Snapshot::build(config, &self.metrics, &slots, &self.caches, generation)
             .map_err(ReloadError::Build)?;
         self.current.store(Arc::new(snapshot));
         self.generation.store(generation, Ordering::Release);

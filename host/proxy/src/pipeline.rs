@@ -5,33 +5,40 @@
 //! resolve API by Host, stage by 1st segment → 403 MISSING_AUTHENTICATION_TOKEN
 //! match route (method + path)               → 403 MISSING_AUTHENTICATION_TOKEN / 400 bad encoding
 //! body limit (Content-Length)               → 413 REQUEST_TOO_LARGE
-//! integration: HTTP_PROXY | HTTP | MOCK     → 502 / 504 / 500
+//! authorizer plugin                         → 401 / 403 / 500
+//! validator plugin (body collected)         → 400 BAD_REQUEST_BODY
+//! stage cache lookup (cached methods)       → a stored response; 403 on a refused invalidation
+//! mapper (request) → integration: HTTP_PROXY | HTTP | MOCK | function → mapper (response)
+//!                                           → 502 / 504 / 500
+//! stage cache store (single-flight fill)
 //! x-amzn-RequestId · metrics · access log (when the body has been sent)
 //! ```
 //!
 //! Each phase either continues or fails with a [`GatewayError`]; [`crate::error::rescue`] turns
-//! the failure into the response. Later capabilities (authorizers, keys, throttling,
-//! validation, cache) slot in between routing and the integration.
+//! the failure into the response. API keys and throttling slot in after the authorizer.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use bytes::Bytes;
 use http::{HeaderValue, Request, Response, Version};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
-use portico_config::IntegrationKind;
+use portico_cache::{CachedResponse, Fill};
+use portico_config::{IntegrationKind, UnauthorizedCacheControl};
 use time::OffsetDateTime;
 use time::macros::format_description;
 
 use crate::Gateway;
 use crate::access_log::Record;
 use crate::body::{Body, Observed, OnDone, empty, full};
+use crate::cache::{self, CacheStatus, RouteCaching, StageCacheRt};
 use crate::context::{RequestContext, strip_port};
 use crate::error::{GatewayError, rescue};
 use crate::integration::{self, Answer, http::Forwarding};
 use crate::router::BadPath;
-use crate::snapshot::{ApiRt, Snapshot};
+use crate::snapshot::{ApiRt, RouteRt, Snapshot};
 use crate::steps;
 use crate::telemetry::RouteMetrics;
 
@@ -79,6 +86,7 @@ pub async fn handle(gw: &Gateway, req: Request<Incoming>, conn: &ConnInfo) -> Re
 
     let mut metrics = &snap.unrouted;
     let mut api: Option<&ApiRt> = None;
+    let mut cache_status: Option<CacheStatus> = None;
     let outcome: Result<Answer, GatewayError> = 'pipeline: {
         if let Err(e) = check_limits(&snap, &parts) {
             break 'pipeline Err(e);
@@ -154,54 +162,26 @@ pub async fn handle(gw: &Gateway, req: Request<Incoming>, conn: &ConnInfo) -> Re
         {
             break 'pipeline Err(e);
         }
-        let mapped_parts;
-        let (cx, whole) = match (&route.mapper, whole) {
-            (Some(mapper), Some(bytes)) => match steps::map_request(gw, &cx, mapper, bytes).await {
-                Ok((p, b)) => {
-                    mapped_parts = p;
-                    (
-                        RequestContext {
-                            parts: &mapped_parts,
-                            ..cx
-                        },
-                        Some(b),
-                    )
-                }
-                Err(e) => break 'pipeline Err(e),
-            },
-            (_, w) => (cx, w),
+        let plan = stage.cache.as_ref().and_then(|sc| {
+            let rc = sc.routes.get(found.route as usize)?.as_ref()?;
+            cache::method_cacheable(&route.method, &parts.method).then_some((sc, rc))
+        });
+        let run = Integrate {
+            gw,
+            snap: &snap,
+            route,
+            conn,
+            max_body,
+            whole,
+            stream,
         };
-
-        let answer = match integration.kind {
-            IntegrationKind::Mock => integration::mock::respond(&cx, integration),
-            IntegrationKind::Function => {
-                integration::function::call(gw, &snap, &cx, integration, whole.unwrap_or_default())
-                    .await
+        match plan {
+            None => run.call(&cx).await,
+            Some((sc, rc)) => {
+                let (answer, status) = cached(&cx, route, sc, rc, metrics, run).await;
+                cache_status = status;
+                answer
             }
-            IntegrationKind::Http | IntegrationKind::HttpProxy => {
-                let fwd = Forwarding {
-                    proto: conn.scheme,
-                    port: conn.local.port(),
-                    max_body,
-                };
-                let body = match (whole, stream) {
-                    (Some(bytes), _) => full(bytes),
-                    (None, Some(stream)) => stream,
-                    (None, None) => empty(),
-                };
-                integration::http::call(&cx, integration, body, &gw.upstream, &fwd).await
-            }
-        };
-        match (answer, &route.mapper) {
-            (Ok(a), Some(mapper)) => {
-                steps::map_response(gw, &cx, mapper, a.response)
-                    .await
-                    .map(|response| Answer {
-                        response,
-                        integration_latency: a.integration_latency,
-                    })
-            }
-            (other, _) => other,
         }
     };
 
@@ -240,12 +220,180 @@ pub async fn handle(gw: &Gateway, req: Request<Incoming>, conn: &ConnInfo) -> Re
             api: cx.api.to_owned(),
             stage: cx.stage.map(|s| s.name.clone()).unwrap_or_default(),
             error_type,
+            cache_status: cache_status.map_or("", CacheStatus::name),
         }),
         _snapshot: Arc::clone(&snap),
     };
     let (head, body) = response.into_parts();
     let body: Body = http_body_util::BodyExt::boxed(Observed::new(body, Box::new(done)));
     Response::from_parts(head, body)
+}
+
+/// Everything the integration phase needs: mapper (request), integration, mapper (response).
+/// Run at most once per request.
+struct Integrate<'r> {
+    gw: &'r Gateway,
+    snap: &'r Snapshot,
+    route: &'r RouteRt,
+    conn: &'r ConnInfo,
+    max_body: u64,
+    /// The request body, collected (when a plugin or function needs it) ...
+    whole: Option<Bytes>,
+    /// ... or still streaming.
+    stream: Option<Body>,
+}
+
+impl Integrate<'_> {
+    async fn call(self, cx: &RequestContext<'_>) -> Result<Answer, GatewayError> {
+        let Self {
+            gw,
+            snap,
+            route,
+            conn,
+            max_body,
+            whole,
+            stream,
+        } = self;
+        let mapped_parts;
+        let (cx, whole) = match (&route.mapper, whole) {
+            (Some(mapper), Some(bytes)) => {
+                let (p, b) = steps::map_request(gw, cx, mapper, bytes).await?;
+                mapped_parts = p;
+                (
+                    RequestContext {
+                        parts: &mapped_parts,
+                        ..*cx
+                    },
+                    Some(b),
+                )
+            }
+            (_, w) => (*cx, w),
+        };
+        let integration = &route.integration;
+        let answer = match integration.kind {
+            IntegrationKind::Mock => integration::mock::respond(&cx, integration),
+            IntegrationKind::Function => {
+                integration::function::call(gw, snap, &cx, integration, whole.unwrap_or_default())
+                    .await
+            }
+            IntegrationKind::Http | IntegrationKind::HttpProxy => {
+                let fwd = Forwarding {
+                    proto: conn.scheme,
+                    port: conn.local.port(),
+                    max_body,
+                };
+                let body = match (whole, stream) {
+                    (Some(bytes), _) => full(bytes),
+                    (None, Some(stream)) => stream,
+                    (None, None) => empty(),
+                };
+                integration::http::call(&cx, integration, body, &gw.upstream, &fwd).await
+            }
+        };
+        match (answer, &route.mapper) {
+            (Ok(a), Some(mapper)) => {
+                steps::map_response(gw, &cx, mapper, a.response)
+                    .await
+                    .map(|response| Answer {
+                        response,
+                        integration_latency: a.integration_latency,
+                    })
+            }
+            (other, _) => other,
+        }
+    }
+}
+
+/// The integration phase behind the stage cache: invalidation rules, lookup, and a
+/// single-flight fill on a miss (see [`crate::cache`]).
+async fn cached(
+    cx: &RequestContext<'_>,
+    route: &RouteRt,
+    sc: &StageCacheRt,
+    rc: &RouteCaching,
+    metrics: &RouteMetrics,
+    run: Integrate<'_>,
+) -> (Result<Answer, GatewayError>, Option<CacheStatus>) {
+    let key = cache::key(cx, rc, &route.integration.cache_key_parameters);
+    let mut refresh = false;
+    let mut warn = false;
+    if cache::invalidation_requested(cx.parts) {
+        if cache::may_invalidate(cx, &rc.settings, sc) {
+            refresh = true;
+        } else {
+            match rc.settings.unauthorized {
+                UnauthorizedCacheControl::FailWith403 => {
+                    return (Err(GatewayError::CacheInvalidationDenied), None);
+                }
+                UnauthorizedCacheControl::SucceedWithResponseHeader => warn = true,
+                UnauthorizedCacheControl::SucceedWithoutResponseHeader => {}
+            }
+        }
+    }
+    let served = |entry: &CachedResponse| {
+        let mut response = cache::replay(entry);
+        if warn {
+            cache::add_warning(&mut response);
+        }
+        Ok(Answer {
+            response,
+            integration_latency: None,
+        })
+    };
+    if !refresh && let Some(hit) = sc.store.get(&key) {
+        metrics.cache_lookup(true);
+        return (served(&hit), Some(CacheStatus::Hit));
+    }
+    metrics.cache_lookup(false);
+    let status = if refresh {
+        // Gone before the fill starts: a fill never hands out the entry it replaces.
+        sc.store.invalidate(&key);
+        CacheStatus::Refresh
+    } else {
+        CacheStatus::Miss
+    };
+    let guard = match sc.store.begin_fill(&key) {
+        Fill::Leader(guard) => guard,
+        Fill::Follower(wait) => {
+            if let Ok(Some(entry)) = wait.wait(route.integration.timeout).await {
+                return (served(&entry), Some(CacheStatus::Coalesced));
+            }
+            // The leader had nothing to share, or took too long: fetch without storing.
+            let mut answer = run.call(cx).await;
+            if warn && let Ok(a) = &mut answer {
+                cache::add_warning(&mut a.response);
+            }
+            return (answer, Some(status));
+        }
+    };
+    let answer = match run.call(cx).await {
+        Ok(a) => a,
+        // Dropping the guard tells the followers to fetch for themselves.
+        Err(e) => return (Err(e), Some(status)),
+    };
+    let latency = answer.integration_latency;
+    let mut response = match cache::capture(answer.response).await {
+        Ok(captured) => {
+            let entry = Arc::new(captured);
+            let ttl = cache::storable(entry.status).then_some(rc.settings.ttl);
+            guard.complete(Some(Arc::clone(&entry)), ttl);
+            cache::replay(&entry)
+        }
+        Err(uncached) => {
+            guard.complete(None, None);
+            uncached
+        }
+    };
+    if warn {
+        cache::add_warning(&mut response);
+    }
+    (
+        Ok(Answer {
+            response,
+            integration_latency: latency,
+        }),
+        Some(status),
+    )
 }
 
 fn check_limits(snap: &Snapshot, parts: &http::request::Parts) -> Result<(), GatewayError> {
@@ -302,6 +450,7 @@ struct LogFields {
     api: String,
     stage: String,
     error_type: &'static str,
+    cache_status: &'static str,
 }
 
 impl OnDone for Done {
@@ -326,6 +475,7 @@ impl OnDone for Done {
                 api_id: &l.api,
                 stage: &l.stage,
                 error_type: l.error_type,
+                cache_status: l.cache_status,
             });
         }
     }

@@ -13,6 +13,7 @@ use std::time::Duration;
 use portico_config::responses::GatewayResponses;
 use portico_config::{AuthorizerDef, Config, Integration, Limits, PluginKind};
 
+use crate::cache::{Caches, StageCacheRt};
 use crate::plugins::Slot;
 
 use crate::router::{RouteId, Router};
@@ -92,6 +93,8 @@ pub struct StageRt {
     pub route_metrics: Vec<RouteMetrics>,
     /// Series for requests in this stage that match no route.
     pub unmatched: RouteMetrics,
+    /// The response cache, if the stage has one.
+    pub cache: Option<StageCacheRt>,
 }
 
 impl Snapshot {
@@ -100,6 +103,7 @@ impl Snapshot {
         config: &Config,
         metrics: &Metrics,
         slots: &HashMap<String, Arc<Slot>>,
+        caches: &Caches,
         generation: u64,
     ) -> Result<Self, Vec<String>> {
         let mut errors = Vec::new();
@@ -182,6 +186,7 @@ impl Snapshot {
                         .map(|r| metrics.route(labels(&s.name, &r.resource_path, &r.method)))
                         .collect(),
                     unmatched: metrics.route(labels(&s.name, "", "")),
+                    cache: StageCacheRt::build(caches, api, s),
                 })
                 .collect();
             for host in &api.hosts {
@@ -201,6 +206,18 @@ impl Snapshot {
         if !errors.is_empty() {
             return Err(errors);
         }
+        caches.retain(
+            &config
+                .apis
+                .iter()
+                .flat_map(|a| {
+                    a.stages
+                        .iter()
+                        .filter(|s| s.cache.is_some())
+                        .map(|s| (a.name.clone(), s.name.clone()))
+                })
+                .collect(),
+        );
         Ok(Self {
             generation,
             apis,

@@ -7,6 +7,8 @@
 //! | `5XXError`           | `portico_5xx_error_total`                           |
 //! | `Latency`            | `portico_latency_milliseconds` (histogram)          |
 //! | `IntegrationLatency` | `portico_integration_latency_milliseconds` (histogram) |
+//! | `CacheHitCount`      | `portico_cache_hit_total`                           |
+//! | `CacheMissCount`     | `portico_cache_miss_total`                          |
 //!
 //! All carry the labels `api`, `stage`, `resource` and `method`. Requests that match no route
 //! are counted with empty `resource` and `method` (labels never come from the client, so a
@@ -64,6 +66,8 @@ pub struct Metrics {
     e5: Family<MethodLabels, Counter>,
     latency: Family<MethodLabels, Histogram, fn() -> Histogram>,
     integration_latency: Family<MethodLabels, Histogram, fn() -> Histogram>,
+    cache_hit: Family<MethodLabels, Counter>,
+    cache_miss: Family<MethodLabels, Counter>,
     /// Reloads that succeeded.
     pub reloads_ok: Counter,
     /// Reloads rejected by validation.
@@ -94,6 +98,18 @@ impl Metrics {
             Family::<MethodLabels, Histogram, fn() -> Histogram>::new_with_constructor(
                 latency_histogram as fn() -> Histogram,
             );
+        let cache_hit = Family::<MethodLabels, Counter>::default();
+        let cache_miss = Family::<MethodLabels, Counter>::default();
+        registry.register(
+            "cache_hit",
+            "Requests served from the stage cache (AWS CacheHitCount)",
+            cache_hit.clone(),
+        );
+        registry.register(
+            "cache_miss",
+            "Requests on cached methods served from the integration (AWS CacheMissCount)",
+            cache_miss.clone(),
+        );
         let reloads_ok = Counter::default();
         let reloads_failed = Counter::default();
         let access_log_dropped = Counter::default();
@@ -146,6 +162,8 @@ impl Metrics {
             e5,
             latency,
             integration_latency,
+            cache_hit,
+            cache_miss,
             reloads_ok,
             reloads_failed,
             access_log_dropped,
@@ -161,6 +179,8 @@ impl Metrics {
             e5: self.e5.get_or_create(&labels).clone(),
             latency: self.latency.get_or_create(&labels).clone(),
             integration_latency: self.integration_latency.get_or_create(&labels).clone(),
+            cache_hit: self.cache_hit.get_or_create(&labels).clone(),
+            cache_miss: self.cache_miss.get_or_create(&labels).clone(),
         }
     }
 
@@ -182,9 +202,20 @@ pub struct RouteMetrics {
     e5: Counter,
     latency: Histogram,
     integration_latency: Histogram,
+    cache_hit: Counter,
+    cache_miss: Counter,
 }
 
 impl RouteMetrics {
+    /// Counts a cache lookup on a cached method: a hit, or a miss.
+    pub fn cache_lookup(&self, hit: bool) {
+        if hit {
+            self.cache_hit.inc();
+        } else {
+            self.cache_miss.inc();
+        }
+    }
+
     /// Records a finished request.
     pub fn record(&self, status: u16, latency_ms: f64, integration_ms: Option<f64>) {
         self.count.inc();
