@@ -1,0 +1,2 @@
+//! Placeholder; the contended-bucket bench follows.
+fn main() {}
