@@ -15,8 +15,8 @@
 //! - adds the quota deltas to the key's counter for the current period and returns it;
 //! - adds the usage deltas to the key's per-day counters.
 //!
-//! Limits that were busy in the last [`ACTIVE_ROUNDS`] rounds are synced even without local
-//! admissions, so an idle node keeps a fresh view of them.
+//! Limits and keys that were busy in the last [`ACTIVE_ROUNDS`] rounds are synced even
+//! without local admissions, so an idle node keeps a fresh view of them.
 //!
 //! # Error bound
 //!
@@ -308,8 +308,17 @@ impl Cluster {
         }
         let mut meter_items = Vec::new();
         for handle in meters.all() {
-            if !handle.0.dirty.swap(false, Ordering::AcqRel) {
-                continue;
+            if handle.0.dirty.swap(false, Ordering::AcqRel) {
+                handle
+                    .0
+                    .active_rounds
+                    .store(ACTIVE_ROUNDS, Ordering::Relaxed);
+            } else {
+                let rounds = handle.0.active_rounds.load(Ordering::Relaxed);
+                if rounds == 0 {
+                    continue;
+                }
+                handle.0.active_rounds.store(rounds - 1, Ordering::Relaxed);
             }
             let delta = handle.0.pending.swap(0, Ordering::AcqRel);
             let quota = handle

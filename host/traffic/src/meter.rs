@@ -6,7 +6,7 @@
 //! only dropped by an explicit [`Meters::retain`], because they hold usage history.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, Ordering};
 
 use crate::quota::{QuotaCounter, QuotaSettings};
 use crate::usage::DailyUsage;
@@ -30,6 +30,9 @@ pub(crate) struct MeterState {
     pub(crate) dirty: AtomicBool,
     /// Something changed since the last flush to disk.
     pub(crate) changed: AtomicBool,
+    /// Cluster mode: sync rounds left in which this key is synced without local changes, so
+    /// a node keeps a fresh view of a key other nodes are using.
+    pub(crate) active_rounds: AtomicU32,
 }
 
 impl QuotaHandle {
@@ -42,6 +45,7 @@ impl QuotaHandle {
             pending: AtomicI64::new(0),
             dirty: AtomicBool::new(true),
             changed: AtomicBool::new(true),
+            active_rounds: AtomicU32::new(0),
         }))
     }
 
