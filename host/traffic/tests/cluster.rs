@@ -41,7 +41,8 @@ async fn hammer(
 ) -> (Vec<u64>, Duration) {
     let start = Instant::now();
     let mut tasks = Vec::new();
-    for (traffic, limits, quota) in nodes.iter().cloned() {
+    for (traffic, limits, quota) in nodes {
+        let (traffic, limits, quota) = (traffic.clone(), limits.clone(), quota.clone());
         tasks.push(tokio::spawn(async move {
             let refs: Vec<&LimitHandle> = limits.iter().collect();
             let mut admitted = 0u64;
