@@ -117,7 +117,7 @@ pub(crate) fn refund(limits: &[&LimitHandle], now: u64) {
 #[inline]
 pub(crate) fn admit_local(
     now: u64,
-    unix_secs: i64,
+    unix_secs: impl FnOnce() -> i64,
     limits: &[&LimitHandle],
     quota: Option<&QuotaHandle>,
     mode: Mode,
@@ -138,6 +138,8 @@ pub(crate) fn admit_local(
         }
     }
     if let Some(meter) = quota {
+        // The calendar is read only when there is a quota: it costs as much as the bucket.
+        let unix_secs = unix_secs();
         match meter.quota().try_consume(unix_secs) {
             Ok(remaining) => {
                 meter
@@ -153,6 +155,11 @@ pub(crate) fn admit_local(
             }
             Err(retry_after) => {
                 refund(limits, now);
+                if mode.cluster {
+                    // Pull the global counter at the next sync: another node may have been
+                    // granted an extension, or a reset, for this key.
+                    meter.0.mark_dirty();
+                }
                 return Admission::QuotaExceeded { retry_after };
             }
         }

@@ -50,6 +50,9 @@
 //! probing every interval; the connection reconnects by itself, and the first successful call
 //! makes the cluster healthy again, with no restart.
 //!
+//! Deltas are pushed at least once: a call that times out after Redis ran it is retried with
+//! the same deltas, counting them twice (quotas then err on the strict side).
+//!
 //! Reconciliation: **quota and usage deltas** counted while degraded are kept and pushed on
 //! recovery, so quotas and GetUsage include them. **Rate-limit deltas** from the degraded
 //! period are dropped: they are past admissions, and debiting them would lock the limit for a
@@ -104,6 +107,9 @@ pub(crate) struct Cluster {
     degraded: AtomicBool,
     /// Detail for the health endpoint; written by the sync task and failing strict calls.
     health: Mutex<Health>,
+    /// Serialises sync rounds (the background task and explicit `Traffic::sync` calls): an
+    /// older round's answer must never overwrite a newer one's.
+    sync_lock: tokio::sync::Mutex<()>,
 }
 
 impl std::fmt::Debug for Cluster {
@@ -163,6 +169,7 @@ impl Cluster {
             admin: Script::new(include_str!("cluster/quota_admin.lua")),
             degraded: AtomicBool::new(false),
             health: Mutex::new(Health::Healthy),
+            sync_lock: tokio::sync::Mutex::new(()),
         })
     }
 
@@ -238,6 +245,7 @@ impl Cluster {
 
     /// One sync round (see the module docs). Updates health.
     pub(crate) async fn sync_once(&self, limits: &Limits, meters: &Meters, clock: &dyn Clock) {
+        let _serial = self.sync_lock.lock().await;
         let degraded = self.is_degraded();
         let (limit_items, meter_items) = self.collect(limits, meters, clock, degraded);
         let result = if limit_items.is_empty() && meter_items.is_empty() {

@@ -23,7 +23,10 @@ use crate::config::FailMode;
 #[derive(Debug, Clone)]
 pub struct LimitHandle(pub(crate) Arc<LimitState>);
 
+/// Aligned to two cache lines so the buckets of distinct keys, allocated next to each other,
+/// never share a line (false sharing costs more than the compare-exchange itself).
 #[derive(Debug)]
+#[repr(align(128))]
 pub(crate) struct LimitState {
     pub(crate) id: Box<str>,
     pub(crate) bucket: TokenBucket,

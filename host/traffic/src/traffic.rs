@@ -76,10 +76,40 @@ impl Traffic {
         if needs_tasks && runtime.is_none() {
             return Err(TrafficError::NoRuntime);
         }
-        let default_fail_mode = config
-            .cluster
+        let meters = Meters::default();
+        let mut warnings = Vec::new();
+        let store = config.data_dir.as_deref().map(Store::new);
+        if let Some(store) = &store {
+            warnings.extend(store.load(&meters, clock.unix_secs())?);
+        }
+        let cluster = config.cluster.clone().map(Cluster::new).transpose()?;
+        let traffic = Self::assemble(&config, clock, meters, store, cluster);
+        if let Some(rt) = runtime {
+            traffic.spawn_tasks(&rt);
+        }
+        Ok((traffic, warnings))
+    }
+
+    /// An embedded core without persistence or tasks (tests, benches, single-node setups that
+    /// do not keep usage). Needs no runtime.
+    pub fn in_memory(account: Option<Limit>, clock: Arc<dyn Clock>) -> Arc<Traffic> {
+        let config = TrafficConfig {
+            account,
+            ..TrafficConfig::default()
+        };
+        Self::assemble(&config, clock, Meters::default(), None, None)
+    }
+
+    fn assemble(
+        config: &TrafficConfig,
+        clock: Arc<dyn Clock>,
+        meters: Meters,
+        store: Option<Store>,
+        cluster: Option<Cluster>,
+    ) -> Arc<Traffic> {
+        let default_fail_mode = cluster
             .as_ref()
-            .map_or(FailMode::Open, |c| c.fail_mode);
+            .map_or(FailMode::Open, |c| c.config.fail_mode);
         let limits = Limits::default();
         let account = config.account.map(|limit| {
             limits.resolve(
@@ -89,14 +119,7 @@ impl Traffic {
                 clock.monotonic_nanos(),
             )
         });
-        let meters = Meters::default();
-        let mut warnings = Vec::new();
-        let store = config.data_dir.as_deref().map(Store::new);
-        if let Some(store) = &store {
-            warnings.extend(store.load(&meters, clock.unix_secs())?);
-        }
-        let cluster = config.cluster.map(Cluster::new).transpose()?;
-        let traffic = Arc::new(Traffic {
+        Arc::new(Traffic {
             clock,
             limits,
             meters,
@@ -109,25 +132,7 @@ impl Traffic {
             cluster,
             shutdown: watch::channel(false).0,
             tasks: Mutex::new(Vec::new()),
-        });
-        if let Some(rt) = runtime {
-            traffic.spawn_tasks(&rt);
-        }
-        Ok((traffic, warnings))
-    }
-
-    /// An embedded core without persistence or tasks (tests, benches, single-node setups that
-    /// do not keep usage).
-    pub fn in_memory(account: Option<Limit>, clock: Arc<dyn Clock>) -> Arc<Traffic> {
-        let config = TrafficConfig {
-            account,
-            ..TrafficConfig::default()
-        };
-        match Self::start(config, clock) {
-            Ok((t, _)) => t,
-            // Unreachable: without data_dir and cluster nothing can fail.
-            Err(e) => panic!("in-memory traffic core failed to start: {e}"),
-        }
+        })
     }
 
     fn spawn_tasks(self: &Arc<Self>, rt: &tokio::runtime::Handle) {
@@ -230,7 +235,7 @@ impl Traffic {
     pub fn admit(&self, limits: &[&LimitHandle], quota: Option<&QuotaHandle>) -> Admission {
         admit_local(
             self.clock.monotonic_nanos(),
-            self.clock.unix_secs(),
+            || self.clock.unix_secs(),
             limits,
             quota,
             self.mode(),
