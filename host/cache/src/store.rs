@@ -128,7 +128,12 @@ impl Store {
         self.cache.contains_key(key)
     }
 
-    pub(crate) fn insert(&self, key: CacheKey, response: Arc<CachedResponse>, ttl: Duration) -> bool {
+    pub(crate) fn insert(
+        &self,
+        key: CacheKey,
+        response: Arc<CachedResponse>,
+        ttl: Duration,
+    ) -> bool {
         if ttl.is_zero() || response.body.len() > MAX_ENTRY_BODY {
             return false;
         }
@@ -297,7 +302,10 @@ mod tests {
         assert_eq!(expiry, Some(MAX_TTL));
 
         assert!(cache.insert(key.clone(), response(1), Duration::from_secs(300)));
-        assert_eq!(cache.store.cache.get(&key).expect("stored").ttl, Duration::from_secs(300));
+        assert_eq!(
+            cache.store.cache.get(&key).expect("stored").ttl,
+            Duration::from_secs(300)
+        );
     }
 
     #[test]

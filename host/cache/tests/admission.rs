@@ -81,7 +81,10 @@ fn key_read_now_and_then_stays_cached_through_a_long_flood() {
     for i in 1..=10_000 {
         request(&cache, key("cold", i));
         if i % 500 == 0 {
-            assert!(cache.get(&hot).is_some(), "hot key evicted after {i} cold keys");
+            assert!(
+                cache.get(&hot).is_some(),
+                "hot key evicted after {i} cold keys"
+            );
         }
     }
     let stats = cache.stats();

@@ -196,7 +196,8 @@ async fn fill_after_a_stored_completion_is_served_from_the_cache() {
     let cache = StageCache::new(1 << 20);
     let k = key("/pets");
     let fetched = response(b"pets");
-    leader(cache.begin_fill(&k)).complete(Some(Arc::clone(&fetched)), Some(Duration::from_secs(60)));
+    leader(cache.begin_fill(&k))
+        .complete(Some(Arc::clone(&fetched)), Some(Duration::from_secs(60)));
     // A request that missed just before the leader stored joins as an already-served follower.
     let got = follower(cache.begin_fill(&k)).wait(Duration::ZERO).await;
     assert!(Arc::ptr_eq(&got.unwrap().unwrap(), &fetched));

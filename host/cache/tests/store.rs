@@ -12,7 +12,11 @@ use portico_cache::{CacheKey, CachedResponse, MAX_ENTRY_BODY, StageCache};
 const LONG: Duration = Duration::from_secs(60);
 
 fn key(name: &str) -> CacheKey {
-    CacheKey::builder().part("deployment-1").part("GET").part(name).build()
+    CacheKey::builder()
+        .part("deployment-1")
+        .part("GET")
+        .part(name)
+        .build()
 }
 
 fn response(body: &[u8]) -> CachedResponse {
@@ -75,7 +79,10 @@ fn each_entry_keeps_its_own_ttl() {
     assert!(cache.insert(long.clone(), response(b"l"), LONG));
     sleep(Duration::from_millis(400));
     assert!(cache.get(&short).is_none());
-    assert_eq!(&cache.get(&long).expect("long TTL still live").body[..], b"l");
+    assert_eq!(
+        &cache.get(&long).expect("long TTL still live").body[..],
+        b"l"
+    );
 }
 
 #[test]
@@ -85,7 +92,10 @@ fn replacing_an_entry_restarts_its_ttl() {
     assert!(cache.insert(k.clone(), response(b"old"), Duration::from_millis(100)));
     assert!(cache.insert(k.clone(), response(b"new"), LONG));
     sleep(Duration::from_millis(400));
-    assert_eq!(&cache.get(&k).expect("replacement's TTL applies").body[..], b"new");
+    assert_eq!(
+        &cache.get(&k).expect("replacement's TTL applies").body[..],
+        b"new"
+    );
 }
 
 #[test]
