@@ -251,7 +251,9 @@ mod tests {
             headers: http::HeaderMap::new(),
             body: bytes::Bytes::from_static(b"hi"),
         });
-        guard.tx.send_replace(State::Done(Some(Arc::clone(&response))));
+        guard
+            .tx
+            .send_replace(State::Done(Some(Arc::clone(&response))));
         let wait = follower(cache.begin_fill(&key));
         guard.finished = true;
         guard.inflight.remove(&guard.key, guard.id);

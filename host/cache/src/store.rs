@@ -34,7 +34,7 @@ pub const HEADER_OVERHEAD_BYTES: u64 = 128;
 
 /// A cached response: what the client got, minus per-request headers (the caller strips them
 /// before caching, e.g. `Date`, `x-amzn-RequestId`, `Set-Cookie`).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CachedResponse {
     /// Status code.
     pub status: StatusCode,
@@ -128,7 +128,12 @@ impl Store {
         self.cache.contains_key(key)
     }
 
-    pub(crate) fn insert(&self, key: CacheKey, response: Arc<CachedResponse>, ttl: Duration) -> bool {
+    pub(crate) fn insert(
+        &self,
+        key: CacheKey,
+        response: Arc<CachedResponse>,
+        ttl: Duration,
+    ) -> bool {
         if ttl.is_zero() || response.body.len() > MAX_ENTRY_BODY {
             return false;
         }
@@ -189,7 +194,11 @@ impl StageCache {
     /// the body is larger than [`MAX_ENTRY_BODY`] or when the entry alone exceeds the capacity.
     ///
     /// `true` means the entry was handed to the cache. When the cache is full, TinyLFU may
-    /// still decline it in favour of entries read more often; a later `get` then misses.
+    /// still decline a *new* key in favour of entries read more often (a later `get` then
+    /// misses). A key's frequency comes from `get`s, misses included, so call `get` before
+    /// filling, as the request path does anyway. Replacing an existing key is never declined:
+    /// to refresh an entry (`Cache-Control: max-age=0`), insert over it rather than
+    /// invalidating first.
     pub fn insert(&self, key: CacheKey, response: CachedResponse, ttl: Duration) -> bool {
         self.store.insert(key, Arc::new(response), ttl)
     }
@@ -206,7 +215,11 @@ impl StageCache {
     }
 
     /// Entries and weighed bytes right now. Runs moka's pending maintenance first (evictions,
-    /// expirations, flushes), so the numbers are current; that costs more than a `get`.
+    /// invalidations, flushes), so the numbers are current; that costs more than a `get`.
+    ///
+    /// One lag remains: moka's timer wheel removes an expired entry at its next tick
+    /// (≈ 1.07 s), so for up to about a second after its TTL an entry that `get` no longer
+    /// returns is still counted here.
     pub fn stats(&self) -> CacheStats {
         self.store.cache.run_pending_tasks();
         CacheStats {
@@ -276,6 +289,23 @@ mod tests {
         let too_small = StageCache::new(weight - 1);
         assert!(!too_small.insert(key.clone(), r, Duration::from_secs(10)));
         assert!(too_small.get(&key).is_none());
+    }
+
+    #[test]
+    fn ttl_is_clamped_to_max_ttl() {
+        let cache = StageCache::new(1 << 20);
+        let key = CacheKey::from(&b"k"[..]);
+        assert!(cache.insert(key.clone(), response(1), MAX_TTL * 3));
+        let stored = cache.store.cache.get(&key).expect("stored");
+        assert_eq!(stored.ttl, MAX_TTL);
+        let expiry = PerEntryTtl.expire_after_create(&key, &stored, Instant::now());
+        assert_eq!(expiry, Some(MAX_TTL));
+
+        assert!(cache.insert(key.clone(), response(1), Duration::from_secs(300)));
+        assert_eq!(
+            cache.store.cache.get(&key).expect("stored").ttl,
+            Duration::from_secs(300)
+        );
     }
 
     #[test]
