@@ -345,13 +345,32 @@ async fn cached(
         return (served(&hit), Some(CacheStatus::Hit));
     }
     metrics.cache_lookup(false);
-    let status = if refresh {
-        // Gone before the fill starts: a fill never hands out the entry it replaces.
-        sc.store.invalidate(&key);
-        CacheStatus::Refresh
-    } else {
-        CacheStatus::Miss
-    };
+    if refresh {
+        // Fetched alone and stored over the old entry (a replacement is always admitted; a
+        // fill would hand out the entry being replaced).
+        let answer = match run.call(cx).await {
+            Ok(a) => a,
+            Err(e) => return (Err(e), Some(CacheStatus::Refresh)),
+        };
+        let response = match cache::capture(answer.response).await {
+            Ok(captured) => {
+                let replay = cache::replay(&captured);
+                if cache::storable(captured.status) {
+                    sc.store.insert(key, captured, rc.settings.ttl);
+                }
+                replay
+            }
+            Err(uncached) => uncached,
+        };
+        return (
+            Ok(Answer {
+                response,
+                integration_latency: answer.integration_latency,
+            }),
+            Some(CacheStatus::Refresh),
+        );
+    }
+    let status = CacheStatus::Miss;
     let guard = match sc.store.begin_fill(&key) {
         Fill::Leader(guard) => guard,
         Fill::Follower(wait) => {
