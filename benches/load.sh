@@ -7,10 +7,12 @@
 #                    authorizer-header.wasm, result caching off so every request calls it,
 #                    a fresh instance per call: the default policy),
 #   portico-authz-reuse - the same with `instances: reuse`,
+#   portico-cache  - a GET route with the stage cache on, every request a hit (the upstream
+#                    sees one request per run: the script checks its access log),
 # measured back to back in one run with wrk, interleaved over ROUNDS rounds
 # (direct, nginx, portico, ..., direct, nginx, portico, ...) and summarised by the median per
 # target, then as ratios (each Portico scenario against plain Portico, Portico against nginx and
-# against the upstream direct).
+# against the upstream direct, the cache hit against the upstream direct and nginx).
 # Also reported: the CPU time the server under test used per request (from /proc; for the
 # proxies it excludes the upstream), which is less sensitive to a busy machine than rps.
 #
@@ -23,7 +25,8 @@
 #   WARMUP=2s         wrk warm-up before each measurement (output discarded)
 #   SKIP_BUILD=1      use the existing release binary instead of running cargo build
 #   KEEP_DIR=PATH     copy the raw wrk outputs, configs and server logs there at the end
-#   TARGETS="direct nginx-proxy portico portico-authz portico-authz-reuse"   (the default)
+#   TARGETS="direct nginx-proxy portico portico-authz portico-authz-reuse portico-cache"
+#                     (the default: all of them)
 #
 # Installs nginx and wrk (and curl, python3) with apt-get when they are missing (needs root).
 set -euo pipefail
@@ -250,7 +253,8 @@ mkdir -p "$WORK/www"
 # ~100 bytes of JSON.
 printf '{"id":"item-0042","name":"benchmark item","price":19.99,"tags":["load","test"],"stock":1200}\n' \
     >"$WORK/www/item.json"
-chmod 644 "$WORK/www/item.json"
+cp "$WORK/www/item.json" "$WORK/www/cached.json"
+chmod 644 "$WORK/www/item.json" "$WORK/www/cached.json"
 
 # Shared http{} settings. keepalive_requests is raised from nginx's default of 1000 so that
 # neither wrk's connections nor the proxies' upstream connections are closed and reopened
@@ -283,6 +287,8 @@ http {
         listen 127.0.0.1:$UP_PORT;
         root $WORK/www;
         location / { default_type application/json; }
+        # The cached route's requests are logged, to show a cache hit never reaches here.
+        location = /cached.json { default_type application/json; access_log $WORK/upstream-cached.log; }
     }
 }
 EOF
@@ -369,6 +375,12 @@ paths:
           integration.request.path.proxy: method.request.path.proxy
 $(authorized_route authz fresh)
 $(authorized_route authz-reuse reuse)
+  /cached/item.json:
+    get:
+      x-amazon-apigateway-integration:
+        type: http_proxy
+        httpMethod: GET
+        uri: 'http://127.0.0.1:$UP_PORT/cached.json'
 EOF
 
 cat >"$WORK/gateway.yaml" <<EOF
@@ -391,7 +403,11 @@ apis:
   - name: bench
     spec: api.yaml
     stages:
-      bench: {}
+      bench:
+        cache: {size: 64MiB}
+        method_settings:
+          '*/*': {caching_enabled: false}
+          /cached/item.json/GET: {caching_enabled: true, cache_ttl_seconds: 3600}
 EOF
 
 "$PORTICO" check --config "$WORK/gateway.yaml" >&2 || die "the generated gateway file is invalid"
@@ -425,13 +441,14 @@ PID[nginx-proxy]=$PROXY_PID
 URL[portico]=http://$PORTICO_ADDR/bench/item.json
 URL[portico-authz]=http://$PORTICO_ADDR/bench/authz/item.json
 URL[portico-authz-reuse]=http://$PORTICO_ADDR/bench/authz-reuse/item.json
-for t in portico portico-authz portico-authz-reuse; do
+URL[portico-cache]=http://$PORTICO_ADDR/bench/cached/item.json
+for t in portico portico-authz portico-authz-reuse portico-cache; do
     PID[$t]=$PORTICO_PID
 done
 H[portico-authz]="Authorization: bench-token"
 H[portico-authz-reuse]="Authorization: bench-token"
 
-TARGETS=${TARGETS:-direct nginx-proxy portico portico-authz portico-authz-reuse}
+TARGETS=${TARGETS:-direct nginx-proxy portico portico-authz portico-authz-reuse portico-cache}
 read -r -a TARGET_LIST <<<"$TARGETS"
 for t in "${TARGET_LIST[@]}"; do
     [[ -n ${URL[$t]:-} ]] || die "unknown target $t (known: ${!URL[*]})"
@@ -487,4 +504,11 @@ compare portico nginx-proxy
 compare portico direct
 compare portico-authz portico
 compare portico-authz-reuse portico
+compare portico-cache direct
+compare portico-cache nginx-proxy
+if [[ -n ${RPS[portico-cache]:-} ]]; then
+    # One miss fills the entry (TTL 3600 s); every later request must be a hit.
+    printf 'upstream requests for the cached route: %s (over %s rounds)\n' \
+        "$(wc -l <"$WORK/upstream-cached.log" 2>/dev/null || echo 0)" "$ROUNDS"
+fi
 printf '(wrk -t%s -c%s -d%s, %s rounds, medians)\n' "$THREADS" "$CONNECTIONS" "$DURATION" "$ROUNDS"

@@ -27,7 +27,7 @@ fn route(path: &str, methods: &[(&str, &str)], upstream: &str) -> String {
 const LAMBDA: &str = "arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/arn:aws:lambda:us-east-1:123456789012:function";
 
 struct Setup {
-    _dir: Dir,
+    dir: Dir,
     gw: Portico,
     up: Upstream,
     big: Upstream,
@@ -113,7 +113,7 @@ paths:
     dir.single_api(&api, &stages, &plugins);
     let gw = Portico::start(&dir);
     Setup {
-        _dir: dir,
+        dir,
         gw,
         up,
         big,
@@ -378,4 +378,36 @@ async fn one_principal_never_gets_anothers_cached_response() {
     )
     .await;
     assert_eq!(denied.status, 401);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reload_keeps_entries_its_deployment_still_produces() {
+    let s = start().await;
+    fetch(&s.gw, "/prod/items?type=r", &[]).await;
+    fetch(&s.gw, "/prod/short", &[]).await;
+    assert_eq!(s.up.count(), 2);
+
+    // The same configuration again: the entries stay valid.
+    let reload = send("POST", &s.gw.admin_url("/reload"), &[], "").await;
+    assert_eq!(reload.status, 200, "{}", reload.text());
+    fetch(&s.gw, "/prod/items?type=r", &[]).await;
+    fetch(&s.gw, "/prod/short", &[]).await;
+    assert_eq!(s.up.count(), 2, "an unchanged reload dropped cache entries");
+
+    // `/items` GET changes (a timeout): its entries belong to the old deployment and are not
+    // served; `/short` is unchanged and still hits.
+    let api = std::fs::read_to_string(s.dir.path("api.yaml")).unwrap();
+    let changed = api.replacen(
+        "        cacheKeyParameters:",
+        "        timeoutInMillis: 5000\n        cacheKeyParameters:",
+        1,
+    );
+    assert_ne!(api, changed);
+    s.dir.write("api.yaml", &changed);
+    let reload = send("POST", &s.gw.admin_url("/reload"), &[], "").await;
+    assert_eq!(reload.status, 200, "{}", reload.text());
+    fetch(&s.gw, "/prod/items?type=r", &[]).await;
+    assert_eq!(s.up.count(), 3);
+    fetch(&s.gw, "/prod/short", &[]).await;
+    assert_eq!(s.up.count(), 3);
 }
