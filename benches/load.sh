@@ -7,6 +7,8 @@
 #                    authorizer-header.wasm, result caching off so every request calls it,
 #                    a fresh instance per call: the default policy),
 #   portico-authz-reuse - the same with `instances: reuse`,
+#   portico-authz-cached - the fresh-instance authorizer with API Gateway's default result
+#                    caching (authorizerResultTtlInSeconds: 300): one call per token,
 #   portico-cache  - a GET route with the stage cache on, every request a hit (the upstream
 #                    sees one request per run: the script checks its access log),
 # measured back to back in one run with wrk, interleaved over ROUNDS rounds
@@ -25,7 +27,8 @@
 #   WARMUP=2s         wrk warm-up before each measurement (output discarded)
 #   SKIP_BUILD=1      use the existing release binary instead of running cargo build
 #   KEEP_DIR=PATH     copy the raw wrk outputs, configs and server logs there at the end
-#   TARGETS="direct nginx-proxy portico portico-authz portico-authz-reuse portico-cache"
+#   TARGETS="direct nginx-proxy portico portico-authz portico-authz-reuse portico-authz-cached
+#            portico-cache"
 #                     (the default: all of them)
 #
 # Installs nginx and wrk (and curl, python3) with apt-get when they are missing (needs root).
@@ -319,9 +322,10 @@ http {
 }
 EOF
 
-# One API, three routes to the same upstream: plain, and behind the Rust header authorizer
-# with a fresh instance per call (the default) or with reused instances. Result caching is
-# off (authorizerResultTtlInSeconds: 0), so every request calls the plugin.
+# One API, four routes to the same upstream: plain, and behind the Rust header authorizer with
+# a fresh instance per call (the default) or with reused instances, both with result caching
+# off (authorizerResultTtlInSeconds: 0) so every request calls the plugin, and with AWS's
+# default result caching (300 s).
 authorized_route() {
     cat <<EOT
   /$1/{proxy+}:
@@ -338,6 +342,7 @@ authorized_route() {
 EOT
 }
 authorizer_scheme() {
+    local ttl=${3:-0}
     cat <<EOT
     $1:
       type: apiKey
@@ -348,7 +353,7 @@ authorizer_scheme() {
         type: token
         authorizerUri: arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/arn:aws:lambda:us-east-1:123456789012:function:$2/invocations
         identitySource: method.request.header.Authorization
-        authorizerResultTtlInSeconds: 0
+        authorizerResultTtlInSeconds: $ttl
 EOT
 }
 
@@ -359,6 +364,7 @@ components:
   securitySchemes:
 $(authorizer_scheme fresh header-auth)
 $(authorizer_scheme reuse header-auth-reuse)
+$(authorizer_scheme cached header-auth 300)
 paths:
   /{proxy+}:
     x-amazon-apigateway-any-method:
@@ -375,6 +381,7 @@ paths:
           integration.request.path.proxy: method.request.path.proxy
 $(authorized_route authz fresh)
 $(authorized_route authz-reuse reuse)
+$(authorized_route authz-cached cached)
   /cached/item.json:
     get:
       x-amazon-apigateway-integration:
@@ -441,14 +448,16 @@ PID[nginx-proxy]=$PROXY_PID
 URL[portico]=http://$PORTICO_ADDR/bench/item.json
 URL[portico-authz]=http://$PORTICO_ADDR/bench/authz/item.json
 URL[portico-authz-reuse]=http://$PORTICO_ADDR/bench/authz-reuse/item.json
+URL[portico-authz-cached]=http://$PORTICO_ADDR/bench/authz-cached/item.json
 URL[portico-cache]=http://$PORTICO_ADDR/bench/cached/item.json
-for t in portico portico-authz portico-authz-reuse portico-cache; do
+for t in portico portico-authz portico-authz-reuse portico-authz-cached portico-cache; do
     PID[$t]=$PORTICO_PID
 done
 H[portico-authz]="Authorization: bench-token"
 H[portico-authz-reuse]="Authorization: bench-token"
+H[portico-authz-cached]="Authorization: bench-token"
 
-TARGETS=${TARGETS:-direct nginx-proxy portico portico-authz portico-authz-reuse portico-cache}
+TARGETS=${TARGETS:-direct nginx-proxy portico portico-authz portico-authz-reuse portico-authz-cached portico-cache}
 read -r -a TARGET_LIST <<<"$TARGETS"
 for t in "${TARGET_LIST[@]}"; do
     [[ -n ${URL[$t]:-} ]] || die "unknown target $t (known: ${!URL[*]})"
@@ -504,6 +513,7 @@ compare portico nginx-proxy
 compare portico direct
 compare portico-authz portico
 compare portico-authz-reuse portico
+compare portico-authz-cached portico
 compare portico-cache direct
 compare portico-cache nginx-proxy
 if [[ -n ${RPS[portico-cache]:-} ]]; then

@@ -13,7 +13,7 @@
 //! - any other token: `unauthorized`.
 //!
 //! `header` defaults to `authorization`. A value of the form `Bearer <token>` is looked up as
-//! `<token>` when the whole value is not itself listed. Each call logs one line (never the
+//! `<token>` when the whole value is not itself listed. Each call logs one debug line (never the
 //! token).
 
 use portico_sdk::serde_json::Value;
@@ -44,7 +44,7 @@ fn authorize(request: &Request) -> Decision {
     let config = portico_sdk::config();
     let header = config["header"].as_str().unwrap_or(DEFAULT_HEADER);
     let Some(value) = request.header(header).filter(|v| !v.is_empty()) else {
-        log::info!("authorizer-header: no {header} header: unauthorized");
+        log::debug!("authorizer-header: no {header} header: unauthorized");
         return Decision::unauthorized();
     };
     let bearer = value
@@ -56,17 +56,17 @@ fn authorize(request: &Request) -> Decision {
         .or_else(|| bearer.and_then(|token| lookup(config, token).map(|v| (token, v))));
     match found {
         Some((_, Verdict::Deny)) => {
-            log::info!("authorizer-header: token is on the deny list: forbidden");
+            log::debug!("authorizer-header: token is on the deny list: forbidden");
             Decision::forbidden()
         }
         Some((token, Verdict::Allow(principal))) => {
-            log::info!("authorizer-header: allow {principal}");
+            log::debug!("authorizer-header: allow {principal}");
             Decision::allow(principal)
                 .with_context("scope", "read")
                 .with_context("tokenLength", token.len().to_string())
         }
         None => {
-            log::info!("authorizer-header: unknown token: unauthorized");
+            log::debug!("authorizer-header: unknown token: unauthorized");
             Decision::unauthorized()
         }
     }
