@@ -112,12 +112,7 @@ paths:
     let dir = Dir::new();
     dir.single_api(&api, &stages, &plugins);
     let gw = Portico::start(&dir);
-    Setup {
-        dir,
-        gw,
-        up,
-        big,
-    }
+    Setup { dir, gw, up, big }
 }
 
 async fn fetch(gw: &Portico, path: &str, headers: &[(&str, &str)]) -> Reply {

@@ -244,8 +244,11 @@ pub struct Upstream {
     task: tokio::task::JoinHandle<()>,
 }
 
-/// A custom upstream answer: status and JSON body, from what was received.
-pub type Responder = Arc<dyn Fn(&Seen) -> (StatusCode, String) + Send + Sync>;
+/// A function from what an upstream received to its answer: status and JSON body.
+pub type Respond = dyn Fn(&Seen) -> (StatusCode, String) + Send + Sync;
+
+/// A custom upstream answer, shared by the upstream's connections.
+pub type Responder = Arc<Respond>;
 
 impl Upstream {
     /// The echo upstream.
@@ -322,7 +325,7 @@ impl Drop for Upstream {
 async fn answer(
     req: Request<Incoming>,
     record: &Mutex<Vec<Seen>>,
-    responder: Option<&(dyn Fn(&Seen) -> (StatusCode, String) + Send + Sync)>,
+    responder: Option<&Respond>,
 ) -> Response<Full<Bytes>> {
     let (parts, body) = req.into_parts();
     let header = |name: &str| {

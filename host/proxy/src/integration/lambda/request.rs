@@ -361,6 +361,7 @@ mod tests {
                 .collect::<BTreeMap<_, _>>(),
             route_metrics: Vec::new(),
             unmatched: metrics.route(labels),
+            cache: None,
         }
     }
 
