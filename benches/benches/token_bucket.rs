@@ -3,7 +3,7 @@
 //! all threads on the same key or each on its own key.
 //!
 //! One iteration = one admission on every thread at once; throughput is admissions/s.
-//! Run: `cargo bench -p portico-traffic --bench bucket -- --warm-up-time 1 --measurement-time 2`
+//! Run: `cargo bench -p portico-benches --bench token_bucket -- --warm-up-time 1 --measurement-time 2`
 
 use std::collections::HashMap;
 use std::hint::black_box;
