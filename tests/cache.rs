@@ -24,8 +24,6 @@ fn route(path: &str, methods: &[(&str, &str)], upstream: &str) -> String {
     out
 }
 
-const LAMBDA: &str = "arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/arn:aws:lambda:us-east-1:123456789012:function";
-
 struct Setup {
     dir: Dir,
     gw: Portico,
@@ -76,18 +74,9 @@ async fn start() -> Setup {
 info: {{title: cached, version: '1'}}
 components:
   securitySchemes:
-    tokenAuth:
-      type: apiKey
-      name: Authorization
-      in: header
-      x-amazon-apigateway-authtype: custom
-      x-amazon-apigateway-authorizer:
-        type: token
-        authorizerUri: {LAMBDA}:header-auth/invocations
-        identitySource: method.request.header.Authorization
-        authorizerResultTtlInSeconds: 0
-paths:
-{paths}"#
+{scheme}paths:
+{paths}"#,
+        scheme = authorizer_scheme("tokenAuth", "header-auth")
     );
     let stages = format!(
         r#"      prod:

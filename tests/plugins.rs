@@ -23,24 +23,6 @@ fn component(name: &str) -> PathBuf {
     path
 }
 
-const LAMBDA: &str = "arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/arn:aws:lambda:us-east-1:123456789012:function";
-
-fn authorizer_scheme(name: &str, function: &str) -> String {
-    format!(
-        r#"    {name}:
-      type: apiKey
-      name: Authorization
-      in: header
-      x-amazon-apigateway-authtype: custom
-      x-amazon-apigateway-authorizer:
-        type: token
-        authorizerUri: {LAMBDA}:{function}/invocations
-        identitySource: method.request.header.Authorization
-        authorizerResultTtlInSeconds: 0
-"#
-    )
-}
-
 fn guarded_mock(path: &str, scheme: &str) -> String {
     format!(
         r#"  {path}:

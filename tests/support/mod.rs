@@ -472,6 +472,27 @@ pub fn proxy_api(routes: &[(&str, &str, &str)]) -> String {
     out
 }
 
+/// The Lambda invocation ARN prefix; `{LAMBDA}:NAME/invocations` names a function plugin.
+pub const LAMBDA: &str = "arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/arn:aws:lambda:us-east-1:123456789012:function";
+
+/// A TOKEN authorizer security scheme `name` served by the plugin `function`, result caching
+/// off (indented for `components.securitySchemes`).
+pub fn authorizer_scheme(name: &str, function: &str) -> String {
+    format!(
+        r#"    {name}:
+      type: apiKey
+      name: Authorization
+      in: header
+      x-amazon-apigateway-authtype: custom
+      x-amazon-apigateway-authorizer:
+        type: token
+        authorizerUri: {LAMBDA}:{function}/invocations
+        identitySource: method.request.header.Authorization
+        authorizerResultTtlInSeconds: 0
+"#
+    )
+}
+
 /// Path of a file in the repository.
 pub fn repo_file(rel: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
