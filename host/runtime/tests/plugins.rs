@@ -428,3 +428,50 @@ async fn wrong_entry_point_is_refused() {
         .unwrap_err();
     assert_eq!(err.label(), "instantiate");
 }
+
+/// Files are reachable only through the preopens a plugin is granted: the file inside the
+/// preopened directory is read; a path outside any preopen, or one escaping the preopen with
+/// `..`, is refused by the sandbox (the guest sees an error, the host's files stay unread).
+#[tokio::test]
+async fn files_are_reachable_only_through_preopens() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    std::fs::write(data.join("tokens.txt"), "file-token\n").unwrap();
+    std::fs::write(dir.path().join("outside.txt"), "file-token\n").unwrap();
+    let load = |path: &str, preopen: bool| {
+        let mut s = spec("authorizer-file", PluginKind::Authorizer);
+        s.grants.config = Some(format!(r#"{{"path":"{path}"}}"#));
+        if preopen {
+            s.grants.preopens = vec![Preopen {
+                host_path: data.clone(),
+                guest_path: "/data".into(),
+                read_only: true,
+            }];
+        }
+        runtime()
+            .load(&s, &fixture("authorizer-file"))
+            .expect("loads")
+    };
+    let token = head(&[("authorization", "file-token")]);
+
+    let inside = load("/data/tokens.txt", true);
+    assert!(matches!(
+        inside.authorize(&cx(), token.clone()).await,
+        Ok(Decision::Allow { principal_id, .. }) if principal_id == "file-user"
+    ));
+    for (path, preopen) in [
+        ("/data/../outside.txt", true),
+        ("/outside.txt", true),
+        ("/etc/passwd", true),
+        ("/data/tokens.txt", false),
+    ] {
+        let p = load(path, preopen);
+        match p.authorize(&cx(), token.clone()).await {
+            Ok(Decision::Forbidden(Some(message))) => {
+                assert!(message.starts_with("cannot read"), "{path}: {message}")
+            }
+            other => panic!("{path} (preopen {preopen}) was readable: {other:?}"),
+        }
+    }
+}
