@@ -32,13 +32,13 @@ pub const ENTRY_OVERHEAD_BYTES: u64 = 640;
 /// value, rounded up.
 pub const HEADER_OVERHEAD_BYTES: u64 = 128;
 
-/// A cached response: what the client got, minus per-request headers (the caller strips them
-/// before caching, e.g. `Date`, `x-amzn-RequestId`, `Set-Cookie`).
+/// A cached response: what the client got, minus the headers the caller adds per request
+/// (Portico adds `x-amzn-RequestId` after a replay; the server adds `Date`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CachedResponse {
     /// Status code.
     pub status: StatusCode,
-    /// Response headers, without per-request ones.
+    /// Response headers, as the integration (and response mapping) produced them.
     pub headers: HeaderMap,
     /// The whole body.
     pub body: Bytes,
