@@ -3,7 +3,7 @@
 mod support;
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use portico_runtime::{
@@ -172,14 +172,21 @@ async fn calls_wait_for_a_free_slot() {
         assert!(matches!(c.await.unwrap(), Ok(Decision::Allow { .. })));
     }
 
+    // The hog holds the only slot for 2 s; once it does (its instance is alive), a call
+    // whose 30 ms deadline passes while waiting for the slot is overloaded. Waiting for the
+    // instance rather than sleeping keeps this exact on a slow machine.
     let mut s = spec("authorizer-infinite-loop", PluginKind::Authorizer);
-    s.timeout = Duration::from_millis(300);
+    s.timeout = Duration::from_secs(2);
     let hog = rt.load(&s, &fixture("authorizer-infinite-loop")).unwrap();
     let mut quick = spec("authorizer-allow", PluginKind::Authorizer);
     quick.timeout = Duration::from_millis(30);
     let quick = rt.load(&quick, &fixture("authorizer-allow")).unwrap();
     let hogging = tokio::spawn(async move { hog.authorize(&cx(), head(&[])).await });
-    tokio::time::sleep(Duration::from_millis(50)).await;
+    let waiting = Instant::now();
+    while rt.pool_usage().component_instances == 0 {
+        assert!(waiting.elapsed() < Duration::from_secs(10), "the hog never started");
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
     assert_eq!(
         quick.authorize(&cx(), head(&[])).await,
         Err(Fault::Overloaded)
