@@ -360,6 +360,7 @@ mod tests {
                 .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
                 .collect::<BTreeMap<_, _>>(),
             route_metrics: Vec::new(),
+            traffic: Default::default(),
             unmatched: metrics.route(labels),
         }
     }
@@ -398,6 +399,7 @@ mod tests {
                 params: &self.params,
                 error: None,
                 authorizer: None,
+                api_key: None,
             };
             let text = event(format, &cx, body, auth);
             serde_json::from_str(&text).expect("the event is JSON")
