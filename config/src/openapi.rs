@@ -13,8 +13,8 @@ use serde_json::{Map, Value};
 use crate::diag::{DocPath, Report};
 use crate::mapping::{ParamSource, ParamTarget, Side, http_header_name_ok};
 use crate::model::{
-    ApiKeySource,
-    AuthorizerDef, Integration, IntegrationKind, IntegrationResponse, PayloadFormat, Route,
+    ApiKeySource, AuthorizerDef, Integration, IntegrationKind, IntegrationResponse, PayloadFormat,
+    Route,
 };
 use crate::responses::{GatewayResponse, GatewayResponses, ResponseType};
 use crate::template::{Template, Var};

@@ -152,7 +152,9 @@ pub(crate) fn throttles(
             continue;
         };
         let pick = |f: fn(&RawMethodSetting) -> Option<f64>| {
-            f(setting).or_else(|| all.and_then(f)).unwrap_or(default.rate)
+            f(setting)
+                .or_else(|| all.and_then(f))
+                .unwrap_or(default.rate)
         };
         out[i] = Some(MethodThrottle {
             throttle: Throttle {

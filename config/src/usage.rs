@@ -52,8 +52,7 @@ pub(crate) fn settings(
         Some(dir) => Some(resolve_dir(dir)),
         None => default_data_dir(),
     };
-    let interval = |report: &mut Report, path: &str, ms: Option<u64>, default: Duration| match ms
-    {
+    let interval = |report: &mut Report, path: &str, ms: Option<u64>, default: Duration| match ms {
         Some(0) => {
             report.error(file, path, "must be more than 0");
             default
@@ -222,7 +221,11 @@ pub(crate) fn plans(
         for (j, s) in p.api_stages.iter().enumerate() {
             let spath = format!("{path}.api_stages[{j}]");
             let Some(api) = apis.iter().find(|a| a.name == s.api) else {
-                report.error(file, format!("{spath}.api"), format!("no API is named {}", s.api));
+                report.error(
+                    file,
+                    format!("{spath}.api"),
+                    format!("no API is named {}", s.api),
+                );
                 continue;
             };
             if !api.stages.iter().any(|st| st.name == s.stage) {

@@ -75,7 +75,10 @@ async fn route(gw: &Gateway, req: Request<Incoming>) -> Response<Body> {
         let body = match http_body_util::BodyExt::collect(body).await {
             Ok(b) => b.to_bytes(),
             Err(e) => {
-                return json_reply(StatusCode::PAYLOAD_TOO_LARGE, json!({"message": e.to_string()}));
+                return json_reply(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    json!({"message": e.to_string()}),
+                );
             }
         };
         return match traffic_path {

@@ -34,8 +34,8 @@ pub mod telemetry;
 pub mod traffic;
 pub mod upstream;
 
-use std::sync::{Arc, Mutex};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use arc_swap::ArcSwap;
 use portico_config::{Config, Report};

@@ -45,8 +45,8 @@ use crate::integration::{self, Answer, http::Forwarding};
 use crate::router::BadPath;
 use crate::snapshot::{ApiRt, RouteRt, Snapshot};
 use crate::steps;
-use crate::traffic;
 use crate::telemetry::RouteMetrics;
+use crate::traffic;
 
 /// Facts about the connection a request arrived on.
 #[derive(Debug, Clone, Copy)]

@@ -108,9 +108,8 @@ impl TrafficState {
         let keys_file = settings.data_dir.as_ref().map(|d| d.join("apikeys.json"));
         let runtime_keys = match &keys_file {
             Some(path) => match std::fs::read(path) {
-                Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| {
-                    std::io::Error::other(format!("{}: {e}", path.display()))
-                })?,
+                Ok(bytes) => serde_json::from_slice(&bytes)
+                    .map_err(|e| std::io::Error::other(format!("{}: {e}", path.display())))?,
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
                 Err(e) => {
                     return Err(std::io::Error::other(format!("{}: {e}", path.display())));
@@ -329,8 +328,7 @@ impl<'t> Builder<'t> {
                     runtime
                         .iter()
                         .filter(|k| {
-                            k.usage_plans.contains(&p.name)
-                                && !file_names.contains(k.name.as_str())
+                            k.usage_plans.contains(&p.name) && !file_names.contains(k.name.as_str())
                         })
                         .map(|k| ApiKey {
                             name: k.name.clone(),
