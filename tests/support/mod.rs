@@ -256,7 +256,10 @@ pub struct Upstream {
 }
 
 /// A custom upstream answer: status and JSON body, from what was received.
-pub type Responder = Arc<dyn Fn(&Seen) -> (StatusCode, String) + Send + Sync>;
+pub type Responder = Arc<RespondFn>;
+
+/// The function behind a [`Responder`].
+pub type RespondFn = dyn Fn(&Seen) -> (StatusCode, String) + Send + Sync;
 
 impl Upstream {
     /// The echo upstream.
@@ -333,7 +336,7 @@ impl Drop for Upstream {
 async fn answer(
     req: Request<Incoming>,
     record: &Mutex<Vec<Seen>>,
-    responder: Option<&(dyn Fn(&Seen) -> (StatusCode, String) + Send + Sync)>,
+    responder: Option<&RespondFn>,
 ) -> Response<Full<Bytes>> {
     let (parts, body) = req.into_parts();
     let header = |name: &str| {

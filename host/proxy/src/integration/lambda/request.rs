@@ -360,6 +360,7 @@ mod tests {
                 .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
                 .collect::<BTreeMap<_, _>>(),
             route_metrics: Vec::new(),
+            cache: None,
             traffic: Default::default(),
             unmatched: metrics.route(labels),
         }
