@@ -36,6 +36,102 @@ pub struct RawGateway {
     /// `~/.cache/portico`); `off` disables the cache.
     #[serde(default)]
     pub cache_dir: Option<String>,
+    /// Throttling, quota persistence and cluster settings (see `docs/traffic.md`).
+    #[serde(default)]
+    pub traffic: Option<RawTraffic>,
+    /// API keys; a key's id is its name.
+    #[serde(default)]
+    pub api_keys: Vec<RawApiKey>,
+    /// Usage plans: which keys may call which stages, with what throttle and quota.
+    #[serde(default)]
+    pub usage_plans: Vec<RawUsagePlan>,
+}
+
+/// The `traffic:` section; every field is optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTraffic {
+    /// The account-level throttle (AWS default: 10 000 rps, burst 5 000).
+    pub account: Option<RawThrottle>,
+    /// Where quota counters and usage are kept, relative to the gateway file (default:
+    /// `$XDG_DATA_HOME/portico` or `~/.local/share/portico`); `off` keeps them in memory.
+    pub data_dir: Option<String>,
+    /// Milliseconds between writes of quota counters and usage (default 1000).
+    pub flush_interval_ms: Option<u64>,
+    /// `redis://host:port[/db]`: share limits and quotas across gateways (cluster mode).
+    pub redis: Option<String>,
+    /// Milliseconds between two syncs with Redis (default 100).
+    pub sync_interval_ms: Option<u64>,
+    /// One synchronous Redis check per request instead of local-first sync (default false).
+    pub strict: Option<bool>,
+    /// `open` (default: keep admitting on local counters) or `closed` (503) while Redis is
+    /// unreachable.
+    pub fail_mode: Option<String>,
+}
+
+/// A throttle: AWS `ThrottleSettings`.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawThrottle {
+    /// Steady-state requests per second.
+    pub rate_limit: f64,
+    /// Bucket size: requests that may pass at once.
+    pub burst_limit: u32,
+}
+
+/// An API key.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawApiKey {
+    /// Unique name, also the key's id (`$context.identity.apiKeyId`).
+    pub name: String,
+    /// The secret sent in `x-api-key`: 20 to 128 characters, unique.
+    pub value: String,
+    /// A disabled key is refused with 403 (default true).
+    pub enabled: Option<bool>,
+}
+
+/// A usage plan.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawUsagePlan {
+    /// Unique name, also the plan's id.
+    pub name: String,
+    /// The API stages the plan's keys may call.
+    #[serde(default)]
+    pub api_stages: Vec<RawApiStage>,
+    /// Per-key throttle, aggregated across the plan's stages.
+    pub throttle: Option<RawThrottle>,
+    /// Per-key quota, aggregated across the plan's stages.
+    pub quota: Option<RawQuota>,
+    /// Names of the keys in the plan.
+    #[serde(default)]
+    pub keys: Vec<String>,
+}
+
+/// One stage of a usage plan (AWS `ApiStage`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawApiStage {
+    /// The API's name.
+    pub api: String,
+    /// The stage.
+    pub stage: String,
+    /// Per-method throttles, keyed `/{resourcePath}/{METHOD}`.
+    #[serde(default)]
+    pub throttle: BTreeMap<String, RawThrottle>,
+}
+
+/// AWS `QuotaSettings`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawQuota {
+    /// Requests per period.
+    pub limit: u64,
+    /// `DAY`, `WEEK` or `MONTH`.
+    pub period: String,
+    /// Requests subtracted from the limit in the initial period (default 0).
+    pub offset: Option<u64>,
 }
 
 /// A plugin entry.
@@ -164,6 +260,10 @@ pub struct RawMethodSetting {
     /// What an unauthorized invalidation gets: `FAIL_WITH_403`,
     /// `SUCCEED_WITH_RESPONSE_HEADER` (default) or `SUCCEED_WITHOUT_RESPONSE_HEADER`.
     pub unauthorized_cache_control_header_strategy: Option<String>,
+    /// Steady-state requests per second for this method (AWS `throttlingRateLimit`).
+    pub throttling_rate_limit: Option<f64>,
+    /// Bucket size for this method (AWS `throttlingBurstLimit`).
+    pub throttling_burst_limit: Option<u32>,
 }
 
 /// Request limits; every field is optional.

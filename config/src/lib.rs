@@ -20,6 +20,7 @@ pub mod plugins;
 pub mod responses;
 pub mod stage;
 pub mod template;
+pub mod usage;
 
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
@@ -258,6 +259,7 @@ fn load_inner(source: &dyn Source, file: &str, report: &mut Report) -> Option<Co
                     variables: st.variables.clone(),
                     cache: None,
                     caching: Vec::new(),
+                    throttles: Vec::new(),
                 }
             })
             .collect::<Vec<_>>();
@@ -290,6 +292,7 @@ fn load_inner(source: &dyn Source, file: &str, report: &mut Report) -> Option<Co
                 &raw_stage.method_settings,
                 &imported.routes,
             );
+            stage.throttles = stage::throttles(&raw_stage.method_settings, &imported.routes);
         }
         apis.push(Api {
             name: raw_api.name.clone(),
@@ -302,6 +305,7 @@ fn load_inner(source: &dyn Source, file: &str, report: &mut Report) -> Option<Co
             stages,
             routes: imported.routes,
             gateway_responses: imported.gateway_responses,
+            api_key_source: imported.api_key_source,
         });
     }
 
@@ -314,6 +318,12 @@ fn load_inner(source: &dyn Source, file: &str, report: &mut Report) -> Option<Co
         None => default_cache_dir(),
     };
 
+    let traffic = usage::settings(report, file, raw.traffic.as_ref(), |dir| {
+        source.path(dir).unwrap_or_else(|| PathBuf::from(dir))
+    });
+    let api_keys = usage::keys(report, file, &raw.api_keys);
+    let usage_plans = usage::plans(report, file, &raw.usage_plans, &apis, &api_keys);
+
     Some(Config {
         listeners,
         admin,
@@ -324,6 +334,9 @@ fn load_inner(source: &dyn Source, file: &str, report: &mut Report) -> Option<Co
         files,
         plugins,
         cache_dir,
+        traffic,
+        api_keys,
+        usage_plans,
     })
 }
 

@@ -34,6 +34,141 @@ pub struct Config {
     pub plugins: Vec<PluginDef>,
     /// Where compiled plugins are cached (`None`: no cache).
     pub cache_dir: Option<PathBuf>,
+    /// Throttling and quota settings of the traffic core.
+    pub traffic: TrafficSettings,
+    /// API keys declared in the gateway file.
+    pub api_keys: Vec<ApiKey>,
+    /// Usage plans.
+    pub usage_plans: Vec<UsagePlan>,
+}
+
+/// The `traffic:` section, with defaults applied.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrafficSettings {
+    /// The account-level throttle (default 10 000 rps, burst 5 000).
+    pub account: Throttle,
+    /// Where quota counters, usage and runtime-created keys are kept (`None`: memory only).
+    pub data_dir: Option<PathBuf>,
+    /// Period of the write to `data_dir` (the crash loss window).
+    pub flush_interval: Duration,
+    /// Redis URL: cluster mode.
+    pub redis: Option<String>,
+    /// Period of the cluster sync.
+    pub sync_interval: Duration,
+    /// A synchronous Redis check per request.
+    pub strict: bool,
+    /// Refuse (503) instead of admitting on local counters while Redis is unreachable.
+    pub fail_closed: bool,
+}
+
+impl Default for TrafficSettings {
+    fn default() -> Self {
+        Self {
+            account: Throttle::ACCOUNT_DEFAULT,
+            data_dir: None,
+            flush_interval: Duration::from_millis(1000),
+            redis: None,
+            sync_interval: Duration::from_millis(100),
+            strict: false,
+            fail_closed: false,
+        }
+    }
+}
+
+/// A token-bucket throttle: `rate` tokens per second, `burst` tokens at most.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Throttle {
+    /// Steady-state requests per second (≥ 0).
+    pub rate: f64,
+    /// Bucket size.
+    pub burst: u32,
+}
+
+impl Throttle {
+    /// AWS's account default: 10 000 rps, burst 5 000.
+    pub const ACCOUNT_DEFAULT: Throttle = Throttle {
+        rate: 10_000.0,
+        burst: 5_000,
+    };
+}
+
+/// An API key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiKey {
+    /// Name and id.
+    pub name: String,
+    /// The secret.
+    pub value: String,
+    /// Disabled keys are refused.
+    pub enabled: bool,
+}
+
+/// A usage plan, validated.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UsagePlan {
+    /// Name and id.
+    pub name: String,
+    /// The stages it covers.
+    pub stages: Vec<PlanStage>,
+    /// Per-key throttle.
+    pub throttle: Option<Throttle>,
+    /// Per-key quota.
+    pub quota: Option<Quota>,
+    /// Names of its keys (each names a declared key).
+    pub keys: Vec<String>,
+}
+
+/// One stage of a usage plan.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlanStage {
+    /// The API's name.
+    pub api: String,
+    /// The stage's name.
+    pub stage: String,
+    /// Per-method throttles: (index in [`Api::routes`], throttle).
+    pub methods: Vec<(usize, Throttle)>,
+}
+
+/// A usage-plan quota.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Quota {
+    /// Requests per period.
+    pub limit: u64,
+    /// The period.
+    pub period: QuotaPeriod,
+    /// Requests subtracted from `limit` in the initial period.
+    pub offset: u64,
+}
+
+/// AWS `QuotaPeriodType`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QuotaPeriod {
+    /// A UTC day.
+    Day,
+    /// A week from Sunday 00:00 UTC.
+    Week,
+    /// A calendar month in UTC.
+    Month,
+}
+
+/// Where a method's API key is read from (AWS `apiKeySource`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ApiKeySource {
+    /// The `x-api-key` header.
+    #[default]
+    Header,
+    /// The authorizer's `usageIdentifierKey`.
+    Authorizer,
+}
+
+/// A stage throttle resolved for one route from `method_settings`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct MethodThrottle {
+    /// The limit.
+    pub throttle: Throttle,
+    /// The method has its own entry (its own bucket); otherwise `*/*` applies, one bucket
+    /// shared by the stage's methods without their own entry.
+    pub own: bool,
 }
 
 /// Request limits. Defaults are Amazon API Gateway's REST API quotas.
@@ -111,10 +246,12 @@ pub struct Api {
     pub routes: Vec<Route>,
     /// Gateway-response customisations.
     pub gateway_responses: GatewayResponses,
+    /// Where API keys come from (`x-amazon-apigateway-api-key-source`).
+    pub api_key_source: ApiKeySource,
 }
 
 /// A stage: a name (the first path segment), its variables and its settings.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Stage {
     /// The stage name.
     pub name: String,
@@ -125,6 +262,9 @@ pub struct Stage {
     /// Caching of each route (indexed like [`Api::routes`]): `None` when its responses are not
     /// cached. Empty when the stage has no cache.
     pub caching: Vec<Option<MethodCaching>>,
+    /// The stage throttle of each route (indexed like [`Api::routes`]), from
+    /// `method_settings`: the route's own entry, else `*/*`, else none.
+    pub throttles: Vec<Option<MethodThrottle>>,
 }
 
 /// A stage's response cache.
@@ -175,6 +315,8 @@ pub struct Route {
     pub validator: Option<String>,
     /// `x-portico-mapper`: a mapper plugin around the integration.
     pub mapper: Option<String>,
+    /// AWS `apiKeyRequired`: the method's `security` names an API-key scheme.
+    pub api_key_required: bool,
 }
 
 /// The integration kinds.

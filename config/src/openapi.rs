@@ -13,7 +13,8 @@ use serde_json::{Map, Value};
 use crate::diag::{DocPath, Report};
 use crate::mapping::{ParamSource, ParamTarget, Side, http_header_name_ok};
 use crate::model::{
-    AuthorizerDef, Integration, IntegrationKind, IntegrationResponse, PayloadFormat, Route,
+    ApiKeySource, AuthorizerDef, Integration, IntegrationKind, IntegrationResponse, PayloadFormat,
+    Route,
 };
 use crate::responses::{GatewayResponse, GatewayResponses, ResponseType};
 use crate::template::{Template, Var};
@@ -51,7 +52,6 @@ const METADATA_EXTENSIONS: &[(&str, &str)] = &[
 
 /// Extensions that change behaviour and are not implemented yet.
 const UNSUPPORTED_EXTENSIONS: &[&str] = &[
-    "x-amazon-apigateway-api-key-source",
     "x-amazon-apigateway-auth",
     "x-amazon-apigateway-cors",
     "x-amazon-apigateway-integrations",
@@ -68,6 +68,8 @@ pub struct Imported {
     pub routes: Vec<Route>,
     /// Gateway-response customisations.
     pub gateway_responses: GatewayResponses,
+    /// `x-amazon-apigateway-api-key-source` (default `HEADER`).
+    pub api_key_source: ApiKeySource,
 }
 
 /// Imports a parsed document. Problems go to `report` under `file`.
@@ -101,6 +103,12 @@ pub fn import(file: &str, doc: &Value, report: &mut Report) -> Imported {
         let path = root.key(key);
         if key == "x-amazon-apigateway-gateway-responses" {
             out.gateway_responses = gateway_responses(&mut cx, &path, value);
+        } else if key == "x-amazon-apigateway-api-key-source" {
+            match value.as_str() {
+                Some("HEADER") => out.api_key_source = ApiKeySource::Header,
+                Some("AUTHORIZER") => out.api_key_source = ApiKeySource::Authorizer,
+                _ => cx.error(&path, "must be HEADER or AUTHORIZER"),
+            }
         } else if key.starts_with("x-amazon-apigateway-") {
             cx.extension(&path, key);
         }
@@ -292,6 +300,7 @@ fn operation(
     let mut authorizer = None;
     let mut validator = None;
     let mut mapper = None;
+    let mut api_key_required = false;
     for (key, value) in op {
         let kpath = path.key(key);
         if key == "x-amazon-apigateway-integration" {
@@ -310,7 +319,7 @@ fn operation(
                 format!("{key} is not a Portico extension (x-portico-validator, x-portico-mapper)"),
             );
         } else if key == "security" {
-            authorizer = method_security(cx, &kpath, value, schemes);
+            (authorizer, api_key_required) = method_security(cx, &kpath, value, schemes);
         }
     }
     if !op.contains_key("x-amazon-apigateway-integration") {
@@ -327,6 +336,7 @@ fn operation(
         authorizer,
         validator,
         mapper,
+        api_key_required,
     })
 }
 
@@ -335,6 +345,8 @@ fn operation(
 enum Scheme {
     /// An `x-amazon-apigateway-authorizer`.
     Authorizer(Box<AuthorizerDef>),
+    /// `type: apiKey, name: x-api-key, in: header`: the method requires an API key.
+    ApiKey,
     /// A scheme Portico cannot enforce yet, with the reason.
     Unsupported(String),
     /// The scheme was invalid; already reported.
@@ -378,7 +390,22 @@ fn security_schemes(
                         .map_or(Scheme::Invalid, |a| Scheme::Authorizer(Box::new(a)))
                 }
                 None if obj.get("type").and_then(Value::as_str) == Some("apiKey") => {
-                    Scheme::Unsupported("API keys (usage plans) are not supported yet".into())
+                    let header = obj.get("in").and_then(Value::as_str) == Some("header");
+                    let named = obj
+                        .get("name")
+                        .and_then(Value::as_str)
+                        .is_some_and(|n| n.eq_ignore_ascii_case("x-api-key"));
+                    if obj.contains_key("x-amazon-apigateway-authtype") {
+                        Scheme::Unsupported(format!(
+                            "security scheme {name} has x-amazon-apigateway-authtype but no x-amazon-apigateway-authorizer"
+                        ))
+                    } else if header && named {
+                        Scheme::ApiKey
+                    } else {
+                        Scheme::Unsupported(format!(
+                            "security scheme {name}: an API key scheme must be `name: x-api-key, in: header`"
+                        ))
+                    }
                 }
                 None => Scheme::Unsupported(format!(
                     "security scheme {name} is neither an x-amazon-apigateway-authorizer nor an API key"
@@ -538,30 +565,33 @@ fn parse_authorizer(
     })
 }
 
-/// A method's `security`: at most one authorizer; anything else is not enforceable yet.
+/// A method's `security`: at most one authorizer, and whether an API key is required;
+/// anything else is not enforceable yet.
 fn method_security(
     cx: &mut Cx<'_>,
     path: &DocPath,
     value: &Value,
     schemes: &HashMap<String, Scheme>,
-) -> Option<AuthorizerDef> {
+) -> (Option<AuthorizerDef>, bool) {
     let Some(reqs) = value.as_array() else {
         cx.error(path, "must be a list of security requirements");
-        return None;
+        return (None, false);
     };
     let mut found: Option<AuthorizerDef> = None;
+    let mut api_key = false;
     for (i, req) in reqs.iter().enumerate() {
         for name in req.as_object().into_iter().flat_map(Map::keys) {
             match schemes.get(name) {
                 Some(Scheme::Authorizer(a)) if found.is_none() => found = Some((**a).clone()),
                 Some(Scheme::Authorizer(_)) => cx.error(path, "a method can have one authorizer only"),
+                Some(Scheme::ApiKey) => api_key = true,
                 Some(Scheme::Unsupported(why)) => cx.error(path, format!("{why}; the method would be served unprotected")),
                 Some(Scheme::Invalid) => {}
                 None => cx.error(path, format!("security requirement [{i}] names {name}, which is not a defined security scheme")),
             }
         }
     }
-    found
+    (found, api_key)
 }
 
 /// The function name in a Lambda invocation ARN

@@ -2,6 +2,11 @@
 //! routes and resolved into one [`MethodCaching`] per route, so the proxy never looks a setting
 //! up by name.
 //!
+//! Throttles (`throttling_rate_limit`, `throttling_burst_limit`) resolve the same way into one
+//! [`MethodThrottle`] per route: the method's own entry (its own bucket, missing fields taken
+//! from `*/*`, then from AWS's defaults 10 000 / 5 000), else `*/*` (one bucket shared by the
+//! stage's methods that have no entry), else no stage-level throttle.
+//!
 //! Resolution follows API Gateway: a method's own entry (`/pets/GET`) wins over the stage-wide
 //! `*/*`, field by field; with neither, GET methods are cached for 300 s and nothing else is.
 //! `*/*` applies its `caching_enabled` to GET (and ANY) methods only; another method is cached
@@ -12,7 +17,9 @@ use std::time::Duration;
 
 use crate::diag::Report;
 use crate::gateway::{RawMethodSetting, RawSize, RawStageCache};
-use crate::model::{MethodCaching, Route, StageCache, UnauthorizedCacheControl};
+use crate::model::{
+    MethodCaching, MethodThrottle, Route, StageCache, Throttle, UnauthorizedCacheControl,
+};
 
 /// Default entry lifetime (AWS: 300 s).
 pub const DEFAULT_CACHE_TTL_SECS: u64 = 300;
@@ -118,6 +125,59 @@ pub(crate) fn resolve(
     )
 }
 
+/// Each route's stage throttle (keys were checked by [`resolve`]).
+pub(crate) fn throttles(
+    settings: &BTreeMap<String, RawMethodSetting>,
+    routes: &[Route],
+) -> Vec<Option<MethodThrottle>> {
+    let has = |s: &RawMethodSetting| {
+        s.throttling_rate_limit.is_some() || s.throttling_burst_limit.is_some()
+    };
+    let all = settings.get(ALL_METHODS).filter(|s| has(s));
+    let default = Throttle::ACCOUNT_DEFAULT;
+    let mut out: Vec<Option<MethodThrottle>> = routes
+        .iter()
+        .map(|_| {
+            all.map(|s| MethodThrottle {
+                throttle: Throttle {
+                    rate: s.throttling_rate_limit.unwrap_or(default.rate),
+                    burst: s.throttling_burst_limit.unwrap_or(default.burst),
+                },
+                own: false,
+            })
+        })
+        .collect();
+    for (key, setting) in settings.iter().filter(|(k, s)| *k != ALL_METHODS && has(s)) {
+        let Some(i) = route_index(key, routes) else {
+            continue;
+        };
+        let pick = |f: fn(&RawMethodSetting) -> Option<f64>| {
+            f(setting)
+                .or_else(|| all.and_then(f))
+                .unwrap_or(default.rate)
+        };
+        out[i] = Some(MethodThrottle {
+            throttle: Throttle {
+                rate: pick(|s| s.throttling_rate_limit),
+                burst: setting
+                    .throttling_burst_limit
+                    .or_else(|| all.and_then(|s| s.throttling_burst_limit))
+                    .unwrap_or(default.burst),
+            },
+            own: true,
+        });
+    }
+    out
+}
+
+/// The index of the route a `/{resourcePath}/{METHOD}` key names.
+pub(crate) fn route_index(key: &str, routes: &[Route]) -> Option<usize> {
+    let (resource, method) = parse_key(key)?;
+    routes
+        .iter()
+        .position(|r| r.resource_path == resource && r.method.eq_ignore_ascii_case(&method))
+}
+
 fn has_caching_fields(s: &RawMethodSetting) -> bool {
     s.caching_enabled.is_some()
         || s.cache_ttl_seconds.is_some()
@@ -126,6 +186,15 @@ fn has_caching_fields(s: &RawMethodSetting) -> bool {
 }
 
 fn check_setting(report: &mut Report, file: &str, kpath: &str, s: &RawMethodSetting) {
+    if let Some(rate) = s.throttling_rate_limit
+        && !(rate.is_finite() && rate >= 0.0)
+    {
+        report.error(
+            file,
+            format!("{kpath}.throttling_rate_limit"),
+            format!("must be a number of requests per second ≥ 0, got {rate}"),
+        );
+    }
     if let Some(ttl) = s.cache_ttl_seconds
         && ttl > MAX_CACHE_TTL_SECS
     {

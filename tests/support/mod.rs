@@ -81,19 +81,30 @@ pub struct Portico {
 }
 
 impl Portico {
-    /// Starts `portico serve --config DIR/gateway.yaml`.
+    /// Starts `portico serve --config DIR/gateway.yaml`, with the default data directory
+    /// (`$XDG_DATA_HOME/portico`) inside DIR so tests never share quota state.
     pub fn start(dir: &Dir) -> Self {
-        Self::start_with(&[
-            "serve",
-            "--config",
-            dir.path("gateway.yaml").to_str().expect("utf-8 path"),
-        ])
+        let data = dir.path("xdg-data");
+        Self::start_env(
+            &[
+                "serve",
+                "--config",
+                dir.path("gateway.yaml").to_str().expect("utf-8 path"),
+            ],
+            &[("XDG_DATA_HOME", data.to_str().expect("utf-8 path"))],
+        )
     }
 
     /// Starts the binary with `args` and waits for its listening lines.
     pub fn start_with(args: &[&str]) -> Self {
+        Self::start_env(args, &[])
+    }
+
+    /// Like [`Portico::start_with`], with extra environment variables.
+    pub fn start_env(args: &[&str], env: &[(&str, &str)]) -> Self {
         let mut child = Command::new(PORTICO)
             .args(args)
+            .envs(env.iter().copied())
             .env("PORTICO_LOG", "info")
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

@@ -1,4 +1,5 @@
-//! `portico plugin ...` and `portico cache ...`: thin clients of the admin API.
+//! `portico plugin ...`, `portico cache ...`, `portico keys ...` and `portico usage ...`: thin
+//! clients of the admin API.
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -8,7 +9,7 @@ use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 
-use crate::{CacheAction, PluginAction};
+use crate::{CacheAction, KeysAction, PluginAction, UsageAction};
 
 /// Runs one cache command against the admin listener at `admin`.
 pub fn cache(admin: SocketAddr, action: CacheAction) -> ExitCode {
@@ -17,6 +18,67 @@ pub fn cache(admin: SocketAddr, action: CacheAction) -> ExitCode {
         CacheAction::Stats { api, stage } => ("GET", api, stage),
     };
     call(admin, method, format!("/cache/{api}/{stage}"), Bytes::new())
+}
+
+/// Runs one API-key command.
+pub fn keys(admin: SocketAddr, action: KeysAction) -> ExitCode {
+    match action {
+        KeysAction::Create {
+            name,
+            value,
+            plans,
+            disabled,
+        } => {
+            let mut body =
+                serde_json::json!({"name": name, "usagePlans": plans, "enabled": !disabled});
+            if let Some(v) = value {
+                body["value"] = v.into();
+            }
+            call(
+                admin,
+                "POST",
+                "/apikeys".into(),
+                Bytes::from(body.to_string()),
+            )
+        }
+        KeysAction::List { values } => {
+            let path = if values {
+                "/apikeys?includeValues=true"
+            } else {
+                "/apikeys"
+            };
+            call(admin, "GET", path.into(), Bytes::new())
+        }
+    }
+}
+
+/// Runs one usage command.
+pub fn usage(admin: SocketAddr, action: UsageAction) -> ExitCode {
+    match action {
+        UsageAction::Get { plan, from, to } => {
+            let mut query = Vec::new();
+            if let Some(f) = from {
+                query.push(format!("startDate={f}"));
+            }
+            if let Some(t) = to {
+                query.push(format!("endDate={t}"));
+            }
+            let path = format!("/usageplans/{plan}/usage?{}", query.join("&"));
+            call(admin, "GET", path, Bytes::new())
+        }
+        UsageAction::Extend { plan, key, n } => call(
+            admin,
+            "POST",
+            format!("/usageplans/{plan}/keys/{key}/usage"),
+            Bytes::from(serde_json::json!({ "extend": n }).to_string()),
+        ),
+        UsageAction::Reset { plan, key } => call(
+            admin,
+            "POST",
+            format!("/usageplans/{plan}/keys/{key}/usage"),
+            Bytes::from(r#"{"reset":true}"#),
+        ),
+    }
 }
 
 /// Runs one plugin command against the admin listener at `admin`.

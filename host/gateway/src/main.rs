@@ -4,6 +4,8 @@
 //! - `portico serve [--config FILE] [--listen ADDR]... [--admin ADDR]` serves a gateway file,
 //!   or the embedded demo without `--config`.
 //! - `portico check --config FILE` validates a gateway file and every API it names.
+//! - `portico keys create|list` and `portico usage get|extend|reset` manage API keys and
+//!   usage-plan quotas on a running gateway (admin API).
 
 mod admin_client;
 mod demo;
@@ -59,6 +61,22 @@ enum Command {
         #[command(subcommand)]
         action: PluginAction,
     },
+    /// Create or list API keys on a running gateway.
+    Keys {
+        /// The gateway's admin address.
+        #[arg(long, default_value = "127.0.0.1:9080", global = true)]
+        admin: SocketAddr,
+        #[command(subcommand)]
+        action: KeysAction,
+    },
+    /// Show, extend or reset usage-plan quotas on a running gateway.
+    Usage {
+        /// The gateway's admin address.
+        #[arg(long, default_value = "127.0.0.1:9080", global = true)]
+        admin: SocketAddr,
+        #[command(subcommand)]
+        action: UsageAction,
+    },
     /// Flush a stage's response cache, or show its size, on a running gateway.
     Cache {
         /// The gateway's admin address.
@@ -66,6 +84,62 @@ enum Command {
         admin: SocketAddr,
         #[command(subcommand)]
         action: CacheAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeysAction {
+    /// Create an API key (persisted in the data directory).
+    Create {
+        /// Name and id of the key.
+        #[arg(long)]
+        name: String,
+        /// The value (20 to 128 characters); generated (40 characters) when absent.
+        #[arg(long)]
+        value: Option<String>,
+        /// A usage plan to add the key to; repeat for several.
+        #[arg(long = "plan")]
+        plans: Vec<String>,
+        /// Create the key disabled.
+        #[arg(long)]
+        disabled: bool,
+    },
+    /// List keys (names, ids, enabled, plans; no values unless --values).
+    List {
+        /// Include the key values.
+        #[arg(long)]
+        values: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum UsageAction {
+    /// Requests per key per day (AWS GetUsage); dates are YYYY-MM-DD, default today (UTC).
+    Get {
+        /// The usage plan.
+        plan: String,
+        /// First day.
+        #[arg(long)]
+        from: Option<String>,
+        /// Last day.
+        #[arg(long)]
+        to: Option<String>,
+    },
+    /// Grant N more requests for the current quota period.
+    Extend {
+        /// The usage plan.
+        plan: String,
+        /// The key's name.
+        key: String,
+        /// Requests to add.
+        n: u64,
+    },
+    /// Forget what a key used in the current quota period.
+    Reset {
+        /// The usage plan.
+        plan: String,
+        /// The key's name.
+        key: String,
     },
 }
 
@@ -111,6 +185,8 @@ fn main() -> ExitCode {
         Command::Check { config } => check(&config),
         Command::Plugin { admin, action } => admin_client::plugin(admin, action),
         Command::Cache { admin, action } => admin_client::cache(admin, action),
+        Command::Keys { admin, action } => admin_client::keys(admin, action),
+        Command::Usage { admin, action } => admin_client::usage(admin, action),
         Command::Serve {
             config,
             listen,
@@ -281,7 +357,12 @@ async fn serve(
         }
         let _ = stop_tx.send(true);
     };
-    portico_proxy::server::serve(gw, listeners, shutdown).await;
+    portico_proxy::server::serve(Arc::clone(&gw), listeners, shutdown).await;
+    // Push the last cluster deltas and write quota counters and usage: nothing is lost on
+    // SIGTERM.
+    if let Err(e) = gw.traffic.core.shutdown().await {
+        tracing::error!("saving traffic state: {e}");
+    }
     tracing::info!("shutdown complete");
     Ok(())
 }

@@ -60,6 +60,9 @@ pub struct Record<'a> {
     /// response) or `REFRESH` (invalidated by the client); absent when the method is not cached.
     #[serde(rename = "cacheStatus", skip_serializing_if = "str::is_empty")]
     pub cache_status: &'a str,
+    /// `$context.identity.apiKeyId`, when the method required a key and it was valid.
+    #[serde(rename = "identity.apiKeyId", skip_serializing_if = "Option::is_none")]
+    pub api_key_id: Option<&'a str>,
 }
 
 /// The sending side of the access log.

@@ -2,7 +2,7 @@
 //!
 //! | Request        | Answer                                                              |
 //! |----------------|---------------------------------------------------------------------|
-//! | `GET /health`  | 200 `{"status":"ok","generation":N}`                                |
+//! | `GET /health`  | 200 `{"status":"ok","generation":N,"traffic":{"status":"ok"}}`; `traffic` is `{"status":"degraded","since":UNIX_SECS,"error":..}` while Redis is unreachable, still with HTTP 200 so a load balancer does not drain a node for a Redis blip |
 //! | `GET /metrics` | 200, Prometheus text format                                         |
 //! | `POST /reload` | 200 `{"status":"reloaded","generation":N,"warnings":[..]}`, or 400 `{"status":"rejected","errors":[..]}` with the old configuration still serving |
 //! | `GET /plugins` | 200 `{"plugins":[{"name","kind","digest","earlierVersions"}]}` |
@@ -10,6 +10,9 @@
 //! | `POST /plugins/{name}/rollback` | 200 `{"status":"rolled back","digest":..}`, 409 without an earlier version |
 //! | `GET /cache/{api}/{stage}` | 200 `{"api","stage","entries","bytes","capacityBytes"}`, 404 when the stage has no cache |
 //! | `DELETE /cache/{api}/{stage}` | flushes the stage cache (AWS `FlushStageCache`): 200 `{"status":"flushed",..}` |
+//!
+//!
+//! Usage plans and API keys: see [`crate::admin_traffic`] (`/usageplans/...`, `/apikeys`).
 //!
 //! It binds to loopback by default; put it behind your own access control if you expose it.
 
@@ -59,8 +62,32 @@ pub async fn serve(gw: Arc<Gateway>, listener: TcpListener, shutdown: impl Futur
 /// Largest component accepted by `PUT /plugins/{name}`.
 const MAX_COMPONENT_BYTES: usize = 256 * 1024 * 1024;
 
+/// Largest request body of the traffic endpoints.
+const MAX_JSON_BYTES: usize = 64 * 1024;
+
 async fn route(gw: &Gateway, req: Request<Incoming>) -> Response<Body> {
     let path = req.uri().path().to_owned();
+    let traffic_path = path.strip_prefix("/usageplans/").map(str::to_owned);
+    if traffic_path.is_some() || path == "/apikeys" {
+        let method = req.method().clone();
+        let query = req.uri().query().unwrap_or("").to_owned();
+        let body = http_body_util::Limited::new(req.into_body(), MAX_JSON_BYTES);
+        let body = match http_body_util::BodyExt::collect(body).await {
+            Ok(b) => b.to_bytes(),
+            Err(e) => {
+                return json_reply(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    json!({"message": e.to_string()}),
+                );
+            }
+        };
+        return match traffic_path {
+            Some(rest) => {
+                crate::admin_traffic::usage_plans(gw, &method, &rest, &query, &body).await
+            }
+            None => crate::admin_traffic::api_keys(gw, &method, &query, &body).await,
+        };
+    }
     if let Some(rest) = path.strip_prefix("/plugins") {
         return plugins(gw, req, rest).await;
     }
@@ -68,10 +95,18 @@ async fn route(gw: &Gateway, req: Request<Incoming>) -> Response<Body> {
         return cache(gw, req.method(), rest);
     }
     match (req.method(), path.as_str()) {
-        (&Method::GET, "/health") => json_reply(
-            StatusCode::OK,
-            json!({"status": "ok", "generation": gw.generation()}),
-        ),
+        (&Method::GET, "/health") => {
+            let traffic = match gw.traffic.core.health() {
+                portico_traffic::Health::Healthy => json!({"status": "ok"}),
+                portico_traffic::Health::Degraded { since, last_error } => {
+                    json!({"status": "degraded", "since": since, "error": last_error})
+                }
+            };
+            json_reply(
+                StatusCode::OK,
+                json!({"status": "ok", "generation": gw.generation(), "traffic": traffic}),
+            )
+        }
         (&Method::GET, "/metrics") => {
             let mut resp = Response::new(full(Bytes::from(gw.metrics.render())));
             resp.headers_mut().insert(
@@ -209,7 +244,7 @@ fn deploy_reply(
     }
 }
 
-fn json_reply(status: StatusCode, body: serde_json::Value) -> Response<Body> {
+pub(crate) fn json_reply(status: StatusCode, body: serde_json::Value) -> Response<Body> {
     let mut resp = Response::new(full(Bytes::from(body.to_string())));
     *resp.status_mut() = status;
     resp.headers_mut().insert(

@@ -9,6 +9,7 @@ use portico_config::mapping::ParamSource;
 use portico_config::template::Var;
 
 use crate::snapshot::StageRt;
+use crate::traffic::KeyRt;
 
 /// What a request carries through the pipeline.
 #[derive(Clone, Copy)]
@@ -37,6 +38,8 @@ pub struct RequestContext<'a> {
     pub error: Option<(&'a str, &'a str)>,
     /// What the authorizer decided (`$context.authorizer.*`), once it has run.
     pub authorizer: Option<&'a Authorized>,
+    /// The request's API key, once checked: `$context.identity.apiKey` and `apiKeyId`.
+    pub api_key: Option<&'a KeyRt>,
 }
 
 /// An authorizer's allow: `$context.authorizer.principalId` and `$context.authorizer.<key>`.
@@ -46,6 +49,8 @@ pub struct Authorized {
     pub principal_id: String,
     /// Context values, stringified.
     pub context: Vec<(String, String)>,
+    /// The API key to meter the request under (`usageIdentifierKey`, key source AUTHORIZER).
+    pub usage_identifier_key: Option<String>,
 }
 
 impl RequestContext<'_> {
@@ -82,6 +87,8 @@ impl RequestContext<'_> {
             "domainPrefix" => self.domain_name().split('.').next().unwrap_or("").into(),
             "identity.sourceIp" => self.peer.ip().to_string().into(),
             "identity.userAgent" => self.header("user-agent").unwrap_or("").into(),
+            "identity.apiKey" => self.api_key.map_or("", |k| &k.value).into(),
+            "identity.apiKeyId" => self.api_key.map_or("", |k| &k.id).into(),
             "error.message" => self.error.map(|e| e.1).unwrap_or("").into(),
             "error.messageString" => match self.error {
                 Some((_, m)) if !m.is_empty() => serde_json::Value::from(m).to_string().into(),

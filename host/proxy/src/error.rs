@@ -73,9 +73,30 @@ pub enum GatewayError {
     /// `FAIL_WITH_403`.
     #[error("cache invalidation not authorized")]
     CacheInvalidationDenied,
+    /// The method requires an API key and the request's is missing, unknown, disabled, or
+    /// not in a usage plan for this stage.
+    #[error("invalid API key")]
+    InvalidApiKey,
+    /// A throttle level is out of tokens; retry after this many seconds.
+    #[error("throttled")]
+    Throttled(u64),
+    /// The key's usage-plan quota is exhausted until the period ends, in this many seconds.
+    #[error("quota exceeded")]
+    QuotaExceeded(u64),
+    /// Cluster mode, Redis unreachable, and a limit is fail-closed: 503.
+    #[error("rate limits cannot be checked")]
+    TrafficUnavailable(u64),
 }
 
 impl GatewayError {
+    /// `Retry-After` seconds, for the errors that have one.
+    pub fn retry_after(&self) -> Option<u64> {
+        match self {
+            Self::Throttled(s) | Self::QuotaExceeded(s) | Self::TrafficUnavailable(s) => Some(*s),
+            _ => None,
+        }
+    }
+
     /// The gateway-response type, for errors that have one.
     pub fn response_type(&self) -> Option<ResponseType> {
         Some(match self {
@@ -89,7 +110,11 @@ impl GatewayError {
             Self::AuthorizerFailure(_) => ResponseType::AuthorizerFailure,
             Self::AuthorizerConfiguration(_) => ResponseType::AuthorizerConfigurationError,
             Self::BadRequestBody(_) => ResponseType::BadRequestBody,
+            Self::InvalidApiKey => ResponseType::InvalidApiKey,
+            Self::Throttled(_) => ResponseType::Throttled,
+            Self::QuotaExceeded(_) => ResponseType::QuotaExceeded,
             Self::HeadersTooLarge(_)
+            | Self::TrafficUnavailable(_)
             | Self::UriTooLong(_)
             | Self::BadPath
             | Self::CacheInvalidationDenied
@@ -127,6 +152,21 @@ pub fn rescue(
     cx: &RequestContext<'_>,
     responses: Option<&GatewayResponses>,
 ) -> Response<Body> {
+    let mut resp = respond(err, cx, responses);
+    if let Some(secs) = err.retry_after()
+        && !resp.headers().contains_key(header::RETRY_AFTER)
+    {
+        resp.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+    }
+    resp
+}
+
+fn respond(
+    err: &GatewayError,
+    cx: &RequestContext<'_>,
+    responses: Option<&GatewayResponses>,
+) -> Response<Body> {
     if let GatewayError::PluginReply(reply) = err {
         return plugin_reply(reply, cx.request_id);
     }
@@ -146,6 +186,11 @@ pub fn rescue(
                 StatusCode::FORBIDDEN,
                 "AccessDeniedException",
                 "Unauthorized",
+            ),
+            GatewayError::TrafficUnavailable(_) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "ServiceUnavailableException",
+                "Service Unavailable: rate limits cannot be checked",
             ),
             _ => (
                 StatusCode::BAD_REQUEST,

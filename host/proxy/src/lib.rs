@@ -9,9 +9,12 @@
 //!   the matched method; [`error`] is the one place failures become responses.
 //! - [`admin`] serves `/health`, `/metrics` and `/reload`; [`reload`] rebuilds snapshots on
 //!   request, on SIGHUP (wired by the binary) or when a watched file changes.
+//! - [`traffic`] checks API keys and applies throttles and quotas; its [`TrafficState`]
+//!   (buckets, counters, runtime-created keys) lives in the [`Gateway`], outside snapshots.
 
 pub mod access_log;
 pub mod admin;
+mod admin_traffic;
 pub mod body;
 pub mod cache;
 pub mod context;
@@ -28,15 +31,17 @@ pub mod server;
 pub mod snapshot;
 pub mod steps;
 pub mod telemetry;
+pub mod traffic;
 pub mod upstream;
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use arc_swap::ArcSwap;
 use portico_config::{Config, Report};
 
 pub use snapshot::Snapshot;
+pub use traffic::TrafficState;
 
 use access_log::AccessLogger;
 use telemetry::Metrics;
@@ -60,6 +65,11 @@ pub struct Gateway {
     pub plugins: plugins::Registry,
     /// Stage response caches, outside any snapshot.
     pub caches: cache::Caches,
+    /// Throttle buckets, quota counters, usage and runtime API keys, outside any snapshot.
+    pub traffic: TrafficState,
+    /// The configuration last applied, so creating an API key can rebuild the snapshot
+    /// without re-reading files. Locked only by reloads and the admin API.
+    config: Mutex<Arc<Config>>,
     /// Last applied generation.
     generation: AtomicU64,
     /// Re-reads the configuration.
@@ -102,7 +112,8 @@ impl Gateway {
             .sync(&config.plugins)
             .map_err(|e| std::io::Error::other(e.join("\n")))?;
         let caches = cache::Caches::new();
-        let snapshot = Snapshot::build(config, &metrics, &slots, &caches, 1)
+        let traffic = TrafficState::start(&config.traffic)?;
+        let snapshot = Snapshot::build(config, &metrics, &slots, &caches, &traffic, 1)
             .map_err(|e| std::io::Error::other(e.join("; ")))?;
         let access_log =
             AccessLogger::start(&config.access_log, metrics.access_log_dropped.clone())?;
@@ -113,6 +124,8 @@ impl Gateway {
             access_log,
             plugins,
             caches,
+            traffic,
+            config: Mutex::new(Arc::new(config.clone())),
             generation: AtomicU64::new(1),
             loader,
             reload_lock: tokio::sync::Mutex::new(()),
@@ -151,6 +164,22 @@ impl Gateway {
         result
     }
 
+    /// Creates an API key at runtime (`POST /apikeys`): checks it, persists it in
+    /// `<data_dir>/apikeys.json` and rebuilds the snapshot from the last applied
+    /// configuration. Returns the new generation.
+    pub async fn create_key(&self, key: traffic::RuntimeKey) -> Result<u64, traffic::KeyError> {
+        let _serial = self.reload_lock.lock().await;
+        let config = Arc::clone(&self.config.lock().unwrap_or_else(|p| p.into_inner()));
+        let name = key.name.clone();
+        tokio::task::block_in_place(|| {
+            self.traffic.add_key(key, &config)?;
+            self.apply(&config).map_err(|e| {
+                self.traffic.remove_key(&name);
+                traffic::KeyError::Invalid(e.to_string())
+            })
+        })
+    }
+
     /// Compiles `config` and swaps it in with one atomic store.
     fn apply(&self, config: &Config) -> Result<u64, ReloadError> {
         let generation = self.generation.load(Ordering::Acquire) + 1;
@@ -158,9 +187,26 @@ impl Gateway {
             .plugins
             .sync(&config.plugins)
             .map_err(ReloadError::Build)?;
-        let snapshot = Snapshot::build(config, &self.metrics, &slots, &self.caches, generation)
-            .map_err(ReloadError::Build)?;
+        let snapshot = Snapshot::build(
+            config,
+            &self.metrics,
+            &slots,
+            &self.caches,
+            &self.traffic,
+            generation,
+        )
+        .map_err(ReloadError::Build)?;
         self.current.store(Arc::new(snapshot));
+        let mut last = self.config.lock().unwrap_or_else(|p| p.into_inner());
+        let mut restart_only = config.traffic.clone();
+        restart_only.account = last.traffic.account;
+        if restart_only != last.traffic {
+            tracing::warn!(
+                "traffic settings other than `account` (data_dir, redis, intervals, strict, fail_mode) take effect on restart"
+            );
+        }
+        *last = Arc::new(config.clone());
+        drop(last);
         self.generation.store(generation, Ordering::Release);
         Ok(generation)
     }

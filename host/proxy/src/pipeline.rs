@@ -6,6 +6,10 @@
 //! match route (method + path)               → 403 MISSING_AUTHENTICATION_TOKEN / 400 bad encoding
 //! body limit (Content-Length)               → 413 REQUEST_TOO_LARGE
 //! authorizer plugin                         → 401 / 403 / 500
+//! API key (methods with apiKeyRequired)     → 403 INVALID_API_KEY
+//! throttle: key×method, key, stage, account → 429 THROTTLED (Retry-After)
+//!   then the key's quota                    → 429 QUOTA_EXCEEDED (Retry-After)
+//!                                           → 503 when a fail-closed limit cannot reach Redis
 //! validator plugin (body collected)         → 400 BAD_REQUEST_BODY
 //! stage cache lookup (cached methods)       → a stored response; 403 on a refused invalidation
 //! mapper (request) → integration: HTTP_PROXY | HTTP | MOCK | function → mapper (response)
@@ -15,7 +19,8 @@
 //! ```
 //!
 //! Each phase either continues or fails with a [`GatewayError`]; [`crate::error::rescue`] turns
-//! the failure into the response. API keys and throttling slot in after the authorizer.
+//! the failure into the response. Requests refused by the API-key or throttle phases never
+//! reach the cache or the integration, and consume no quota.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -41,6 +46,7 @@ use crate::router::BadPath;
 use crate::snapshot::{ApiRt, RouteRt, Snapshot};
 use crate::steps;
 use crate::telemetry::RouteMetrics;
+use crate::traffic;
 
 /// Facts about the connection a request arrived on.
 #[derive(Debug, Clone, Copy)]
@@ -82,11 +88,13 @@ pub async fn handle(gw: &Gateway, req: Request<Incoming>, conn: &ConnInfo) -> Re
         params: &[],
         error: None,
         authorizer: None,
+        api_key: None,
     };
 
     let mut metrics = &snap.unrouted;
     let mut api: Option<&ApiRt> = None;
     let mut cache_status: Option<CacheStatus> = None;
+    let mut api_key_id: Option<&str> = None;
     let outcome: Result<Answer, GatewayError> = 'pipeline: {
         if let Err(e) = check_limits(&snap, &parts) {
             break 'pipeline Err(e);
@@ -140,6 +148,30 @@ pub async fn handle(gw: &Gateway, req: Request<Incoming>, conn: &ConnInfo) -> Re
             },
             None => cx,
         };
+
+        // API key and throttling (AWS §2 rows 6–7): 403 / 429 / 503 end the request here.
+        let route_id = found.route as usize;
+        let key = if route.api_key_required {
+            match traffic::identify(&stage.traffic, api.api_key_source, &cx) {
+                Ok(k) => Some(k),
+                Err(e) => break 'pipeline Err(e),
+            }
+        } else {
+            None
+        };
+        api_key_id = key.map(|k| &*k.id);
+        if let Err(e) = traffic::admit(
+            &gw.traffic,
+            &snap.traffic.account,
+            &stage.traffic,
+            route_id,
+            key,
+        )
+        .await
+        {
+            break 'pipeline Err(e);
+        }
+        let cx = RequestContext { api_key: key, ..cx };
 
         // Plugins that see the body get it whole (bounded); otherwise it streams.
         let integration = &route.integration;
@@ -221,6 +253,7 @@ pub async fn handle(gw: &Gateway, req: Request<Incoming>, conn: &ConnInfo) -> Re
             stage: cx.stage.map(|s| s.name.clone()).unwrap_or_default(),
             error_type,
             cache_status: cache_status.map_or("", CacheStatus::name),
+            api_key_id: api_key_id.map(str::to_owned),
         }),
         _snapshot: Arc::clone(&snap),
     };
@@ -470,6 +503,7 @@ struct LogFields {
     stage: String,
     error_type: &'static str,
     cache_status: &'static str,
+    api_key_id: Option<String>,
 }
 
 impl OnDone for Done {
@@ -495,6 +529,7 @@ impl OnDone for Done {
                 stage: &l.stage,
                 error_type: l.error_type,
                 cache_status: l.cache_status,
+                api_key_id: l.api_key_id.as_deref(),
             });
         }
     }

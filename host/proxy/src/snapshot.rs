@@ -3,7 +3,8 @@
 //! A snapshot is immutable. A reload builds a whole new one off the hot path and swaps it in
 //! with one atomic store ([`crate::Gateway::apply`]); a request holds the `Arc` it started with
 //! until it is done. Metrics handles are resolved here, once, so requests never look a series up
-//! by name.
+//! by name. Throttle and quota handles are resolved here too ([`crate::traffic::Builder`]),
+//! from stable ids, so a reload keeps every bucket and counter.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -11,10 +12,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use portico_config::responses::GatewayResponses;
-use portico_config::{AuthorizerDef, Config, Integration, Limits, PluginKind};
+use portico_config::{ApiKeySource, AuthorizerDef, Config, Integration, Limits, PluginKind};
 
 use crate::cache::{Caches, StageCacheRt};
 use crate::plugins::Slot;
+use crate::traffic::{self, SnapshotTraffic, StageTraffic, TrafficState};
 
 use crate::router::{RouteId, Router};
 use crate::telemetry::{MethodLabels, Metrics, RouteMetrics};
@@ -35,6 +37,8 @@ pub struct Snapshot {
     pub unrouted: RouteMetrics,
     /// Function plugins by name: what `aws_proxy` integrations call.
     pub functions: HashMap<String, Arc<Slot>>,
+    /// The account throttle, every API key and usage plan.
+    pub traffic: SnapshotTraffic,
 }
 
 /// Authorizer results cached per identity, for `authorizerResultTtlInSeconds`.
@@ -65,6 +69,8 @@ pub struct ApiRt {
     pub stages: Vec<StageRt>,
     /// Gateway-response customisations.
     pub responses: GatewayResponses,
+    /// Where API keys come from.
+    pub api_key_source: ApiKeySource,
 }
 
 /// One route, compiled.
@@ -81,6 +87,8 @@ pub struct RouteRt {
     pub validator: Option<Arc<Slot>>,
     /// `x-portico-mapper`.
     pub mapper: Option<Arc<Slot>>,
+    /// AWS `apiKeyRequired`.
+    pub api_key_required: bool,
 }
 
 /// One stage, compiled.
@@ -95,6 +103,8 @@ pub struct StageRt {
     pub unmatched: RouteMetrics,
     /// The response cache, if the stage has one.
     pub cache: Option<StageCacheRt>,
+    /// Stage throttles and the keys allowed on the stage.
+    pub traffic: StageTraffic,
 }
 
 impl Snapshot {
@@ -104,9 +114,11 @@ impl Snapshot {
         metrics: &Metrics,
         slots: &HashMap<String, Arc<Slot>>,
         caches: &Caches,
+        traffic: &TrafficState,
         generation: u64,
     ) -> Result<Self, Vec<String>> {
         let mut errors = Vec::new();
+        let mut tb = traffic::Builder::new(traffic, config);
         let mut apis = Vec::with_capacity(config.apis.len());
         let mut by_host = HashMap::new();
         let mut default_api = None;
@@ -167,6 +179,7 @@ impl Snapshot {
                     authorizer,
                     validator,
                     mapper,
+                    api_key_required: route.api_key_required,
                 });
             }
             let labels = |stage: &str, resource: &str, method: &str| MethodLabels {
@@ -187,6 +200,7 @@ impl Snapshot {
                         .collect(),
                     unmatched: metrics.route(labels(&s.name, "", "")),
                     cache: StageCacheRt::build(caches, api, s),
+                    traffic: tb.stage(api, s),
                 })
                 .collect();
             for host in &api.hosts {
@@ -201,6 +215,7 @@ impl Snapshot {
                 routes,
                 stages,
                 responses: api.gateway_responses.clone(),
+                api_key_source: api.api_key_source,
             });
         }
         if !errors.is_empty() {
@@ -218,7 +233,9 @@ impl Snapshot {
                 })
                 .collect(),
         );
+        let traffic = tb.finish(config.traffic.account);
         Ok(Self {
+            traffic,
             generation,
             apis,
             by_host,

@@ -102,10 +102,11 @@ pub async fn authorize(
         Decision::Allow {
             principal_id,
             context,
-            ..
+            usage_identifier_key,
         } => Ok(Authorized {
             principal_id: principal_id.clone(),
             context: context.clone(),
+            usage_identifier_key: usage_identifier_key.clone(),
         }),
         Decision::Unauthorized => Err(GatewayError::Unauthorized),
         Decision::Forbidden(message) => Err(GatewayError::AccessDenied(message.clone())),

@@ -360,6 +360,8 @@ mod tests {
                 .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
                 .collect::<BTreeMap<_, _>>(),
             route_metrics: Vec::new(),
+            cache: None,
+            traffic: Default::default(),
             unmatched: metrics.route(labels),
             cache: None,
         }
@@ -399,6 +401,7 @@ mod tests {
                 params: &self.params,
                 error: None,
                 authorizer: None,
+                api_key: None,
             };
             let text = event(format, &cx, body, auth);
             serde_json::from_str(&text).expect("the event is JSON")

@@ -1,0 +1,216 @@
+//! The traffic part of the admin API: usage (AWS GetUsage / UpdateUsage) and API keys.
+//!
+//! | Request | Answer |
+//! |---|---|
+//! | `GET /usageplans/{plan}/usage?startDate=YYYY-MM-DD&endDate=YYYY-MM-DD` | 200, AWS GetUsage JSON `{"usagePlanId","startDate","endDate","items":{"<keyId>":[[used,remaining],..]}}` (dates default to today, UTC) |
+//! | `POST /usageplans/{plan}/keys/{key}/usage` `{"extend":N}` or `{"reset":true}` | 200 `{"usagePlanId","keyId","remaining","used","limit","periodEnd"}`; 404 without such a quota |
+//! | `GET /apikeys[?includeValues=true]` | 200 `{"items":[{"id","name","enabled","usagePlans","source"[,"value"]}]}` |
+//! | `POST /apikeys` `{"name","value"?,"enabled"?,"usagePlans"?}` | 201 `{"id","name","value","enabled","usagePlans","generation"}`; 409 on a name or value already taken |
+
+use http::{Method, StatusCode};
+use portico_traffic::QuotaReading;
+use serde::Deserialize;
+use serde_json::json;
+use time::{Date, Month, OffsetDateTime};
+
+use crate::Gateway;
+use crate::admin::json_reply;
+use crate::body::Body;
+use crate::traffic::{KeyError, RuntimeKey};
+
+/// Length of a generated key value.
+const GENERATED_KEY_LEN: usize = 40;
+
+/// `/usageplans/...`: `rest` is what follows `/usageplans/`.
+pub(crate) async fn usage_plans(
+    gw: &Gateway,
+    method: &Method,
+    rest: &str,
+    query: &str,
+    body: &[u8],
+) -> http::Response<Body> {
+    let parts: Vec<&str> = rest.split('/').collect();
+    let snap = gw.snapshot();
+    let plan = parts[0];
+    if !snap.traffic.plans.contains(plan) {
+        return not_found(format!("no usage plan is named {plan}"));
+    }
+    match (method, parts.as_slice()) {
+        (&Method::GET, [_, "usage"]) => {
+            let today = OffsetDateTime::now_utc().date();
+            let date = |name: &str| match query_value(query, name) {
+                None => Ok(today),
+                Some(v) => parse_date(&v).ok_or(format!("{name}: {v:?} is not a YYYY-MM-DD date")),
+            };
+            let (from, to) = match (date("startDate"), date("endDate")) {
+                (Ok(f), Ok(t)) => (f, t),
+                (Err(e), _) | (_, Err(e)) => return bad_request(e),
+            };
+            match gw.traffic.core.usage(plan, from, to).await {
+                Ok(report) => json_reply(StatusCode::OK, report.to_aws_json()),
+                Err(e @ portico_traffic::TrafficError::DateRange(_)) => bad_request(e.to_string()),
+                Err(e) => json_reply(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    json!({"message": e.to_string()}),
+                ),
+            }
+        }
+        (&Method::POST, [_, "keys", key, "usage"]) => {
+            #[derive(Deserialize)]
+            #[serde(deny_unknown_fields)]
+            struct Update {
+                extend: Option<u64>,
+                reset: Option<bool>,
+            }
+            let update: Update = match serde_json::from_slice(body) {
+                Ok(u) => u,
+                Err(e) => return bad_request(format!("invalid body: {e}")),
+            };
+            let core = &gw.traffic.core;
+            let result = match (update.extend, update.reset) {
+                (Some(n), None) => core.extend_quota(plan, key, n).await,
+                (None, Some(true)) => core.reset_quota(plan, key).await,
+                _ => return bad_request(r#"send {"extend": N} or {"reset": true}"#.into()),
+            };
+            match result {
+                Ok(Some(r)) => json_reply(StatusCode::OK, reading(plan, key, &r)),
+                Ok(None) => not_found(format!("key {key} has no quota in usage plan {plan}")),
+                Err(e) => json_reply(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    json!({"message": e.to_string()}),
+                ),
+            }
+        }
+        _ => not_found("Not Found".into()),
+    }
+}
+
+fn reading(plan: &str, key: &str, r: &QuotaReading) -> serde_json::Value {
+    json!({
+        "usagePlanId": plan,
+        "keyId": key,
+        "limit": r.effective_limit,
+        "used": r.spent,
+        "remaining": r.remaining,
+        "periodStart": r.period_start,
+        "periodEnd": r.period_end,
+    })
+}
+
+/// `GET /apikeys` and `POST /apikeys`.
+pub(crate) async fn api_keys(
+    gw: &Gateway,
+    method: &Method,
+    query: &str,
+    body: &[u8],
+) -> http::Response<Body> {
+    match *method {
+        Method::GET => {
+            let values = query_value(query, "includeValues").as_deref() == Some("true");
+            let snap = gw.snapshot();
+            let items: Vec<_> = snap
+                .traffic
+                .keys
+                .iter()
+                .map(|k| {
+                    let mut item = json!({
+                        "id": k.name,
+                        "name": k.name,
+                        "enabled": k.enabled,
+                        "usagePlans": k.usage_plans,
+                        "source": k.source,
+                    });
+                    if values {
+                        item["value"] = json!(k.value);
+                    }
+                    item
+                })
+                .collect();
+            json_reply(StatusCode::OK, json!({ "items": items }))
+        }
+        Method::POST => {
+            #[derive(Deserialize)]
+            #[serde(deny_unknown_fields, rename_all = "camelCase")]
+            struct NewKey {
+                name: String,
+                value: Option<String>,
+                enabled: Option<bool>,
+                #[serde(default)]
+                usage_plans: Vec<String>,
+            }
+            let new: NewKey = match serde_json::from_slice(body) {
+                Ok(k) => k,
+                Err(e) => return bad_request(format!("invalid body: {e}")),
+            };
+            let key = RuntimeKey {
+                name: new.name,
+                value: new.value.unwrap_or_else(generate_value),
+                enabled: new.enabled.unwrap_or(true),
+                usage_plans: new.usage_plans,
+            };
+            match gw.create_key(key.clone()).await {
+                Ok(generation) => json_reply(
+                    StatusCode::CREATED,
+                    json!({
+                        "id": key.name,
+                        "name": key.name,
+                        "value": key.value,
+                        "enabled": key.enabled,
+                        "usagePlans": key.usage_plans,
+                        "generation": generation,
+                    }),
+                ),
+                Err(e @ KeyError::Conflict(_)) => {
+                    json_reply(StatusCode::CONFLICT, json!({"message": e.to_string()}))
+                }
+                Err(e @ KeyError::Invalid(_)) => bad_request(e.to_string()),
+                Err(e @ KeyError::Io(_)) => json_reply(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    json!({"message": e.to_string()}),
+                ),
+            }
+        }
+        _ => json_reply(
+            StatusCode::METHOD_NOT_ALLOWED,
+            json!({"message": "Method Not Allowed"}),
+        ),
+    }
+}
+
+/// 40 random alphanumeric characters (from two v4 UUIDs' random bits).
+fn generate_value() -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    let mut out = String::with_capacity(GENERATED_KEY_LEN);
+    while out.len() < GENERATED_KEY_LEN {
+        for b in uuid::Uuid::new_v4().as_bytes() {
+            // 248 = 4 × 62: keep the distribution uniform.
+            if *b < 248 && out.len() < GENERATED_KEY_LEN {
+                out.push(ALPHABET[usize::from(*b) % ALPHABET.len()] as char);
+            }
+        }
+    }
+    out
+}
+
+fn query_value(query: &str, name: &str) -> Option<String> {
+    form_urlencoded::parse(query.as_bytes())
+        .filter(|(k, _)| k == name)
+        .last()
+        .map(|(_, v)| v.into_owned())
+}
+
+fn parse_date(s: &str) -> Option<Date> {
+    let mut it = s.splitn(3, '-');
+    let y: i32 = it.next()?.parse().ok()?;
+    let m: u8 = it.next()?.parse().ok()?;
+    let d: u8 = it.next()?.parse().ok()?;
+    Date::from_calendar_date(y, Month::try_from(m).ok()?, d).ok()
+}
+
+fn bad_request(message: String) -> http::Response<Body> {
+    json_reply(StatusCode::BAD_REQUEST, json!({ "message": message }))
+}
+
+fn not_found(message: String) -> http::Response<Body> {
+    json_reply(StatusCode::NOT_FOUND, json!({ "message": message }))
+}
