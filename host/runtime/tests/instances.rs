@@ -184,7 +184,10 @@ async fn calls_wait_for_a_free_slot() {
     let hogging = tokio::spawn(async move { hog.authorize(&cx(), head(&[])).await });
     let waiting = Instant::now();
     while rt.pool_usage().component_instances == 0 {
-        assert!(waiting.elapsed() < Duration::from_secs(10), "the hog never started");
+        assert!(
+            waiting.elapsed() < Duration::from_secs(10),
+            "the hog never started"
+        );
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
     assert_eq!(

@@ -363,7 +363,6 @@ mod tests {
             cache: None,
             traffic: Default::default(),
             unmatched: metrics.route(labels),
-            cache: None,
         }
     }
 
