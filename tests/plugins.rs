@@ -90,6 +90,7 @@ async fn start(interpreted: bool) -> Setup {
     kind: mapper
     file: {bomb}
     memory_mb: 16
+    timeout_ms: 10000   # the memory limit, not the deadline, must stop it, however loaded the machine
 "#,
         header = component("authorizer-header").display(),
         looping = component("authorizer-infinite-loop").display(),
