@@ -11,6 +11,10 @@
 #                    caching (authorizerResultTtlInSeconds: 300): one call per token,
 #   portico-cache  - a GET route with the stage cache on, every request a hit (the upstream
 #                    sees one request per run: the script checks its access log),
+#   portico-apikey - the http_proxy route requiring an API key in a usage plan (throttle and
+#                    quota far above the load, so every request is admitted and metered),
+#   portico-apikey-cluster - the same on a second Portico process in cluster mode (Redis,
+#                    batched sync every 100 ms); needs redis-server (installed if missing),
 # measured back to back in one run with wrk, interleaved over ROUNDS rounds
 # (direct, nginx, portico, ..., direct, nginx, portico, ...) and summarised by the median per
 # target, then as ratios (each Portico scenario against plain Portico, Portico against nginx and
@@ -28,7 +32,7 @@
 #   SKIP_BUILD=1      use the existing release binary instead of running cargo build
 #   KEEP_DIR=PATH     copy the raw wrk outputs, configs and server logs there at the end
 #   TARGETS="direct nginx-proxy portico portico-authz portico-authz-reuse portico-authz-cached
-#            portico-cache"
+#            portico-cache portico-apikey portico-apikey-cluster"
 #                     (the default: all of them)
 #
 # Installs nginx and wrk (and curl, python3) with apt-get when they are missing (needs root).
@@ -57,6 +61,7 @@ ensure_tools() {
     command -v wrk >/dev/null 2>&1 || missing+=(wrk)
     command -v python3 >/dev/null 2>&1 || missing+=(python3)
     command -v curl >/dev/null 2>&1 || missing+=(curl)
+    command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
     if ((${#missing[@]} == 0)); then
         return
     fi
@@ -365,6 +370,7 @@ components:
 $(authorizer_scheme fresh header-auth)
 $(authorizer_scheme reuse header-auth-reuse)
 $(authorizer_scheme cached header-auth 300)
+    api_key: {type: apiKey, name: x-api-key, in: header}
 paths:
   /{proxy+}:
     x-amazon-apigateway-any-method:
@@ -382,6 +388,17 @@ paths:
 $(authorized_route authz fresh)
 $(authorized_route authz-reuse reuse)
 $(authorized_route authz-cached cached)
+  /keyed/{proxy+}:
+    x-amazon-apigateway-any-method:
+      security: [{api_key: []}]
+      parameters:
+        - {name: proxy, in: path, required: true, schema: {type: string}}
+      x-amazon-apigateway-integration:
+        type: http_proxy
+        httpMethod: ANY
+        uri: 'http://127.0.0.1:$UP_PORT/{proxy}'
+        requestParameters:
+          integration.request.path.proxy: method.request.path.proxy
   /cached/item.json:
     get:
       x-amazon-apigateway-integration:
@@ -390,12 +407,30 @@ $(authorized_route authz-cached cached)
         uri: 'http://127.0.0.1:$UP_PORT/cached.json'
 EOF
 
-cat >"$WORK/gateway.yaml" <<EOF
+read -r REDIS_PORT < <(free_ports 1)
+BENCH_KEY=bench-key-0123456789abcdef
+# $1: data directory; $2: extra `traffic:` lines (cluster mode).
+gateway_file() {
+    cat <<EOF
 listeners:
   - address: 127.0.0.1:0
 access_log: 'off'
 reload:
   watch: false
+traffic:
+  # AWS's account default (10 000 rps) is below what this machine pushes: raise it, so every
+  # target is measured unthrottled.
+  account: {rate_limit: 10000000, burst_limit: 10000000}
+  data_dir: $1
+$2
+api_keys:
+  - {name: bench, value: $BENCH_KEY}
+usage_plans:
+  - name: bench-plan
+    api_stages: [{api: bench, stage: bench}]
+    throttle: {rate_limit: 10000000, burst_limit: 10000000}
+    quota: {limit: 1000000000, period: DAY}
+    keys: [bench]
 plugins:
   - name: header-auth
     kind: authorizer
@@ -416,6 +451,10 @@ apis:
           '*/*': {caching_enabled: false}
           /cached/item.json/GET: {caching_enabled: true, cache_ttl_seconds: 3600}
 EOF
+}
+gateway_file "$WORK/data" "" >"$WORK/gateway.yaml"
+gateway_file "$WORK/data-cluster" "  redis: redis://127.0.0.1:$REDIS_PORT
+  sync_interval_ms: 100" >"$WORK/gateway-cluster.yaml"
 
 "$PORTICO" check --config "$WORK/gateway.yaml" >&2 || die "the generated gateway file is invalid"
 
@@ -439,6 +478,23 @@ for ((i = 0; i < 300; i++)); do
 done
 [[ -n $PORTICO_ADDR ]] || die "portico printed no listen address"
 
+# The cluster node: Redis, then a second Portico on the cluster gateway file.
+redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no \
+    >"$WORK/redis.log" 2>&1 &
+PIDS+=($!)
+"$PORTICO" serve --config "$WORK/gateway-cluster.yaml" --listen 127.0.0.1:0 \
+    >"$WORK/portico-cluster.stdout" 2>"$WORK/portico-cluster.stderr" &
+CLUSTER_PID=$!
+PIDS+=("$CLUSTER_PID")
+CLUSTER_ADDR=
+for ((i = 0; i < 300; i++)); do
+    CLUSTER_ADDR=$(sed -n 's|^listening on http://||p' "$WORK/portico-cluster.stdout" | head -n1)
+    [[ -n $CLUSTER_ADDR ]] && break
+    kill -0 "$CLUSTER_PID" 2>/dev/null || die "cluster portico exited: $(cat "$WORK/portico-cluster.stderr")"
+    sleep 0.1
+done
+[[ -n $CLUSTER_ADDR ]] || die "cluster portico printed no listen address"
+
 # Per target: URL, server process (for the CPU figure) and wrk header.
 declare -A URL PID H
 URL[direct]=http://127.0.0.1:$UP_PORT/item.json
@@ -450,14 +506,19 @@ URL[portico-authz]=http://$PORTICO_ADDR/bench/authz/item.json
 URL[portico-authz-reuse]=http://$PORTICO_ADDR/bench/authz-reuse/item.json
 URL[portico-authz-cached]=http://$PORTICO_ADDR/bench/authz-cached/item.json
 URL[portico-cache]=http://$PORTICO_ADDR/bench/cached/item.json
-for t in portico portico-authz portico-authz-reuse portico-authz-cached portico-cache; do
+URL[portico-apikey]=http://$PORTICO_ADDR/bench/keyed/item.json
+URL[portico-apikey-cluster]=http://$CLUSTER_ADDR/bench/keyed/item.json
+PID[portico-apikey-cluster]=$CLUSTER_PID
+H[portico-apikey]="x-api-key: $BENCH_KEY"
+H[portico-apikey-cluster]="x-api-key: $BENCH_KEY"
+for t in portico portico-authz portico-authz-reuse portico-authz-cached portico-cache portico-apikey; do
     PID[$t]=$PORTICO_PID
 done
 H[portico-authz]="Authorization: bench-token"
 H[portico-authz-reuse]="Authorization: bench-token"
 H[portico-authz-cached]="Authorization: bench-token"
 
-TARGETS=${TARGETS:-direct nginx-proxy portico portico-authz portico-authz-reuse portico-authz-cached portico-cache}
+TARGETS=${TARGETS:-direct nginx-proxy portico portico-authz portico-authz-reuse portico-authz-cached portico-cache portico-apikey portico-apikey-cluster}
 read -r -a TARGET_LIST <<<"$TARGETS"
 for t in "${TARGET_LIST[@]}"; do
     [[ -n ${URL[$t]:-} ]] || die "unknown target $t (known: ${!URL[*]})"
@@ -514,6 +575,8 @@ compare portico direct
 compare portico-authz portico
 compare portico-authz-reuse portico
 compare portico-authz-cached portico
+compare portico-apikey portico
+compare portico-apikey-cluster portico
 compare portico-cache direct
 compare portico-cache nginx-proxy
 if [[ -n ${RPS[portico-cache]:-} ]]; then
