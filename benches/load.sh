@@ -327,15 +327,16 @@ http {
 }
 EOF
 
-# One API, four routes to the same upstream: plain, and behind the Rust header authorizer with
-# a fresh instance per call (the default) or with reused instances, both with result caching
-# off (authorizerResultTtlInSeconds: 0) so every request calls the plugin, and with AWS's
-# default result caching (300 s).
-authorized_route() {
+# One API, every route to the same upstream: plain `/{proxy+}`; behind the Rust header
+# authorizer with a fresh instance per call (the default) or with reused instances, both with
+# result caching off (authorizerResultTtlInSeconds: 0) so every request calls the plugin, and
+# with AWS's default result caching (300 s); requiring an API key; and a cached GET.
+# proxy_route PREFIX [SCHEME]: `PREFIX/{proxy+}` ANY, guarded by security scheme SCHEME if given.
+proxy_route() {
+    echo "  $1/{proxy+}:"
+    echo "    x-amazon-apigateway-any-method:"
+    [[ -n ${2:-} ]] && echo "      security: [{$2: []}]"
     cat <<EOT
-  /$1/{proxy+}:
-    x-amazon-apigateway-any-method:
-      security: [{$2: []}]
       parameters:
         - {name: proxy, in: path, required: true, schema: {type: string}}
       x-amazon-apigateway-integration:
@@ -372,33 +373,11 @@ $(authorizer_scheme reuse header-auth-reuse)
 $(authorizer_scheme cached header-auth 300)
     api_key: {type: apiKey, name: x-api-key, in: header}
 paths:
-  /{proxy+}:
-    x-amazon-apigateway-any-method:
-      parameters:
-        - name: proxy
-          in: path
-          required: true
-          schema: {type: string}
-      x-amazon-apigateway-integration:
-        type: http_proxy
-        httpMethod: ANY
-        uri: 'http://127.0.0.1:$UP_PORT/{proxy}'
-        requestParameters:
-          integration.request.path.proxy: method.request.path.proxy
-$(authorized_route authz fresh)
-$(authorized_route authz-reuse reuse)
-$(authorized_route authz-cached cached)
-  /keyed/{proxy+}:
-    x-amazon-apigateway-any-method:
-      security: [{api_key: []}]
-      parameters:
-        - {name: proxy, in: path, required: true, schema: {type: string}}
-      x-amazon-apigateway-integration:
-        type: http_proxy
-        httpMethod: ANY
-        uri: 'http://127.0.0.1:$UP_PORT/{proxy}'
-        requestParameters:
-          integration.request.path.proxy: method.request.path.proxy
+$(proxy_route "")
+$(proxy_route /authz fresh)
+$(proxy_route /authz-reuse reuse)
+$(proxy_route /authz-cached cached)
+$(proxy_route /keyed api_key)
   /cached/item.json:
     get:
       x-amazon-apigateway-integration:
