@@ -459,3 +459,49 @@ async fn invalid_traffic_config_is_reported_with_paths() {
         assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
     }
 }
+
+/// `x-amazon-apigateway-api-key-source: AUTHORIZER`: the key is the authorizer's
+/// `usageIdentifierKey`, not the `x-api-key` header.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn api_key_from_the_authorizer() {
+    let dir = Dir::new();
+    let api = format!(
+        "openapi: 3.0.1\ninfo: {{title: t, version: '1'}}\nx-amazon-apigateway-api-key-source: AUTHORIZER\ncomponents:\n  securitySchemes:\n    api_key: {{type: apiKey, name: x-api-key, in: header}}\n{}paths:\n  /pets:\n{}",
+        authorizer_scheme("tokenAuth", "header-auth"),
+        method("get", true).replace(
+            "security: [{api_key: []}]",
+            "security: [{tokenAuth: [], api_key: []}]"
+        ),
+    );
+    let plugin = format!(
+        "plugins:\n  - name: header-auth\n    kind: authorizer\n    file: {}\n    config:\n      tokens: {{token-a: alice-user, token-c: carol-user, token-n: nobody}}\n      usage_identifier_keys: {{token-a: {ALICE}, token-c: {CAROL}}}\n",
+        repo_file("plugins/dist/authorizer-header.wasm").display()
+    );
+    let extra = format!("traffic:\n  data_dir: data\n{plugin}{}", keys(""));
+    dir.single_api(&api, STAGES, &extra);
+    let gw = Portico::start(&dir);
+    let get = |token: &'static str, key: Option<&'static str>| {
+        let url = gw.url("/prod/pets");
+        async move {
+            let mut headers = vec![("authorization", token)];
+            headers.extend(key.map(|k| ("x-api-key", k)));
+            send("GET", &url, &headers, Bytes::new()).await
+        }
+    };
+
+    let ok = get("token-a", None).await;
+    assert_eq!(ok.status, 200, "{}", ok.text());
+    assert_eq!(ok.json()["keyId"], "alice");
+    // carol's key is in no plan; `nobody` gets no key, and the header does not count.
+    for (token, header) in [
+        ("token-c", None),
+        ("token-n", None),
+        ("token-n", Some(ALICE)),
+    ] {
+        let r = get(token, header).await;
+        assert_gateway_error(&r, 403, r#"{"message":"Forbidden"}"#, "ForbiddenException");
+    }
+    // The authorizer runs first: an unknown token is its 401, not a key error.
+    let r = get("token-x", None).await;
+    assert_eq!(r.status, 401, "{}", r.text());
+}

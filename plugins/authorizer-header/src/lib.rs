@@ -3,13 +3,16 @@
 //! Reads a token from a request header and looks it up in its configuration:
 //!
 //! ```json
-//! {"header": "authorization", "tokens": {"allow-token": "user-1"}, "deny": ["deny-token"]}
+//! {"header": "authorization", "tokens": {"allow-token": "user-1"}, "deny": ["deny-token"],
+//!  "usage_identifier_keys": {"allow-token": "<API key value>"}}
 //! ```
 //!
 //! - no header (or an empty one): `unauthorized` (401);
 //! - a token listed in `deny`: `forbidden` (403);
 //! - a token listed in `tokens`: `allow`, the principal being the token's value, with context
-//!   `scope=read` and `tokenLength=<bytes in the token>`;
+//!   `scope=read` and `tokenLength=<bytes in the token>`, and the token's entry in
+//!   `usage_identifier_keys` (if any) as the `usageIdentifierKey`: the API key an API with
+//!   `x-amazon-apigateway-api-key-source: AUTHORIZER` meters the request against;
 //! - any other token: `unauthorized`.
 //!
 //! `header` defaults to `authorization`. A value of the form `Bearer <token>` is looked up as
@@ -61,9 +64,13 @@ fn authorize(request: &Request) -> Decision {
         }
         Some((token, Verdict::Allow(principal))) => {
             log::debug!("authorizer-header: allow {principal}");
-            Decision::allow(principal)
+            let allow = Decision::allow(principal)
                 .with_context("scope", "read")
-                .with_context("tokenLength", token.len().to_string())
+                .with_context("tokenLength", token.len().to_string());
+            match config["usage_identifier_keys"][token].as_str() {
+                Some(key) => allow.with_usage_identifier_key(key),
+                None => allow,
+            }
         }
         None => {
             log::debug!("authorizer-header: unknown token: unauthorized");
