@@ -43,15 +43,8 @@ done
 
 log() { printf '==> %s\n' "$*"; }
 
-# Runs "$@" and prints how long it took, under the name $1 (the rest is the command).
-timed() {
-    local name="$1" start ms
-    shift
-    start=$(date +%s%N)
-    "$@"
-    ms=$((($(date +%s%N) - start) / 1000000))
-    printf '==> %s: %d.%01d s\n' "$name" $((ms / 1000)) $((ms % 1000 / 100))
-}
+# timed
+source "$ROOT/sdk/lib.sh"
 
 mkdir -p "$DIST"
 

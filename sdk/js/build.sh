@@ -14,15 +14,8 @@ ROOT="$(cd "$HERE/../.." && pwd)"
 OUT="$ROOT/plugins/dist/authorizer-js.wasm"
 cd "$HERE"
 
-# Runs "$@" and prints how long it took, under the name $1.
-timed() {
-    local name="$1" start ms
-    shift
-    start=$(date +%s%N)
-    "$@"
-    ms=$((($(date +%s%N) - start) / 1000000))
-    printf '==> %s: %d.%01d s\n' "$name" $((ms / 1000)) $((ms % 1000 / 100))
-}
+# timed, up_to_date
+source "$ROOT/sdk/lib.sh"
 
 command -v npm >/dev/null || {
     echo "sdk/js/build.sh: npm is required (apt-get install nodejs npm)" >&2
@@ -49,16 +42,8 @@ else
     echo "==> npm: node_modules is up to date"
 fi
 
-inputs=(authorizer.js package.json package-lock.json build.sh "$ROOT"/wit/*.wit)
-fresh=true
-if [ -n "${FORCE:-}" ] || [ ! -f "$OUT" ]; then
-    fresh=false
-else
-    for input in "${inputs[@]}"; do
-        if [ "$input" -nt "$OUT" ]; then fresh=false; fi
-    done
-fi
-if $fresh; then
+inputs=(authorizer.js package.json package-lock.json build.sh "$ROOT/sdk/lib.sh" "$ROOT"/wit/*.wit)
+if up_to_date "$OUT" "${inputs[@]}"; then
     echo "==> componentize-js: $(basename "$OUT") is up to date"
     exit 0
 fi

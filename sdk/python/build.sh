@@ -16,15 +16,8 @@ OUT="$ROOT/plugins/dist/authorizer-py.wasm"
 VENV="$HERE/.venv"
 cd "$HERE"
 
-# Runs "$@" and prints how long it took, under the name $1.
-timed() {
-    local name="$1" start ms
-    shift
-    start=$(date +%s%N)
-    "$@"
-    ms=$((($(date +%s%N) - start) / 1000000))
-    printf '==> %s: %d.%01d s\n' "$name" $((ms / 1000)) $((ms % 1000 / 100))
-}
+# timed, up_to_date
+source "$ROOT/sdk/lib.sh"
 
 install() {
     python3 -m venv "$VENV"
@@ -48,16 +41,8 @@ else
     echo "==> pip: componentize-py $COMPONENTIZE_PY_VERSION is installed"
 fi
 
-inputs=(app.py build.sh "$ROOT"/wit/*.wit)
-fresh=true
-if [ -n "${FORCE:-}" ] || [ ! -f "$OUT" ]; then
-    fresh=false
-else
-    for input in "${inputs[@]}"; do
-        if [ "$input" -nt "$OUT" ]; then fresh=false; fi
-    done
-fi
-if $fresh; then
+inputs=(app.py build.sh "$ROOT/sdk/lib.sh" "$ROOT"/wit/*.wit)
+if up_to_date "$OUT" "${inputs[@]}"; then
     echo "==> componentize-py: $(basename "$OUT") is up to date"
     exit 0
 fi
