@@ -116,26 +116,34 @@ fn joined(groups: &Groups<'_>) -> Option<Value> {
     })
 }
 
+/// A JSON object of string values.
+fn strings<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Map<String, Value> {
+    pairs
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), Value::from(v)))
+        .collect()
+}
+
 fn path_parameters(cx: &RequestContext<'_>) -> Option<Value> {
-    (!cx.params.is_empty()).then(|| {
-        let map: Map<String, Value> = cx
-            .params
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), Value::from(*v)))
-            .collect();
-        Value::Object(map)
-    })
+    (!cx.params.is_empty()).then(|| Value::Object(strings(cx.params.iter().copied())))
 }
 
 fn stage_variables(cx: &RequestContext<'_>) -> Option<Value> {
     cx.stage.filter(|s| !s.variables.is_empty()).map(|s| {
-        let map: Map<String, Value> = s
-            .variables
-            .iter()
-            .map(|(k, v)| (k.clone(), Value::from(v.as_str())))
-            .collect();
-        Value::Object(map)
+        Value::Object(strings(
+            s.variables.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+        ))
     })
+}
+
+/// The authorizer's context values as a JSON object.
+fn authorizer_context(authorizer: &AuthorizerContext) -> Map<String, Value> {
+    strings(
+        authorizer
+            .context
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str())),
+    )
 }
 
 /// The body as text, base64 when it is not UTF-8; `None` when empty.
@@ -187,9 +195,7 @@ pub(super) fn v1(cx: &RequestContext<'_>, body: &[u8], authorizer: &AuthorizerCo
         if let Some(p) = &authorizer.principal_id {
             map.insert("principalId".into(), Value::from(p.as_str()));
         }
-        for (k, v) in &authorizer.context {
-            map.insert(k.clone(), Value::from(v.as_str()));
-        }
+        map.extend(authorizer_context(authorizer));
         Value::Object(map)
     });
     json!({
@@ -276,12 +282,10 @@ pub(super) fn v2(cx: &RequestContext<'_>, body: &[u8], authorizer: &AuthorizerCo
         if let Some(p) = &authorizer.principal_id {
             a.insert("principalId".into(), p.as_str().into());
         }
-        let lambda: Map<String, Value> = authorizer
-            .context
-            .iter()
-            .map(|(k, v)| (k.clone(), Value::from(v.as_str())))
-            .collect();
-        a.insert("lambda".into(), Value::Object(lambda));
+        a.insert(
+            "lambda".into(),
+            Value::Object(authorizer_context(authorizer)),
+        );
         rc.insert("authorizer".into(), Value::Object(a));
     }
     rc.insert("domainName".into(), cx.domain_name().into());
