@@ -17,6 +17,10 @@ pub struct RawGateway {
     /// The admin listener.
     #[serde(default)]
     pub admin: Option<RawListener>,
+    /// Data-plane worker threads, each with its own runtime, sockets and upstream pool
+    /// (default 0: one per core). Read at start.
+    #[serde(default)]
+    pub workers: Option<usize>,
     /// The APIs.
     #[serde(default)]
     pub apis: Vec<RawApi>,

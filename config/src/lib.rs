@@ -32,6 +32,9 @@ pub use model::*;
 
 use gateway::RawGateway;
 
+/// Most data-plane worker threads a gateway file may ask for.
+pub const MAX_WORKERS: usize = 256;
+
 /// Stage-variable limits from API Gateway's quotas.
 const MAX_STAGE_VARIABLES: usize = 100;
 const MAX_STAGE_VARIABLE_NAME: usize = 64;
@@ -324,9 +327,19 @@ fn load_inner(source: &dyn Source, file: &str, report: &mut Report) -> Option<Co
     let api_keys = usage::keys(report, file, &raw.api_keys);
     let usage_plans = usage::plans(report, file, &raw.usage_plans, &apis, &api_keys);
 
+    let workers = raw.workers.unwrap_or(0);
+    if workers > MAX_WORKERS {
+        report.error(
+            file,
+            "workers",
+            format!("must be at most {MAX_WORKERS} (0 means one per core)"),
+        );
+    }
+
     Some(Config {
         listeners,
         admin,
+        workers,
         apis,
         limits,
         access_log,

@@ -19,6 +19,8 @@ pub struct Config {
     pub listeners: Vec<SocketAddr>,
     /// The admin listener (`/health`, `/metrics`, `/reload`), if any.
     pub admin: Option<SocketAddr>,
+    /// Data-plane worker threads; 0 means one per core. Takes effect at start.
+    pub workers: usize,
     /// The APIs, in the order the gateway file lists them.
     pub apis: Vec<Api>,
     /// Data-plane limits.

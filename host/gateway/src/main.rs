@@ -51,6 +51,9 @@ enum Command {
         /// Admin listen address. Replaces the file's admin listener.
         #[arg(long)]
         admin: Option<SocketAddr>,
+        /// Data-plane worker threads (0: one per core). Replaces the file's `workers`.
+        #[arg(long)]
+        workers: Option<usize>,
     },
     /// Validate a gateway file and every API it names.
     Check {
@@ -196,9 +199,14 @@ fn main() -> ExitCode {
             config,
             listen,
             admin,
+            workers,
         } => {
             init_tracing();
+            // The control runtime: admin API, reloads, signals, traffic sync. The data plane
+            // runs on its own worker threads (portico_proxy::server).
             let runtime = match tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(1)
+                .thread_name("portico-control")
                 .enable_all()
                 .build()
             {
@@ -208,7 +216,12 @@ fn main() -> ExitCode {
                     return ExitCode::FAILURE;
                 }
             };
-            match runtime.block_on(serve(config, listen, admin)) {
+            match runtime.block_on(serve(Origin {
+                file: config,
+                listen,
+                admin,
+                workers,
+            })) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("portico: {e:#}");
@@ -255,6 +268,7 @@ struct Origin {
     file: Option<PathBuf>,
     listen: Vec<SocketAddr>,
     admin: Option<SocketAddr>,
+    workers: Option<usize>,
 }
 
 impl Origin {
@@ -273,25 +287,19 @@ impl Origin {
             if self.admin.is_some() {
                 config.admin = self.admin;
             }
+            if let Some(w) = self.workers {
+                config.workers = w;
+            }
             (config, report)
         })
     }
 }
 
-async fn serve(
-    file: Option<PathBuf>,
-    listen: Vec<SocketAddr>,
-    admin: Option<SocketAddr>,
-) -> anyhow::Result<()> {
+async fn serve(origin: Origin) -> anyhow::Result<()> {
     // Signal handlers first: a signal that arrives as soon as the listening lines are printed
     // must reload or drain, not kill the process.
     let mut hup = signal(SignalKind::hangup()).context("cannot install the SIGHUP handler")?;
     let mut term = signal(SignalKind::terminate()).context("cannot install the SIGTERM handler")?;
-    let origin = Origin {
-        file,
-        listen,
-        admin,
-    };
     let (config, warnings) = origin
         .load()
         .map_err(|report| anyhow::anyhow!("the configuration is invalid:\n{report}"))?;
@@ -308,13 +316,17 @@ async fn serve(
     let gw = Gateway::new(&config, Box::new(move || reloader.load()))
         .context("cannot start the gateway")?;
 
-    let mut listeners = Vec::new();
-    for addr in &config.listeners {
-        let l = TcpListener::bind(addr)
-            .await
-            .with_context(|| format!("cannot listen on {addr}"))?;
-        println!("listening on http://{}", l.local_addr()?);
-        listeners.push(l);
+    if config.workers > portico_config::MAX_WORKERS {
+        anyhow::bail!(
+            "--workers {} is more than {}",
+            config.workers,
+            portico_config::MAX_WORKERS
+        );
+    }
+    let bound = portico_proxy::server::Bound::bind(&config.listeners, config.workers)
+        .with_context(|| format!("cannot listen on {:?}", config.listeners))?;
+    for addr in bound.addrs() {
+        println!("listening on http://{addr}");
     }
     let admin_listener = match config.admin {
         Some(addr) => {
@@ -362,7 +374,7 @@ async fn serve(
         }
         let _ = stop_tx.send(true);
     };
-    portico_proxy::server::serve(Arc::clone(&gw), listeners, shutdown).await;
+    portico_proxy::server::serve(Arc::clone(&gw), bound, shutdown).await;
     // Push the last cluster deltas and write quota counters and usage: nothing is lost on
     // SIGTERM.
     if let Err(e) = gw.traffic.core.shutdown().await {
@@ -382,6 +394,7 @@ mod tests {
             file: None,
             listen: vec![],
             admin: None,
+            workers: None,
         };
         let (config, warnings) = origin.load().unwrap_or_else(|r| panic!("{r}"));
         assert_eq!(warnings.warnings().count(), 0, "{warnings}");

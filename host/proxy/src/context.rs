@@ -3,6 +3,7 @@
 
 use std::borrow::Cow;
 use std::net::SocketAddr;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use http::request::Parts;
 use portico_config::mapping::ParamSource;
@@ -22,10 +23,9 @@ pub struct RequestContext<'a> {
     pub peer: SocketAddr,
     /// `$context.protocol`: `HTTP/1.1` or `HTTP/2.0`.
     pub protocol: &'static str,
-    /// `$context.requestTime` (CLF).
-    pub request_time: &'a str,
-    /// `$context.requestTimeEpoch` (ms).
-    pub request_time_epoch: u128,
+    /// When the request arrived: `$context.requestTime` and `requestTimeEpoch`, formatted only
+    /// when read.
+    pub arrived: SystemTime,
     /// `$context.apiId`.
     pub api: &'a str,
     /// The stage, once resolved.
@@ -53,7 +53,54 @@ pub struct Authorized {
     pub usage_identifier_key: Option<String>,
 }
 
+/// A request id (`$context.requestId`, `x-amzn-RequestId`): a random UUID, formatted into a
+/// fixed buffer, so making one allocates nothing.
+pub struct RequestId([u8; uuid::fmt::Hyphenated::LENGTH]);
+
+impl RequestId {
+    /// A new random id.
+    pub fn new() -> Self {
+        let mut buf = [0u8; uuid::fmt::Hyphenated::LENGTH];
+        uuid::Uuid::new_v4().hyphenated().encode_lower(&mut buf);
+        Self(buf)
+    }
+
+    /// The id as text.
+    pub fn as_str(&self) -> &str {
+        // Always ASCII: written by `encode_lower` above.
+        std::str::from_utf8(&self.0).unwrap_or_default()
+    }
+}
+
+impl Default for RequestId {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// `$context.requestTime`: `21/Nov/2026:19:42:52 +0000`.
+pub fn clf_time(t: SystemTime) -> String {
+    let fmt = time::macros::format_description!(
+        "[day]/[month repr:short]/[year]:[hour]:[minute]:[second] +0000"
+    );
+    time::OffsetDateTime::from(t)
+        .format(&fmt)
+        .unwrap_or_default()
+}
+
 impl RequestContext<'_> {
+    /// `$context.requestTime` (CLF).
+    pub fn request_time(&self) -> String {
+        clf_time(self.arrived)
+    }
+
+    /// `$context.requestTimeEpoch`: milliseconds since the Unix epoch.
+    pub fn request_time_epoch(&self) -> u128 {
+        self.arrived
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis())
+    }
+
     /// The `Host` of the request (`:authority` for HTTP/2), without port.
     pub fn domain_name(&self) -> &str {
         let host = self
@@ -81,8 +128,8 @@ impl RequestContext<'_> {
             "httpMethod" => self.parts.method.as_str().into(),
             "path" => self.parts.uri.path().into(),
             "protocol" => self.protocol.into(),
-            "requestTime" => self.request_time.into(),
-            "requestTimeEpoch" => self.request_time_epoch.to_string().into(),
+            "requestTime" => self.request_time().into(),
+            "requestTimeEpoch" => self.request_time_epoch().to_string().into(),
             "domainName" => self.domain_name().into(),
             "domainPrefix" => self.domain_name().split('.').next().unwrap_or("").into(),
             "identity.sourceIp" => self.peer.ip().to_string().into(),

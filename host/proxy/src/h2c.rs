@@ -420,8 +420,10 @@ pub async fn serve_upgraded<S, B>(
         }
     };
     let io = TokioIo::new(InjectStream1::new(TokioIo::new(upgraded), frame));
+    // The same HTTP/2 limits and timers as connections that start in HTTP/2.
     let conn = hyper::server::conn::http2::Builder::new(TokioExecutor::new())
         .timer(hyper_util::rt::TokioTimer::new())
+        .max_header_list_size(crate::server::H2_MAX_HEADER_LIST)
         .serve_connection(io, service);
     tokio::pin!(conn, shutdown);
     // On shutdown, send GOAWAY and let in-flight streams finish.

@@ -3,8 +3,10 @@
 //! How the pieces fit:
 //! - [`Gateway`] holds the current [`Snapshot`] in an [`ArcSwap`], plus everything that must
 //!   survive a reload: metrics, the upstream connection pool, the access-log writer.
-//! - [`server`] accepts connections (HTTP/1.1, h2c with prior knowledge or after `Upgrade`) and
-//!   hands each request to [`pipeline::handle`], which runs the phases documented there.
+//! - [`server`] runs the data plane thread-per-core: one current-thread runtime, one listening
+//!   socket per address (`SO_REUSEPORT`) and one upstream pool per worker. It accepts
+//!   connections (HTTP/1.1, h2c with prior knowledge or after `Upgrade`) and hands each request
+//!   to [`pipeline::handle`], which runs the phases documented there.
 //! - [`router`] matches method and path with API Gateway's priorities; [`integration`] serves
 //!   the matched method; [`error`] is the one place failures become responses.
 //! - [`admin`] serves `/health`, `/metrics` and `/reload`; [`reload`] rebuilds snapshots on
@@ -45,7 +47,7 @@ pub use traffic::TrafficState;
 
 use access_log::AccessLogger;
 use telemetry::Metrics;
-use upstream::Upstream;
+use upstream::Upstreams;
 
 /// Produces a fresh, validated configuration: how a reload re-reads its files.
 pub type Loader = Box<dyn Fn() -> Result<(Config, Report), Report> + Send + Sync>;
@@ -57,8 +59,9 @@ pub struct Gateway {
     current: ArcSwap<Snapshot>,
     /// Process-wide metrics; snapshots hold handles into it.
     pub metrics: Arc<Metrics>,
-    /// The pooled upstream client, shared by every snapshot.
-    pub upstream: Upstream,
+    /// The upstream connector and the plugins' shared pool; each worker builds its own pool
+    /// from it. Shared by every snapshot.
+    pub upstream: Upstreams,
     /// The access-log writer.
     pub access_log: AccessLogger,
     /// Deployed plugin versions, outside any snapshot.
@@ -100,10 +103,10 @@ impl Gateway {
     /// Builds the gateway around a first, already validated configuration.
     pub fn new(config: &Config, loader: Loader) -> std::io::Result<Arc<Self>> {
         let metrics = Arc::new(Metrics::new());
-        let upstream = upstream::client()?;
+        let upstream = Upstreams::new()?;
         let runtime = portico_runtime::Runtime::new(portico_runtime::RuntimeOptions {
             cache_dir: config.cache_dir.clone(),
-            outbound: Arc::new(outbound::PooledOutbound(upstream.clone())),
+            outbound: Arc::new(outbound::PooledOutbound(upstream.shared().clone())),
             ..portico_runtime::RuntimeOptions::default()
         })
         .map_err(|e| std::io::Error::other(e.to_string()))?;

@@ -24,7 +24,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
 use http::{HeaderValue, Request, Response, Version};
@@ -32,17 +32,16 @@ use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use portico_cache::{CachedResponse, Fill};
 use portico_config::{IntegrationKind, UnauthorizedCacheControl};
-use time::OffsetDateTime;
-use time::macros::format_description;
 
 use crate::Gateway;
 use crate::access_log::Record;
 use crate::body::{Body, Observed, OnDone, empty, full};
 use crate::cache::{self, CacheStatus, RouteCaching, StageCacheRt};
-use crate::context::{RequestContext, strip_port};
+use crate::context::{RequestContext, RequestId, clf_time, strip_port};
 use crate::error::{GatewayError, rescue};
 use crate::integration::{self, Answer, http::Forwarding};
 use crate::router::BadPath;
+use crate::server::Worker;
 use crate::snapshot::{ApiRt, RouteRt, Snapshot};
 use crate::steps;
 use crate::telemetry::RouteMetrics;
@@ -60,12 +59,17 @@ pub struct ConnInfo {
 }
 
 /// Serves one request on the snapshot current when it arrived.
-pub async fn handle(gw: &Gateway, req: Request<Incoming>, conn: &ConnInfo) -> Response<Body> {
+pub async fn handle(
+    gw: &Gateway,
+    worker: &Worker,
+    req: Request<Incoming>,
+    conn: &ConnInfo,
+) -> Response<Body> {
     let snap = gw.snapshot();
     let started = Instant::now();
-    let now = SystemTime::now();
-    let request_id = uuid::Uuid::new_v4().to_string();
-    let request_time = clf_time(now);
+    let arrived = SystemTime::now();
+    let id = RequestId::new();
+    let request_id = id.as_str();
     let (parts, body) = req.into_parts();
     let protocol = match parts.version {
         Version::HTTP_2 => "HTTP/2.0",
@@ -73,15 +77,11 @@ pub async fn handle(gw: &Gateway, req: Request<Incoming>, conn: &ConnInfo) -> Re
         _ => "HTTP/1.1",
     };
     let mut cx = RequestContext {
-        request_id: &request_id,
+        request_id,
         parts: &parts,
         peer: conn.peer,
         protocol,
-        request_time: &request_time,
-        request_time_epoch: now
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_millis())
-            .unwrap_or(0),
+        arrived,
         api: "",
         stage: None,
         resource_path: "",
@@ -200,6 +200,7 @@ pub async fn handle(gw: &Gateway, req: Request<Incoming>, conn: &ConnInfo) -> Re
         });
         let run = Integrate {
             gw,
+            worker,
             snap: &snap,
             route,
             conn,
@@ -231,7 +232,7 @@ pub async fn handle(gw: &Gateway, req: Request<Incoming>, conn: &ConnInfo) -> Re
             (rescue(&e, &cx, api.map(|a| &a.responses)), None, ty)
         }
     };
-    if let Ok(id) = HeaderValue::from_str(&request_id) {
+    if let Ok(id) = HeaderValue::from_str(request_id) {
         response.headers_mut().insert("x-amzn-requestid", id);
     }
 
@@ -242,9 +243,9 @@ pub async fn handle(gw: &Gateway, req: Request<Incoming>, conn: &ConnInfo) -> Re
         integration_latency,
         log: gw.access_log.enabled().then(|| LogFields {
             gw_log: gw.access_log.clone(),
-            request_id: request_id.clone(),
+            request_id: request_id.to_owned(),
             source_ip: conn.peer.ip().to_string(),
-            request_time: request_time.clone(),
+            request_time: clf_time(arrived),
             method: parts.method.to_string(),
             resource_path: cx.resource_path.to_owned(),
             path: parts.uri.path().to_owned(),
@@ -266,6 +267,7 @@ pub async fn handle(gw: &Gateway, req: Request<Incoming>, conn: &ConnInfo) -> Re
 /// Run at most once per request.
 struct Integrate<'r> {
     gw: &'r Gateway,
+    worker: &'r Worker,
     snap: &'r Snapshot,
     route: &'r RouteRt,
     conn: &'r ConnInfo,
@@ -280,6 +282,7 @@ impl Integrate<'_> {
     async fn call(self, cx: &RequestContext<'_>) -> Result<Answer, GatewayError> {
         let Self {
             gw,
+            worker,
             snap,
             route,
             conn,
@@ -320,7 +323,8 @@ impl Integrate<'_> {
                     (None, Some(stream)) => stream,
                     (None, None) => empty(),
                 };
-                integration::http::call(&cx, integration, body, &gw.upstream, &fwd).await
+                integration::http::call(&cx, integration, &route.http, body, &worker.upstream, &fwd)
+                    .await
             }
         };
         match (answer, &route.mapper) {
@@ -473,12 +477,6 @@ fn content_length(parts: &http::request::Parts) -> Option<u64> {
         .and_then(|v| v.parse().ok())
 }
 
-/// `$context.requestTime`: `21/Nov/2026:19:42:52 +0000`.
-fn clf_time(t: SystemTime) -> String {
-    let fmt = format_description!("[day]/[month repr:short]/[year]:[hour]:[minute]:[second] +0000");
-    OffsetDateTime::from(t).format(&fmt).unwrap_or_default()
-}
-
 /// What is recorded once the response body has been sent.
 struct Done {
     metrics: RouteMetrics,
@@ -509,9 +507,8 @@ struct LogFields {
 impl OnDone for Done {
     fn done(self: Box<Self>, bytes_sent: u64) {
         let elapsed = self.started.elapsed();
-        let ms = |d: Duration| d.as_secs_f64() * 1000.0;
         self.metrics
-            .record(self.status, ms(elapsed), self.integration_latency.map(ms));
+            .record(self.status, elapsed, self.integration_latency);
         if let Some(l) = &self.log {
             l.gw_log.log(&Record {
                 request_id: &l.request_id,

@@ -12,7 +12,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use portico_config::responses::GatewayResponses;
-use portico_config::{ApiKeySource, AuthorizerDef, Config, Integration, Limits, PluginKind};
+use portico_config::{
+    ApiKeySource, AuthorizerDef, Config, Integration, IntegrationKind, Limits, PluginKind,
+};
 
 use crate::cache::{Caches, StageCacheRt};
 use crate::plugins::Slot;
@@ -89,6 +91,8 @@ pub struct RouteRt {
     pub mapper: Option<Arc<Slot>>,
     /// AWS `apiKeyRequired`.
     pub api_key_required: bool,
+    /// What an HTTP integration sends with every request, parsed once.
+    pub http: crate::integration::http::Prepared,
 }
 
 /// One stage, compiled.
@@ -172,7 +176,18 @@ impl Snapshot {
                     .mapper
                     .as_deref()
                     .and_then(|m| slot(m, PluginKind::Mapper));
+                let http = match route.integration.kind {
+                    IntegrationKind::Http | IntegrationKind::HttpProxy => {
+                        crate::integration::http::Prepared::build(&api.name, &route.integration)
+                            .unwrap_or_else(|e| {
+                                errors.push(format!("{}: {e}", route.location));
+                                Default::default()
+                            })
+                    }
+                    _ => Default::default(),
+                };
                 routes.push(RouteRt {
+                    http,
                     resource_path: route.resource_path.clone(),
                     method: route.method.clone(),
                     integration: route.integration.clone(),

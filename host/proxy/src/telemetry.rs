@@ -16,14 +16,18 @@
 //!
 //! The registry lives outside the snapshot, so a reload resets nothing. Snapshots hold
 //! [`RouteMetrics`] handles resolved at build time: the hot path increments atomics and never
-//! looks a series up by name.
+//! looks a series up by name, and takes no lock (prometheus-client's own `Histogram` takes a
+//! mutex on every observation; [`AtomicHistogram`] does not).
 
+use std::sync::Arc;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
-use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::encoding::{EncodeLabelSet, EncodeMetric, MetricEncoder, NoLabelSet};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
-use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::metrics::{MetricType, TypedMetric};
 use prometheus_client::registry::Registry;
 
 /// The labels of every per-method series.
@@ -48,12 +52,65 @@ pub struct PluginLabels {
     pub fault: String,
 }
 
-fn latency_histogram() -> Histogram {
-    // 0.5 ms .. ~30 s.
-    Histogram::new([
-        0.5, 1.0, 2.5, 5.0, 10.0, 25.0, 50.0, 100.0, 250.0, 500.0, 1000.0, 2500.0, 5000.0, 10000.0,
-        29000.0,
-    ])
+/// Upper bounds of the latency buckets, in milliseconds: 0.5 ms .. 29 s (API Gateway's longest
+/// integration timeout), then `+Inf`.
+const LATENCY_BOUNDS_MS: [f64; 15] = [
+    0.5, 1.0, 2.5, 5.0, 10.0, 25.0, 50.0, 100.0, 250.0, 500.0, 1000.0, 2500.0, 5000.0, 10000.0,
+    29000.0,
+];
+
+/// A latency histogram on atomics: one relaxed `fetch_add` per bucket hit, count and sum, no
+/// lock. The sum is kept in nanoseconds (an `u64` holds 584 years of them). Reads during
+/// writes may see a count and a sum from slightly different moments, as with any
+/// lock-free exposition.
+#[derive(Debug, Clone, Default)]
+pub struct AtomicHistogram(Arc<HistogramCells>);
+
+#[derive(Debug, Default)]
+struct HistogramCells {
+    /// Observations per bucket (not cumulative); the last is `+Inf`.
+    buckets: [AtomicU64; LATENCY_BOUNDS_MS.len() + 1],
+    count: AtomicU64,
+    sum_ns: AtomicU64,
+}
+
+impl AtomicHistogram {
+    /// Records one duration.
+    pub fn observe(&self, d: Duration) {
+        let ms = d.as_secs_f64() * 1000.0;
+        let bucket = LATENCY_BOUNDS_MS
+            .iter()
+            .position(|b| ms <= *b)
+            .unwrap_or(LATENCY_BOUNDS_MS.len());
+        let cells = &*self.0;
+        cells.buckets[bucket].fetch_add(1, Ordering::Relaxed);
+        cells.count.fetch_add(1, Ordering::Relaxed);
+        let ns = u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
+        cells.sum_ns.fetch_add(ns, Ordering::Relaxed);
+    }
+}
+
+impl TypedMetric for AtomicHistogram {
+    const TYPE: MetricType = MetricType::Histogram;
+}
+
+impl EncodeMetric for AtomicHistogram {
+    fn encode(&self, mut encoder: MetricEncoder) -> Result<(), std::fmt::Error> {
+        let cells = &*self.0;
+        let mut buckets = [(0.0, 0u64); LATENCY_BOUNDS_MS.len() + 1];
+        for (i, slot) in buckets.iter_mut().enumerate() {
+            // prometheus-client prints f64::MAX as +Inf.
+            let bound = LATENCY_BOUNDS_MS.get(i).copied().unwrap_or(f64::MAX);
+            *slot = (bound, cells.buckets[i].load(Ordering::Relaxed));
+        }
+        let count = buckets.iter().map(|(_, n)| n).sum();
+        let sum_ms = cells.sum_ns.load(Ordering::Relaxed) as f64 / 1e6;
+        encoder.encode_histogram::<NoLabelSet>(sum_ms, count, &buckets, None)
+    }
+
+    fn metric_type(&self) -> MetricType {
+        Self::TYPE
+    }
 }
 
 /// The process-wide metrics.
@@ -64,8 +121,8 @@ pub struct Metrics {
     count: Family<MethodLabels, Counter>,
     e4: Family<MethodLabels, Counter>,
     e5: Family<MethodLabels, Counter>,
-    latency: Family<MethodLabels, Histogram, fn() -> Histogram>,
-    integration_latency: Family<MethodLabels, Histogram, fn() -> Histogram>,
+    latency: Family<MethodLabels, AtomicHistogram>,
+    integration_latency: Family<MethodLabels, AtomicHistogram>,
     cache_hit: Family<MethodLabels, Counter>,
     cache_miss: Family<MethodLabels, Counter>,
     /// Reloads that succeeded.
@@ -91,13 +148,8 @@ impl Metrics {
         let count = Family::<MethodLabels, Counter>::default();
         let e4 = Family::<MethodLabels, Counter>::default();
         let e5 = Family::<MethodLabels, Counter>::default();
-        let latency = Family::<MethodLabels, Histogram, fn() -> Histogram>::new_with_constructor(
-            latency_histogram as fn() -> Histogram,
-        );
-        let integration_latency =
-            Family::<MethodLabels, Histogram, fn() -> Histogram>::new_with_constructor(
-                latency_histogram as fn() -> Histogram,
-            );
+        let latency = Family::<MethodLabels, AtomicHistogram>::default();
+        let integration_latency = Family::<MethodLabels, AtomicHistogram>::default();
         let cache_hit = Family::<MethodLabels, Counter>::default();
         let cache_miss = Family::<MethodLabels, Counter>::default();
         registry.register(
@@ -200,8 +252,8 @@ pub struct RouteMetrics {
     count: Counter,
     e4: Counter,
     e5: Counter,
-    latency: Histogram,
-    integration_latency: Histogram,
+    latency: AtomicHistogram,
+    integration_latency: AtomicHistogram,
     cache_hit: Counter,
     cache_miss: Counter,
 }
@@ -217,7 +269,7 @@ impl RouteMetrics {
     }
 
     /// Records a finished request.
-    pub fn record(&self, status: u16, latency_ms: f64, integration_ms: Option<f64>) {
+    pub fn record(&self, status: u16, latency: Duration, integration: Option<Duration>) {
         self.count.inc();
         match status {
             400..=499 => {
@@ -228,9 +280,9 @@ impl RouteMetrics {
             }
             _ => {}
         }
-        self.latency.observe(latency_ms);
-        if let Some(ms) = integration_ms {
-            self.integration_latency.observe(ms);
+        self.latency.observe(latency);
+        if let Some(d) = integration {
+            self.integration_latency.observe(d);
         }
     }
 }

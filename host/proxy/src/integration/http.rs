@@ -15,7 +15,7 @@ use std::time::Instant;
 use ::http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Uri, header};
 use bytes::Bytes;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
-use portico_config::mapping::ParamTarget;
+use portico_config::mapping::{ParamSource, ParamTarget};
 use portico_config::template::Var;
 use portico_config::{Integration, IntegrationKind};
 
@@ -30,6 +30,9 @@ use crate::upstream::Upstream;
 /// limit).
 const MAX_BUFFERED_RESPONSE: usize = 10 * 1024 * 1024;
 
+/// `X-Amzn-Apigateway-Api-Id`.
+const API_ID: HeaderName = HeaderName::from_static("x-amzn-apigateway-api-id");
+
 /// What the HTTP integrations need from the connection.
 pub struct Forwarding {
     /// `X-Forwarded-Proto`.
@@ -40,26 +43,70 @@ pub struct Forwarding {
     pub max_body: u64,
 }
 
+/// What an HTTP integration needs on every request that does not change between requests:
+/// parsed once, when the snapshot is built.
+#[derive(Debug, Clone, Default)]
+pub struct Prepared {
+    /// The integration's own method (`httpMethod`), if it sets one.
+    method: Option<Method>,
+    /// `User-Agent: AmazonAPIGateway_<api>`, for clients that send none.
+    user_agent: Option<HeaderValue>,
+    /// `X-Amzn-Apigateway-Api-Id`.
+    api_id: Option<HeaderValue>,
+    /// `integration.request.header.<name>` mappings, names parsed.
+    headers: Vec<(HeaderName, ParamSource)>,
+}
+
+impl Prepared {
+    /// Parses what `integration` on API `api` sends with every request.
+    pub fn build(api: &str, integration: &Integration) -> Result<Self, String> {
+        let method = match &integration.http_method {
+            Some(m) => Some(
+                Method::from_bytes(m.as_bytes())
+                    .map_err(|_| format!("integration httpMethod {m:?} is not an HTTP method"))?,
+            ),
+            None => None,
+        };
+        let mut headers = Vec::new();
+        for (target, source) in &integration.request_parameters {
+            if let ParamTarget::Header(name) = target {
+                let parsed = HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
+                    format!("integration.request.header.{name} is not a valid header name")
+                })?;
+                headers.push((parsed, source.clone()));
+            }
+        }
+        Ok(Self {
+            method,
+            user_agent: HeaderValue::from_str(&format!("AmazonAPIGateway_{api}")).ok(),
+            api_id: HeaderValue::from_str(api).ok(),
+            headers,
+        })
+    }
+}
+
 /// Calls an HTTP integration.
 pub async fn call(
     cx: &RequestContext<'_>,
     integration: &Integration,
+    prepared: &Prepared,
     body: Body,
     client: &Upstream,
     fwd: &Forwarding,
 ) -> Result<Answer, GatewayError> {
     let proxy = integration.kind == IntegrationKind::HttpProxy;
     let uri = target_uri(cx, integration, proxy)?;
-    let method = match &integration.http_method {
-        Some(m) => Method::from_bytes(m.as_bytes()).unwrap_or(Method::GET),
-        None => cx.parts.method.clone(),
-    };
+    let method = prepared
+        .method
+        .clone()
+        .unwrap_or_else(|| cx.parts.method.clone());
 
-    let mut h = HeaderMap::new();
+    let mut h;
     if proxy {
         h = cx.parts.headers.clone();
         headers::request_to_upstream(&mut h);
     } else {
+        h = HeaderMap::new();
         for name in [header::CONTENT_TYPE, header::CONTENT_LENGTH] {
             if let Some(v) = cx.parts.headers.get(&name) {
                 h.insert(name, v.clone());
@@ -67,32 +114,26 @@ pub async fn call(
         }
         h.insert(header::ACCEPT, HeaderValue::from_static("application/json"));
     }
-    for (target, source) in &integration.request_parameters {
-        if let ParamTarget::Header(name) = target {
-            let value = cx.param(source);
-            match (
-                HeaderName::from_bytes(name.as_bytes()),
-                value.map(|v| HeaderValue::from_str(&v)),
-            ) {
-                (Ok(n), Some(Ok(v))) => {
-                    h.insert(n, v);
-                }
-                (_, Some(Err(_))) => {
-                    return Err(GatewayError::Configuration(format!(
-                        "integration.request.header.{name} maps to a value that is not a valid header value"
-                    )));
-                }
-                _ => {}
+    for (name, source) in &prepared.headers {
+        match cx.param(source).map(|v| HeaderValue::from_str(&v)) {
+            Some(Ok(v)) => {
+                h.insert(name.clone(), v);
             }
+            Some(Err(_)) => {
+                return Err(GatewayError::Configuration(format!(
+                    "integration.request.header.{name} maps to a value that is not a valid header value"
+                )));
+            }
+            None => {}
         }
     }
     if !h.contains_key(header::USER_AGENT)
-        && let Ok(v) = HeaderValue::from_str(&format!("AmazonAPIGateway_{}", cx.api))
+        && let Some(v) = &prepared.user_agent
     {
-        h.insert(header::USER_AGENT, v);
+        h.insert(header::USER_AGENT, v.clone());
     }
-    if let Ok(v) = HeaderValue::from_str(cx.api) {
-        h.insert("x-amzn-apigateway-api-id", v);
+    if let Some(v) = &prepared.api_id {
+        h.insert(API_ID, v.clone());
     }
     headers::add_forwarded(&mut h, &cx.peer.ip().to_string(), fwd.proto, fwd.port);
 

@@ -181,7 +181,7 @@ fn domain_prefix<'a>(cx: &'a RequestContext<'_>) -> &'a str {
 }
 
 fn epoch_ms(cx: &RequestContext<'_>) -> u64 {
-    u64::try_from(cx.request_time_epoch).unwrap_or(u64::MAX)
+    u64::try_from(cx.request_time_epoch()).unwrap_or(u64::MAX)
 }
 
 /// Payload format 1.0.
@@ -231,7 +231,7 @@ pub(super) fn v1(cx: &RequestContext<'_>, body: &[u8], authorizer: &AuthorizerCo
             "path": cx.parts.uri.path(),
             "protocol": cx.protocol,
             "requestId": cx.request_id,
-            "requestTime": cx.request_time,
+            "requestTime": cx.request_time(),
             "requestTimeEpoch": epoch_ms(cx),
             "resourceId": cx.resource_path,
             "resourcePath": cx.resource_path,
@@ -294,7 +294,7 @@ pub(super) fn v2(cx: &RequestContext<'_>, body: &[u8], authorizer: &AuthorizerCo
     rc.insert("requestId".into(), cx.request_id.into());
     rc.insert("routeKey".into(), route_key.as_str().into());
     rc.insert("stage".into(), stage_name(cx).into());
-    rc.insert("time".into(), cx.request_time.into());
+    rc.insert("time".into(), cx.request_time().into());
     rc.insert("timeEpoch".into(), epoch_ms(cx).into());
 
     let mut event = Map::new();
@@ -396,8 +396,8 @@ mod tests {
                 parts: &self.parts,
                 peer: "203.0.113.9:54321".parse().unwrap(),
                 protocol: "HTTP/1.1",
-                request_time: "09/Apr/2015:12:34:56 +0000",
-                request_time_epoch: 1_428_582_896_000,
+                arrived: std::time::UNIX_EPOCH
+                    + std::time::Duration::from_millis(1_428_582_896_000),
                 api: "1234567890",
                 stage: Some(&self.stage),
                 resource_path: self.resource,
