@@ -24,7 +24,7 @@ use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use http::Method;
-use portico_proxy::router::{RouteId, Router};
+use portico_proxy::snapshot::router::{RouteId, Router};
 
 /// Number of services (`/v1/svc0` … `/v1/svc39`); each contributes 25 resources.
 const SERVICES: usize = 40;

@@ -198,6 +198,26 @@ pub fn validate(
     out
 }
 
+/// The function an `aws_proxy` integration calls in a stage: its template rendered with the
+/// stage's variables (a missing variable renders empty, as at run time). `None` when the
+/// template uses anything but literals and stage variables, which only a request can fill.
+pub fn function_for_stage(
+    template: &crate::template::Template,
+    variables: &BTreeMap<String, String>,
+) -> Option<String> {
+    let mut name = String::new();
+    for part in &template.parts {
+        match part {
+            Part::Literal(s) => name.push_str(s),
+            Part::Var(crate::template::Var::StageVariable(v)) => {
+                name.push_str(variables.get(v).map_or("", String::as_str));
+            }
+            Part::Var(_) => return None,
+        }
+    }
+    Some(name)
+}
+
 /// Every plugin a method names must exist and be of the right kind.
 pub fn check_references(apis: &[Api], plugins: &[PluginDef], report: &mut Report) {
     let by_name: BTreeMap<&str, &PluginDef> =
@@ -235,9 +255,21 @@ pub fn check_references(apis: &[Api], plugins: &[PluginDef], report: &mut Report
             }
             if route.integration.kind == IntegrationKind::Function
                 && let Some(f) = &route.integration.function
-                && let [Part::Literal(name)] = f.parts.as_slice()
             {
-                need(name, PluginKind::Function, "the aws_proxy integration");
+                if let [Part::Literal(name)] = f.parts.as_slice() {
+                    need(name, PluginKind::Function, "the aws_proxy integration");
+                } else {
+                    // `function:${stageVariables.fn}`: every stage names its function.
+                    for stage in &api.stages {
+                        if let Some(name) = function_for_stage(f, &stage.variables) {
+                            need(
+                                &name,
+                                PluginKind::Function,
+                                &format!("the aws_proxy integration in stage {}", stage.name),
+                            );
+                        }
+                    }
+                }
             }
         }
     }

@@ -203,7 +203,7 @@ fn main() -> ExitCode {
         } => {
             init_tracing();
             // The control runtime: admin API, reloads, signals, traffic sync. The data plane
-            // runs on its own worker threads (portico_proxy::server).
+            // runs on its own worker threads (portico_proxy::listener).
             let runtime = match tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(1)
                 .thread_name("portico-control")
@@ -323,7 +323,7 @@ async fn serve(origin: Origin) -> anyhow::Result<()> {
             portico_config::MAX_WORKERS
         );
     }
-    let bound = portico_proxy::server::Bound::bind(&config.listeners, config.workers)
+    let bound = portico_proxy::listener::Bound::bind(&config.listeners, config.workers)
         .with_context(|| format!("cannot listen on {:?}", config.listeners))?;
     for addr in bound.addrs() {
         println!("listening on http://{addr}");
@@ -374,7 +374,7 @@ async fn serve(origin: Origin) -> anyhow::Result<()> {
         }
         let _ = stop_tx.send(true);
     };
-    portico_proxy::server::serve(Arc::clone(&gw), bound, shutdown).await;
+    portico_proxy::listener::serve(Arc::clone(&gw), bound, shutdown).await;
     // Push the last cluster deltas and write quota counters and usage: nothing is lost on
     // SIGTERM.
     if let Err(e) = gw.traffic.core.shutdown().await {

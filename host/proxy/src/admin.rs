@@ -29,7 +29,7 @@ use hyper_util::server::conn::auto;
 use serde_json::json;
 use tokio::net::TcpListener;
 
-use crate::body::{Body, full};
+use crate::pipeline::body::{Body, full};
 use crate::{Gateway, ReloadError};
 
 /// Serves the admin API until `shutdown` resolves.

@@ -15,8 +15,8 @@ use time::{Date, Month, OffsetDateTime};
 
 use crate::Gateway;
 use crate::admin::json_reply;
-use crate::body::Body;
-use crate::traffic::{KeyError, RuntimeKey};
+use crate::phase::traffic::{KeyError, RuntimeKey};
+use crate::pipeline::body::Body;
 
 /// Length of a generated key value.
 const GENERATED_KEY_LEN: usize = 40;

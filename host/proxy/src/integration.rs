@@ -8,9 +8,12 @@
 //! pattern matches the integration status (else `default`), then map its headers and body.
 
 pub mod function;
+pub mod headers;
 pub mod http;
 pub mod lambda;
 pub mod mock;
+pub mod outbound;
+pub mod upstream;
 
 use std::time::Duration;
 
@@ -19,9 +22,9 @@ use bytes::Bytes;
 use portico_config::Integration;
 use portico_config::mapping::ParamSource;
 
-use crate::body::{Body, full};
-use crate::context::RequestContext;
-use crate::error::GatewayError;
+use crate::pipeline::body::{Body, full};
+use crate::pipeline::context::RequestContext;
+use crate::pipeline::error::GatewayError;
 
 /// An integration's answer, and how long the integration itself took.
 pub struct Answer {

@@ -14,27 +14,16 @@
 //! - [`traffic`] checks API keys and applies throttles and quotas; its [`TrafficState`]
 //!   (buckets, counters, runtime-created keys) lives in the [`Gateway`], outside snapshots.
 
-pub mod access_log;
 pub mod admin;
 mod admin_traffic;
-pub mod body;
-pub mod cache;
-pub mod context;
-pub mod error;
-pub mod h2c;
-pub mod headers;
 pub mod integration;
-pub mod outbound;
+pub mod listener;
+pub mod phase;
 pub mod pipeline;
 pub mod plugins;
 pub mod reload;
-pub mod router;
-pub mod server;
 pub mod snapshot;
-pub mod steps;
 pub mod telemetry;
-pub mod traffic;
-pub mod upstream;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -42,12 +31,13 @@ use std::sync::{Arc, Mutex};
 use arc_swap::ArcSwap;
 use portico_config::{Config, Report};
 
+pub use phase::traffic::{self, TrafficState};
 pub use snapshot::Snapshot;
-pub use traffic::TrafficState;
 
-use access_log::AccessLogger;
+use integration::{outbound, upstream::Upstreams};
+use phase::cache;
 use telemetry::Metrics;
-use upstream::Upstreams;
+use telemetry::access_log::AccessLogger;
 
 /// Produces a fresh, validated configuration: how a reload re-reads its files.
 pub type Loader = Box<dyn Fn() -> Result<(Config, Report), Report> + Send + Sync>;

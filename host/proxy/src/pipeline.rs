@@ -18,9 +18,13 @@
 //! x-amzn-RequestId · metrics · access log (when the body has been sent)
 //! ```
 //!
-//! Each phase either continues or fails with a [`GatewayError`]; [`crate::error::rescue`] turns
+//! Each phase either continues or fails with a [`GatewayError`]; [`error::rescue`] turns
 //! the failure into the response. Requests refused by the API-key or throttle phases never
 //! reach the cache or the integration, and consume no quota.
+
+pub mod body;
+pub mod context;
+pub mod error;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -33,19 +37,20 @@ use hyper::body::Incoming;
 use portico_cache::{CachedResponse, Fill};
 use portico_config::{IntegrationKind, UnauthorizedCacheControl};
 
+use self::body::{Body, Observed, OnDone, full};
+use self::context::{RequestContext, RequestId, clf_time, strip_port};
+use self::error::{GatewayError, rescue};
 use crate::Gateway;
-use crate::access_log::Record;
-use crate::body::{Body, Observed, OnDone, empty, full};
-use crate::cache::{self, CacheStatus, RouteCaching, StageCacheRt};
-use crate::context::{RequestContext, RequestId, clf_time, strip_port};
-use crate::error::{GatewayError, rescue};
 use crate::integration::{self, Answer, http::Forwarding};
-use crate::router::BadPath;
-use crate::server::Worker;
+use crate::listener::Worker;
+use crate::phase::cache::{self, CacheStatus, RouteCaching, StageCacheRt};
+use crate::phase::traffic;
+use crate::phase::{authorize, plugin};
+use crate::plugins::Slot;
+use crate::snapshot::router::BadPath;
 use crate::snapshot::{ApiRt, RouteRt, Snapshot};
-use crate::steps;
 use crate::telemetry::RouteMetrics;
-use crate::traffic;
+use crate::telemetry::access_log::Record;
 
 /// Facts about the connection a request arrived on.
 #[derive(Debug, Clone, Copy)]
@@ -136,7 +141,7 @@ pub async fn handle(
         // Authorizer: 401/403/500 end the request here.
         let authorized;
         let cx = match &route.authorizer {
-            Some(auth) => match steps::authorize(gw, &cx, auth).await {
+            Some(auth) => match authorize::authorize(gw, &cx, auth).await {
                 Ok(a) => {
                     authorized = a;
                     RequestContext {
@@ -181,16 +186,16 @@ pub async fn handle(
         // The limit travels with the body: streamed or collected, it stops at `max_body`.
         let limit = usize::try_from(max_body).unwrap_or(usize::MAX);
         let incoming: Body = http_body_util::Limited::new(body, limit).boxed();
-        let (whole, stream) = if needs_body {
-            match steps::collect(incoming, max_body).await {
-                Ok(b) => (Some(b), None),
+        let body = if needs_body {
+            match plugin::collect(incoming, max_body).await {
+                Ok(b) => ReqBody::Whole(b),
                 Err(e) => break 'pipeline Err(e),
             }
         } else {
-            (None, Some(incoming))
+            ReqBody::Stream(incoming)
         };
-        if let (Some(validator), Some(bytes)) = (&route.validator, &whole)
-            && let Err(e) = steps::validate(gw, &cx, validator, bytes).await
+        if let (Some(validator), ReqBody::Whole(bytes)) = (&route.validator, &body)
+            && let Err(e) = plugin::validate(gw, &cx, validator, bytes).await
         {
             break 'pipeline Err(e);
         }
@@ -201,12 +206,12 @@ pub async fn handle(
         let run = Integrate {
             gw,
             worker,
+            function: stage.functions.get(route_id).and_then(Option::as_ref),
             snap: &snap,
             route,
             conn,
             max_body,
-            whole,
-            stream,
+            body,
         };
         match plan {
             None => run.call(&cx).await,
@@ -268,14 +273,21 @@ pub async fn handle(
 struct Integrate<'r> {
     gw: &'r Gateway,
     worker: &'r Worker,
+    /// The function an `aws_proxy` route calls in this stage, when the snapshot resolved it.
+    function: Option<&'r Arc<Slot>>,
     snap: &'r Snapshot,
     route: &'r RouteRt,
     conn: &'r ConnInfo,
     max_body: u64,
-    /// The request body, collected (when a plugin or function needs it) ...
-    whole: Option<Bytes>,
-    /// ... or still streaming.
-    stream: Option<Body>,
+    body: ReqBody,
+}
+
+/// The request body, as far as the pipeline has read it.
+enum ReqBody {
+    /// Collected whole (bounded), because a plugin or a function reads it.
+    Whole(Bytes),
+    /// Still streaming from the client (bounded by the same limit as it is read).
+    Stream(Body),
 }
 
 impl Integrate<'_> {
@@ -283,34 +295,45 @@ impl Integrate<'_> {
         let Self {
             gw,
             worker,
+            function,
             snap,
             route,
             conn,
             max_body,
-            whole,
-            stream,
+            body,
         } = self;
         let mapped_parts;
-        let (cx, whole) = match (&route.mapper, whole) {
-            (Some(mapper), Some(bytes)) => {
-                let (p, b) = steps::map_request(gw, cx, mapper, bytes).await?;
+        let (cx, body) = match (&route.mapper, body) {
+            (Some(mapper), ReqBody::Whole(bytes)) => {
+                let (p, b) = plugin::map_request(gw, cx, mapper, bytes).await?;
                 mapped_parts = p;
                 (
                     RequestContext {
                         parts: &mapped_parts,
                         ..*cx
                     },
-                    Some(b),
+                    ReqBody::Whole(b),
                 )
             }
-            (_, w) => (*cx, w),
+            (_, b) => (*cx, b),
         };
         let integration = &route.integration;
         let answer = match integration.kind {
             IntegrationKind::Mock => integration::mock::respond(&cx, integration),
             IntegrationKind::Function => {
-                integration::function::call(gw, snap, &cx, integration, whole.unwrap_or_default())
-                    .await
+                integration::function::call(
+                    gw,
+                    snap,
+                    &cx,
+                    integration,
+                    function,
+                    match body {
+                        ReqBody::Whole(b) => b,
+                        // Not reached: function routes always collect the body.
+                        ReqBody::Stream(_) => Bytes::new(),
+                    },
+                )
+                .await
             }
             IntegrationKind::Http | IntegrationKind::HttpProxy => {
                 let fwd = Forwarding {
@@ -318,10 +341,9 @@ impl Integrate<'_> {
                     port: conn.local.port(),
                     max_body,
                 };
-                let body = match (whole, stream) {
-                    (Some(bytes), _) => full(bytes),
-                    (None, Some(stream)) => stream,
-                    (None, None) => empty(),
+                let body = match body {
+                    ReqBody::Whole(bytes) => full(bytes),
+                    ReqBody::Stream(stream) => stream,
                 };
                 integration::http::call(&cx, integration, &route.http, body, &worker.upstream, &fwd)
                     .await
@@ -329,7 +351,7 @@ impl Integrate<'_> {
         };
         match (answer, &route.mapper) {
             (Ok(a), Some(mapper)) => {
-                steps::map_response(gw, &cx, mapper, a.response)
+                plugin::map_response(gw, &cx, mapper, a.response)
                     .await
                     .map(|response| Answer {
                         response,
@@ -342,7 +364,7 @@ impl Integrate<'_> {
 }
 
 /// The integration phase behind the stage cache: invalidation rules, lookup, and a
-/// single-flight fill on a miss (see [`crate::cache`]).
+/// single-flight fill on a miss (see [`crate::phase::cache`]).
 async fn cached(
     cx: &RequestContext<'_>,
     route: &RouteRt,
@@ -489,7 +511,7 @@ struct Done {
 }
 
 struct LogFields {
-    gw_log: crate::access_log::AccessLogger,
+    gw_log: crate::telemetry::access_log::AccessLogger,
     request_id: String,
     source_ip: String,
     request_time: String,

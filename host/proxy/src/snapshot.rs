@@ -3,24 +3,24 @@
 //! A snapshot is immutable. A reload builds a whole new one off the hot path and swaps it in
 //! with one atomic store ([`crate::Gateway::apply`]); a request holds the `Arc` it started with
 //! until it is done. Metrics handles are resolved here, once, so requests never look a series up
-//! by name. Throttle and quota handles are resolved here too ([`crate::traffic::Builder`]),
+//! by name. Throttle and quota handles are resolved here too ([`crate::phase::traffic::Builder`]),
 //! from stable ids, so a reload keeps every bucket and counter.
+
+pub mod router;
 
 use std::collections::{BTreeMap, HashMap};
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use portico_config::responses::GatewayResponses;
-use portico_config::{
-    ApiKeySource, AuthorizerDef, Config, Integration, IntegrationKind, Limits, PluginKind,
-};
+use portico_config::{ApiKeySource, Config, Integration, IntegrationKind, Limits, PluginKind};
 
-use crate::cache::{Caches, StageCacheRt};
+use crate::phase::authorize::{AuthorizerRt, DecisionCache};
+use crate::phase::cache::{Caches, StageCacheRt};
+use crate::phase::traffic::{self, SnapshotTraffic, StageTraffic, TrafficState};
 use crate::plugins::Slot;
-use crate::traffic::{self, SnapshotTraffic, StageTraffic, TrafficState};
 
-use crate::router::{RouteId, Router};
+use self::router::{RouteId, Router};
 use crate::telemetry::{MethodLabels, Metrics, RouteMetrics};
 
 /// A compiled configuration.
@@ -41,22 +41,6 @@ pub struct Snapshot {
     pub functions: HashMap<String, Arc<Slot>>,
     /// The account throttle, every API key and usage plan.
     pub traffic: SnapshotTraffic,
-}
-
-/// Authorizer results cached per identity, for `authorizerResultTtlInSeconds`.
-pub type DecisionCache = moka::sync::Cache<String, Arc<portico_runtime::Decision>>;
-
-/// Most cached authorizer results per authorizer.
-const DECISION_CACHE_ENTRIES: u64 = 100_000;
-
-/// An authorizer on a route, compiled.
-pub struct AuthorizerRt {
-    /// The declaration.
-    pub def: AuthorizerDef,
-    /// The plugin that decides.
-    pub slot: Arc<Slot>,
-    /// Cached decisions (none when the TTL is 0).
-    pub cache: Option<DecisionCache>,
 }
 
 /// One API, compiled.
@@ -109,6 +93,9 @@ pub struct StageRt {
     pub cache: Option<StageCacheRt>,
     /// Stage throttles and the keys allowed on the stage.
     pub traffic: StageTraffic,
+    /// The function plugin each `aws_proxy` route calls in this stage, indexed by
+    /// [`RouteId`]; `None` for other routes and for function names only a request can fill.
+    pub functions: Vec<Option<Arc<Slot>>>,
 }
 
 impl Snapshot {
@@ -147,25 +134,8 @@ impl Snapshot {
                     }
                 };
                 let authorizer = match &route.authorizer {
-                    Some(def) => slot(&def.plugin, PluginKind::Authorizer).map(|slot| {
-                        // One cache per authorizer, shared by the methods that use it.
-                        let cache = authorizer_caches
-                            .entry(def.name.clone())
-                            .or_insert_with(|| {
-                                (def.ttl > Duration::ZERO).then(|| {
-                                    moka::sync::Cache::builder()
-                                        .max_capacity(DECISION_CACHE_ENTRIES)
-                                        .time_to_live(def.ttl)
-                                        .build()
-                                })
-                            })
-                            .clone();
-                        Arc::new(AuthorizerRt {
-                            def: def.clone(),
-                            slot,
-                            cache,
-                        })
-                    }),
+                    Some(def) => slot(&def.plugin, PluginKind::Authorizer)
+                        .map(|slot| AuthorizerRt::build(def, slot, &mut authorizer_caches)),
                     None => None,
                 };
                 let validator = route
@@ -216,6 +186,11 @@ impl Snapshot {
                     unmatched: metrics.route(labels(&s.name, "", "")),
                     cache: StageCacheRt::build(caches, api, s),
                     traffic: tb.stage(api, s),
+                    functions: api
+                        .routes
+                        .iter()
+                        .map(|r| stage_function(slots, r, s, &mut errors))
+                        .collect(),
                 })
                 .collect();
             for host in &api.hosts {
@@ -282,6 +257,30 @@ impl Snapshot {
                 .or(self.default_api)
         };
         index.map(|i| &self.apis[i])
+    }
+}
+
+/// Resolves the function a route calls in `stage`, when the stage alone decides it.
+fn stage_function(
+    slots: &HashMap<String, Arc<Slot>>,
+    route: &portico_config::Route,
+    stage: &portico_config::Stage,
+    errors: &mut Vec<String>,
+) -> Option<Arc<Slot>> {
+    if route.integration.kind != IntegrationKind::Function {
+        return None;
+    }
+    let template = route.integration.function.as_ref()?;
+    let name = portico_config::plugins::function_for_stage(template, &stage.variables)?;
+    match slots.get(&name) {
+        Some(slot) if slot.kind == PluginKind::Function => Some(Arc::clone(slot)),
+        _ => {
+            errors.push(format!(
+                "{} (stage {}): no function plugin named {name}",
+                route.location, stage.name
+            ));
+            None
+        }
     }
 }
 

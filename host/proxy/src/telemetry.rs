@@ -19,6 +19,8 @@
 //! looks a series up by name, and takes no lock (prometheus-client's own `Histogram` takes a
 //! mutex on every observation; [`AtomicHistogram`] does not).
 
+pub mod access_log;
+
 use std::sync::Arc;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};

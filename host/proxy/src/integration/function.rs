@@ -5,6 +5,7 @@
 //! 1.0 or 2.0) and its output is read with API Gateway's rules ([`super::lambda`]). A
 //! component exporting `wasi:http/incoming-handler` gets the HTTP request itself.
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -15,29 +16,39 @@ use portico_runtime::{CallContext, Fault};
 use super::Answer;
 use super::lambda::{self, AuthorizerContext};
 use crate::Gateway;
-use crate::body::full;
-use crate::context::RequestContext;
-use crate::error::GatewayError;
-use crate::headers;
+use crate::integration::headers;
+use crate::phase::plugin::record_fault;
+use crate::pipeline::body::full;
+use crate::pipeline::context::RequestContext;
+use crate::pipeline::error::GatewayError;
+use crate::plugins::Slot;
 use crate::snapshot::Snapshot;
-use crate::steps::record_fault;
 
-/// Calls the function the integration names.
+/// Calls the function the integration names: `resolved` when the snapshot resolved it for the
+/// stage, else by the name the request renders.
 pub async fn call(
     gw: &Gateway,
     snap: &Snapshot,
     cx: &RequestContext<'_>,
     integration: &Integration,
+    resolved: Option<&Arc<Slot>>,
     body: Bytes,
 ) -> Result<Answer, GatewayError> {
-    let name = integration
-        .function
-        .as_ref()
-        .map(|t| t.render(|v, out| cx.render_var(v, out)))
-        .unwrap_or_default();
-    let slot = snap.functions.get(&name).ok_or_else(|| {
-        GatewayError::Configuration(format!("no function plugin named {name:?} is declared"))
-    })?;
+    let slot = match resolved {
+        Some(slot) => slot,
+        None => {
+            let name = integration
+                .function
+                .as_ref()
+                .map(|t| t.render(|v, out| cx.render_var(v, out)))
+                .unwrap_or_default();
+            snap.functions.get(&name).ok_or_else(|| {
+                GatewayError::Configuration(format!(
+                    "no function plugin named {name:?} is declared"
+                ))
+            })?
+        }
+    };
     let version = slot.current();
     let call = CallContext::new(cx.request_id);
     let started = Instant::now();

@@ -20,11 +20,11 @@ use portico_config::template::Var;
 use portico_config::{Integration, IntegrationKind};
 
 use super::{Answer, integration_response};
-use crate::body::{Body, BoxError};
-use crate::context::RequestContext;
-use crate::error::GatewayError;
-use crate::headers;
-use crate::upstream::Upstream;
+use crate::integration::headers;
+use crate::integration::upstream::Upstream;
+use crate::pipeline::body::{Body, BoxError};
+use crate::pipeline::context::RequestContext;
+use crate::pipeline::error::GatewayError;
 
 /// Largest integration response read whole for an `http` integration (API Gateway's payload
 /// limit).

@@ -50,8 +50,8 @@
 mod reply;
 mod request;
 
-use crate::body::Body;
-use crate::context::RequestContext;
+use crate::pipeline::body::Body;
+use crate::pipeline::context::RequestContext;
 
 /// The `accountId` every event carries: Portico has no AWS accounts, so this is a fixed
 /// placeholder that functions can recognise.

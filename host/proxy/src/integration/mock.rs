@@ -8,8 +8,8 @@ use bytes::Bytes;
 use portico_config::Integration;
 
 use super::{Answer, integration_response};
-use crate::context::RequestContext;
-use crate::error::GatewayError;
+use crate::pipeline::context::RequestContext;
+use crate::pipeline::error::GatewayError;
 
 /// Answers a MOCK integration.
 pub fn respond(cx: &RequestContext<'_>, integration: &Integration) -> Result<Answer, GatewayError> {

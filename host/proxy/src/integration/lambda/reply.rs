@@ -8,7 +8,8 @@ use http::{Response, StatusCode};
 use serde_json::{Map, Value};
 
 use super::BadResponse;
-use crate::body::{Body, full};
+use crate::integration::headers;
+use crate::pipeline::body::{Body, full};
 
 /// The only keys a format 1.0 response may have.
 const V1_KEYS: &[&str] = &[
@@ -25,16 +26,6 @@ const REMAPPED: &[(&str, &str)] = &[
     ("content-length", "x-amzn-remapped-content-length"),
     ("date", "x-amzn-remapped-date"),
     ("server", "x-amzn-remapped-server"),
-];
-
-/// Never sent to the client: framing and hop-by-hop headers.
-const DROPPED: &[&str] = &[
-    "transfer-encoding",
-    "keep-alive",
-    "proxy-connection",
-    "te",
-    "trailer",
-    "upgrade",
 ];
 
 fn bad(what: impl Into<String>) -> BadResponse {
@@ -210,7 +201,7 @@ impl Headers {
 fn build(status: StatusCode, headers: Headers, body: Bytes) -> Result<Response<Body>, BadResponse> {
     let mut map = HeaderMap::new();
     for (name, values) in headers.0 {
-        if DROPPED.contains(&name.as_str()) {
+        if headers::is_hop_by_hop(&name) {
             continue;
         }
         let name = REMAPPED
@@ -248,7 +239,7 @@ mod tests {
     use http_body_util::BodyExt;
 
     use super::super::{BadResponse, PayloadFormat, response};
-    use crate::body::Body;
+    use crate::pipeline::body::Body;
 
     fn run(format: PayloadFormat, output: &str) -> Result<(Response<Body>, String), BadResponse> {
         let resp = response(format, output)?;
@@ -260,7 +251,10 @@ mod tests {
             .unwrap()
             .to_bytes();
         let text = String::from_utf8(bytes.to_vec()).unwrap();
-        Ok((Response::from_parts(parts, crate::body::empty()), text))
+        Ok((
+            Response::from_parts(parts, crate::pipeline::body::empty()),
+            text,
+        ))
     }
 
     fn ok1(output: &str) -> (Response<Body>, String) {

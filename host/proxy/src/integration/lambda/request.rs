@@ -8,27 +8,8 @@ use base64::engine::general_purpose::STANDARD;
 use serde_json::{Map, Value, json};
 
 use super::{ACCOUNT_ID, AuthorizerContext};
-use crate::context::RequestContext;
-
-/// Request headers that never reach the function: hop-by-hop and framing headers, and those API
-/// Gateway never forwards (reference §8.7).
-const DROPPED: &[&str] = &[
-    "connection",
-    "content-length",
-    "content-md5",
-    "expect",
-    "http2-settings",
-    "keep-alive",
-    "max-forwards",
-    "proxy-authenticate",
-    "proxy-connection",
-    "server",
-    "te",
-    "trailer",
-    "transfer-encoding",
-    "upgrade",
-    "www-authenticate",
-];
+use crate::integration::headers;
+use crate::pipeline::context::RequestContext;
 
 /// Values grouped by name, in order of first appearance.
 type Groups<'a> = Vec<(Cow<'a, str>, Vec<Cow<'a, str>>)>;
@@ -59,7 +40,7 @@ fn headers<'a>(cx: &'a RequestContext<'_>) -> Groups<'a> {
     }
     pairs.extend(
         map.iter()
-            .filter(|(name, _)| !DROPPED.contains(&name.as_str()))
+            .filter(|(name, _)| !headers::dropped_from_event(name.as_str()))
             .map(|(name, value)| {
                 (
                     name.as_str().into(),
@@ -337,7 +318,7 @@ mod tests {
     use serde_json::{Value, json};
 
     use super::super::{AuthorizerContext, PayloadFormat, event};
-    use crate::context::RequestContext;
+    use crate::pipeline::context::RequestContext;
     use crate::snapshot::StageRt;
     use crate::telemetry::{MethodLabels, Metrics};
 

@@ -14,7 +14,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 
-use crate::body::Body;
+use crate::pipeline::body::Body;
 
 /// One pooled client.
 pub type Upstream = Client<HttpsConnector<HttpConnector>, Body>;

@@ -14,11 +14,13 @@
 //!
 //! Each connection is served by hyper-util's `auto` builder: HTTP/1.1, or HTTP/2 when the client
 //! opens with the h2 preface (prior knowledge). An HTTP/1.1 request asking for `Upgrade: h2c` is
-//! switched to HTTP/2 by [`crate::h2c`], with the same HTTP/2 limits and timers.
+//! switched to HTTP/2 by [`crate::listener::h2c`], with the same HTTP/2 limits and timers.
 //!
 //! Shutdown: when `shutdown` resolves, every worker stops accepting, tells every open connection
 //! to finish (HTTP/1 stops keep-alive, HTTP/2 sends GOAWAY), and [`serve`] returns once they are
 //! done or the drain timeout passes.
+
+pub mod h2c;
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -38,9 +40,8 @@ use tokio::net::TcpListener;
 use tokio::sync::{Notify, watch};
 
 use crate::Gateway;
-use crate::h2c;
+use crate::integration::upstream::Upstream;
 use crate::pipeline::{ConnInfo, handle};
-use crate::upstream::Upstream;
 
 /// HTTP/2 header-list limit: a little over the 10 KiB AWS quota, which the pipeline enforces
 /// with a JSON 431; this only stops abuse earlier.
@@ -350,7 +351,7 @@ async fn dispatch(
     ctx: ConnCtx,
     mut req: Request<Incoming>,
     conn: ConnInfo,
-) -> http::Response<crate::body::Body> {
+) -> http::Response<crate::pipeline::body::Body> {
     if req.version() == Version::HTTP_11 && h2c::wants_upgrade(&req) {
         let (parts, body) = req.into_parts();
         if let Some(frame) = h2c::headers_frame(&parts) {

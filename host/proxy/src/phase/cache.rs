@@ -33,8 +33,8 @@ use http_body_util::BodyExt;
 use portico_cache::{CacheKey, CachedResponse, MAX_ENTRY_BODY, StageCache};
 use portico_config::{Api, MethodCaching, Route, Stage};
 
-use crate::body::{Body, BoxError, full};
-use crate::context::RequestContext;
+use crate::pipeline::body::{Body, BoxError, full};
+use crate::pipeline::context::RequestContext;
 
 /// The authorizer-context key that lets a caller invalidate (`"true"`), standing in for IAM's
 /// `execute-api:InvalidateCache` until IAM authorization exists.

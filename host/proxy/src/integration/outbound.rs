@@ -7,8 +7,8 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Limited};
 use portico_runtime::{BoxFuture, OutboundError, OutboundHttp};
 
-use crate::body::full;
-use crate::upstream::Upstream;
+use crate::integration::upstream::Upstream;
+use crate::pipeline::body::full;
 
 /// Largest response body a plugin may receive.
 const MAX_RESPONSE: usize = 10 * 1024 * 1024;

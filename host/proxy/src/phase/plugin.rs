@@ -1,6 +1,7 @@
-//! The plugin phases of the pipeline: authorizer, validator, and the mapper on both sides of
-//! the integration. Each turns the plugin's answer into "continue" or a [`GatewayError`], and
-//! each plugin fault into the gateway response API Gateway gives for it:
+//! The plugin phases of the pipeline: validator, and the mapper on both sides of the
+//! integration (the authorizer is [`super::authorize`]). Each turns the plugin's answer into
+//! "continue" or a [`GatewayError`], and each plugin fault into the gateway response API
+//! Gateway gives for it:
 //!
 //! | plugin      | fault                             | answer                                  |
 //! |-------------|-----------------------------------|-----------------------------------------|
@@ -13,20 +14,16 @@
 //! Every fault also counts in `portico_plugin_faults_total{plugin,fault}` and logs a line with
 //! the request id. The client never sees the fault's text.
 
-use std::sync::Arc;
-
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, Response, StatusCode};
 use http_body_util::{BodyExt, LengthLimitError};
-use portico_config::mapping::ParamSource;
-use portico_runtime::{CallContext, Decision, Fault, MappedResponse};
+use portico_runtime::{CallContext, Fault, MappedResponse};
 
 use crate::Gateway;
-use crate::body::{Body, BoxError, full};
-use crate::context::{Authorized, RequestContext};
-use crate::error::GatewayError;
+use crate::pipeline::body::{Body, BoxError, full};
+use crate::pipeline::context::RequestContext;
+use crate::pipeline::error::GatewayError;
 use crate::plugins::Slot;
-use crate::snapshot::AuthorizerRt;
 use crate::telemetry::PluginLabels;
 
 /// Largest response body a response mapper sees.
@@ -42,76 +39,6 @@ pub fn record_fault(gw: &Gateway, slot: &Slot, cx: &RequestContext<'_>, fault: &
         })
         .inc();
     tracing::warn!(request_id = cx.request_id, plugin = %slot.name, %fault, "plugin fault");
-}
-
-/// Runs the method's authorizer. `Ok` carries the principal and context to expose as
-/// `$context.authorizer.*`.
-pub async fn authorize(
-    gw: &Gateway,
-    cx: &RequestContext<'_>,
-    auth: &AuthorizerRt,
-) -> Result<Authorized, GatewayError> {
-    // Identity sources: every one present and non-empty, or 401 without calling the plugin.
-    let mut key = String::new();
-    for source in &auth.def.identity_sources {
-        let value = cx
-            .param(source)
-            .filter(|v| !v.is_empty())
-            .ok_or(GatewayError::Unauthorized)?;
-        if auth.def.token
-            && let ParamSource::Header(_) = source
-            && auth
-                .def
-                .validation
-                .as_ref()
-                .is_some_and(|re| !re.is_match(&value))
-        {
-            return Err(GatewayError::Unauthorized);
-        }
-        key.push_str(&value);
-        key.push('\0');
-    }
-    let cached = auth.cache.as_ref().and_then(|c| c.get(&key));
-    let decision = match cached {
-        Some(d) => d,
-        None => {
-            let version = auth.slot.current();
-            let call = CallContext::new(cx.request_id);
-            let decision = match version.plugin.authorize(&call, cx.plugin_head()).await {
-                Ok(d) => Arc::new(d),
-                Err(fault) => {
-                    record_fault(gw, &auth.slot, cx, &fault);
-                    return Err(match fault {
-                        Fault::Deadline | Fault::Overloaded => {
-                            GatewayError::AuthorizerFailure(fault.to_string())
-                        }
-                        _ => GatewayError::AuthorizerConfiguration(fault.to_string()),
-                    });
-                }
-            };
-            // Allows and denies are policies and are cached; a 401 or a custom answer is not.
-            if let Some(cache) = &auth.cache
-                && matches!(*decision, Decision::Allow { .. } | Decision::Forbidden(_))
-            {
-                cache.insert(key, Arc::clone(&decision));
-            }
-            decision
-        }
-    };
-    match &*decision {
-        Decision::Allow {
-            principal_id,
-            context,
-            usage_identifier_key,
-        } => Ok(Authorized {
-            principal_id: principal_id.clone(),
-            context: context.clone(),
-            usage_identifier_key: usage_identifier_key.clone(),
-        }),
-        Decision::Unauthorized => Err(GatewayError::Unauthorized),
-        Decision::Forbidden(message) => Err(GatewayError::AccessDenied(message.clone())),
-        Decision::Custom(reply) => Err(GatewayError::PluginReply(Box::new(reply.clone()))),
-    }
 }
 
 /// Reads a request body whole. The pipeline limits request bodies, so going over the limit

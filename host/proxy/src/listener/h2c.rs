@@ -153,9 +153,9 @@ fn is_token68(value: &HeaderValue) -> bool {
 /// Whether a header must not be forwarded to HTTP/2 (RFC 7540 §8.1.2.2).
 fn is_connection_specific(name: &HeaderName, value: &HeaderValue, headers: &HeaderMap) -> bool {
     match name.as_str() {
-        "connection" | "upgrade" | "http2-settings" | "keep-alive" | "proxy-connection"
-        | "transfer-encoding" | "host" => true,
         "te" => value.as_bytes() != b"trailers",
+        "host" => true,
+        hop if crate::integration::headers::is_hop_by_hop(hop) => true,
         // Headers nominated by `Connection` are hop-by-hop as well.
         other => has_token(headers, &header::CONNECTION, other),
     }
@@ -423,7 +423,7 @@ pub async fn serve_upgraded<S, B>(
     // The same HTTP/2 limits and timers as connections that start in HTTP/2.
     let conn = hyper::server::conn::http2::Builder::new(TokioExecutor::new())
         .timer(hyper_util::rt::TokioTimer::new())
-        .max_header_list_size(crate::server::H2_MAX_HEADER_LIST)
+        .max_header_list_size(super::H2_MAX_HEADER_LIST)
         .serve_connection(io, service);
     tokio::pin!(conn, shutdown);
     // On shutdown, send GOAWAY and let in-flight streams finish.

@@ -9,8 +9,8 @@ use http::request::Parts;
 use portico_config::mapping::ParamSource;
 use portico_config::template::Var;
 
+use crate::phase::traffic::KeyRt;
 use crate::snapshot::StageRt;
-use crate::traffic::KeyRt;
 
 /// What a request carries through the pipeline.
 #[derive(Clone, Copy)]

@@ -36,8 +36,8 @@ use portico_traffic::{
 };
 use serde::{Deserialize, Serialize};
 
-use crate::context::RequestContext;
-use crate::error::GatewayError;
+use crate::pipeline::context::RequestContext;
+use crate::pipeline::error::GatewayError;
 
 /// The traffic state that outlives snapshots.
 pub struct TrafficState {

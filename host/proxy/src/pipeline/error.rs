@@ -16,8 +16,8 @@ use http::{HeaderName, HeaderValue, Response, StatusCode, header};
 use portico_config::responses::{GatewayResponses, ResponseType};
 use portico_config::template::Template;
 
-use crate::body::{Body, full};
-use crate::context::RequestContext;
+use crate::pipeline::body::{Body, full};
+use crate::pipeline::context::RequestContext;
 
 /// Everything that can go wrong on the data path.
 #[derive(Debug, thiserror::Error)]

@@ -2,39 +2,48 @@
 
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 
-/// Never forwarded from the client to an HTTP integration: hop-by-hop headers (RFC 9110 §7.6.1)
-/// and the ones API Gateway drops (`Content-MD5`, `Expect`, `Max-Forwards`, `Server`, `Via`, ...).
-/// `Host` is replaced by the upstream's authority.
-const REQUEST_DROPPED: &[&str] = &[
+/// Hop-by-hop headers (RFC 9110 §7.6.1, with the legacy `Keep-Alive` and `Proxy-Connection`,
+/// and HTTP/2's `HTTP2-Settings`): no hop forwards them, in either direction, to an integration,
+/// a function, a client or an upgraded HTTP/2 connection. The one list every hop uses.
+pub const HOP_BY_HOP: &[&str] = &[
     "connection",
     "keep-alive",
     "proxy-connection",
-    "proxy-authenticate",
     "te",
     "trailer",
     "transfer-encoding",
     "upgrade",
-    "content-md5",
-    "expect",
-    "max-forwards",
-    "server",
-    "www-authenticate",
-    "via",
-    "host",
     "http2-settings",
 ];
 
-/// Never passed from an integration response to the client.
-const RESPONSE_DROPPED: &[&str] = &[
-    "connection",
-    "keep-alive",
-    "proxy-connection",
-    "te",
-    "trailer",
-    "transfer-encoding",
-    "upgrade",
-    "via",
+/// Request headers API Gateway drops on top of the hop-by-hop ones, towards HTTP integrations
+/// and in Lambda proxy events alike (reference §8.7).
+pub const AWS_REQUEST_DROPPED: &[&str] = &[
+    "content-md5",
+    "expect",
+    "max-forwards",
+    "proxy-authenticate",
+    "server",
+    "www-authenticate",
 ];
+
+/// Whether no hop forwards `name` (lower case).
+pub fn is_hop_by_hop(name: &str) -> bool {
+    HOP_BY_HOP.contains(&name)
+}
+
+/// Whether a client request header never reaches a function's event (lower case). Besides the
+/// hop-by-hop ones and those API Gateway drops, `Content-Length` (the event carries the body).
+pub fn dropped_from_event(name: &str) -> bool {
+    is_hop_by_hop(name) || AWS_REQUEST_DROPPED.contains(&name) || name == "content-length"
+}
+
+/// Never forwarded from the client to an HTTP integration, besides the hop-by-hop ones: what
+/// API Gateway drops, `Via`, and `Host` (replaced by the upstream's authority).
+const REQUEST_ALSO_DROPPED: &[&str] = &["via", "host"];
+
+/// Never passed from an integration response to the client, besides the hop-by-hop ones.
+const RESPONSE_ALSO_DROPPED: &[&str] = &["via"];
 
 /// Passed to the client renamed `x-amzn-Remapped-<name>`, as API Gateway does; the gateway's
 /// own values take their place.
@@ -43,8 +52,8 @@ const RESPONSE_REMAPPED: &[(&str, &str)] = &[
     ("server", "x-amzn-remapped-server"),
 ];
 
-/// Removes the headers a hop must not forward, including those the `Connection` header names.
-fn strip(headers: &mut HeaderMap, dropped: &[&str]) {
+/// Removes the hop-by-hop headers, those the `Connection` header names, and `also`.
+fn strip(headers: &mut HeaderMap, also: &[&[&str]]) {
     let named: Vec<HeaderName> = headers
         .get_all(header::CONNECTION)
         .iter()
@@ -55,19 +64,19 @@ fn strip(headers: &mut HeaderMap, dropped: &[&str]) {
     for name in named {
         headers.remove(name);
     }
-    for name in dropped {
+    for name in HOP_BY_HOP.iter().chain(also.iter().flat_map(|l| l.iter())) {
         headers.remove(*name);
     }
 }
 
 /// Prepares forwarded request headers in place.
 pub fn request_to_upstream(headers: &mut HeaderMap) {
-    strip(headers, REQUEST_DROPPED);
+    strip(headers, &[AWS_REQUEST_DROPPED, REQUEST_ALSO_DROPPED]);
 }
 
 /// Prepares response headers from an upstream in place.
 pub fn response_from_upstream(headers: &mut HeaderMap) {
-    strip(headers, RESPONSE_DROPPED);
+    strip(headers, &[RESPONSE_ALSO_DROPPED]);
     for (from, to) in RESPONSE_REMAPPED {
         if let Some(v) = headers.remove(*from) {
             headers.insert(*to, v);

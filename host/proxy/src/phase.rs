@@ -1,0 +1,13 @@
+//! The pipeline's phases that have state of their own: each module holds the phase's compiled
+//! form (built with the snapshot) and its per-request code together. The order they run in is
+//! [`crate::pipeline`]'s.
+//!
+//! - [`authorize`]: Wasm authorizers and their decision cache (401 / 403 / 500);
+//! - [`traffic`]: API keys, throttles and quotas (403 / 429 / 503);
+//! - [`plugin`]: validators and mappers (400 / 500), and plugin fault accounting;
+//! - [`cache`]: the stage response cache (lookup, single-flight fill, invalidation).
+
+pub mod authorize;
+pub mod cache;
+pub mod plugin;
+pub mod traffic;
