@@ -26,7 +26,7 @@
 # Also reported: the CPU time the server under test used per request (from /proc; for the
 # proxies it excludes the upstream), which is less sensitive to a busy machine than rps.
 # Last, a "targets" block checks the medians of this run against Portico's performance
-# targets (each line `met` or `MISSED` with the figure; only targets whose targets ran).
+# targets (each line `met` or `MISSED` with the figure; only those whose scenarios ran).
 #
 # Usage:  bash benches/load.sh
 # Environment (all optional):

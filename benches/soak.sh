@@ -83,7 +83,7 @@ mib() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
 # Signed difference of two kB figures, in MiB, with the percentage of the first.
 growth() {
     awk -v a="$1" -v b="$2" 'BEGIN {
-        printf "%+.1f MiB (%+.1f%%)", (b - a) / 1024, a > 0 ? (b - a) * 100 / a : 0 }'
+        printf "%+.1f MiB (%+.1f%%)", (b - a) / 1024, (a > 0 ? (b - a) * 100 / a : 0) }'
 }
 # RssAnon and RssFile of process $1, "ANON FILE" in kB.
 rss_parts() {
@@ -127,7 +127,6 @@ components:
       type: apiKey
       name: Authorization
       in: header
-      x-amazon-apigateway-authtype: custom
       x-amazon-apigateway-authorizer:
         type: token
         authorizerUri: arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/arn:aws:lambda:us-east-1:123456789012:function:header-auth/invocations
@@ -156,8 +155,11 @@ EOF
 }
 
 # A gateway file for API spec $1 in WORK/$2 (data and compile cache under it); $3 is the
-# `plugins:` block (YAML lines, may be empty) and $4 extra stage lines.
+# `plugins:` block (YAML lines, may be empty) and $4 the stage's lines (default: a stage
+# variable naming the phase).
 gateway_file() {
+    local plugins=${3:-'  []'} stage=${4:-}
+    [[ -n $stage ]] || stage="        variables: {phase: $2}"
     cat <<EOF
 listeners:
   - address: 127.0.0.1:0
@@ -170,13 +172,13 @@ traffic:
   account: {rate_limit: 10000000, burst_limit: 10000000}
   data_dir: $WORK/$2/data
 plugins:
-${3:-  []}
+$plugins
 apis:
   - name: soak
     spec: $1
     stages:
       soak:
-${4:-        variables: {phase: $2}}
+$stage
 EOF
 }
 
@@ -260,10 +262,11 @@ phase_soak() {
 # --- phase: idle -------------------------------------------------------------------------------
 
 # Plugin number $1 (1-based) of the idle gateway: "NAME KIND FILE INSTANCES". Kinds cycle
-# through the four first-party kinds, so any PLUGINS >= 4 has each.
+# through the four first-party kinds, so any PLUGINS >= 4 has each; instances are fresh for
+# plugins 1-4, reused for 5-8, fresh for 9-12 and so on.
 idle_plugin() {
     local j=$1 inst=fresh
-    ((j % 2 == 0)) && inst=reuse
+    (((j - 1) / 4 % 2 == 1)) && inst=reuse
     case $((j % 4)) in
         1) echo "auth-$j authorizer $DIST/authorizer-header.wasm $inst" ;;
         2) echo "allow-$j authorizer $DIST/authorizer-allow.wasm $inst" ;;
@@ -291,7 +294,6 @@ EOF
       type: apiKey
       name: Authorization
       in: header
-      x-amazon-apigateway-authtype: custom
       x-amazon-apigateway-authorizer:
         type: token
         authorizerUri: arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/arn:aws:lambda:us-east-1:123456789012:function:$name/invocations
@@ -330,7 +332,7 @@ EOF
         uri: 'http://127.0.0.1:$UP_PORT/item.json'
 EOF
         fi
-        printf '/idle/r%d/items/%d %s\n' "$i" "$i" "$([[ $kind == authorizer ]] && echo bench-token)" \
+        printf '/soak/r%d/items/%d %s\n' "$i" "$i" "$([[ $kind == authorizer ]] && echo bench-token)" \
             >>"$WORK/idle/routes.txt"
     done
 }
@@ -355,7 +357,7 @@ idle_run() {
     read -r port admin < <(free_ports 2)
     start_portico "portico-idle-$label" "$WORK/idle/gateway.yaml" "127.0.0.1:$port" "127.0.0.1:$admin"
     pid=$PORTICO_STARTED
-    wait_ok "http://127.0.0.1:$port/idle/r0/items/0" "portico-idle-$label"
+    wait_ok "http://127.0.0.1:$port/soak/r0/items/0" "portico-idle-$label"
     sleep 1
     rss=$(rss_kb "$pid")
     read -r anon file < <(rss_parts "$pid")
@@ -487,9 +489,9 @@ EOF
     wait_ok "$plain" portico-swaps
     wait_ok "$authz" portico-swaps-authz "Authorization: bench-token"
     # Build B is accepted (and compiled into the cache) before the load starts.
-    curl -sf -o /dev/null -X PUT --data-binary "@$AUTHZ_B" "http://$admin/plugins/header-auth" ||
-        die "component B was rejected: $(curl -s -X PUT --data-binary "@$AUTHZ_B" "http://$admin/plugins/header-auth")"
-    curl -sf -o /dev/null -X PUT --data-binary "@$AUTHZ_A" "http://$admin/plugins/header-auth" ||
+    curl -sf -o /dev/null -X PUT --data-binary "@$AUTHZ_B" "http://127.0.0.1:$admin/plugins/header-auth" ||
+        die "component B was rejected: $(curl -s -X PUT --data-binary "@$AUTHZ_B" "http://127.0.0.1:$admin/plugins/header-auth")"
+    curl -sf -o /dev/null -X PUT --data-binary "@$AUTHZ_A" "http://127.0.0.1:$admin/plugins/header-auth" ||
         die "component A was rejected"
     local before
     before=$(rss_kb "$pid")
@@ -546,7 +548,7 @@ EOF
         "(target 0: $target); RSS before $(mib "$before") MiB, after $(mib "$after") MiB," \
         "growth $(growth "$before" "$after")"
     # The gateway's own counters, for the record.
-    curl -s "http://$admin/metrics" | grep -E '^portico_(reloads_(ok|failed)_total|plugin_faults_total)' |
+    curl -s "http://127.0.0.1:$admin/metrics" | grep -E '^portico_(reloads_(ok|failed)_total|plugin_faults_total)' |
         sed 's/^/  metrics: /' || true
     stderr_report portico-swaps
     stop_portico "$pid"
