@@ -437,7 +437,7 @@ target_line() {
     else
         TARGETS_MISSED=$((TARGETS_MISSED + 1))
     fi
-    printf '  %-52s %-6s  %s\n' "$1" "$verdict" "$3"
+    printf '  %-58s %-6s  %s\n' "$1" "$verdict" "$3"
 }
 measured() {
     local t

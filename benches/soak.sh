@@ -350,14 +350,14 @@ idle_plugins_yaml() {
     return 0
 }
 
-# Starts the idle gateway ($1: cold or warm), reads its RSS once it is ready, then after one
-# request to every route; prints a table row and stops it.
+# Starts the idle gateway as portico-idle-$1 (cold or warm; $2 is the table's label), reads its
+# RSS once it is ready, then after one request to every route; prints a table row and stops it.
 idle_run() {
-    local label=$1 port admin pid rss anon file path token code bad=0 warm_rss
+    local name=portico-idle-$1 label=$2 port admin pid rss anon file path token code bad=0 warm_rss
     read -r port admin < <(free_ports 2)
-    start_portico "portico-idle-$label" "$WORK/idle/gateway.yaml" "127.0.0.1:$port" "127.0.0.1:$admin"
+    start_portico "$name" "$WORK/idle/gateway.yaml" "127.0.0.1:$port" "127.0.0.1:$admin"
     pid=$PORTICO_STARTED
-    wait_ok "http://127.0.0.1:$port/soak/r0/items/0" "portico-idle-$label"
+    wait_ok "http://127.0.0.1:$port/soak/r0/items/0" "$name"
     sleep 1
     rss=$(rss_kb "$pid")
     read -r anon file < <(rss_parts "$pid")
@@ -375,7 +375,7 @@ idle_run() {
     printf '%-28s %10s %10s %10s %18s %8s  %s\n' "$label" "$(mib "$rss")" "$(mib "$anon")" \
         "$(mib "$file")" "$(mib "$warm_rss")" "$bad" "$verdict_word"
     IDLE_LINE+="$label $(mib "$rss") MiB ($verdict_word); "
-    stderr_report "portico-idle-$label"
+    stderr_report "$name"
     stop_portico "$pid"
 }
 
@@ -387,8 +387,8 @@ phase_idle() {
     printf '\nidle: %s routes, %s plugins, RSS once ready (target < %s MiB)\n' "$ROUTES" "$PLUGINS" "$IDLE_TARGET_MB"
     printf '%-28s %10s %10s %10s %18s %8s  %s\n' start rss_MiB anon_MiB file_MiB after_1_req/route non200 target
     IDLE_LINE=
-    idle_run "cold (empty compile cache)"
-    idle_run "warm (compile cache filled)"
+    idle_run cold "cold (empty compile cache)"
+    idle_run warm "warm (compile cache filled)"
     verdict "idle ($ROUTES routes, $PLUGINS plugins, target < $IDLE_TARGET_MB MiB): $IDLE_LINE"
 }
 
@@ -409,7 +409,8 @@ swap_config() {
 }
 
 # Runs in the background: SWAPS swaps against admin $1 and data plane $2, gateway pid $3.
-# Writes one line per swap to WORK/swaps/swaps.tsv ("i kind http_status ok seconds detail"),
+# Writes one line per swap to WORK/swaps/swaps.tsv ("i kind http_status ok seconds detail
+# unix_time_at_start", the time to line swaps up with the gateway's log),
 # the RSS every SWAP_SAMPLE_EVERY swaps to WORK/swaps/rss.tsv, and touches WORK/swaps/done.
 swapper() {
     local admin=$1 data=$2 pid=$3 i kind code ok secs detail comp want reply deploys=0
@@ -420,6 +421,8 @@ swapper() {
     for ((i = 1; i <= SWAPS; i++)); do
         ok=1
         detail=
+        local started
+        started=$(date +%s.%N)
         if ((i % 2 == 1)); then
             kind=reload
             swap_config "$i"
@@ -445,7 +448,8 @@ swapper() {
         if ((ok == 0)) && [[ -z $detail ]]; then
             detail=$(head -c 300 "$reply" 2>/dev/null | tr '\n\t' '  ')
         fi
-        printf '%d\t%s\t%s\t%d\t%s\t%s\n' "$i" "$kind" "$code" "$ok" "$secs" "$detail" >>"$dir/swaps.tsv"
+        printf '%d\t%s\t%s\t%d\t%s\t%s\t%s\n' "$i" "$kind" "$code" "$ok" "$secs" "$detail" "$started" \
+            >>"$dir/swaps.tsv"
         if ((i % SWAP_SAMPLE_EVERY == 0)); then
             printf '%d\t%s\n' "$i" "$(rss_kb "$pid" 2>/dev/null || echo 0)" >>"$dir/rss.tsv"
         fi
@@ -495,6 +499,7 @@ EOF
         die "component A was rejected"
     local before
     before=$(rss_kb "$pid")
+    curl -s "http://127.0.0.1:$admin/metrics" >"$dir/metrics-before.txt" || true
     log "swaps: $SWAPS swaps (reload / redeploy alternated) under h2load --h1 -c$CONNECTIONS -t$THREADS, chunks of $SWAP_CHUNK requests to $plain and $authz"
     : >"$dir/swaps.tsv"
     : >"$dir/rss.tsv"
@@ -547,9 +552,17 @@ EOF
         "$total requests, $non2xx non-2xx, $errors socket errors: $failed failed requests" \
         "(target 0: $target); RSS before $(mib "$before") MiB, after $(mib "$after") MiB," \
         "growth $(growth "$before" "$after")"
-    # The gateway's own counters, for the record.
-    curl -s "http://127.0.0.1:$admin/metrics" | grep -E '^portico_(reloads_(ok|failed)_total|plugin_faults_total)' |
+    # The gateway's own counters, for the record: reloads, plugin faults, the routes that
+    # answered 5xx, and how many series /metrics holds (a route a reload removed should not
+    # keep its series).
+    curl -s "http://127.0.0.1:$admin/metrics" >"$dir/metrics-after.txt" || true
+    grep -E '^portico_(reloads_(ok|failed)_total|plugin_faults_total)' "$dir/metrics-after.txt" |
         sed 's/^/  metrics: /' || true
+    grep -E '^portico_5xx_error_total' "$dir/metrics-after.txt" | awk '$NF != 0' |
+        sed 's/^/  metrics: /' || true
+    printf '  metrics: %s series (%s bytes) before the swaps, %s series (%s bytes) after\n' \
+        "$(grep -c '^portico_' "$dir/metrics-before.txt" || true)" "$(wc -c <"$dir/metrics-before.txt")" \
+        "$(grep -c '^portico_' "$dir/metrics-after.txt" || true)" "$(wc -c <"$dir/metrics-after.txt")"
     stderr_report portico-swaps
     stop_portico "$pid"
 }
