@@ -15,12 +15,18 @@
 #                    quota far above the load, so every request is admitted and metered),
 #   portico-apikey-cluster - the same on a second Portico process in cluster mode (Redis,
 #                    batched sync every 100 ms); needs redis-server (installed if missing),
+#   portico-full   - the full pipeline: API key required (usage plan far above the load) and
+#                    the Rust TOKEN authorizer with result caching off, fresh instances, then
+#                    the http_proxy integration,
+#   portico-full-reuse - the same with `instances: reuse`,
 # measured back to back in one run with wrk, interleaved over ROUNDS rounds
 # (direct, nginx, portico, ..., direct, nginx, portico, ...) and summarised by the median per
 # target, then as ratios (each Portico scenario against plain Portico, Portico against nginx and
 # against the upstream direct, the cache hit against the upstream direct and nginx).
 # Also reported: the CPU time the server under test used per request (from /proc; for the
 # proxies it excludes the upstream), which is less sensitive to a busy machine than rps.
+# Last, a "targets" block checks the medians of this run against Portico's performance
+# targets (each line `met` or `MISSED` with the figure; only those whose scenarios ran).
 #
 # Usage:  bash benches/load.sh
 # Environment (all optional):
@@ -32,10 +38,11 @@
 #   SKIP_BUILD=1      use the existing release binary instead of running cargo build
 #   KEEP_DIR=PATH     copy the raw wrk outputs, configs and server logs there at the end
 #   TARGETS="direct nginx-proxy portico portico-authz portico-authz-reuse portico-authz-cached
-#            portico-cache portico-apikey portico-apikey-cluster"
+#            portico-cache portico-apikey portico-apikey-cluster portico-full portico-full-reuse"
 #                     (the default: all of them)
 #
-# Installs nginx and wrk (and curl, python3) with apt-get when they are missing (needs root).
+# Installs nginx, wrk, redis-server, curl and python3 with apt-get when they are missing (needs
+# root). The shared helpers (processes, ports, nginx, starting Portico) are in benches/lib.sh.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -47,115 +54,15 @@ WARMUP=${WARMUP:-2s}
 SKIP_BUILD=${SKIP_BUILD:-0}
 KEEP_DIR=${KEEP_DIR:-}
 
-log() { printf '[load] %s\n' "$*" >&2; }
-die() {
-    log "error: $*"
-    exit 1
-}
+LOG_TAG=load
+# shellcheck source=benches/lib.sh
+source "$ROOT/benches/lib.sh"
 
-# --- tools -------------------------------------------------------------------------------------
-
-ensure_tools() {
-    local missing=()
-    command -v nginx >/dev/null 2>&1 || [[ -x /usr/sbin/nginx ]] || missing+=(nginx)
-    command -v wrk >/dev/null 2>&1 || missing+=(wrk)
-    command -v python3 >/dev/null 2>&1 || missing+=(python3)
-    command -v curl >/dev/null 2>&1 || missing+=(curl)
-    command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
-    if ((${#missing[@]} == 0)); then
-        return
-    fi
-    log "installing: ${missing[*]}"
-    # Keep the package scripts from starting a system nginx on port 80: a temporary
-    # policy-rc.d that forbids service starts, unless one is already in place.
-    local policy=/usr/sbin/policy-rc.d made_policy=0
-    if [[ ! -e $policy ]]; then
-        printf '#!/bin/sh\nexit 101\n' >"$policy"
-        chmod 755 "$policy"
-        made_policy=1
-    fi
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update
-    apt-get install -y --no-install-recommends "${missing[@]}"
-    if ((made_policy)); then
-        rm -f "$policy"
-    fi
-}
-
-ensure_tools
-PATH=$PATH:/usr/sbin
+ensure_tools nginx wrk python3 curl redis-server
 NGINX=$(command -v nginx)
-
-# --- scratch directory and cleanup -----------------------------------------------------------
-
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/portico-load.XXXXXX")
-# nginx workers drop to `nobody` when the master runs as root: they must be able to read the
-# static file and write the temp paths below.
-chmod 755 "$WORK"
-PIDS=()
-
-cleanup() {
-    local pid
-    if [[ -n ${WRK_PID:-} ]]; then
-        kill -TERM "$WRK_PID" 2>/dev/null || true
-    fi
-    for pid in "${PIDS[@]}"; do
-        kill -TERM "$pid" 2>/dev/null || true
-    done
-    for pid in "${PIDS[@]}"; do
-        wait "$pid" 2>/dev/null || true
-    done
-    if [[ -n $KEEP_DIR ]]; then
-        mkdir -p "$KEEP_DIR" && cp -r "$WORK"/. "$KEEP_DIR"/ && log "raw outputs kept in $KEEP_DIR"
-    fi
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+bench_workdir
 
 # --- helpers -----------------------------------------------------------------------------------
-
-# Prints N free TCP ports on 127.0.0.1 (bound and released by the kernel, so they are free now).
-free_ports() {
-    python3 - "$1" <<'EOF'
-import socket, sys
-socks = []
-for _ in range(int(sys.argv[1])):
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    socks.append(s)
-print(" ".join(str(s.getsockname()[1]) for s in socks))
-for s in socks:
-    s.close()
-EOF
-}
-
-# Waits until URL $1 answers 200 (sent with header $3, if any), up to ~20 s; prints the body
-# once.
-wait_ok() {
-    local url=$1 name=$2 i code hdr=()
-    [[ -n ${3:-} ]] && hdr=(-H "$3")
-    for ((i = 0; i < 200; i++)); do
-        code=$(curl -s "${hdr[@]}" -o "$WORK/probe-$name.body" -w '%{http_code}' "$url" 2>/dev/null || true)
-        if [[ $code == 200 ]]; then
-            log "$name ready: $url -> 200 $(head -c 120 "$WORK/probe-$name.body")"
-            return 0
-        fi
-        sleep 0.1
-    done
-    die "$name did not answer 200 at $url (last status: ${code:-none})"
-}
-
-# Starts nginx in the foreground (no daemon) with config file $1; records the master pid.
-start_nginx() {
-    local conf=$1 name=$2
-    "$NGINX" -t -q -c "$conf" -p "$WORK/" -g 'daemon off;' -e "$WORK/$name-startup.log" ||
-        die "nginx config $conf is invalid"
-    "$NGINX" -c "$conf" -p "$WORK/" -g 'daemon off;' -e "$WORK/$name-startup.log" \
-        >"$WORK/$name.stdout" 2>&1 &
-    PIDS+=($!)
-}
 
 # Converts a wrk duration (e.g. 812.00us, 1.23ms, 2.01s, 1.00m) to milliseconds.
 to_ms() {
@@ -179,14 +86,8 @@ RESULTS=$WORK/results.tsv
 
 CLK_TCK=$(getconf CLK_TCK)
 
-# Runs wrk in the background and waits for it, so that a signal runs the cleanup at once
-# instead of after wrk finishes.
-WRK_PID=
 run_wrk() {
-    wrk "$@" &
-    WRK_PID=$!
-    wait "$WRK_PID" || die "wrk $* failed"
-    WRK_PID=
+    run_loadgen wrk "$@" || die "wrk $* failed"
 }
 
 # CPU time (user + system, in clock ticks) used so far by process $1 and its children (the
@@ -202,13 +103,13 @@ cpu_ticks() {
 }
 
 # Runs a warm-up and one measurement against target $1 in round $2, using URL[$1], the wrk
-# header H[$1] (if any) and the server process PID[$1]; appends "target rps p99_ms non2xx
-# socket_errors cpu_us_per_request" to $RESULTS. The CPU figure counts only the server under
-# test (for the proxies, not the upstream behind them).
+# headers H[$1] (one per line, if any) and the server process PID[$1]; appends "target rps
+# p99_ms non2xx socket_errors cpu_us_per_request" to $RESULTS. The CPU figure counts only the
+# server under test (for the proxies, not the upstream behind them).
 measure() {
     local target=$1 round=$2
     local url=${URL[$target]} server=${PID[$target]} hdr=()
-    [[ -n ${H[$target]:-} ]] && hdr=(-H "${H[$target]}")
+    header_args "${H[$target]:-}" hdr
     local out="$WORK/wrk-$target-$round.txt"
     run_wrk -t"$THREADS" -c"$CONNECTIONS" -d"$WARMUP" "${hdr[@]}" "$url" >/dev/null
     local t0 t1
@@ -230,8 +131,8 @@ measure() {
     cpu=$(awk -v d=$((t1 - t0)) -v hz="$CLK_TCK" -v n="${requests:-0}" \
         'BEGIN { if (n > 0) printf "%.1f", d / hz * 1e6 / n; else print "nan" }')
     printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$target" "$rps" "$p99" "$non2xx" "$sockerr" "$cpu" >>"$RESULTS"
-    printf '  round %d  %-12s rps %10.1f  p99 %8.3f ms  cpu %6s us/req  non2xx %s  socket_errors %s\n' \
-        "$round" "$target" "$rps" "$p99" "$cpu" "$non2xx" "$sockerr" >&2
+    printf '  round %d  %-22s rps %10.1f  cpu %6s us/req  p99 %8.3f ms  non2xx %s  socket_errors %s\n' \
+        "$round" "$target" "$rps" "$cpu" "$p99" "$non2xx" "$sockerr" >&2
     if [[ $non2xx != 0 || $sockerr != 0 ]]; then
         grep -E 'Socket errors|Non-2xx' "$out" | sed 's/^/      wrk: /' >&2
     fi
@@ -239,67 +140,21 @@ measure() {
 
 # --- build Portico -----------------------------------------------------------------------------
 
-TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
-[[ $TARGET_DIR == /* ]] || TARGET_DIR=$ROOT/$TARGET_DIR
-PORTICO=$TARGET_DIR/release/portico
-if [[ $SKIP_BUILD != 1 ]]; then
-    log "building portico (release); the first build takes several minutes"
-    (cd "$ROOT" && cargo build --release -p portico)
-fi
-[[ -x $PORTICO ]] || die "no binary at $PORTICO"
+portico_binary
 AUTHORIZER=$ROOT/plugins/dist/authorizer-header.wasm
-if [[ ! -f $AUTHORIZER ]]; then
-    log "building the plugins (plugins/build.sh)"
-    bash "$ROOT/plugins/build.sh"
-fi
 
 # --- configuration -----------------------------------------------------------------------------
 
-read -r UP_PORT PROXY_PORT < <(free_ports 2)
+read -r UP_PORT PROXY_PORT PORTICO_PORT CLUSTER_PORT REDIS_PORT < <(free_ports 5)
 
-mkdir -p "$WORK/www"
-# ~100 bytes of JSON.
-printf '{"id":"item-0042","name":"benchmark item","price":19.99,"tags":["load","test"],"stock":1200}\n' \
-    >"$WORK/www/item.json"
+# The upstream (benches/lib.sh: one worker, WORK/www/item.json, ~100 bytes of JSON) serves
+# every target, so its cost is the same in all. cached.json is the cached route's: its requests
+# are logged, to show a cache hit never reaches the upstream.
+upstream_conf "$UP_PORT" "        location = /cached.json { default_type application/json; access_log $WORK/upstream-cached.log; }" \
+    >"$WORK/upstream.conf"
 cp "$WORK/www/item.json" "$WORK/www/cached.json"
-chmod 644 "$WORK/www/item.json" "$WORK/www/cached.json"
-
-# Shared http{} settings. keepalive_requests is raised from nginx's default of 1000 so that
-# neither wrk's connections nor the proxies' upstream connections are closed and reopened
-# during a run (Portico has no such per-connection limit).
-HTTP_COMMON="
-    access_log off;
-    keepalive_timeout 75s;
-    keepalive_requests 1000000;
-    client_body_temp_path $WORK/tmp/client_body;
-    proxy_temp_path $WORK/tmp/proxy;
-    fastcgi_temp_path $WORK/tmp/fastcgi;
-    uwsgi_temp_path $WORK/tmp/uwsgi;
-    scgi_temp_path $WORK/tmp/scgi;"
-mkdir -p "$WORK/tmp"
-chmod 777 "$WORK/tmp"
-
-# Upstream: one worker. It serves every target, so its cost is the same in all three; a single
-# worker keeps it from taking both cores away from the proxy being measured.
-cat >"$WORK/upstream.conf" <<EOF
-worker_processes 1;
-error_log $WORK/upstream-error.log warn;
-pid $WORK/upstream.pid;
-events { worker_connections 4096; }
-http {
-    $HTTP_COMMON
-    sendfile on;
-    tcp_nopush on;
-    tcp_nodelay on;
-    server {
-        listen 127.0.0.1:$UP_PORT;
-        root $WORK/www;
-        location / { default_type application/json; }
-        # The cached route's requests are logged, to show a cache hit never reaches here.
-        location = /cached.json { default_type application/json; access_log $WORK/upstream-cached.log; }
-    }
-}
-EOF
+chmod 644 "$WORK/www/cached.json"
+HTTP_COMMON=$(nginx_http_common)
 
 # Proxy: two workers (= the machine's 2 cores, what `auto` gives here, fixed so the comparison
 # does not change on bigger machines). Portico runs a multi-threaded tokio runtime with one
@@ -330,12 +185,20 @@ EOF
 # One API, every route to the same upstream: plain `/{proxy+}`; behind the Rust header
 # authorizer with a fresh instance per call (the default) or with reused instances, both with
 # result caching off (authorizerResultTtlInSeconds: 0) so every request calls the plugin, and
-# with AWS's default result caching (300 s); requiring an API key; and a cached GET.
-# proxy_route PREFIX [SCHEME]: `PREFIX/{proxy+}` ANY, guarded by security scheme SCHEME if given.
+# with AWS's default result caching (300 s); requiring an API key; the full pipeline (API key
+# and the uncached authorizer, fresh or reused instances); and a cached GET.
+# proxy_route PREFIX [SCHEMES]: `PREFIX/{proxy+}` ANY, guarded by the security schemes SCHEMES
+# (space-separated, all required: one security requirement naming each) if given.
 proxy_route() {
     echo "  $1/{proxy+}:"
     echo "    x-amazon-apigateway-any-method:"
-    [[ -n ${2:-} ]] && echo "      security: [{$2: []}]"
+    if [[ -n ${2:-} ]]; then
+        local req= scheme
+        for scheme in $2; do
+            req+="${req:+, }$scheme: []"
+        done
+        echo "      security: [{$req}]"
+    fi
     cat <<EOT
       parameters:
         - {name: proxy, in: path, required: true, schema: {type: string}}
@@ -378,6 +241,8 @@ $(proxy_route /authz fresh)
 $(proxy_route /authz-reuse reuse)
 $(proxy_route /authz-cached cached)
 $(proxy_route /keyed api_key)
+$(proxy_route /full "api_key fresh")
+$(proxy_route /full-reuse "api_key reuse")
   /cached/item.json:
     get:
       x-amazon-apigateway-integration:
@@ -386,7 +251,6 @@ $(proxy_route /keyed api_key)
         uri: 'http://127.0.0.1:$UP_PORT/cached.json'
 EOF
 
-read -r REDIS_PORT < <(free_ports 1)
 BENCH_KEY=bench-key-0123456789abcdef
 # $1: data directory; $2: extra `traffic:` lines (cluster mode).
 gateway_file() {
@@ -444,35 +308,17 @@ UPSTREAM_PID=$!
 start_nginx "$WORK/proxy.conf" proxy
 PROXY_PID=$!
 
-"$PORTICO" serve --config "$WORK/gateway.yaml" --listen 127.0.0.1:0 \
-    >"$WORK/portico.stdout" 2>"$WORK/portico.stderr" &
-PORTICO_PID=$!
-PIDS+=("$PORTICO_PID")
-PORTICO_ADDR=
-for ((i = 0; i < 300; i++)); do
-    PORTICO_ADDR=$(sed -n 's|^listening on http://||p' "$WORK/portico.stdout" | head -n1)
-    [[ -n $PORTICO_ADDR ]] && break
-    kill -0 "$PORTICO_PID" 2>/dev/null || die "portico exited: $(cat "$WORK/portico.stderr")"
-    sleep 0.1
-done
-[[ -n $PORTICO_ADDR ]] || die "portico printed no listen address"
+start_portico portico "$WORK/gateway.yaml" "127.0.0.1:$PORTICO_PORT"
+PORTICO_PID=$PORTICO_STARTED
+PORTICO_ADDR=127.0.0.1:$PORTICO_PORT
 
 # The cluster node: Redis, then a second Portico on the cluster gateway file.
 redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no \
     >"$WORK/redis.log" 2>&1 &
 PIDS+=($!)
-"$PORTICO" serve --config "$WORK/gateway-cluster.yaml" --listen 127.0.0.1:0 \
-    >"$WORK/portico-cluster.stdout" 2>"$WORK/portico-cluster.stderr" &
-CLUSTER_PID=$!
-PIDS+=("$CLUSTER_PID")
-CLUSTER_ADDR=
-for ((i = 0; i < 300; i++)); do
-    CLUSTER_ADDR=$(sed -n 's|^listening on http://||p' "$WORK/portico-cluster.stdout" | head -n1)
-    [[ -n $CLUSTER_ADDR ]] && break
-    kill -0 "$CLUSTER_PID" 2>/dev/null || die "cluster portico exited: $(cat "$WORK/portico-cluster.stderr")"
-    sleep 0.1
-done
-[[ -n $CLUSTER_ADDR ]] || die "cluster portico printed no listen address"
+start_portico portico-cluster "$WORK/gateway-cluster.yaml" "127.0.0.1:$CLUSTER_PORT"
+CLUSTER_PID=$PORTICO_STARTED
+CLUSTER_ADDR=127.0.0.1:$CLUSTER_PORT
 
 # Per target: URL, server process (for the CPU figure) and wrk header.
 declare -A URL PID H
@@ -487,17 +333,23 @@ URL[portico-authz-cached]=http://$PORTICO_ADDR/bench/authz-cached/item.json
 URL[portico-cache]=http://$PORTICO_ADDR/bench/cached/item.json
 URL[portico-apikey]=http://$PORTICO_ADDR/bench/keyed/item.json
 URL[portico-apikey-cluster]=http://$CLUSTER_ADDR/bench/keyed/item.json
+URL[portico-full]=http://$PORTICO_ADDR/bench/full/item.json
+URL[portico-full-reuse]=http://$PORTICO_ADDR/bench/full-reuse/item.json
 PID[portico-apikey-cluster]=$CLUSTER_PID
 H[portico-apikey]="x-api-key: $BENCH_KEY"
 H[portico-apikey-cluster]="x-api-key: $BENCH_KEY"
-for t in portico portico-authz portico-authz-reuse portico-authz-cached portico-cache portico-apikey; do
+for t in portico portico-authz portico-authz-reuse portico-authz-cached portico-cache portico-apikey \
+    portico-full portico-full-reuse; do
     PID[$t]=$PORTICO_PID
 done
 H[portico-authz]="Authorization: bench-token"
 H[portico-authz-reuse]="Authorization: bench-token"
 H[portico-authz-cached]="Authorization: bench-token"
+H[portico-full]="x-api-key: $BENCH_KEY
+Authorization: bench-token"
+H[portico-full-reuse]=${H[portico-full]}
 
-TARGETS=${TARGETS:-direct nginx-proxy portico portico-authz portico-authz-reuse portico-authz-cached portico-cache portico-apikey portico-apikey-cluster}
+TARGETS=${TARGETS:-direct nginx-proxy portico portico-authz portico-authz-reuse portico-authz-cached portico-cache portico-apikey portico-apikey-cluster portico-full portico-full-reuse}
 read -r -a TARGET_LIST <<<"$TARGETS"
 for t in "${TARGET_LIST[@]}"; do
     [[ -n ${URL[$t]:-} ]] || die "unknown target $t (known: ${!URL[*]})"
@@ -528,14 +380,14 @@ col() { awk -F'\t' -v t="$1" -v c="$2" '$1 == t { print $c }' "$RESULTS"; }
 sum() { col "$1" "$2" | awk '{ s += $1 } END { print s + 0 }'; }
 
 declare -A RPS P99 CPU
-printf '\n%-20s %12s %15s %16s %14s %15s\n' target 'rps(median)' 'p99_ms(median)' \
-    'cpu_us/req(med)' 'non2xx(total)' 'sock_err(total)'
+printf '\n%-22s %12s %16s %15s %14s %15s\n' target 'rps(median)' 'cpu_us/req(med)' \
+    'p99_ms(median)' 'non2xx(total)' 'sock_err(total)'
 for t in "${TARGET_LIST[@]}"; do
     RPS[$t]=$(col "$t" 2 | median)
     P99[$t]=$(col "$t" 3 | median)
     CPU[$t]=$(col "$t" 6 | median)
-    printf '%-20s %12.1f %15.3f %16.1f %14s %15s\n' "$t" "${RPS[$t]}" "${P99[$t]}" \
-        "${CPU[$t]}" "$(sum "$t" 4)" "$(sum "$t" 5)"
+    printf '%-22s %12.1f %16.1f %15.3f %14s %15s\n' "$t" "${RPS[$t]}" "${CPU[$t]}" \
+        "${P99[$t]}" "$(sum "$t" 4)" "$(sum "$t" 5)"
 done
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b == 0) print "nan"; else printf "%.2f", a / b }'; }
 # Prints the ratio line of target $1 against baseline $2 when both were measured; for the
@@ -556,6 +408,10 @@ compare portico-authz-reuse portico
 compare portico-authz-cached portico
 compare portico-apikey portico
 compare portico-apikey-cluster portico
+compare portico-full portico
+compare portico-full-reuse portico
+compare portico-full nginx-proxy
+compare portico-full-reuse nginx-proxy
 compare portico-cache direct
 compare portico-cache nginx-proxy
 if [[ -n ${RPS[portico-cache]:-} ]]; then
@@ -564,3 +420,66 @@ if [[ -n ${RPS[portico-cache]:-} ]]; then
         "$(wc -l <"$WORK/upstream-cached.log" 2>/dev/null || echo 0)" "$ROUNDS"
 fi
 printf '(wrk -t%s -c%s -d%s, %s rounds, medians)\n' "$THREADS" "$CONNECTIONS" "$DURATION" "$ROUNDS"
+
+# --- targets -----------------------------------------------------------------------------------
+
+# Portico's performance targets, checked against the medians of this run. A target is printed
+# only when every target it names was measured. Each line: what is asked, met or MISSED, and
+# the figure.
+TARGETS_MET=0
+TARGETS_MISSED=0
+# target_line TEXT OK FIGURE: OK is 1 (met) or 0 (MISSED).
+target_line() {
+    local verdict=MISSED
+    if [[ $2 == 1 ]]; then
+        verdict=met
+        TARGETS_MET=$((TARGETS_MET + 1))
+    else
+        TARGETS_MISSED=$((TARGETS_MISSED + 1))
+    fi
+    printf '  %-58s %-6s  %s\n' "$1" "$verdict" "$3"
+}
+measured() {
+    local t
+    for t in "$@"; do
+        [[ -n ${RPS[$t]:-} ]] || return 1
+    done
+}
+# rps_target A B FACTOR: A's median rps at least FACTOR times B's.
+rps_target() {
+    local r ok
+    r=$(ratio "${RPS[$1]}" "${RPS[$2]}")
+    ok=$(awk -v r="$r" -v f="$3" 'BEGIN { print (r != "nan" && r + 0 >= f) ? 1 : 0 }')
+    target_line "$1 rps >= ${3}x $2" "$ok" \
+        "$(printf '%sx (%.0f vs %.0f rps)' "$r" "${RPS[$1]}" "${RPS[$2]}")"
+}
+# cpu_target A LIMIT: A's median CPU per request at most LIMIT us above plain portico's.
+cpu_target() {
+    local added ok
+    added=$(awk -v a="${CPU[$1]}" -v b="${CPU[portico]}" 'BEGIN { printf "%.1f", a - b }')
+    ok=$(awk -v d="$added" -v l="$2" 'BEGIN { print (d + 0 < l) ? 1 : 0 }')
+    target_line "$1 adds < $2 us CPU/request over portico" "$ok" \
+        "$(printf '%+.1f us/req (%.1f vs %.1f)' "$added" "${CPU[$1]}" "${CPU[portico]}")"
+}
+
+printf '\ntargets (medians of this run):\n'
+if measured portico nginx-proxy; then
+    rr=$(ratio "${RPS[portico]}" "${RPS[nginx-proxy]}")
+    pr=$(ratio "${P99[portico]}" "${P99[nginx-proxy]}")
+    ok=$(awk -v r="$rr" -v a="${P99[portico]}" -v b="${P99[nginx-proxy]}" \
+        'BEGIN { print (r != "nan" && r + 0 >= 1.2 && a + 0 <= b + 0) ? 1 : 0 }')
+    target_line "portico rps >= 1.2x nginx-proxy, p99 no worse" "$ok" \
+        "$(printf 'rps %sx (%.0f vs %.0f), p99 %sx (%.2f vs %.2f ms)' "$rr" "${RPS[portico]}" \
+            "${RPS[nginx-proxy]}" "$pr" "${P99[portico]}" "${P99[nginx-proxy]}")"
+fi
+measured portico-full-reuse nginx-proxy && rps_target portico-full-reuse nginx-proxy 1.0
+measured portico-full nginx-proxy && rps_target portico-full nginx-proxy 0.8
+measured portico-authz portico && cpu_target portico-authz 10
+measured portico-authz-reuse portico && cpu_target portico-authz-reuse 3
+measured portico-cache direct && rps_target portico-cache direct 1.5
+if ((TARGETS_MET + TARGETS_MISSED == 0)); then
+    printf '  (none measured: the targets compare portico, portico-full*, portico-authz*, portico-cache\n'
+    printf '   against nginx-proxy, portico or direct; add those to TARGETS)\n'
+else
+    printf 'targets: %d met, %d MISSED\n' "$TARGETS_MET" "$TARGETS_MISSED"
+fi
