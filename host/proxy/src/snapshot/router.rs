@@ -11,6 +11,7 @@
 use std::borrow::Cow;
 
 use http::Method;
+use percent_encoding::percent_decode_str;
 
 /// Index of a route in the snapshot's route table.
 pub type RouteId = u32;
@@ -241,26 +242,21 @@ pub fn decode_segment(seg: &str) -> Result<Cow<'_, str>, BadPath> {
     if !seg.contains('%') {
         return Ok(Cow::Borrowed(seg));
     }
-    let bytes = seg.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = |b: u8| (b as char).to_digit(16);
-            match (
-                bytes.get(i + 1).and_then(|b| hex(*b)),
-                bytes.get(i + 2).and_then(|b| hex(*b)),
-            ) {
-                (Some(h), Some(l)) => out.push((h * 16 + l) as u8),
-                _ => return Err(BadPath),
-            }
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
+    if !escapes_well_formed(seg) {
+        return Err(BadPath);
     }
-    String::from_utf8(out).map(Cow::Owned).map_err(|_| BadPath)
+    percent_decode_str(seg).decode_utf8().map_err(|_| BadPath)
+}
+
+/// Whether every `%` starts a `%XX` escape. `percent_decode_str` passes a malformed escape
+/// (`%zz`, a trailing `%2`) through as text; API Gateway rejects the request instead.
+fn escapes_well_formed(seg: &str) -> bool {
+    seg.split('%').skip(1).all(|after| {
+        after
+            .as_bytes()
+            .get(..2)
+            .is_some_and(|hex| hex.iter().all(u8::is_ascii_hexdigit))
+    })
 }
 
 #[cfg(test)]
@@ -349,6 +345,16 @@ mod tests {
         assert_eq!(r.find(&Method::GET, "/a%zz"), Err(BadPath));
         assert_eq!(r.find(&Method::GET, "/a%ff"), Err(BadPath));
         assert_eq!(r.find(&Method::GET, "/a%2"), Err(BadPath));
+    }
+
+    #[test]
+    fn decoding_rejects_what_it_cannot_read() {
+        assert_eq!(decode_segment("plain"), Ok(Cow::Borrowed("plain")));
+        assert_eq!(decode_segment("%41%2fb%C3%A9").as_deref(), Ok("A/bé"));
+        assert_eq!(decode_segment("100%25").as_deref(), Ok("100%"));
+        for bad in ["%", "%%41", "a%2", "%zz", "%4g", "%ff", "%C3%28", "%C3"] {
+            assert_eq!(decode_segment(bad), Err(BadPath), "{bad}");
+        }
     }
 
     #[test]

@@ -1,0 +1,368 @@
+//! `x-amazon-apigateway-integration`: what serves a method (`http_proxy`, `http`, `mock` or
+//! `aws_proxy`), read into an [`Integration`]: upstream URI and method, timeout,
+//! `requestParameters`, MOCK `requestTemplates`, integration `responses`, and the cache key.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde_json::{Map, Value};
+
+use super::METHODS;
+use super::context::{Cx, str_field};
+use super::lambda::function_target;
+use super::resource::path_params;
+use super::responses::integration_response;
+use crate::diag::DocPath;
+use crate::mapping::{ParamSource, ParamTarget, Side};
+use crate::model::{Integration, IntegrationKind, PayloadFormat};
+use crate::template::{Template, Var};
+
+/// Default and bounds of `timeoutInMillis`.
+const TIMEOUT_MIN_MS: u64 = 50;
+const TIMEOUT_MAX_MS: u64 = 29_000;
+
+/// Reads the integration of a method on `resource`; `None` when anything was wrong (reported).
+pub(super) fn parse_integration(
+    cx: &mut Cx<'_>,
+    path: &DocPath,
+    resource: &str,
+    value: &Value,
+) -> Option<Integration> {
+    let Some(obj) = value.as_object() else {
+        cx.error(path, "must be a mapping");
+        return None;
+    };
+    let errors_before = cx.error_count();
+    for key in obj.keys() {
+        let kpath = path.key(key);
+        match key.as_str() {
+            "type"
+            | "uri"
+            | "httpMethod"
+            | "requestParameters"
+            | "requestTemplates"
+            | "responses"
+            | "timeoutInMillis"
+            | "passthroughBehavior"
+            | "cacheKeyParameters"
+            | "cacheNamespace"
+            | "description"
+            | "connectionType" => {}
+            "contentHandling" => cx.warn(
+                &kpath,
+                "contentHandling has no effect yet: bodies pass through as bytes",
+            ),
+            "credentials" => cx.warn(
+                &kpath,
+                "credentials (IAM roles) do not apply to a self-hosted gateway and are ignored",
+            ),
+            "tlsConfig" => cx.warn(
+                &kpath,
+                "tlsConfig is ignored: upstream certificates are always verified",
+            ),
+            "payloadFormatVersion" => {}
+            "integrationSubtype" | "connectionId" => {
+                cx.error(&kpath, format!("{key} is not supported yet"))
+            }
+            _ => cx.error(
+                &kpath,
+                format!("{key} is not a field of x-amazon-apigateway-integration"),
+            ),
+        }
+    }
+    let kind = match str_field(cx, path, obj, "type")
+        .map(str::to_ascii_lowercase)
+        .as_deref()
+    {
+        Some("http_proxy") => IntegrationKind::HttpProxy,
+        Some("http") => IntegrationKind::Http,
+        Some("mock") => IntegrationKind::Mock,
+        Some("aws_proxy") => IntegrationKind::Function,
+        Some("aws") => {
+            cx.error(
+                &path.key("type"),
+                "integration type aws (AWS service actions) is not supported",
+            );
+            return None;
+        }
+        Some(t) => {
+            cx.error(
+                &path.key("type"),
+                format!(
+                    "unknown integration type {t:?} (expected http_proxy, http, mock or aws_proxy)"
+                ),
+            );
+            return None;
+        }
+        None => {
+            cx.error(path, "the integration has no `type`");
+            return None;
+        }
+    };
+    let is_http = matches!(kind, IntegrationKind::Http | IntegrationKind::HttpProxy);
+    if let Some(ct) = str_field(cx, path, obj, "connectionType")
+        && !ct.eq_ignore_ascii_case("INTERNET")
+    {
+        cx.error(
+            &path.key("connectionType"),
+            format!("connectionType {ct} is not supported; only INTERNET is"),
+        );
+    }
+
+    let timeout_ms = match obj.get("timeoutInMillis") {
+        None => TIMEOUT_MAX_MS,
+        Some(v) => match v.as_u64() {
+            Some(ms) if (TIMEOUT_MIN_MS..=TIMEOUT_MAX_MS).contains(&ms) => ms,
+            _ => {
+                cx.error(
+                    &path.key("timeoutInMillis"),
+                    format!("must be an integer between {TIMEOUT_MIN_MS} and {TIMEOUT_MAX_MS} milliseconds, got {v}"),
+                );
+                TIMEOUT_MAX_MS
+            }
+        },
+    };
+
+    let http_method = match str_field(cx, path, obj, "httpMethod") {
+        Some(m) => {
+            let m = m.to_ascii_uppercase();
+            if m == "ANY" {
+                None
+            } else if METHODS.contains(&m.to_ascii_lowercase().as_str()) {
+                Some(m)
+            } else {
+                cx.error(
+                    &path.key("httpMethod"),
+                    format!("{m} is not an HTTP method"),
+                );
+                None
+            }
+        }
+        None if is_http => {
+            cx.error(path, "Enumeration value for HttpMethod must be non-empty");
+            None
+        }
+        None => None,
+    };
+    let (function, payload_format) = if kind == IntegrationKind::Function {
+        function_target(cx, path, obj)
+    } else {
+        (None, PayloadFormat::V1)
+    };
+
+    let params = path_params(resource);
+    let request_parameters = request_parameters(cx, path, obj, resource, &params);
+
+    let uri = match str_field(cx, path, obj, "uri") {
+        Some(u) if is_http => match Template::parse_uri(u) {
+            Ok(t) => {
+                let upath = path.key("uri");
+                let lower = u.to_ascii_lowercase();
+                if !lower.starts_with("http://") && !lower.starts_with("https://") {
+                    cx.error(
+                        &upath,
+                        format!("{u}: an HTTP integration URI must start with http:// or https://"),
+                    );
+                }
+                for var in t.vars() {
+                    if let Var::PathParam(p) = var {
+                        let mapped = request_parameters
+                            .iter()
+                            .any(|(t, _)| matches!(t, ParamTarget::Path(n) if n == p));
+                        if !mapped && !params.contains(&p.as_str()) {
+                            cx.error(
+                                &upath,
+                                format!("{{{p}}} is neither mapped by integration.request.path.{p} nor a path parameter of {resource}"),
+                            );
+                        }
+                    }
+                }
+                Some(t)
+            }
+            Err(e) => {
+                cx.error(&path.key("uri"), e);
+                None
+            }
+        },
+        Some(_) => None,
+        None if is_http => {
+            cx.error(path, "an HTTP integration needs a `uri`");
+            None
+        }
+        None => None,
+    };
+
+    let mut request_templates = BTreeMap::new();
+    if let Some(rt) = obj.get("requestTemplates") {
+        let rpath = path.key("requestTemplates");
+        match (rt.as_object(), kind) {
+            (Some(map), IntegrationKind::Mock) => {
+                for (ct, tmpl) in map {
+                    match tmpl.as_str() {
+                        Some(s) => {
+                            mock_template_check(cx, &rpath.key(ct), s);
+                            request_templates
+                                .insert(ct.to_ascii_lowercase(), Template::parse_text(s));
+                        }
+                        None => cx.error(&rpath.key(ct), "a template must be a string"),
+                    }
+                }
+            }
+            (Some(map), _) if map.is_empty() => {}
+            (Some(_), _) => cx.error(
+                &rpath,
+                "request mapping templates (VTL) for HTTP integrations are not supported yet",
+            ),
+            (None, _) => cx.error(&rpath, "must be a mapping"),
+        }
+    }
+    if let Some(pb) = str_field(cx, path, obj, "passthroughBehavior") {
+        let pb = pb.to_ascii_lowercase();
+        if !["when_no_match", "when_no_templates", "never"].contains(&pb.as_str()) {
+            cx.error(
+                &path.key("passthroughBehavior"),
+                format!("{pb} is not when_no_match, when_no_templates or never"),
+            );
+        }
+    }
+
+    let mut responses = Vec::new();
+    if let Some(r) = obj.get("responses") {
+        let rpath = path.key("responses");
+        match r.as_object() {
+            Some(_) if kind == IntegrationKind::HttpProxy => cx.warn(
+                &rpath,
+                "integration responses are ignored for http_proxy integrations, as in API Gateway",
+            ),
+            Some(map) => {
+                for (selector, resp) in map {
+                    if let Some(r) = integration_response(cx, &rpath.key(selector), selector, resp)
+                    {
+                        responses.push(r);
+                    }
+                }
+                // `default` is tried last, whatever its place in the document.
+                responses.sort_by_key(|r| r.pattern.is_none());
+            }
+            None => cx.error(&rpath, "must be a mapping"),
+        }
+    }
+
+    let cache_key_parameters = cache_key_parameters(cx, path, obj);
+    let cache_namespace = str_field(cx, path, obj, "cacheNamespace").map(str::to_owned);
+
+    if cx.error_count() > errors_before {
+        return None;
+    }
+    Some(Integration {
+        kind,
+        uri,
+        http_method,
+        timeout: Duration::from_millis(timeout_ms),
+        request_parameters,
+        request_templates,
+        responses,
+        function,
+        payload_format,
+        cache_key_parameters,
+        cache_namespace,
+    })
+}
+
+/// `requestParameters`: integration request target ← method request source. A path parameter
+/// source must be one `resource` declares.
+fn request_parameters(
+    cx: &mut Cx<'_>,
+    path: &DocPath,
+    obj: &Map<String, Value>,
+    resource: &str,
+    params: &[&str],
+) -> Vec<(ParamTarget, ParamSource)> {
+    let mut out = Vec::new();
+    let Some(rp) = obj.get("requestParameters") else {
+        return out;
+    };
+    let rpath = path.key("requestParameters");
+    match rp.as_object() {
+        Some(map) => {
+            for (target, source) in map {
+                let tpath = rpath.key(target);
+                let target = ParamTarget::parse(target);
+                let source = match source.as_str() {
+                    Some(s) => ParamSource::parse(s, Side::Request),
+                    None => Err("must be a string".to_owned()),
+                };
+                match (target, source) {
+                    (Ok(t), Ok(s)) => {
+                        if let ParamSource::Path(p) = &s
+                            && !params.contains(&p.as_str())
+                        {
+                            cx.error(
+                                &tpath,
+                                format!("the resource {resource} has no path parameter {p}"),
+                            );
+                        }
+                        out.push((t, s));
+                    }
+                    (Err(e), _) | (_, Err(e)) => cx.error(&tpath, e),
+                }
+            }
+        }
+        None => cx.error(&rpath, "must be a mapping"),
+    }
+    out
+}
+
+/// `cacheKeyParameters`: method request parameters (path, query string, header) whose values
+/// split the response cache.
+fn cache_key_parameters(
+    cx: &mut Cx<'_>,
+    path: &DocPath,
+    obj: &Map<String, Value>,
+) -> Vec<ParamSource> {
+    let Some(value) = obj.get("cacheKeyParameters") else {
+        return Vec::new();
+    };
+    let kpath = path.key("cacheKeyParameters");
+    let Some(list) = value.as_array() else {
+        cx.error(&kpath, "must be a list of method.request.* parameters");
+        return Vec::new();
+    };
+    let mut out = Vec::with_capacity(list.len());
+    for (i, item) in list.iter().enumerate() {
+        let ipath = kpath.index(i);
+        let Some(expr) = item.as_str() else {
+            cx.error(&ipath, "must be a string");
+            continue;
+        };
+        match ParamSource::parse(expr, Side::Request) {
+            Ok(
+                source @ (ParamSource::Path(_)
+                | ParamSource::Query(_)
+                | ParamSource::MultiQuery(_)
+                | ParamSource::Header(_)
+                | ParamSource::MultiHeader(_)),
+            ) => out.push(source),
+            Ok(_) => cx.error(
+                &ipath,
+                format!("{expr}: a cache key parameter must be a method.request.path, querystring or header parameter"),
+            ),
+            Err(e) => cx.error(&ipath, e),
+        }
+    }
+    out
+}
+
+/// A MOCK request template without variables can be checked now: it must yield a status code.
+fn mock_template_check(cx: &mut Cx<'_>, path: &DocPath, text: &str) {
+    if text.contains('$') || text.contains('#') || text.trim().is_empty() {
+        return;
+    }
+    let status = serde_json::from_str::<Value>(text)
+        .ok()
+        .and_then(|v| v.get("statusCode").cloned());
+    match status {
+        Some(Value::Number(n)) if n.as_u64().is_some_and(|s| (100..=599).contains(&s)) => {}
+        _ => cx.error(path, "a MOCK request template must be JSON with an integer \"statusCode\" between 100 and 599"),
+    }
+}
