@@ -219,8 +219,8 @@ start_nginx() {
 portico_binary() {
     local target_dir=${CARGO_TARGET_DIR:-$BENCH_ROOT/target}
     [[ $target_dir == /* ]] || target_dir=$BENCH_ROOT/$target_dir
-    PORTICO=$target_dir/release/portico
-    if [[ ${SKIP_BUILD:-0} != 1 ]]; then
+    PORTICO=${PORTICO_BIN:-$target_dir/release/portico}
+    if [[ ${SKIP_BUILD:-0} != 1 && -z ${PORTICO_BIN:-} ]]; then
         log "building portico (release); the first build takes several minutes"
         (cd "$BENCH_ROOT" && cargo build --release -p portico)
     fi

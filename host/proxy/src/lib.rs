@@ -190,6 +190,7 @@ impl Gateway {
         )
         .map_err(ReloadError::Build)?;
         self.current.store(Arc::new(snapshot));
+        self.metrics.retain(generation);
         let mut last = self.config.lock().unwrap_or_else(|p| p.into_inner());
         let mut restart_only = config.traffic.clone();
         restart_only.account = last.traffic.account;

@@ -181,9 +181,11 @@ impl Snapshot {
                     variables: s.variables.clone(),
                     route_metrics: routes
                         .iter()
-                        .map(|r| metrics.route(labels(&s.name, &r.resource_path, &r.method)))
+                        .map(|r| {
+                            metrics.route(labels(&s.name, &r.resource_path, &r.method), generation)
+                        })
                         .collect(),
-                    unmatched: metrics.route(labels(&s.name, "", "")),
+                    unmatched: metrics.route(labels(&s.name, "", ""), generation),
                     cache: StageCacheRt::build(caches, api, s),
                     traffic: tb.stage(api, s),
                     functions: api
@@ -236,12 +238,15 @@ impl Snapshot {
                 .filter(|(_, s)| s.kind == PluginKind::Function)
                 .map(|(n, s)| (n.clone(), Arc::clone(s)))
                 .collect(),
-            unrouted: metrics.route(MethodLabels {
-                api: String::new(),
-                stage: String::new(),
-                resource: String::new(),
-                method: String::new(),
-            }),
+            unrouted: metrics.route(
+                MethodLabels {
+                    api: String::new(),
+                    stage: String::new(),
+                    resource: String::new(),
+                    method: String::new(),
+                },
+                generation,
+            ),
         })
     }
 

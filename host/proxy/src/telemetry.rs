@@ -135,6 +135,10 @@ pub struct Metrics {
     pub access_log_dropped: Counter,
     /// Plugin faults by plugin and kind.
     pub plugin_faults: Family<PluginLabels, Counter>,
+    /// Every per-method label set registered, with the generation of the last snapshot build
+    /// that asked for it, so that a reload can drop the series of removed routes. Locked only
+    /// by snapshot builds and [`Metrics::retain`], never by requests.
+    series: Mutex<std::collections::HashMap<MethodLabels, u64>>,
 }
 
 impl Default for Metrics {
@@ -222,11 +226,17 @@ impl Metrics {
             reloads_failed,
             access_log_dropped,
             plugin_faults,
+            series: Mutex::default(),
         }
     }
 
-    /// Resolves the handles for one (api, stage, resource, method).
-    pub fn route(&self, labels: MethodLabels) -> RouteMetrics {
+    /// Resolves the handles for one (api, stage, resource, method), for the snapshot of
+    /// `generation`.
+    pub fn route(&self, labels: MethodLabels, generation: u64) -> RouteMetrics {
+        self.series
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(labels.clone(), generation);
         RouteMetrics {
             count: self.count.get_or_create(&labels).clone(),
             e4: self.e4.get_or_create(&labels).clone(),
@@ -236,6 +246,26 @@ impl Metrics {
             cache_hit: self.cache_hit.get_or_create(&labels).clone(),
             cache_miss: self.cache_miss.get_or_create(&labels).clone(),
         }
+    }
+
+    /// Drops the per-method series no snapshot since `generation` asked for: called once
+    /// snapshot `generation` serves, so a reload that removes routes removes their series
+    /// (requests still finishing on the old snapshot record into handles no longer exported).
+    pub fn retain(&self, generation: u64) {
+        let mut series = self.series.lock().unwrap_or_else(|e| e.into_inner());
+        series.retain(|labels, g| {
+            if *g >= generation {
+                return true;
+            }
+            self.count.remove(labels);
+            self.e4.remove(labels);
+            self.e5.remove(labels);
+            self.latency.remove(labels);
+            self.integration_latency.remove(labels);
+            self.cache_hit.remove(labels);
+            self.cache_miss.remove(labels);
+            false
+        });
     }
 
     /// The Prometheus text exposition.
