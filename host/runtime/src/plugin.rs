@@ -109,7 +109,9 @@ impl Idle {
     /// The shards in the order this thread tries them: its own first.
     fn order(&self) -> impl Iterator<Item = &ArrayQueue<Live>> {
         let n = self.shards.len();
-        let home = SHARD.with(|s| *s) % n;
+        // `try_with`: an instance dropped while this thread's locals are torn down still finds a
+        // shard.
+        let home = SHARD.try_with(|s| *s).unwrap_or(0) % n;
         (0..n).map(move |i| &self.shards[(home + i) % n])
     }
 
