@@ -25,6 +25,8 @@ elif [ -n "${CARGO_TARGET_DIR:-}" ]; then
 else
     TARGET_DIR="$PLUGINS/target"
 fi
+# Absolute, since cargo runs from plugins/ below.
+TARGET_DIR="$(realpath -m "$TARGET_DIR")"
 
 all=false
 for arg in "$@"; do
@@ -52,8 +54,10 @@ log "rust: wasm32-wasip2 target"
 rustup target add wasm32-wasip2 >/dev/null 2>&1 || rustup target add wasm32-wasip2
 
 log "rust: cargo build --release (target dir $TARGET_DIR)"
-# `--target` is explicit: plugins/.cargo/config.toml says the same, but cargo reads config from
-# the current directory, not from the manifest's.
+# Cargo reads config from the current directory, not from the manifest's: build from plugins/ so
+# that plugins/.cargo/config.toml (the wasm target and the lean-guest link flags) applies.
+# `--target` is explicit all the same.
+cd "$PLUGINS"
 timed "cargo build" cargo build --release --locked --target wasm32-wasip2 \
     --manifest-path "$PLUGINS/Cargo.toml" --target-dir "$TARGET_DIR"
 

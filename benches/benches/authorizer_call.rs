@@ -11,13 +11,24 @@
 //! - `js`, `python`: the SDK templates built with componentize-js and componentize-py. They are
 //!   skipped, with a note, when their components are missing.
 //!
+//! Group `authorize_2threads` runs the Rust authorizers on two threads at once, each with its own
+//! current-thread tokio runtime (the proxy's thread-per-core shape), both calling the same
+//! `Plugin`. An iteration is one call on *each* thread; its time is the wall time of the slower
+//! thread divided by its calls, so with perfect scaling it equals the single-thread time. This
+//! is where the costs that only show under concurrency live: cross-CPU TLB shootdowns from
+//! `madvise` on instance teardown, and contention on shared locks. Group `authorize_2threads_cpu`
+//! runs the same and reports CPU time per call instead: the two threads' on-CPU time (`CLOCK_THREAD_CPUTIME_ID`,
+//! kernel time included) over all their calls. It is the number to
+//! read on a machine where other work competes for the cores, since wall time there also counts
+//! the time the bench threads wait for a CPU.
+//!
 //! Every case is checked once before it is measured: an authorizer that stops allowing fails
 //! the bench instead of timing its deny path.
 
 use std::hint::black_box;
 use std::path::PathBuf;
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, Barrier};
+use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use portico_runtime::{
@@ -106,11 +117,64 @@ fn load(runtime: &Arc<Runtime>, case: &Case, bytes: &[u8], policy: InstancePolic
         .unwrap_or_else(|e| panic!("{}: {e}", case.fixture))
 }
 
-fn authorizer_call(c: &mut Criterion) {
-    let rt = tokio::runtime::Builder::new_current_thread()
+/// Threads in the concurrent group: the bench machine's two cores.
+const THREADS: usize = 2;
+
+fn current_thread_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
         .enable_time()
         .build()
-        .expect("tokio runtime");
+        .expect("tokio runtime")
+}
+
+/// This thread's time on a CPU so far (user and kernel): `CLOCK_THREAD_CPUTIME_ID`.
+fn thread_cpu_time() -> Duration {
+    let t = rustix::time::clock_gettime(rustix::time::ClockId::ThreadCPUTime);
+    Duration::new(
+        u64::try_from(t.tv_sec).unwrap_or_default(),
+        u32::try_from(t.tv_nsec).unwrap_or_default(),
+    )
+}
+
+/// What [`concurrent_calls`] reports for an iteration.
+#[derive(Clone, Copy)]
+enum Measure {
+    /// The slowest thread's wall time.
+    Wall,
+    /// The threads' CPU time, averaged over the threads.
+    Cpu,
+}
+
+/// Runs `iters` calls on each of [`THREADS`] threads at once (released together by a barrier)
+/// and returns the time `measure` says.
+fn concurrent_calls(plugin: &Plugin, head: &RequestHead, iters: u64, measure: Measure) -> Duration {
+    let start = Barrier::new(THREADS);
+    std::thread::scope(|s| {
+        let workers: Vec<_> = (0..THREADS)
+            .map(|_| {
+                s.spawn(|| {
+                    let rt = current_thread_runtime();
+                    let cx = CallContext::new("bench-request");
+                    start.wait();
+                    let (t0, cpu0) = (Instant::now(), thread_cpu_time());
+                    for _ in 0..iters {
+                        let decision = rt.block_on(plugin.authorize(&cx, black_box(head.clone())));
+                        black_box(decision.ok());
+                    }
+                    (t0.elapsed(), thread_cpu_time().saturating_sub(cpu0))
+                })
+            })
+            .collect();
+        let times = workers.into_iter().map(|w| w.join().expect("bench thread"));
+        match measure {
+            Measure::Wall => times.map(|(wall, _)| wall).max().unwrap_or_default(),
+            Measure::Cpu => times.map(|(_, cpu)| cpu).sum::<Duration>() / THREADS as u32,
+        }
+    })
+}
+
+fn authorizer_call(c: &mut Criterion) {
+    let rt = current_thread_runtime();
     let cache = std::env::temp_dir().join("portico-bench-artifacts");
     let runtime = Runtime::new(RuntimeOptions {
         cache_dir: Some(cache),
@@ -147,6 +211,47 @@ fn authorizer_call(c: &mut Criterion) {
                     let decision = rt.block_on(plugin.authorize(&cx, black_box(h.clone())));
                     black_box(decision)
                 })
+            });
+        }
+    }
+    group.finish();
+
+    for (group_name, measure) in [
+        ("authorize_2threads", Measure::Wall),
+        ("authorize_2threads_cpu", Measure::Cpu),
+    ] {
+        concurrent_group(c, &rt, &runtime, group_name, measure);
+    }
+}
+
+fn concurrent_group(
+    c: &mut Criterion,
+    rt: &tokio::runtime::Runtime,
+    runtime: &Arc<Runtime>,
+    group_name: &str,
+    measure: Measure,
+) {
+    let cx = CallContext::new("bench-request");
+    let mut group = c.benchmark_group(group_name);
+    for case in CASES.iter().filter(|c| c.id.starts_with("rust_")) {
+        let Some(bytes) = fixture(case.fixture) else {
+            panic!(
+                "plugins/dist/{}.wasm is missing: run `bash plugins/build.sh`",
+                case.fixture
+            );
+        };
+        for (label, policy) in [
+            ("fresh", InstancePolicy::Fresh),
+            ("reuse", InstancePolicy::Reuse { max_uses: u32::MAX }),
+        ] {
+            let plugin = load(runtime, case, &bytes, policy);
+            let h = head(case.token);
+            match rt.block_on(plugin.authorize(&cx, h.clone())) {
+                Ok(Decision::Allow { .. }) => {}
+                other => panic!("{} does not allow the bench request: {other:?}", case.id),
+            }
+            group.bench_function(format!("{}/{label}", case.id), |b| {
+                b.iter_custom(|iters| concurrent_calls(&plugin, &h, iters, measure))
             });
         }
     }

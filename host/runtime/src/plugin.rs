@@ -3,11 +3,12 @@
 //! fresh one from the `InstancePre` after waiting for a slot), arm its deadline, call, classify
 //! any error as a [`Fault`], and return the instance to the idle pool or drop it.
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use crossbeam_queue::ArrayQueue;
 use tokio::sync::OwnedSemaphorePermit;
 use wasmtime::Store;
 use wasmtime_wasi_http::p2::bindings::Proxy;
@@ -56,11 +57,8 @@ struct Inner {
     shared: Arc<Shared>,
     entry: Entry,
     policy: InstancePolicy,
-    /// Idle live instances (reuse policy only). Locked only to push or pop, never across an
-    /// `.await`; dropping an instance happens outside the lock.
-    idle: Mutex<Vec<Live>>,
-    /// How many idle instances to keep: one per CPU, so each worker thread can have one.
-    idle_cap: usize,
+    /// Idle live instances (reuse policy only), in one lock-free slot per CPU: see [`Idle`].
+    idle: Idle,
     /// Instances created so far (for metrics and tests).
     instantiations: AtomicU64,
 }
@@ -83,6 +81,61 @@ pub(crate) enum Exports {
     WasiHttp(Proxy),
 }
 
+/// The idle instances of a plugin with the reuse policy: one single-entry lock-free queue per
+/// CPU. A thread takes from and returns to its own shard first (the shard picked for it on its
+/// first call, round-robin), so on a thread-per-core proxy each core keeps calling the instance
+/// it used last: no lock, no cache line shared with the other cores on the hot path, and the
+/// instance's memory stays warm in that core's cache. Only when its own shard is empty (or full)
+/// does a thread look at the others, so the total stays one idle instance per CPU, as before.
+struct Idle {
+    shards: Box<[ArrayQueue<Live>]>,
+}
+
+/// The next shard number to hand out to a thread (taken modulo the shard count).
+static NEXT_SHARD: AtomicUsize = AtomicUsize::new(0);
+
+thread_local! {
+    /// This thread's shard number, picked round-robin on first use.
+    static SHARD: usize = NEXT_SHARD.fetch_add(1, Ordering::Relaxed);
+}
+
+impl Idle {
+    fn new(shards: usize) -> Self {
+        Self {
+            shards: (0..shards.max(1)).map(|_| ArrayQueue::new(1)).collect(),
+        }
+    }
+
+    /// The shards in the order this thread tries them: its own first.
+    fn order(&self) -> impl Iterator<Item = &ArrayQueue<Live>> {
+        let n = self.shards.len();
+        // `try_with`: an instance dropped while this thread's locals are torn down still finds a
+        // shard.
+        let home = SHARD.try_with(|s| *s).unwrap_or(0) % n;
+        (0..n).map(move |i| &self.shards[(home + i) % n])
+    }
+
+    fn pop(&self) -> Option<Live> {
+        self.order().find_map(ArrayQueue::pop)
+    }
+
+    /// Keeps `live` if a shard has room; otherwise hands it back (to be dropped).
+    fn push(&self, live: Live) -> Option<Live> {
+        let mut live = live;
+        for shard in self.order() {
+            match shard.push(live) {
+                Ok(()) => return None,
+                Err(back) => live = back,
+            }
+        }
+        Some(live)
+    }
+
+    fn len(&self) -> usize {
+        self.shards.iter().map(ArrayQueue::len).sum()
+    }
+}
+
 impl std::fmt::Debug for Plugin {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Plugin")
@@ -102,7 +155,8 @@ impl Plugin {
         shared: Arc<Shared>,
         entry: Entry,
     ) -> Self {
-        let idle_cap = std::thread::available_parallelism().map_or(2, |n| n.get());
+        // One idle instance per CPU, so each worker thread can have one.
+        let cpus = std::thread::available_parallelism().map_or(2, |n| n.get());
         Self {
             inner: Arc::new(Inner {
                 runtime,
@@ -112,8 +166,7 @@ impl Plugin {
                 shared,
                 entry,
                 policy: spec.instances,
-                idle: Mutex::new(Vec::new()),
-                idle_cap,
+                idle: Idle::new(cpus),
                 instantiations: AtomicU64::new(0),
             }),
         }
@@ -143,11 +196,7 @@ impl Plugin {
 
     /// Idle live instances kept for reuse right now (always 0 for [`InstancePolicy::Fresh`]).
     pub fn idle_instances(&self) -> usize {
-        self.inner
-            .idle
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .len()
+        self.inner.idle.len()
     }
 
     /// Instances created for this plugin so far: one per call with [`InstancePolicy::Fresh`],
@@ -332,16 +381,11 @@ impl Plugin {
     fn take_idle(&self) -> Option<Live> {
         match self.inner.policy {
             InstancePolicy::Fresh => None,
-            InstancePolicy::Reuse { .. } => self
-                .inner
-                .idle
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .pop(),
+            InstancePolicy::Reuse { .. } => self.inner.idle.pop(),
         }
     }
 
-    /// Keeps a healthy instance for reuse, or drops it (outside the lock).
+    /// Keeps a healthy instance for reuse, or drops it.
     fn put_back(&self, mut live: Live, healthy: bool) {
         let InstancePolicy::Reuse { max_uses } = self.inner.policy else {
             return;
@@ -350,20 +394,7 @@ impl Plugin {
         if !healthy || live.uses >= max_uses {
             return;
         }
-        let rejected = {
-            let mut idle = self
-                .inner
-                .idle
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner);
-            if idle.len() < self.inner.idle_cap {
-                idle.push(live);
-                None
-            } else {
-                Some(live)
-            }
-        };
-        drop(rejected);
+        drop(self.inner.idle.push(live));
     }
 
     /// A fresh instance: waits for a pool slot, then instantiates within the deadline.

@@ -147,6 +147,52 @@ fn two_hundred_concurrent_calls_on_two_threads() {
     }
 }
 
+#[test]
+fn thread_per_core_calls_share_a_plugin() {
+    // The proxy's shape: one current-thread runtime per core, all calling the same `Plugin`.
+    // Each thread keeps reusing an idle instance (its own shard first), so 400 calls need about
+    // one instance per thread (a few more if the threads race for a shard); fresh instances
+    // work the same way.
+    for policy in [
+        InstancePolicy::Reuse { max_uses: 1000 },
+        InstancePolicy::Fresh,
+    ] {
+        let p = load_with(
+            "authorizer-header",
+            PluginKind::Authorizer,
+            header_grants(),
+            policy,
+        );
+        std::thread::scope(|s| {
+            for t in 0..2 {
+                let p = p.clone();
+                s.spawn(move || {
+                    let rt = tokio::runtime::Builder::new_current_thread()
+                        .enable_time()
+                        .build()
+                        .unwrap();
+                    for i in 0..200 {
+                        let d = rt.block_on(
+                            p.authorize(&cx(), head(&[("authorization", "allow-token")])),
+                        );
+                        assert!(
+                            matches!(d, Ok(Decision::Allow { .. })),
+                            "{policy:?} thread {t} call {i}: {d:?}"
+                        );
+                    }
+                });
+            }
+        });
+        match policy {
+            InstancePolicy::Fresh => assert_eq!(p.instantiations(), 400),
+            InstancePolicy::Reuse { .. } => {
+                assert!(p.instantiations() < 40, "{} instances", p.instantiations());
+                assert!(p.idle_instances() >= 1);
+            }
+        }
+    }
+}
+
 #[tokio::test]
 async fn calls_wait_for_a_free_slot() {
     // One slot: concurrent calls queue on it instead of failing; with a deadline too short to
