@@ -2,9 +2,9 @@
 //! rejected configurations (every error listed, the old configuration keeps serving); reloads
 //! under load without a failed request; and graceful shutdown on SIGTERM.
 
-mod support;
 #[path = "support/in_process.rs"]
 mod in_process;
+mod support;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -14,8 +14,8 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
-use serde_json::{Value, json};
 use in_process::InProcess;
+use serde_json::{Value, json};
 use support::*;
 
 /// How long a reload that needs no trigger (or a signal) may take to show.
@@ -666,8 +666,7 @@ fn write_staging(dir: &Dir, s: &Staging) {
     let mut paths = format!("  '/open':\n{}", mock_method(r#"{"open": true}"#));
     paths.push_str(&format!(
         "  '/pets':\n    get:\n      security: [{{api_key: []}}]\n{}",
-        mock_method(r#"{"pets": true}"#)
-            .trim_start_matches("    get:\n")
+        mock_method(r#"{"pets": true}"#).trim_start_matches("    get:\n")
     ));
     let declared = [("gate", s.gate), ("spare", s.spare)]
         .into_iter()
@@ -745,7 +744,13 @@ async fn observe(url: &str, admin_url: &str, probe: usize) -> (Option<String>, u
 async fn spend(url: &str, n: usize) -> usize {
     let mut admitted = 0;
     for _ in 0..n {
-        let r = send("GET", &format!("{url}/prod/pets"), &[("x-api-key", ALICE)], "").await;
+        let r = send(
+            "GET",
+            &format!("{url}/prod/pets"),
+            &[("x-api-key", ALICE)],
+            "",
+        )
+        .await;
         match r.status.as_u16() {
             200 => admitted += 1,
             429 => {}
@@ -754,7 +759,6 @@ async fn spend(url: &str, n: usize) -> usize {
     }
     admitted
 }
-
 
 /// The latest failure a validated gateway file can reach: the plugin stage, at the last
 /// declared plugin (its file exists, as validation checks, but is a component of another
@@ -860,9 +864,11 @@ async fn a_reload_rejected_by_the_snapshot_build_changes_nothing() {
     let now = digests(&admin).await;
     assert_ne!(now["gate"], before["gate"]);
     assert_eq!(now["gate"], now["extra"], "both run authorizer-allow");
+    // Usage shows what the last admission left, so spend one first (the old quota is spent).
+    assert_eq!(spend(&url, 1).await, 1);
     assert_eq!(
         observe(&url, &admin, 10).await,
-        (Some("anyone".to_owned()), 10, json!([5, 995]))
+        (Some("anyone".to_owned()), 10, json!([6, 994]))
     );
     let extra = send(
         "GET",

@@ -2,7 +2,10 @@
 //!
 //! How the pieces fit:
 //! - [`Gateway`] holds the current [`Snapshot`] in an [`ArcSwap`], plus everything that must
-//!   survive a reload: metrics, the upstream connection pool, the access-log writer.
+//!   survive a reload: metrics, the upstream connection pool, the access-log writer. A reload
+//!   builds first — plugins staged ([`plugins::StagedPlugins`]), limit and quota changes
+//!   pending ([`portico_traffic::Pending`]), the snapshot — and commits only when all of it
+//!   succeeded, then swaps the snapshot in with one store.
 //! - [`server`] accepts connections (HTTP/1.1, h2c with prior knowledge or after `Upgrade`) and
 //!   hands each request to [`pipeline::handle`], which runs the phases documented there.
 //! - [`router`] matches method and path with API Gateway's priorities; [`integration`] serves
