@@ -2,6 +2,8 @@
 //! rejected configurations (every error listed, the old configuration keeps serving); reloads
 //! under load without a failed request; and graceful shutdown on SIGTERM.
 
+#[path = "support/in_process.rs"]
+mod in_process;
 mod support;
 
 use std::sync::Arc;
@@ -12,6 +14,8 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
+use in_process::InProcess;
+use serde_json::{Value, json};
 use support::*;
 
 /// How long a reload that needs no trigger (or a signal) may take to show.
@@ -611,4 +615,324 @@ async fn limits_are_reloaded() {
     let fits = send("POST", &gw.url("/prod/up"), &[], body).await;
     assert_eq!(fits.status, 200, "{}", fits.text());
     assert_eq!(fits.json()["bodyLength"], 1500);
+}
+
+// ---- staging: a reload builds everything, then commits ----------------------------------
+
+const ALICE: &str = "alice-key-0000000000000001";
+
+/// A component from `bash plugins/build.sh`.
+fn component(name: &str) -> std::path::PathBuf {
+    let path = repo_file(&format!("plugins/dist/{name}.wasm"));
+    assert!(
+        path.is_file(),
+        "{} is missing: run `bash plugins/build.sh` first",
+        path.display()
+    );
+    path
+}
+
+/// What the staging scenarios configure: plugin files (components of `plugins/dist`), the
+/// stage throttle of `GET /open`, alice's daily quota, and whether plugin `extra` is declared.
+struct Staging {
+    gate: &'static str,
+    spare: &'static str,
+    extra: bool,
+    throttle: (f64, u32),
+    quota: u64,
+}
+
+/// The first configuration: `gate` is the header authorizer, `/open` lets 3 requests through
+/// and refills one in 1000 s, alice may make 5 requests a day.
+const BEFORE: Staging = Staging {
+    gate: "authorizer-header",
+    spare: "authorizer-allow",
+    extra: false,
+    throttle: (0.001, 3),
+    quota: 5,
+};
+
+/// A MOCK `GET` answering the authorizer's principal, behind `scheme`.
+fn secured_mock(path: &str, scheme: &str) -> String {
+    format!(
+        "  '{path}':\n    get:\n      security: [{{{scheme}: []}}]\n      x-amazon-apigateway-integration:\n        type: mock\n        requestTemplates:\n          application/json: '{{\"statusCode\": 200}}'\n        responses:\n          default:\n            statusCode: 200\n            responseTemplates:\n              application/json: '{{\"principal\": \"$context.authorizer.principalId\"}}'\n"
+    )
+}
+
+/// Writes the plugin files, `api.yaml` and `gateway.yaml` for `s`.
+fn write_staging(dir: &Dir, s: &Staging) {
+    let mut plugins = String::from("plugins:\n");
+    let mut schemes = String::from("    api_key: {type: apiKey, name: x-api-key, in: header}\n");
+    let mut paths = format!("  '/open':\n{}", mock_method(r#"{"open": true}"#));
+    paths.push_str(&format!(
+        "  '/pets':\n    get:\n      security: [{{api_key: []}}]\n{}",
+        mock_method(r#"{"pets": true}"#).trim_start_matches("    get:\n")
+    ));
+    let declared = [("gate", s.gate), ("spare", s.spare)]
+        .into_iter()
+        .chain(s.extra.then_some(("extra", "authorizer-allow")));
+    for (name, file) in declared {
+        let path = dir.path(&format!("{name}.wasm"));
+        std::fs::copy(component(file), &path).expect("copy the component");
+        plugins.push_str(&format!(
+            "  - name: {name}\n    kind: authorizer\n    file: {}\n    config: {{header: authorization, tokens: {{allow-token: user-1}}}}\n",
+            path.display()
+        ));
+        schemes.push_str(&authorizer_scheme(&format!("{name}Auth"), name));
+        paths.push_str(&secured_mock(&format!("/{name}"), &format!("{name}Auth")));
+    }
+    let api = format!(
+        "openapi: 3.0.1\ninfo: {{title: staging, version: '1'}}\ncomponents:\n  securitySchemes:\n{schemes}paths:\n{paths}"
+    );
+    let (rate, burst) = s.throttle;
+    let stages = format!(
+        "      prod:\n        method_settings:\n          /open/GET: {{throttling_rate_limit: {rate}, throttling_burst_limit: {burst}}}\n"
+    );
+    let extra = format!(
+        "  watch: false\ntraffic:\n  data_dir: data\n{plugins}api_keys:\n  - {{name: alice, value: {ALICE}}}\nusage_plans:\n  - name: gold\n    api_stages:\n      - {{api: testapi, stage: prod}}\n    quota: {{limit: {}, period: DAY}}\n    keys: [alice]\n",
+        s.quota
+    );
+    dir.single_api(&api, &stages, &extra);
+}
+
+/// `GET /plugins` as name → digest.
+async fn digests(admin_url: &str) -> std::collections::BTreeMap<String, String> {
+    let reply = get(&format!("{admin_url}/plugins")).await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    reply.json()["plugins"]
+        .as_array()
+        .expect("plugins array")
+        .iter()
+        .map(|p| {
+            let field = |k: &str| p[k].as_str().expect("string").to_owned();
+            (field("name"), field("digest"))
+        })
+        .collect()
+}
+
+/// What a user sees of the staged state, given the base URLs of the data plane and the admin
+/// API: the principal `gate` gives a stranger (`None` when refused with 401), how many of
+/// `probe` requests `GET /prod/open` lets through, and alice's `[used, remaining]` today.
+async fn observe(url: &str, admin_url: &str, probe: usize) -> (Option<String>, usize, Value) {
+    let gate = send(
+        "GET",
+        &format!("{url}/prod/gate"),
+        &[("authorization", "stranger")],
+        "",
+    )
+    .await;
+    let principal = match gate.status.as_u16() {
+        200 => Some(gate.json()["principal"].as_str().unwrap_or("").to_owned()),
+        401 => None,
+        other => panic!("gate answered {other}: {}", gate.text()),
+    };
+    let mut open = 0;
+    for _ in 0..probe {
+        let r = get(&format!("{url}/prod/open")).await;
+        match r.status.as_u16() {
+            200 => open += 1,
+            429 => {}
+            other => panic!("/open answered {other}: {}", r.text()),
+        }
+    }
+    let usage = get(&format!("{admin_url}/usageplans/gold/usage")).await;
+    assert_eq!(usage.status, 200, "{}", usage.text());
+    (principal, open, usage.json()["items"]["alice"][0].clone())
+}
+
+/// Spends `n` of alice's quota on `GET /prod/pets`; returns how many were admitted.
+async fn spend(url: &str, n: usize) -> usize {
+    let mut admitted = 0;
+    for _ in 0..n {
+        let r = send(
+            "GET",
+            &format!("{url}/prod/pets"),
+            &[("x-api-key", ALICE)],
+            "",
+        )
+        .await;
+        match r.status.as_u16() {
+            200 => admitted += 1,
+            429 => {}
+            other => panic!("/pets answered {other}: {}", r.text()),
+        }
+    }
+    admitted
+}
+
+/// The latest failure a validated gateway file can reach: the plugin stage, at the last
+/// declared plugin (its file exists, as validation checks, but is a component of another
+/// world), after the first plugin's new version was already compiled. The same file also
+/// raises the throttle and the quota. Nothing of it may show.
+#[tokio::test]
+async fn a_reload_rejected_at_its_last_plugin_changes_nothing() {
+    let dir = Dir::new();
+    write_staging(&dir, &BEFORE);
+    let gw = Portico::start(&dir);
+    let admin = gw.admin_url("");
+    let before = digests(&admin).await;
+    assert_eq!(spend(&gw.url(""), 2).await, 2);
+    // One stranger refused, 2 of the 3 tokens of /open spent, alice at [2, 3].
+    assert_eq!(
+        observe(&gw.url(""), &admin, 2).await,
+        (None, 2, json!([2, 3]))
+    );
+
+    write_staging(
+        &dir,
+        &Staging {
+            gate: "authorizer-allow",
+            spare: "authorizer-wrong-world",
+            extra: true,
+            throttle: (10000.0, 1000),
+            quota: 1000,
+        },
+    );
+    let reply = reload(&gw).await;
+    assert_eq!(reply.status, 400, "{}", reply.text());
+    assert_eq!(reply.json()["generation"], 1);
+    let errors = reply.json()["errors"].to_string();
+    assert!(
+        errors.contains("plugin spare") && errors.contains("does not implement"),
+        "{errors}"
+    );
+
+    // The same versions, the same answers, the same limits: the third request of /open is
+    // the last one, and alice still has 3 requests left, not 998.
+    assert_eq!(digests(&admin).await, before);
+    assert_missing_token(&get(&gw.url("/prod/extra")).await);
+    assert_eq!(
+        observe(&gw.url(""), &admin, 3).await,
+        (None, 1, json!([2, 3]))
+    );
+    assert_eq!(spend(&gw.url(""), 5).await, 3);
+    assert_eq!(generation(&gw).await, 1);
+    assert_eq!(metric(&gw, "portico_reloads_failed_total").await, 1.0);
+}
+
+/// A reload that fails in `Snapshot::build`, after the plugin stage compiled a new version
+/// and a new plugin and after the throttle and quota changes were resolved, changes nothing;
+/// the same reload without the fault then commits all of it.
+///
+/// A gateway file that passes validation cannot fail the build (validation checks the route
+/// table and the plugin references the build relies on), so the fault comes from where an
+/// embedder's [`portico_proxy::Loader`] can bring it: a configuration that skipped
+/// validation, here with a route defined twice.
+#[tokio::test(flavor = "current_thread")]
+async fn a_reload_rejected_by_the_snapshot_build_changes_nothing() {
+    let dir = Dir::new();
+    write_staging(&dir, &BEFORE);
+    let fault = Arc::new(AtomicBool::new(true));
+    let inject = Arc::clone(&fault);
+    let gw = InProcess::start_with(&dir, move |config| {
+        if inject.load(Ordering::SeqCst) {
+            let api = &mut config.apis[0];
+            let twice = api.routes[0].clone();
+            api.routes.push(twice);
+        }
+    })
+    .await;
+    let (url, admin) = (gw.url(""), gw.admin_url(""));
+    let before = digests(&admin).await;
+    assert_eq!(spend(&url, 2).await, 2);
+    assert_eq!(observe(&url, &admin, 2).await, (None, 2, json!([2, 3])));
+
+    let after = Staging {
+        gate: "authorizer-allow",
+        spare: "authorizer-allow",
+        extra: true,
+        throttle: (10000.0, 1000),
+        quota: 1000,
+    };
+    write_staging(&dir, &after);
+    let reply = send("POST", &gw.admin_url("/reload"), &[], "").await;
+    assert_eq!(reply.status, 400, "{}", reply.text());
+    let errors = reply.json()["errors"].to_string();
+    assert!(errors.contains("api testapi"), "{errors}");
+
+    assert_eq!(digests(&admin).await, before);
+    assert_missing_token(&get(&gw.url("/prod/extra")).await);
+    assert_eq!(observe(&url, &admin, 3).await, (None, 1, json!([2, 3])));
+    assert_eq!(spend(&url, 5).await, 3);
+    assert_eq!(gw.gw.generation(), 1);
+
+    // Without the fault the same files commit: the new gate version, the new plugin (the one
+    // the registry lists and the snapshot calls), the new throttle and quota.
+    fault.store(false, Ordering::SeqCst);
+    let reply = send("POST", &gw.admin_url("/reload"), &[], "").await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    let now = digests(&admin).await;
+    assert_ne!(now["gate"], before["gate"]);
+    assert_eq!(now["gate"], now["extra"], "both run authorizer-allow");
+    // Usage shows what the last admission left, so spend one first (the old quota is spent).
+    assert_eq!(spend(&url, 1).await, 1);
+    assert_eq!(
+        observe(&url, &admin, 10).await,
+        (Some("anyone".to_owned()), 10, json!([6, 994]))
+    );
+    let extra = send(
+        "GET",
+        &gw.url("/prod/extra"),
+        &[("authorization", "stranger")],
+        "",
+    )
+    .await;
+    assert_eq!(extra.status, 200, "{}", extra.text());
+    // A deploy to the new plugin reaches the snapshot serving: it holds the registry's slot.
+    let header = std::fs::read(component("authorizer-header")).unwrap();
+    let deployed = send("PUT", &gw.admin_url("/plugins/extra"), &[], header).await;
+    assert_eq!(deployed.status, 200, "{}", deployed.text());
+    let extra = send(
+        "GET",
+        &gw.url("/prod/extra"),
+        &[("authorization", "stranger")],
+        "",
+    )
+    .await;
+    assert_eq!(extra.status, 401, "{}", extra.text());
+}
+
+/// Reloads, runtime API keys and plugin deploys do their blocking work without
+/// `block_in_place`, which panics on a current-thread runtime (the data plane's runtimes, and
+/// possibly the control runtime, are current-thread).
+#[tokio::test(flavor = "current_thread")]
+async fn reload_key_creation_and_deploy_work_on_a_current_thread_runtime() {
+    let dir = Dir::new();
+    let extra = format!("{NO_WATCH}traffic:\n  data_dir: data\n");
+    dir.single_api(&old_api(), "      prod: {}\n", &extra);
+    let gw = InProcess::start(&dir).await;
+    assert_eq!(get(&gw.url("/prod/old")).await.status, 200);
+
+    dir.write("api.yaml", &new_api());
+    let reply = send("POST", &gw.admin_url("/reload"), &[], "").await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    assert_eq!(reply.json()["generation"], 2);
+    let new = get(&gw.url("/prod/new")).await;
+    assert_eq!(new.status, 200, "{}", new.text());
+    assert_eq!(new.json()["config"], "new");
+
+    // A rejected reload on this runtime is a report too.
+    dir.write("api.yaml", &broken_api());
+    let reply = send("POST", &gw.admin_url("/reload"), &[], "").await;
+    assert_eq!(reply.status, 400, "{}", reply.text());
+    assert_eq!(get(&gw.url("/prod/new")).await.status, 200);
+
+    let key = send(
+        "POST",
+        &gw.admin_url("/apikeys"),
+        &[],
+        r#"{"name": "runtime-key"}"#,
+    )
+    .await;
+    assert_eq!(key.status, 201, "{}", key.text());
+    assert_eq!(key.json()["generation"], 3);
+
+    let staged = Dir::new();
+    write_staging(&staged, &BEFORE);
+    let plugged = InProcess::start(&staged).await;
+    let allow = std::fs::read(component("authorizer-allow")).unwrap();
+    let deployed = send("PUT", &plugged.admin_url("/plugins/gate"), &[], allow).await;
+    assert_eq!(deployed.status, 200, "{}", deployed.text());
+    let (url, admin) = (plugged.url(""), plugged.admin_url(""));
+    assert_eq!(observe(&url, &admin, 1).await.0, Some("anyone".to_owned()));
 }

@@ -65,7 +65,7 @@ const MAX_COMPONENT_BYTES: usize = 256 * 1024 * 1024;
 /// Largest request body of the traffic endpoints.
 const MAX_JSON_BYTES: usize = 64 * 1024;
 
-async fn route(gw: &Gateway, req: Request<Incoming>) -> Response<Body> {
+async fn route(gw: &Arc<Gateway>, req: Request<Incoming>) -> Response<Body> {
     let path = req.uri().path().to_owned();
     let traffic_path = path.strip_prefix("/usageplans/").map(str::to_owned);
     if traffic_path.is_some() || path == "/apikeys" {
@@ -148,7 +148,7 @@ async fn route(gw: &Gateway, req: Request<Incoming>) -> Response<Body> {
 }
 
 /// `GET /plugins`, `PUT /plugins/{name}` (component bytes), `POST /plugins/{name}/rollback`.
-async fn plugins(gw: &Gateway, req: Request<Incoming>, rest: &str) -> Response<Body> {
+async fn plugins(gw: &Arc<Gateway>, req: Request<Incoming>, rest: &str) -> Response<Body> {
     let method = req.method().clone();
     let name = rest.trim_start_matches('/');
     match (&method, name.split_once('/')) {
@@ -172,9 +172,18 @@ async fn plugins(gw: &Gateway, req: Request<Incoming>, rest: &str) -> Response<B
                     );
                 }
             };
-            // Compiling takes milliseconds to seconds: off the async workers.
-            let result = tokio::task::block_in_place(|| gw.plugins.deploy(name, &bytes));
-            deploy_reply(name, result, "deployed")
+            // Compiling takes milliseconds to seconds: on the blocking pool, which works on
+            // every runtime flavour.
+            let (deployer, plugin) = (Arc::clone(gw), name.to_owned());
+            match tokio::task::spawn_blocking(move || deployer.plugins.deploy(&plugin, &bytes))
+                .await
+            {
+                Ok(result) => deploy_reply(name, result, "deployed"),
+                Err(e) => json_reply(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    json!({"status": "rejected", "message": format!("the deploy did not finish: {e}")}),
+                ),
+            }
         }
         (&Method::POST, Some((name, "rollback"))) => {
             deploy_reply(name, gw.plugins.rollback(name), "rolled back")

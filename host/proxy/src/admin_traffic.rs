@@ -7,6 +7,8 @@
 //! | `GET /apikeys[?includeValues=true]` | 200 `{"items":[{"id","name","enabled","usagePlans","source"[,"value"]}]}` |
 //! | `POST /apikeys` `{"name","value"?,"enabled"?,"usagePlans"?}` | 201 `{"id","name","value","enabled","usagePlans","generation"}`; 409 on a name or value already taken |
 
+use std::sync::Arc;
+
 use http::{Method, StatusCode};
 use portico_traffic::QuotaReading;
 use serde::Deserialize;
@@ -99,7 +101,7 @@ fn reading(plan: &str, key: &str, r: &QuotaReading) -> serde_json::Value {
 
 /// `GET /apikeys` and `POST /apikeys`.
 pub(crate) async fn api_keys(
-    gw: &Gateway,
+    gw: &Arc<Gateway>,
     method: &Method,
     query: &str,
     body: &[u8],

@@ -2,8 +2,11 @@
 //!
 //! How the pieces fit:
 //! - [`Gateway`] holds the current [`Snapshot`] in an [`ArcSwap`], plus everything that must
-//!   survive a reload: metrics, the upstream connection pool, the access-log writer.
-//! - [`server`] runs the data plane thread-per-core: one current-thread runtime, one listening
+//!   survive a reload: metrics, the upstream connection pool, the access-log writer. A reload
+//!   builds first — plugins staged ([`plugins::StagedPlugins`]), limit and quota changes
+//!   pending ([`portico_traffic::Pending`]), the snapshot — and commits only when all of it
+//!   succeeded, then swaps the snapshot in with one store.
+//! - [`listener`] runs the data plane thread-per-core: one current-thread runtime, one listening
 //!   socket per address (`SO_REUSEPORT`) and one upstream pool per worker. It accepts
 //!   connections (HTTP/1.1, h2c with prior knowledge or after `Upgrade`) and hands each request
 //!   to [`pipeline::handle`], which runs the phases documented there.
@@ -67,8 +70,11 @@ pub struct Gateway {
     generation: AtomicU64,
     /// Re-reads the configuration.
     loader: Loader,
-    /// Serialises reloads so two triggers never build and swap concurrently.
-    reload_lock: tokio::sync::Mutex<()>,
+    /// Serialises reloads (and key creations) so two triggers never build and commit
+    /// concurrently. An `Arc` so the blocking task that does the work owns the guard: a caller
+    /// that gives up waiting (an admin client that disconnects) cannot let the next reload
+    /// start while this one still runs.
+    reload_lock: Arc<tokio::sync::Mutex<()>>,
 }
 
 /// Why a reload did not apply.
@@ -101,13 +107,16 @@ impl Gateway {
         })
         .map_err(|e| std::io::Error::other(e.to_string()))?;
         let plugins = plugins::Registry::new(runtime);
-        let slots = plugins
-            .sync(&config.plugins)
-            .map_err(|e| std::io::Error::other(e.join("\n")))?;
         let caches = cache::Caches::new();
         let traffic = TrafficState::start(&config.traffic)?;
-        let snapshot = Snapshot::build(config, &metrics, &slots, &caches, &traffic, 1)
-            .map_err(|e| std::io::Error::other(e.join("; ")))?;
+        let staged = plugins
+            .stage(&config.plugins)
+            .map_err(|e| std::io::Error::other(e.join("\n")))?;
+        let (snapshot, limits) =
+            Snapshot::build(config, &metrics, staged.slots(), &caches, &traffic, 1)
+                .map_err(|e| std::io::Error::other(e.join("; ")))?;
+        staged.commit();
+        limits.commit();
         let access_log =
             AccessLogger::start(&config.access_log, metrics.access_log_dropped.clone())?;
         Ok(Arc::new(Self {
@@ -121,7 +130,7 @@ impl Gateway {
             config: Mutex::new(Arc::new(config.clone())),
             generation: AtomicU64::new(1),
             loader,
-            reload_lock: tokio::sync::Mutex::new(()),
+            reload_lock: Arc::new(tokio::sync::Mutex::new(())),
         }))
     }
 
@@ -136,15 +145,35 @@ impl Gateway {
     }
 
     /// Re-reads the configuration and, if it is valid, swaps it in. On failure the old snapshot
-    /// keeps serving. Returns the new generation and the warnings.
-    pub async fn reload(&self) -> Result<(u64, Report), ReloadError> {
-        let _serial = self.reload_lock.lock().await;
-        // Reading files and compiling plugins block: keep them off the async workers' queue.
-        let result = tokio::task::block_in_place(|| match (self.loader)() {
-            Ok((config, warnings)) => self.apply(&config).map(|g| (g, warnings)),
-            Err(report) => Err(ReloadError::Invalid(report)),
+    /// keeps serving and nothing outside it changed. Returns the new generation and the
+    /// warnings.
+    ///
+    /// Reading files and compiling plugins block, so they run on tokio's blocking pool
+    /// (`spawn_blocking`), which every runtime flavour has: this works on a current-thread
+    /// runtime too.
+    pub async fn reload(self: &Arc<Self>) -> Result<(u64, Report), ReloadError> {
+        let serial = Arc::clone(&self.reload_lock).lock_owned().await;
+        let gw = Arc::clone(self);
+        let task = tokio::task::spawn_blocking(move || {
+            let _serial = serial;
+            let result = match (gw.loader)() {
+                Ok((config, warnings)) => gw.apply(&config).map(|g| (g, warnings)),
+                Err(report) => Err(ReloadError::Invalid(report)),
+            };
+            gw.record_reload(&result);
+            result
         });
-        match &result {
+        task.await.unwrap_or_else(|e| {
+            let result = Err(ReloadError::Build(vec![format!(
+                "the reload task did not finish: {e}"
+            )]));
+            self.record_reload(&result);
+            result
+        })
+    }
+
+    fn record_reload(&self, result: &Result<(u64, Report), ReloadError>) {
+        match result {
             Ok((generation, _)) => {
                 self.metrics.reloads_ok.inc();
                 tracing::info!(generation, "configuration reloaded");
@@ -154,41 +183,63 @@ impl Gateway {
                 tracing::error!("reload rejected, the previous configuration keeps serving:\n{e}");
             }
         }
-        result
     }
 
     /// Creates an API key at runtime (`POST /apikeys`): checks it, persists it in
     /// `<data_dir>/apikeys.json` and rebuilds the snapshot from the last applied
-    /// configuration. Returns the new generation.
-    pub async fn create_key(&self, key: traffic::RuntimeKey) -> Result<u64, traffic::KeyError> {
-        let _serial = self.reload_lock.lock().await;
-        let config = Arc::clone(&self.config.lock().unwrap_or_else(|p| p.into_inner()));
-        let name = key.name.clone();
-        tokio::task::block_in_place(|| {
-            self.traffic.add_key(key, &config)?;
-            self.apply(&config).map_err(|e| {
-                self.traffic.remove_key(&name);
+    /// configuration. Returns the new generation. Like [`Gateway::reload`], the blocking part
+    /// runs on the blocking pool.
+    pub async fn create_key(
+        self: &Arc<Self>,
+        key: traffic::RuntimeKey,
+    ) -> Result<u64, traffic::KeyError> {
+        let serial = Arc::clone(&self.reload_lock).lock_owned().await;
+        let gw = Arc::clone(self);
+        let task = tokio::task::spawn_blocking(move || {
+            let _serial = serial;
+            let config = Arc::clone(&gw.config.lock().unwrap_or_else(|p| p.into_inner()));
+            let name = key.name.clone();
+            gw.traffic.add_key(key, &config)?;
+            gw.apply(&config).map_err(|e| {
+                gw.traffic.remove_key(&name);
                 traffic::KeyError::Invalid(e.to_string())
             })
+        });
+        task.await.unwrap_or_else(|e| {
+            Err(traffic::KeyError::Io(format!(
+                "the key task did not finish: {e}"
+            )))
         })
     }
 
-    /// Compiles `config` and swaps it in with one atomic store.
+    /// Compiles `config` and swaps it in with one atomic store: build, then commit.
+    ///
+    /// 1. Stage the plugins: read and compile every new or changed file; no live slot changes.
+    /// 2. Build the snapshot on the staged slots; throttle and quota changes are staged in a
+    ///    [`portico_traffic::Pending`].
+    /// 3. Only then commit: deploy the staged plugin versions, apply the staged limits and
+    ///    quotas, and store the snapshot.
+    ///
+    /// An error in 1 or 2 returns before 3: every live slot, bucket, quota and the current
+    /// snapshot are as they were.
     fn apply(&self, config: &Config) -> Result<u64, ReloadError> {
         let generation = self.generation.load(Ordering::Acquire) + 1;
-        let slots = self
+        let plugins = self
             .plugins
-            .sync(&config.plugins)
+            .stage(&config.plugins)
             .map_err(ReloadError::Build)?;
-        let snapshot = Snapshot::build(
+        let (snapshot, limits) = Snapshot::build(
             config,
             &self.metrics,
-            &slots,
+            plugins.slots(),
             &self.caches,
             &self.traffic,
             generation,
         )
         .map_err(ReloadError::Build)?;
+        // Everything is built: nothing below can fail.
+        plugins.commit();
+        limits.commit();
         self.current.store(Arc::new(snapshot));
         self.metrics.retain(generation);
         let mut last = self.config.lock().unwrap_or_else(|p| p.into_inner());

@@ -8,7 +8,9 @@
 //!
 //! Versions come from two places:
 //! - the gateway file: at start and on every reload, a slot whose file content (or declaration)
-//!   changed gets a new version;
+//!   changed gets a new version. A reload stages first ([`Registry::stage`]: every file read
+//!   and compiled, no live slot touched) and deploys only when the whole snapshot has been
+//!   built ([`StagedPlugins::commit`]); a reload that fails leaves every slot as it was;
 //! - the admin API (`PUT /plugins/{name}`): the bytes are compiled and checked against the
 //!   plugin's world and grants before the swap; a broken component is rejected and the current
 //!   version keeps serving.
@@ -81,6 +83,50 @@ pub enum DeployError {
     NoHistory(String),
 }
 
+/// The plugins of one configuration build, compiled but not deployed: made by
+/// [`Registry::stage`], applied by [`StagedPlugins::commit`], discarded by dropping.
+#[must_use = "staged plugins change nothing until they are committed"]
+pub struct StagedPlugins<'r> {
+    registry: &'r Registry,
+    /// Every declared plugin's slot, as the new snapshot references it: the live slot for an
+    /// unchanged or changed plugin, a new one for a new plugin or a changed kind.
+    slots: HashMap<String, Arc<Slot>>,
+    /// New versions for live slots.
+    swaps: Vec<Swap>,
+}
+
+/// A new version of a live slot, and the declaration it was compiled from.
+struct Swap {
+    slot: Arc<Slot>,
+    version: Version,
+    declared: PluginDef,
+    file_digest: String,
+}
+
+impl StagedPlugins<'_> {
+    /// The slots for the new snapshot, by plugin name.
+    pub fn slots(&self) -> &HashMap<String, Arc<Slot>> {
+        &self.slots
+    }
+
+    /// Deploys the staged versions into their live slots and makes the registry hold exactly
+    /// the declared plugins (new slots added, undeclared ones dropped). Call only once the
+    /// snapshot built on [`StagedPlugins::slots`] is ready to be swapped in.
+    pub fn commit(self) {
+        for swap in self.swaps {
+            swap.slot.swap_in(swap.version);
+            let mut st = swap.slot.state.lock().unwrap_or_else(|e| e.into_inner());
+            st.declared = swap.declared;
+            st.file_digest = swap.file_digest;
+        }
+        *self
+            .registry
+            .slots
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = self.slots;
+    }
+}
+
 /// Every declared plugin.
 pub struct Registry {
     runtime: Arc<rt::Runtime>,
@@ -97,66 +143,68 @@ impl Registry {
         }
     }
 
-    /// Brings the registry in line with the declared plugins: loads new ones and changed
-    /// files, keeps the rest. Returns the slots for the snapshot, or every error (nothing is
-    /// swapped then).
-    pub fn sync(&self, defs: &[PluginDef]) -> Result<HashMap<String, Arc<Slot>>, Vec<String>> {
+    /// Stages the declared plugins: reads every file and compiles the new ones and the changed
+    /// ones, without touching a live slot. Returns what the new snapshot references, to
+    /// [`StagedPlugins::commit`] once the snapshot is built; or every error (nothing changed
+    /// then). Reading and compiling block: call it off the async workers.
+    pub fn stage(&self, defs: &[PluginDef]) -> Result<StagedPlugins<'_>, Vec<String>> {
         let mut errors = Vec::new();
-        let mut staged: Vec<(PluginDef, String, Option<Version>)> = Vec::new();
-        {
-            // Compiling can take seconds: work on a copy, not under the lock.
-            let slots = self.slots.lock().unwrap_or_else(|e| e.into_inner()).clone();
-            for def in defs {
-                let bytes = match std::fs::read(&def.file) {
-                    Ok(b) => b,
-                    Err(e) => {
-                        errors.push(format!(
-                            "plugin {}: cannot read {}: {e}",
-                            def.name,
-                            def.file.display()
-                        ));
-                        continue;
-                    }
-                };
-                let digest = digest(&bytes);
-                let unchanged = slots.get(&def.name).is_some_and(|s| {
-                    let st = s.state.lock().unwrap_or_else(|e| e.into_inner());
-                    st.declared == *def && st.file_digest == digest && s.kind == def.kind
-                });
-                if unchanged {
-                    staged.push((def.clone(), digest, None));
+        let mut slots = HashMap::with_capacity(defs.len());
+        let mut swaps = Vec::new();
+        // Compiling can take seconds: work on a copy, not under the lock.
+        let live = self.slots.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        for def in defs {
+            let bytes = match std::fs::read(&def.file) {
+                Ok(b) => b,
+                Err(e) => {
+                    errors.push(format!(
+                        "plugin {}: cannot read {}: {e}",
+                        def.name,
+                        def.file.display()
+                    ));
                     continue;
                 }
-                match self.runtime.load(&spec(def), &bytes) {
-                    Ok(plugin) => staged.push((
-                        def.clone(),
-                        digest.clone(),
-                        Some(Version { plugin, digest }),
-                    )),
-                    Err(e) => {
-                        errors.push(format!("plugin {} ({}): {e}", def.name, def.file.display()))
-                    }
+            };
+            let file_digest = digest(&bytes);
+            let existing = live.get(&def.name).filter(|s| s.kind == def.kind);
+            if let Some(slot) = existing {
+                let st = slot.state.lock().unwrap_or_else(|e| e.into_inner());
+                if st.declared == *def && st.file_digest == file_digest {
+                    drop(st);
+                    slots.insert(def.name.clone(), Arc::clone(slot));
+                    continue;
                 }
             }
-        }
-        if !errors.is_empty() {
-            return Err(errors);
-        }
-        let mut slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
-        for (def, file_digest, version) in staged {
-            match (slots.get(&def.name), version) {
-                (Some(slot), Some(v)) if slot.kind == def.kind => {
-                    slot.swap_in(v);
-                    let mut st = slot.state.lock().unwrap_or_else(|e| e.into_inner());
-                    st.declared = def;
-                    st.file_digest = file_digest;
+            let plugin = match self.runtime.load(&spec(def), &bytes) {
+                Ok(plugin) => plugin,
+                Err(e) => {
+                    errors.push(format!("plugin {} ({}): {e}", def.name, def.file.display()));
+                    continue;
                 }
-                (Some(_), None) => {}
-                (_, Some(v)) => {
+            };
+            let version = Version {
+                plugin,
+                digest: file_digest.clone(),
+            };
+            match existing {
+                // The snapshot keeps the live slot; its version is swapped on commit, so the
+                // old snapshot serves the current version until then.
+                Some(slot) => {
+                    slots.insert(def.name.clone(), Arc::clone(slot));
+                    swaps.push(Swap {
+                        slot: Arc::clone(slot),
+                        version,
+                        declared: def.clone(),
+                        file_digest,
+                    });
+                }
+                // A new slot (or one whose kind changed): only the new snapshot sees it, and the
+                // registry lists it from the commit on.
+                None => {
                     let slot = Slot {
                         name: def.name.clone(),
                         kind: def.kind,
-                        current: ArcSwap::from_pointee(v),
+                        current: ArcSwap::from_pointee(version),
                         state: Mutex::new(SlotState {
                             history: Vec::new(),
                             declared: def.clone(),
@@ -165,11 +213,16 @@ impl Registry {
                     };
                     slots.insert(def.name.clone(), Arc::new(slot));
                 }
-                (None, None) => {}
             }
         }
-        slots.retain(|name, _| defs.iter().any(|d| &d.name == name));
-        Ok(slots.clone())
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        Ok(StagedPlugins {
+            registry: self,
+            slots,
+            swaps,
+        })
     }
 
     /// Compiles `bytes` as a new version of `name` and swaps it in.

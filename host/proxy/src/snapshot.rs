@@ -4,7 +4,8 @@
 //! with one atomic store ([`crate::Gateway::apply`]); a request holds the `Arc` it started with
 //! until it is done. Metrics handles are resolved here, once, so requests never look a series up
 //! by name. Throttle and quota handles are resolved here too ([`crate::phase::traffic::Builder`]),
-//! from stable ids, so a reload keeps every bucket and counter.
+//! from stable ids, so a reload keeps every bucket and counter; their changes are staged in a
+//! [`Pending`] that the gateway commits only after the whole build succeeded.
 
 pub mod router;
 
@@ -14,6 +15,7 @@ use std::sync::Arc;
 
 use portico_config::responses::GatewayResponses;
 use portico_config::{ApiKeySource, Config, Integration, IntegrationKind, Limits, PluginKind};
+use portico_traffic::Pending;
 
 use crate::phase::authorize::{AuthorizerRt, DecisionCache};
 use crate::phase::cache::{Caches, StageCacheRt};
@@ -99,15 +101,19 @@ pub struct StageRt {
 }
 
 impl Snapshot {
-    /// Compiles `config`. Errors are route-table conflicts that validation should have caught.
-    pub fn build(
+    /// Compiles `config` against the staged plugin `slots`. Errors are route-table conflicts
+    /// and plugin references that validation should have caught.
+    ///
+    /// Throttle levels and quotas are resolved but not applied: the returned [`Pending`] holds
+    /// the changes, for the caller to commit once it swaps the snapshot in (or to drop).
+    pub fn build<'t>(
         config: &Config,
         metrics: &Metrics,
         slots: &HashMap<String, Arc<Slot>>,
         caches: &Caches,
-        traffic: &TrafficState,
+        traffic: &'t TrafficState,
         generation: u64,
-    ) -> Result<Self, Vec<String>> {
+    ) -> Result<(Self, Pending<'t>), Vec<String>> {
         let mut errors = Vec::new();
         let mut tb = traffic::Builder::new(traffic, config);
         let mut apis = Vec::with_capacity(config.apis.len());
@@ -225,8 +231,8 @@ impl Snapshot {
                 })
                 .collect(),
         );
-        let traffic = tb.finish(config.traffic.account);
-        Ok(Self {
+        let (traffic, pending) = tb.finish(config.traffic.account);
+        let snapshot = Self {
             traffic,
             generation,
             apis,
@@ -247,7 +253,8 @@ impl Snapshot {
                 },
                 generation,
             ),
-        })
+        };
+        Ok((snapshot, pending))
     }
 
     /// The API for a request's host (port already stripped, any case).

@@ -10,6 +10,8 @@
 //! - [`quota`] and [`usage`]: the per-key [`QuotaCounter`] (DAY/WEEK/MONTH in UTC, offset,
 //!   extend, reset) and [`DailyUsage`] (the last [`USAGE_DAYS`] days, AWS GetUsage shape);
 //!   [`meter`] pairs them in a [`QuotaHandle`] per (usage plan, API key).
+//! - [`pending`]: a configuration build's handles, staged; [`Pending::commit`] applies them
+//!   (new limits, quota settings, new ids, pruning) only once the whole build succeeded.
 //! - [`admission`]: the decision — levels in AWS order, refunds, then the quota.
 //! - [`persist`]: the crash-safe snapshot of quotas and usage in embedded mode.
 //! - [`cluster`]: local-first Redis sync (or a strict per-request check), fail modes, health.
@@ -85,6 +87,7 @@ pub mod config;
 pub mod error;
 pub mod limit;
 pub mod meter;
+pub mod pending;
 pub mod persist;
 pub mod quota;
 pub mod traffic;
@@ -101,6 +104,7 @@ pub use config::{
 pub use error::{TrafficError, Warning};
 pub use limit::{LimitHandle, Limits};
 pub use meter::{Meters, QuotaHandle};
+pub use pending::Pending;
 pub use quota::{Period, QuotaCounter, QuotaReading, QuotaSettings};
 pub use traffic::{ACCOUNT_ID, Traffic};
 pub use usage::{DailyUsage, DayUsage, USAGE_DAYS, UsageReport};

@@ -79,7 +79,7 @@ impl LimitHandle {
         &self.0.bucket
     }
 
-    fn update(&self, now: u64, limit: Limit, fail_mode: FailMode) {
+    pub(crate) fn update(&self, now: u64, limit: Limit, fail_mode: FailMode) {
         if self.0.bucket.limit() != limit {
             self.0.bucket.set_limit(now, limit);
         }
@@ -111,6 +111,12 @@ impl Limits {
         };
         handle.update(now, limit, fail_mode);
         handle
+    }
+
+    /// Inserts (or replaces) the handle of `id`: how a committed [`crate::Pending`] adds the
+    /// levels it created.
+    pub(crate) fn insert(&self, id: String, handle: LimitHandle) {
+        self.map.pin().insert(id, handle);
     }
 
     /// The handle for `id`, if configured.

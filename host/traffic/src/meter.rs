@@ -36,7 +36,7 @@ pub(crate) struct MeterState {
 }
 
 impl QuotaHandle {
-    fn new(plan: &str, key: &str) -> Self {
+    pub(crate) fn new(plan: &str, key: &str) -> Self {
         Self(Arc::new(MeterState {
             plan: plan.into(),
             key: key.into(),
@@ -110,6 +110,14 @@ impl Meters {
                 .get_or_insert_with(id, || QuotaHandle::new(plan, key))
                 .clone(),
         }
+    }
+
+    /// Inserts (or replaces) a meter: how a committed [`crate::Pending`] adds the meters it
+    /// created.
+    pub(crate) fn insert(&self, handle: QuotaHandle) {
+        self.map
+            .pin()
+            .insert(map_key(handle.plan(), handle.key()), handle);
     }
 
     /// The meter of (plan, key), if any.

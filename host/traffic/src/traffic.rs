@@ -19,6 +19,7 @@ use crate::config::{FailMode, TrafficConfig};
 use crate::error::{TrafficError, Warning};
 use crate::limit::{LimitHandle, Limits};
 use crate::meter::{Meters, QuotaHandle};
+use crate::pending::Pending;
 use crate::persist::Store;
 use crate::quota::{QuotaReading, QuotaSettings};
 use crate::usage::{DayUsage, USAGE_DAYS, UsageReport, day_number};
@@ -173,7 +174,9 @@ impl Traffic {
     // ---- configuration time -------------------------------------------------------------
 
     /// The handle of throttle level `id` (see [`crate::limit`] for id conventions), with the
-    /// cluster's default fail mode. Resolve once per config snapshot; reuse per request.
+    /// cluster's default fail mode. Resolve once per config snapshot; reuse per request. This
+    /// updates a live bucket at once; a build that may still fail resolves through
+    /// [`Traffic::pending`] instead.
     pub fn limit(&self, id: &str, limit: Limit) -> LimitHandle {
         self.limit_with(id, limit, self.default_fail_mode)
     }
@@ -182,6 +185,17 @@ impl Traffic {
     pub fn limit_with(&self, id: &str, limit: Limit, fail_mode: FailMode) -> LimitHandle {
         self.limits
             .resolve(id, limit, fail_mode, self.clock.monotonic_nanos())
+    }
+
+    /// A staging area for the handles of one configuration build: nothing live changes until
+    /// [`Pending::commit`].
+    pub fn pending(&self) -> Pending<'_> {
+        Pending::new(self)
+    }
+
+    /// The fail mode of limits resolved without one.
+    pub(crate) fn default_fail_mode(&self) -> FailMode {
+        self.default_fail_mode
     }
 
     /// The account-level limit, if configured.

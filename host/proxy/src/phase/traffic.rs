@@ -7,7 +7,9 @@
 //! - [`StageTraffic`] and [`KeyRt`], built into each snapshot: for every route its stage
 //!   throttle, and for every key allowed on the stage its per-key and per-method throttles and
 //!   its meter. Handles are resolved once per build from stable ids, so a reload keeps every
-//!   bucket and counter; ids no longer configured are pruned.
+//!   bucket and counter; ids no longer configured are pruned. The build stages its changes in
+//!   a [`Pending`] (changed limits, quota settings, new ids, pruning), committed only once the
+//!   whole snapshot is built, so a failed build changes no live bucket or counter.
 //! - [`check`], the per-request phase: API key (403 `INVALID_API_KEY`), then
 //!   [`Traffic::admit`] over the levels in AWS order (429 `THROTTLED` / `QUOTA_EXCEEDED`,
 //!   503 when a fail-closed limit cannot reach Redis). No allocation and no lock: the level
@@ -31,8 +33,8 @@ use portico_config::{
     Api, ApiKey, ApiKeySource, Config, QuotaPeriod, Stage, Throttle, TrafficSettings, UsagePlan,
 };
 use portico_traffic::{
-    ACCOUNT_ID, Admission, ClusterConfig, FailMode, Limit, LimitHandle, Period, QuotaHandle,
-    QuotaSettings, SystemClock, Traffic, TrafficConfig,
+    ACCOUNT_ID, Admission, ClusterConfig, FailMode, Limit, LimitHandle, Pending, Period,
+    QuotaHandle, QuotaSettings, SystemClock, Traffic, TrafficConfig,
 };
 use serde::{Deserialize, Serialize};
 
@@ -275,14 +277,13 @@ pub struct SnapshotTraffic {
     pub plans: BTreeSet<String>,
 }
 
-/// Resolves the handles of one snapshot and remembers their ids, so the build can prune the
-/// rest.
+/// Resolves the handles of one snapshot through a [`Pending`]: live buckets and counters are
+/// reused but not changed, new ones are created detached, and nothing is applied until the
+/// caller commits the `Pending` that [`Builder::finish`] returns.
 pub struct Builder<'t> {
-    core: &'t Traffic,
+    pending: Pending<'t>,
     plans: Vec<(UsagePlan, Vec<ApiKey>)>,
     keys: Vec<KeyInfo>,
-    limit_ids: HashSet<String>,
-    meters: HashSet<(String, String)>,
 }
 
 impl<'t> Builder<'t> {
@@ -345,18 +346,14 @@ impl<'t> Builder<'t> {
             })
             .collect();
         Self {
-            core: &state.core,
+            pending: state.core.pending(),
             plans,
             keys,
-            limit_ids: HashSet::new(),
-            meters: HashSet::new(),
         }
     }
 
     fn limit(&mut self, id: String, throttle: Throttle) -> LimitHandle {
-        let handle = self.core.limit(&id, limit(throttle));
-        self.limit_ids.insert(id);
-        handle
+        self.pending.limit(&id, limit(throttle))
     }
 
     /// The traffic control of `stage` of `api`.
@@ -406,9 +403,8 @@ impl<'t> Builder<'t> {
                     }
                 }
                 let meter = self
-                    .core
+                    .pending
                     .quota(&plan.name, &key.name, plan.quota.map(quota));
-                self.meters.insert((plan.name.clone(), key.name.clone()));
                 keys.insert(
                     key.value.clone().into_boxed_str(),
                     KeyRt {
@@ -426,22 +422,18 @@ impl<'t> Builder<'t> {
         StageTraffic { routes, keys }
     }
 
-    /// Resolves the account level, prunes every id this build did not resolve, and returns
-    /// the snapshot's view. Call only when the build succeeded.
-    pub fn finish(mut self, account: Throttle) -> SnapshotTraffic {
+    /// Resolves the account level and returns the snapshot's view, with the staged limits and
+    /// quotas. Committing the [`Pending`] applies them and prunes every id this build did not
+    /// resolve; quotas of plans or keys that are gone are dropped with their usage history.
+    /// Commit only once the whole snapshot is built; dropping it changes nothing.
+    pub fn finish(mut self, account: Throttle) -> (SnapshotTraffic, Pending<'t>) {
         let account = self.limit(ACCOUNT_ID.to_owned(), account);
-        let ids = &self.limit_ids;
-        self.core.retain(|id| ids.contains(id));
-        let meters = &self.meters;
-        // Quotas of plans or keys that are gone are dropped with their usage history;
-        // `(plan, key)` pairs are kept for every configured membership.
-        self.core
-            .retain_quotas(|p, k| meters.contains(&(p.to_owned(), k.to_owned())));
-        SnapshotTraffic {
+        let view = SnapshotTraffic {
             account,
             keys: self.keys,
             plans: self.plans.into_iter().map(|(p, _)| p.name).collect(),
-        }
+        };
+        (view, self.pending)
     }
 }
 
