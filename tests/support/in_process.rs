@@ -60,7 +60,7 @@ impl InProcess {
             data,
             stopped(stop.subscribe()),
         ));
-        tokio::spawn(portico_proxy::admin::serve(
+        tokio::spawn(portico_proxy::control::admin::serve(
             Arc::clone(&gw),
             admin,
             stopped(stop.subscribe()),

@@ -344,7 +344,7 @@ async fn serve(origin: Origin) -> anyhow::Result<()> {
         let _ = rx.wait_for(|s| *s).await;
     };
     if let Some(l) = admin_listener {
-        tokio::spawn(portico_proxy::admin::serve(
+        tokio::spawn(portico_proxy::control::admin::serve(
             Arc::clone(&gw),
             l,
             stopped(stop_rx.clone()),
@@ -352,7 +352,7 @@ async fn serve(origin: Origin) -> anyhow::Result<()> {
     }
     if config.reload.watch && origin.file.is_some() {
         let watcher_origin = origin.clone();
-        tokio::spawn(portico_proxy::reload::watch(
+        tokio::spawn(portico_proxy::control::watch::watch(
             Arc::clone(&gw),
             config.files.clone(),
             config.reload.poll_interval,

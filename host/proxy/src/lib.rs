@@ -10,21 +10,22 @@
 //!   socket per address (`SO_REUSEPORT`) and one upstream pool per worker. It accepts
 //!   connections (HTTP/1.1, h2c with prior knowledge or after `Upgrade`) and hands each request
 //!   to [`pipeline::handle`], which runs the phases documented there.
-//! - [`router`] matches method and path with API Gateway's priorities; [`integration`] serves
-//!   the matched method; [`error`] is the one place failures become responses.
-//! - [`admin`] serves `/health`, `/metrics` and `/reload`; [`reload`] rebuilds snapshots on
-//!   request, on SIGHUP (wired by the binary) or when a watched file changes.
+//! - [`snapshot`] compiles a configuration (its [`snapshot::router`] matches method and path
+//!   with API Gateway's priorities); [`phase`] holds each stateful phase (authorizer, traffic,
+//!   plugins, cache) with its compiled form; [`integration`] serves the matched method;
+//!   [`pipeline::error`] is the one place failures become responses; [`telemetry`] holds the
+//!   metrics and the access log.
+//! - [`control`] is the control plane, outside the request path: the admin API and the file
+//!   watcher, which reload on request, on SIGHUP (wired by the binary) or on a file change.
 //! - [`traffic`] checks API keys and applies throttles and quotas; its [`TrafficState`]
 //!   (buckets, counters, runtime-created keys) lives in the [`Gateway`], outside snapshots.
 
-pub mod admin;
-mod admin_traffic;
+pub mod control;
 pub mod integration;
 pub mod listener;
 pub mod phase;
 pub mod pipeline;
 pub mod plugins;
-pub mod reload;
 pub mod snapshot;
 pub mod telemetry;
 

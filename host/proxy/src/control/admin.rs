@@ -12,7 +12,7 @@
 //! | `DELETE /cache/{api}/{stage}` | flushes the stage cache (AWS `FlushStageCache`): 200 `{"status":"flushed",..}` |
 //!
 //!
-//! Usage plans and API keys: see [`crate::admin_traffic`] (`/usageplans/...`, `/apikeys`).
+//! Usage plans and API keys: see `control::admin_traffic` (`/usageplans/...`, `/apikeys`).
 //!
 //! It binds to loopback by default; put it behind your own access control if you expose it.
 
@@ -83,9 +83,9 @@ async fn route(gw: &Arc<Gateway>, req: Request<Incoming>) -> Response<Body> {
         };
         return match traffic_path {
             Some(rest) => {
-                crate::admin_traffic::usage_plans(gw, &method, &rest, &query, &body).await
+                crate::control::admin_traffic::usage_plans(gw, &method, &rest, &query, &body).await
             }
-            None => crate::admin_traffic::api_keys(gw, &method, &query, &body).await,
+            None => crate::control::admin_traffic::api_keys(gw, &method, &query, &body).await,
         };
     }
     if let Some(rest) = path.strip_prefix("/plugins") {

@@ -16,7 +16,7 @@ use serde_json::json;
 use time::{Date, Month, OffsetDateTime};
 
 use crate::Gateway;
-use crate::admin::json_reply;
+use crate::control::admin::json_reply;
 use crate::phase::traffic::{KeyError, RuntimeKey};
 use crate::pipeline::body::Body;
 

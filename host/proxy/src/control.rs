@@ -1,0 +1,12 @@
+//! The control plane: everything that changes what the data plane runs, kept out of the
+//! request path. Nothing here is called by a request; it runs on the control runtime
+//! (`portico serve`'s own, not the data-plane workers'), and reaches the data plane only
+//! through [`crate::Gateway`]'s reload, deploy and state methods.
+//!
+//! - [`admin`]: the admin API (`/health`, `/metrics`, `/reload`, `/plugins`, `/cache`) and
+//!   `admin_traffic`: usage plans and API keys;
+//! - [`watch`]: the file watcher that reloads when a configuration file changes.
+
+pub mod admin;
+mod admin_traffic;
+pub mod watch;
