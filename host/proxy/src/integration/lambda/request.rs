@@ -347,7 +347,8 @@ mod tests {
             route_metrics: Vec::new(),
             cache: None,
             traffic: Default::default(),
-            unmatched: metrics.route(labels),
+            unmatched: metrics.route(labels, 1),
+            functions: Vec::new(),
         }
     }
 
