@@ -133,6 +133,15 @@ async fn admin_reload_swaps_the_routes_at_once() {
     assert_eq!(generation(&gw).await, 2);
     assert_eq!(metric(&gw, "portico_reloads_ok_total").await, 1.0);
     assert_eq!(metric(&gw, "portico_reloads_failed_total").await, 0.0);
+    // The removed route's series go with it; the new route's are there.
+    let metrics = get(&gw.admin_url("/metrics")).await.text();
+    assert!(!metrics.contains(r#"resource="/old""#), "{metrics}");
+    assert!(
+        metrics.contains(
+            r#"portico_count_total{api="testapi",stage="prod",resource="/new",method="GET"}"#
+        ),
+        "{metrics}"
+    );
 
     // The gateway file is re-read too: a new stage appears, and warnings are reported.
     let mut warned = new_api();

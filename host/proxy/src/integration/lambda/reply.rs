@@ -201,13 +201,13 @@ impl Headers {
 fn build(status: StatusCode, headers: Headers, body: Bytes) -> Result<Response<Body>, BadResponse> {
     let mut map = HeaderMap::new();
     for (name, values) in headers.0 {
-        if headers::is_hop_by_hop(&name) {
-            continue;
-        }
-        let name = REMAPPED
-            .iter()
-            .find(|(from, _)| *from == name)
-            .map_or(name.as_str(), |(_, to)| to);
+        // Remapped names first (`Connection` is passed on as `x-amzn-Remapped-Connection`),
+        // then the other hop-by-hop headers are dropped.
+        let name = match REMAPPED.iter().find(|(from, _)| *from == name) {
+            Some((_, to)) => *to,
+            None if headers::is_hop_by_hop(&name) => continue,
+            None => name.as_str(),
+        };
         let name = HeaderName::from_bytes(name.as_bytes())
             .map_err(|_| bad(format!("invalid header name {name:?}")))?;
         let value = |v: &str| {
