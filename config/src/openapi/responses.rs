@@ -57,21 +57,18 @@ pub(super) fn gateway_responses(
             &rpath.key("responseTemplates"),
             obj.get("responseTemplates"),
         );
-        for key in obj.keys() {
-            if ![
+        unknown_fields(
+            cx,
+            &rpath,
+            obj,
+            &[
                 "statusCode",
                 "responseParameters",
                 "responseTemplates",
                 "defaultResponse",
-            ]
-            .contains(&key.as_str())
-            {
-                cx.error(
-                    &rpath.key(key),
-                    format!("{key} is not a field of a gateway response"),
-                );
-            }
-        }
+            ],
+            "a gateway response",
+        );
         out.custom.insert(ty, custom);
     }
     out
@@ -113,21 +110,18 @@ pub(super) fn integration_response(
         &path.key("responseTemplates"),
         obj.get("responseTemplates"),
     );
-    for key in obj.keys() {
-        if ![
+    unknown_fields(
+        cx,
+        path,
+        obj,
+        &[
             "statusCode",
             "responseParameters",
             "responseTemplates",
             "contentHandling",
-        ]
-        .contains(&key.as_str())
-        {
-            cx.error(
-                &path.key(key),
-                format!("{key} is not a field of an integration response"),
-            );
-        }
-    }
+        ],
+        "an integration response",
+    );
     Some(IntegrationResponse {
         pattern,
         status,
@@ -171,6 +165,21 @@ fn response_parameters(
 }
 
 /// A `statusCode` from 100 to 599, as a number or a string.
+/// Reports every key of `obj` not in `known`: `KEY is not a field of WHAT`.
+fn unknown_fields(
+    cx: &mut Cx<'_>,
+    path: &DocPath,
+    obj: &serde_json::Map<String, Value>,
+    known: &[&str],
+    what: &str,
+) {
+    for key in obj.keys() {
+        if !known.contains(&key.as_str()) {
+            cx.error(&path.key(key), format!("{key} is not a field of {what}"));
+        }
+    }
+}
+
 fn status_code(cx: &mut Cx<'_>, path: &DocPath, value: Option<&Value>) -> Option<u16> {
     let parsed = match value {
         Some(Value::Number(n)) => n.as_u64(),
