@@ -67,7 +67,17 @@ impl Bound {
             (0..workers).map(|_| Vec::new()).collect();
         let mut bound = Vec::with_capacity(addrs.len());
         for addr in addrs {
-            let first = listen(*addr, workers > 1)?;
+            let actual = if workers > 1 {
+                // SO_REUSEPORT would let these sockets join a port that another process (a
+                // stale gateway of the same user) already listens on, and split its traffic.
+                // Bind once without it first, so a port in use fails as it would without
+                // workers; that also resolves port 0.
+                let probe = listen(*addr, false)?;
+                probe.local_addr()?
+            } else {
+                *addr
+            };
+            let first = listen(actual, workers > 1)?;
             let actual = first.local_addr()?;
             sockets[0].push(first);
             for worker in sockets.iter_mut().skip(1) {
@@ -376,4 +386,25 @@ async fn dispatch(
         req = Request::from_parts(parts, body);
     }
     handle(&ctx.gw, &ctx.worker, req, &conn).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn workers_share_one_port_that_nobody_else_holds() {
+        let any: SocketAddr = "127.0.0.1:0".parse().unwrap();
+        let bound = Bound::bind(&[any], 3).unwrap();
+        assert_eq!(bound.workers(), 3);
+        let addr = bound.addrs()[0];
+        assert_ne!(addr.port(), 0);
+        for worker in &bound.sockets {
+            assert_eq!(worker[0].local_addr().unwrap(), addr);
+        }
+        // A second gateway on the same port is refused, not let in beside the first.
+        let err = Bound::bind(&[addr], 2).err().expect("the port is in use");
+        assert_eq!(err.kind(), std::io::ErrorKind::AddrInUse);
+        assert!(Bound::bind(&[addr], 1).is_err());
+    }
 }
