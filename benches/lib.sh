@@ -211,6 +211,33 @@ start_nginx() {
     PIDS+=($!)
 }
 
+# --- API documents ------------------------------------------------------------------------------
+
+# proxy_route PREFIX [SCHEMES]: `PREFIX/{proxy+}` ANY as an http_proxy route to the upstream on
+# $UP_PORT, guarded by the security schemes SCHEMES (space-separated, all required: one security
+# requirement naming each) if given. Used by load.sh and soak.sh.
+proxy_route() {
+    echo "  $1/{proxy+}:"
+    echo "    x-amazon-apigateway-any-method:"
+    if [[ -n ${2:-} ]]; then
+        local req= scheme
+        for scheme in $2; do
+            req+="${req:+, }$scheme: []"
+        done
+        echo "      security: [{$req}]"
+    fi
+    cat <<EOT
+      parameters:
+        - {name: proxy, in: path, required: true, schema: {type: string}}
+      x-amazon-apigateway-integration:
+        type: http_proxy
+        httpMethod: ANY
+        uri: 'http://127.0.0.1:$UP_PORT/{proxy}'
+        requestParameters:
+          integration.request.path.proxy: method.request.path.proxy
+EOT
+}
+
 # --- Portico -----------------------------------------------------------------------------------
 
 # Sets PORTICO to the release binary, building it unless SKIP_BUILD=1 (CARGO_TARGET_DIR is

@@ -187,29 +187,6 @@ EOF
 # result caching off (authorizerResultTtlInSeconds: 0) so every request calls the plugin, and
 # with AWS's default result caching (300 s); requiring an API key; the full pipeline (API key
 # and the uncached authorizer, fresh or reused instances); and a cached GET.
-# proxy_route PREFIX [SCHEMES]: `PREFIX/{proxy+}` ANY, guarded by the security schemes SCHEMES
-# (space-separated, all required: one security requirement naming each) if given.
-proxy_route() {
-    echo "  $1/{proxy+}:"
-    echo "    x-amazon-apigateway-any-method:"
-    if [[ -n ${2:-} ]]; then
-        local req= scheme
-        for scheme in $2; do
-            req+="${req:+, }$scheme: []"
-        done
-        echo "      security: [{$req}]"
-    fi
-    cat <<EOT
-      parameters:
-        - {name: proxy, in: path, required: true, schema: {type: string}}
-      x-amazon-apigateway-integration:
-        type: http_proxy
-        httpMethod: ANY
-        uri: 'http://127.0.0.1:$UP_PORT/{proxy}'
-        requestParameters:
-          integration.request.path.proxy: method.request.path.proxy
-EOT
-}
 authorizer_scheme() {
     local ttl=${3:-0}
     cat <<EOT

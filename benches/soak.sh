@@ -136,21 +136,11 @@ EOF
     fi
     echo "paths:"
     for route in "" ${1:+/authz} ${2:+/$2}; do
-        cat <<EOF
-  $route/{proxy+}:
-    x-amazon-apigateway-any-method:
-EOF
-        [[ $route == /authz ]] && echo "      security: [{fresh: []}]"
-        cat <<EOF
-      parameters:
-        - {name: proxy, in: path, required: true, schema: {type: string}}
-      x-amazon-apigateway-integration:
-        type: http_proxy
-        httpMethod: ANY
-        uri: 'http://127.0.0.1:$UP_PORT/{proxy}'
-        requestParameters:
-          integration.request.path.proxy: method.request.path.proxy
-EOF
+        if [[ $route == /authz ]]; then
+            proxy_route "$route" fresh
+        else
+            proxy_route "$route"
+        fi
     done
 }
 
