@@ -31,6 +31,9 @@ use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
+
+/// The method ARN passed to the authorizer.
+const TEST_ARN: &str = "arn:aws:execute-api:us-east-1:000000000000:api/prod/GET/pets";
 use portico_runtime::{
     CallContext, Decision, Grants, InstancePolicy, Plugin, PluginKind, PluginSpec, RequestHead,
     Runtime, RuntimeOptions,
@@ -158,7 +161,7 @@ fn concurrent_calls(plugin: &Plugin, head: &RequestHead, iters: u64, measure: Me
                     start.wait();
                     let (t0, cpu0) = (Instant::now(), thread_cpu_time());
                     for _ in 0..iters {
-                        let decision = rt.block_on(plugin.authorize(&cx, black_box(head.clone())));
+                        let decision = rt.block_on(plugin.authorize(&cx, black_box(head.clone()), TEST_ARN));
                         black_box(decision.ok());
                     }
                     (t0.elapsed(), thread_cpu_time().saturating_sub(cpu0))
@@ -202,13 +205,13 @@ fn authorizer_call(c: &mut Criterion) {
         ] {
             let plugin = load(&runtime, case, &bytes, policy);
             let h = head(case.token);
-            match rt.block_on(plugin.authorize(&cx, h.clone())) {
+            match rt.block_on(plugin.authorize(&cx, h.clone(), TEST_ARN)) {
                 Ok(Decision::Allow { .. }) => {}
                 other => panic!("{} does not allow the bench request: {other:?}", case.id),
             }
             group.bench_function(format!("{}/{label}", case.id), |b| {
                 b.iter(|| {
-                    let decision = rt.block_on(plugin.authorize(&cx, black_box(h.clone())));
+                    let decision = rt.block_on(plugin.authorize(&cx, black_box(h.clone()), TEST_ARN));
                     black_box(decision)
                 })
             });
@@ -246,7 +249,7 @@ fn concurrent_group(
         ] {
             let plugin = load(runtime, case, &bytes, policy);
             let h = head(case.token);
-            match rt.block_on(plugin.authorize(&cx, h.clone())) {
+            match rt.block_on(plugin.authorize(&cx, h.clone(), TEST_ARN)) {
                 Ok(Decision::Allow { .. }) => {}
                 other => panic!("{} does not allow the bench request: {other:?}", case.id),
             }

@@ -49,6 +49,20 @@ pub struct RawGateway {
     /// Usage plans: which keys may call which stages, with what throttle and quota.
     #[serde(default)]
     pub usage_plans: Vec<RawUsagePlan>,
+    /// The region and account the gateway stands for, in method ARNs and `$context`.
+    #[serde(default)]
+    pub aws: RawAws,
+}
+
+/// The `aws:` section: what method ARNs (`arn:aws:execute-api:{region}:{account}:...`) and
+/// SigV4 credential scopes name.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAws {
+    /// Default `us-east-1`.
+    pub region: Option<String>,
+    /// Twelve digits; default `000000000000`.
+    pub account_id: Option<String>,
 }
 
 /// The `traffic:` section; every field is optional.

@@ -336,7 +336,26 @@ fn load_inner(source: &dyn Source, file: &str, report: &mut Report) -> Option<Co
         );
     }
 
+    let mut aws = AwsAccount::default();
+    if let Some(region) = &raw.aws.region {
+        let ok = !region.is_empty()
+            && region
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        if !ok {
+            report.error(file, "aws.region", format!("{region:?} is not a region name (e.g. us-east-1)"));
+        }
+        aws.region = region.clone();
+    }
+    if let Some(account) = &raw.aws.account_id {
+        if account.len() != 12 || !account.bytes().all(|b| b.is_ascii_digit()) {
+            report.error(file, "aws.account_id", format!("{account:?} is not a 12-digit account id"));
+        }
+        aws.account_id = account.clone();
+    }
+
     Some(Config {
+        aws,
         listeners,
         admin,
         workers,

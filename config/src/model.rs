@@ -42,6 +42,26 @@ pub struct Config {
     pub api_keys: Vec<ApiKey>,
     /// Usage plans.
     pub usage_plans: Vec<UsagePlan>,
+    /// The region and account in method ARNs.
+    pub aws: AwsAccount,
+}
+
+/// The region and account the gateway stands for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AwsAccount {
+    /// e.g. `us-east-1`.
+    pub region: String,
+    /// Twelve digits.
+    pub account_id: String,
+}
+
+impl Default for AwsAccount {
+    fn default() -> Self {
+        Self {
+            region: "us-east-1".into(),
+            account_id: "000000000000".into(),
+        }
+    }
 }
 
 /// The `traffic:` section, with defaults applied.

@@ -87,6 +87,8 @@ pub struct StageRt {
     pub name: String,
     /// Stage variables.
     pub variables: BTreeMap<String, String>,
+    /// `arn:aws:execute-api:{region}:{account}:{api}/{stage}/`: method ARNs start with it.
+    pub arn_prefix: String,
     /// Series per route, indexed by [`RouteId`].
     pub route_metrics: Vec<RouteMetrics>,
     /// Series for requests in this stage that match no route.
@@ -185,6 +187,10 @@ impl Snapshot {
                 .map(|s| StageRt {
                     name: s.name.clone(),
                     variables: s.variables.clone(),
+                    arn_prefix: format!(
+                        "arn:aws:execute-api:{}:{}:{}/{}/",
+                        config.aws.region, config.aws.account_id, api.name, s.name
+                    ),
                     route_metrics: routes
                         .iter()
                         .map(|r| {

@@ -39,6 +39,21 @@ macro_rules! world {
 }
 
 world!(authorizer, "authorizer");
+
+/// The `authorize` export of components built for `portico:plugin@0.1.0` (`wit/compat/0.1.0`):
+/// no method ARN, no `lambda-output` decision. Only exports are typed here; their imports are
+/// 0.1.0 interfaces, which the linker resolves to the 0.1.1 ones (semver-compatible).
+#[allow(unsafe_code, missing_docs, clippy::all)]
+pub(crate) mod authorizer_v0 {
+    wasmtime::component::bindgen!({
+        path: "../../wit/compat/0.1.0",
+        world: "authorizer-core",
+        exports: { default: async },
+        with: {
+            "portico:plugin/types": super::caps::portico::plugin::types,
+        },
+    });
+}
 world!(mapper, "mapper");
 world!(validator, "validator");
 world!(function, "function");

@@ -54,4 +54,6 @@ pub use runtime::{
 pub use spec::{
     DEFAULT_MEMORY_LIMIT, DEFAULT_TIMEOUT, Grants, InstancePolicy, PluginKind, PluginSpec, Preopen,
 };
-pub use types::{Decision, Field, MappedRequest, MappedResponse, Reply, RequestHead};
+pub use types::{
+    Decision, Field, MAX_LAMBDA_OUTPUT, MappedRequest, MappedResponse, Reply, RequestHead,
+};

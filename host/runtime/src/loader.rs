@@ -13,7 +13,7 @@ use wasmtime::component::types::ComponentItem;
 use wasmtime::component::{Component, Linker};
 use wasmtime_wasi_http::p2::bindings::ProxyPre;
 
-use crate::bindings::{authorizer, function, mapper, validator};
+use crate::bindings::{authorizer, authorizer_v0, function, mapper, validator};
 use crate::cap;
 use crate::error::LoadError;
 use crate::host::Host;
@@ -22,6 +22,8 @@ use crate::spec::{PluginKind, PluginSpec};
 /// A type-checked, pre-linked component, ready to instantiate.
 pub(crate) enum Entry {
     Authorizer(authorizer::AuthorizerPre<Host>),
+    /// An authorizer built for `portico:plugin@0.1.0` (no method ARN, no `lambda-output`).
+    AuthorizerV0(authorizer_v0::AuthorizerCorePre<Host>),
     Mapper(mapper::MapperPre<Host>),
     Validator(validator::ValidatorPre<Host>),
     Function(function::FunctionPre<Host>),
@@ -76,9 +78,14 @@ pub(crate) fn link(
         detail: format!("{e:#}"),
     };
     Ok(match spec.kind {
-        PluginKind::Authorizer => {
-            Entry::Authorizer(authorizer::AuthorizerPre::new(pre).map_err(wrong)?)
-        }
+        PluginKind::Authorizer => match authorizer::AuthorizerPre::new(pre.clone()) {
+            Ok(pre) => Entry::Authorizer(pre),
+            // Not today's signature: a component built for 0.1.0 still loads; if it is not
+            // that either, report against today's world.
+            Err(e) => Entry::AuthorizerV0(
+                authorizer_v0::AuthorizerCorePre::new(pre).map_err(|_| wrong(e))?,
+            ),
+        },
         PluginKind::Mapper => Entry::Mapper(mapper::MapperPre::new(pre).map_err(wrong)?),
         PluginKind::Validator => {
             Entry::Validator(validator::ValidatorPre::new(pre).map_err(wrong)?)

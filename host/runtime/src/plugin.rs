@@ -13,7 +13,7 @@ use tokio::sync::OwnedSemaphorePermit;
 use wasmtime::Store;
 use wasmtime_wasi_http::p2::bindings::Proxy;
 
-use crate::bindings::{authorizer, function, mapper, validator};
+use crate::bindings::{authorizer, authorizer_v0, function, mapper, validator};
 use crate::cap;
 use crate::error::{DeadlineExceeded, Fault};
 use crate::host::{self, Host, Shared};
@@ -75,6 +75,7 @@ pub(crate) struct Live {
 /// The instantiated world.
 pub(crate) enum Exports {
     Authorizer(authorizer::Authorizer),
+    AuthorizerV0(authorizer_v0::AuthorizerCore),
     Mapper(mapper::Mapper),
     Validator(validator::Validator),
     Function(function::Function),
@@ -205,17 +206,30 @@ impl Plugin {
         self.inner.instantiations.load(Ordering::Relaxed)
     }
 
-    /// Asks an authorizer for a decision.
-    pub async fn authorize(&self, cx: &CallContext, head: RequestHead) -> Result<Decision, Fault> {
+    /// Asks an authorizer for a decision on the request `head` whose method ARN is
+    /// `method_arn`. A component built for 0.1.0 is called without the ARN.
+    pub async fn authorize(
+        &self,
+        cx: &CallContext,
+        head: RequestHead,
+        method_arn: &str,
+    ) -> Result<Decision, Fault> {
         self.require(
-            matches!(self.inner.entry, Entry::Authorizer(_)),
+            matches!(
+                self.inner.entry,
+                Entry::Authorizer(_) | Entry::AuthorizerV0(_)
+            ),
             "authorize",
         )?;
         let head = head.into();
         self.run(
             cx,
             async |store, ex| match ex {
-                Exports::Authorizer(a) => a.call_authorize(store, &head).await,
+                Exports::Authorizer(a) => a.call_authorize(store, &head, method_arn).await,
+                Exports::AuthorizerV0(a) => a
+                    .call_authorize(store, &head)
+                    .await
+                    .map(types::decision_v0),
                 _ => Err(wrong_kind()),
             },
             types::decision,
@@ -423,6 +437,10 @@ impl Plugin {
                 .instantiate_async(&mut store)
                 .await
                 .map(Exports::Authorizer),
+            Entry::AuthorizerV0(pre) => pre
+                .instantiate_async(&mut store)
+                .await
+                .map(Exports::AuthorizerV0),
             Entry::Mapper(pre) => pre.instantiate_async(&mut store).await.map(Exports::Mapper),
             Entry::Validator(pre) => pre
                 .instantiate_async(&mut store)

@@ -63,10 +63,10 @@ impl PluginKind {
     /// The world's full name, as error messages show it.
     pub fn world(self) -> &'static str {
         match self {
-            Self::Authorizer => "portico:plugin/authorizer@0.1.0",
-            Self::Mapper => "portico:plugin/mapper@0.1.0",
-            Self::Validator => "portico:plugin/validator@0.1.0",
-            Self::Function => "portico:plugin/function@0.1.0 or wasi:http/proxy@0.2",
+            Self::Authorizer => "portico:plugin/authorizer@0.1.1",
+            Self::Mapper => "portico:plugin/mapper@0.1.1",
+            Self::Validator => "portico:plugin/validator@0.1.1",
+            Self::Function => "portico:plugin/function@0.1.1 or wasi:http/proxy@0.2",
         }
     }
 }

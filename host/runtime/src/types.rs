@@ -7,7 +7,7 @@
 
 use bytes::Bytes;
 
-use crate::bindings::{authorizer, caps::portico::plugin::types as wit, mapper};
+use crate::bindings::{authorizer, authorizer_v0, caps::portico::plugin::types as wit, mapper};
 use crate::error::Fault;
 
 /// A header or parameter: name and value, in the order the client sent them.
@@ -70,7 +70,14 @@ pub enum Decision {
     Forbidden(Option<String>),
     /// A custom answer.
     Custom(Reply),
+    /// What a Lambda authorizer returns, as JSON text (at most [`MAX_LAMBDA_OUTPUT`] bytes),
+    /// for the gateway to parse and evaluate against the request's method ARN.
+    LambdaOutput(String),
 }
+
+/// The largest `lambda-output` an authorizer may return; past it the call is a
+/// [`Fault::BadReturn`].
+pub const MAX_LAMBDA_OUTPUT: usize = 64 * 1024;
 
 /// A request as a mapper rewrote it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -188,7 +195,27 @@ pub(crate) fn decision(d: authorizer::Decision) -> Result<Decision, Fault> {
         authorizer::Decision::Unauthorized => Decision::Unauthorized,
         authorizer::Decision::Forbidden(msg) => Decision::Forbidden(msg),
         authorizer::Decision::Custom(r) => Decision::Custom(reply(r, "authorizer reply")?),
+        authorizer::Decision::LambdaOutput(json) => {
+            if json.len() > MAX_LAMBDA_OUTPUT {
+                return Err(bad("authorizer output over 64 KiB"));
+            }
+            Decision::LambdaOutput(json)
+        }
     })
+}
+
+/// A 0.1.0 decision as today's: the same cases, no `lambda-output`.
+pub(crate) fn decision_v0(d: authorizer_v0::Decision) -> authorizer::Decision {
+    match d {
+        authorizer_v0::Decision::Allow(a) => authorizer::Decision::Allow(authorizer::Allow {
+            principal_id: a.principal_id,
+            context: a.context,
+            usage_identifier_key: a.usage_identifier_key,
+        }),
+        authorizer_v0::Decision::Unauthorized => authorizer::Decision::Unauthorized,
+        authorizer_v0::Decision::Forbidden(m) => authorizer::Decision::Forbidden(m),
+        authorizer_v0::Decision::Custom(r) => authorizer::Decision::Custom(r),
+    }
 }
 
 pub(crate) fn mapped_request(r: mapper::MappedRequest) -> Result<MappedRequest, Fault> {

@@ -20,15 +20,15 @@ async fn reuse_serves_a_thousand_calls_with_one_instance() {
         InstancePolicy::Reuse { max_uses: 1000 },
     );
     for i in 0..999 {
-        let d = p.authorize(&cx(), head(&[])).await;
+        let d = p.authorize(&cx(), head(&[]), TEST_ARN).await;
         assert!(matches!(d, Ok(Decision::Allow { .. })), "call {i}: {d:?}");
     }
     assert_eq!(p.instantiations(), 1);
     assert_eq!(p.idle_instances(), 1);
     // The 1000th use retires the instance; the next call gets a new one.
-    assert!(p.authorize(&cx(), head(&[])).await.is_ok());
+    assert!(p.authorize(&cx(), head(&[]), TEST_ARN).await.is_ok());
     assert_eq!(p.idle_instances(), 0);
-    assert!(p.authorize(&cx(), head(&[])).await.is_ok());
+    assert!(p.authorize(&cx(), head(&[]), TEST_ARN).await.is_ok());
     assert_eq!(p.instantiations(), 2);
 }
 
@@ -40,7 +40,7 @@ async fn fresh_policy_instantiates_per_call() {
         Grants::default(),
     );
     for _ in 0..10 {
-        assert!(p.authorize(&cx(), head(&[])).await.is_ok());
+        assert!(p.authorize(&cx(), head(&[]), TEST_ARN).await.is_ok());
     }
     assert_eq!(p.instantiations(), 10);
     assert_eq!(p.idle_instances(), 0);
@@ -57,7 +57,7 @@ async fn a_reused_instance_gets_a_new_deadline_every_call() {
     let p = runtime().load(&s, &fixture("authorizer-header")).unwrap();
     for _ in 0..6 {
         let d = p
-            .authorize(&cx(), head(&[("authorization", "allow-token")]))
+            .authorize(&cx(), head(&[("authorization", "allow-token")]), TEST_ARN)
             .await;
         assert!(matches!(d, Ok(Decision::Allow { .. })), "{d:?}");
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -121,7 +121,7 @@ fn two_hundred_concurrent_calls_on_two_threads() {
                             "deny-token"
                         };
                         let cx = portico_runtime::CallContext::new(format!("req-{i}"));
-                        (i, p.authorize(&cx, head(&[("authorization", token)])).await)
+                        (i, p.authorize(&cx, head(&[("authorization", token)]), TEST_ARN).await)
                     })
                 })
                 .collect();
@@ -173,7 +173,7 @@ fn thread_per_core_calls_share_a_plugin() {
                         .unwrap();
                     for i in 0..200 {
                         let d = rt.block_on(
-                            p.authorize(&cx(), head(&[("authorization", "allow-token")])),
+                            p.authorize(&cx(), head(&[("authorization", "allow-token")]), TEST_ARN),
                         );
                         assert!(
                             matches!(d, Ok(Decision::Allow { .. })),
@@ -211,7 +211,7 @@ async fn calls_wait_for_a_free_slot() {
     let calls: Vec<_> = (0..20)
         .map(|_| {
             let p = p.clone();
-            tokio::spawn(async move { p.authorize(&cx(), head(&[])).await })
+            tokio::spawn(async move { p.authorize(&cx(), head(&[]), TEST_ARN).await })
         })
         .collect();
     for c in calls {
@@ -227,7 +227,7 @@ async fn calls_wait_for_a_free_slot() {
     let mut quick = spec("authorizer-allow", PluginKind::Authorizer);
     quick.timeout = Duration::from_millis(30);
     let quick = rt.load(&quick, &fixture("authorizer-allow")).unwrap();
-    let hogging = tokio::spawn(async move { hog.authorize(&cx(), head(&[])).await });
+    let hogging = tokio::spawn(async move { hog.authorize(&cx(), head(&[]), TEST_ARN).await });
     let waiting = Instant::now();
     while rt.pool_usage().component_instances == 0 {
         assert!(
@@ -237,12 +237,12 @@ async fn calls_wait_for_a_free_slot() {
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
     assert_eq!(
-        quick.authorize(&cx(), head(&[])).await,
+        quick.authorize(&cx(), head(&[]), TEST_ARN).await,
         Err(Fault::Overloaded)
     );
     assert_eq!(hogging.await.unwrap(), Err(Fault::Deadline));
     assert!(matches!(
-        quick.authorize(&cx(), head(&[])).await,
+        quick.authorize(&cx(), head(&[]), TEST_ARN).await,
         Ok(Decision::Allow { .. })
     ));
 }
@@ -260,7 +260,7 @@ async fn artifact_cache_is_used_and_survives_corruption() {
     let call = async |rt: &Arc<Runtime>| {
         let p = rt.load(&s, &bytes).unwrap();
         assert!(matches!(
-            p.authorize(&cx(), head(&[])).await,
+            p.authorize(&cx(), head(&[]), TEST_ARN).await,
             Ok(Decision::Allow { .. })
         ));
     };

@@ -24,7 +24,7 @@ async fn allows_and_denies(p: &Plugin, prefix: &str) {
     let allow = p
         .authorize(
             &cx(),
-            head(&[("Authorization", &format!("{prefix}-allow"))]),
+            head(&[("Authorization", &format!("{prefix}-allow"))]), TEST_ARN,
         )
         .await;
     match allow {
@@ -39,11 +39,11 @@ async fn allows_and_denies(p: &Plugin, prefix: &str) {
         other => panic!("{prefix}-allow: {other:?}"),
     }
     let deny = p
-        .authorize(&cx(), head(&[("authorization", &format!("{prefix}-deny"))]))
+        .authorize(&cx(), head(&[("authorization", &format!("{prefix}-deny"))]), TEST_ARN)
         .await;
     assert_eq!(deny, Ok(Decision::Forbidden(None)));
     assert_eq!(
-        p.authorize(&cx(), head(&[])).await,
+        p.authorize(&cx(), head(&[]), TEST_ARN).await,
         Ok(Decision::Unauthorized)
     );
 }
@@ -97,13 +97,13 @@ async fn time_calls(p: &Plugin, token: &str, calls: usize) -> (Duration, Duratio
     let h = head(&[("authorization", token)]);
     // Warm up: first instantiation, page faults, lazy init.
     for _ in 0..10 {
-        p.authorize(&cx(), h.clone()).await.unwrap();
+        p.authorize(&cx(), h.clone(), TEST_ARN).await.unwrap();
     }
     let mut samples = Vec::with_capacity(calls);
     let start = Instant::now();
     for _ in 0..calls {
         let t = Instant::now();
-        p.authorize(&cx(), h.clone()).await.unwrap();
+        p.authorize(&cx(), h.clone(), TEST_ARN).await.unwrap();
         samples.push(t.elapsed());
     }
     let mean = start.elapsed() / calls as u32;

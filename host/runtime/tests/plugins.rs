@@ -16,7 +16,7 @@ async fn header_authorizer_allows_denies_and_answers_unauthorized() {
     assert_eq!(p.digest().len(), 64);
 
     let allow = p
-        .authorize(&cx(), head(&[("Authorization", "allow-token")]))
+        .authorize(&cx(), head(&[("Authorization", "allow-token")]), TEST_ARN)
         .await;
     match allow {
         Ok(Decision::Allow {
@@ -38,21 +38,73 @@ async fn header_authorizer_allows_denies_and_answers_unauthorized() {
         other => panic!("allow-token: {other:?}"),
     }
     let bearer = p
-        .authorize(&cx(), head(&[("authorization", "Bearer allow-token")]))
+        .authorize(&cx(), head(&[("authorization", "Bearer allow-token")]), TEST_ARN)
         .await;
     assert!(matches!(bearer, Ok(Decision::Allow { .. })), "{bearer:?}");
 
     let deny = p
-        .authorize(&cx(), head(&[("authorization", "deny-token")]))
+        .authorize(&cx(), head(&[("authorization", "deny-token")]), TEST_ARN)
         .await;
     assert!(matches!(deny, Ok(Decision::Forbidden(_))), "{deny:?}");
 
-    let missing = p.authorize(&cx(), head(&[])).await;
+    let missing = p.authorize(&cx(), head(&[]), TEST_ARN).await;
     assert_eq!(missing, Ok(Decision::Unauthorized));
     let unknown = p
-        .authorize(&cx(), head(&[("authorization", "who-knows")]))
+        .authorize(&cx(), head(&[("authorization", "who-knows")]), TEST_ARN)
         .await;
     assert_eq!(unknown, Ok(Decision::Unauthorized));
+}
+
+#[tokio::test]
+async fn policy_authorizer_returns_lambda_output_with_the_method_arn() {
+    let config = r#"{"outputs": {"alice": {"principalId": "alice", "policyDocument":
+        {"Statement": [{"Effect": "Allow", "Action": "execute-api:Invoke",
+                        "Resource": ["$methodArn", "$stageArn"]}]}}}}"#;
+    let p = load(
+        "authorizer-policy",
+        PluginKind::Authorizer,
+        Grants {
+            config: Some(config.into()),
+            ..Grants::default()
+        },
+    );
+    let out = p
+        .authorize(&cx(), head(&[("authorization", "alice")]), TEST_ARN)
+        .await;
+    let Ok(Decision::LambdaOutput(json)) = out else {
+        panic!("{out:?}");
+    };
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v["principalId"], "alice");
+    assert_eq!(
+        v["policyDocument"]["Statement"][0]["Resource"],
+        serde_json::json!([
+            TEST_ARN,
+            "arn:aws:execute-api:us-east-1:000000000000:api/prod/*"
+        ])
+    );
+    let other = p
+        .authorize(&cx(), head(&[("authorization", "mallory")]), TEST_ARN)
+        .await;
+    assert_eq!(other, Ok(Decision::Forbidden(None)));
+}
+
+#[tokio::test]
+async fn authorizer_built_for_0_1_0_still_loads_and_decides() {
+    let p = load("authorizer-legacy", PluginKind::Authorizer, Grants::default());
+    let allow = p
+        .authorize(&cx(), head(&[("authorization", "legacy")]), TEST_ARN)
+        .await;
+    assert_eq!(
+        allow,
+        Ok(Decision::Allow {
+            principal_id: "legacy-user".into(),
+            context: vec![("era".into(), "0.1.0".into())],
+            usage_identifier_key: None,
+        })
+    );
+    let other = p.authorize(&cx(), head(&[]), TEST_ARN).await;
+    assert_eq!(other, Ok(Decision::Unauthorized));
 }
 
 #[tokio::test]
@@ -78,7 +130,7 @@ async fn ungranted_log_is_rejected_at_load() {
         .unwrap_err();
     assert_eq!(
         err.to_string(),
-        "plugin authorizer-header imports portico:plugin/log@0.1.0, which its grants do not \
+        "plugin authorizer-header imports portico:plugin/log@0.1.1, which its grants do not \
          include (add `log` to grants)"
     );
 }
@@ -91,7 +143,7 @@ async fn infinite_loop_hits_the_deadline_and_the_runtime_keeps_working() {
         .load(&s, &fixture("authorizer-infinite-loop"))
         .unwrap();
     let start = Instant::now();
-    let fault = looping.authorize(&cx(), head(&[])).await;
+    let fault = looping.authorize(&cx(), head(&[]), TEST_ARN).await;
     let took = start.elapsed();
     assert_eq!(fault, Err(Fault::Deadline));
     assert!(took >= SHORT, "stopped early: {took:?}");
@@ -107,11 +159,11 @@ async fn infinite_loop_hits_the_deadline_and_the_runtime_keeps_working() {
         Grants::default(),
     );
     assert!(matches!(
-        allow.authorize(&cx(), head(&[])).await,
+        allow.authorize(&cx(), head(&[]), TEST_ARN).await,
         Ok(Decision::Allow { .. })
     ));
     assert_eq!(
-        looping.authorize(&cx(), head(&[])).await,
+        looping.authorize(&cx(), head(&[]), TEST_ARN).await,
         Err(Fault::Deadline)
     );
 }
@@ -135,7 +187,7 @@ async fn a_looping_guest_does_not_starve_other_tasks() {
         n
     });
     assert_eq!(
-        looping.authorize(&cx(), head(&[])).await,
+        looping.authorize(&cx(), head(&[]), TEST_ARN).await,
         Err(Fault::Deadline)
     );
     let n = ticks.await.unwrap();
@@ -185,7 +237,7 @@ async fn wrong_world_is_rejected_with_what_it_exports() {
         LoadError::WrongWorld {
             expected, detail, ..
         } => {
-            assert_eq!(*expected, "portico:plugin/authorizer@0.1.0");
+            assert_eq!(*expected, "portico:plugin/authorizer@0.1.1");
             assert!(detail.contains("validate (func)"), "{detail}");
         }
         other => panic!("{other:?}"),
@@ -211,12 +263,12 @@ async fn kv_needs_its_grant_and_persists_across_calls() {
         .load(&s, &fixture("authorizer-needs-kv"))
         .unwrap_err();
     match &err {
-        LoadError::NotGranted { import, .. } => assert_eq!(import, "portico:plugin/kv@0.1.0"),
+        LoadError::NotGranted { import, .. } => assert_eq!(import, "portico:plugin/kv@0.1.1"),
         other => panic!("{other:?}"),
     }
     assert_eq!(
         err.to_string(),
-        "plugin authorizer-needs-kv imports portico:plugin/kv@0.1.0, which its grants do not \
+        "plugin authorizer-needs-kv imports portico:plugin/kv@0.1.1, which its grants do not \
          include (add `kv` to grants)"
     );
 
@@ -238,11 +290,11 @@ async fn kv_needs_its_grant_and_persists_across_calls() {
     };
     let token = [("authorization", "kv-test-token")];
     // Fresh instances: the memory is gone between calls, the kv entry is not.
-    assert_eq!(cached(p.authorize(&cx(), head(&token)).await), "no");
-    assert_eq!(cached(p.authorize(&cx(), head(&token)).await), "yes");
+    assert_eq!(cached(p.authorize(&cx(), head(&token), TEST_ARN).await), "no");
+    assert_eq!(cached(p.authorize(&cx(), head(&token), TEST_ARN).await), "yes");
     assert_eq!(
         cached(
-            p.authorize(&cx(), head(&[("authorization", "other")]))
+            p.authorize(&cx(), head(&[("authorization", "other")]), TEST_ARN)
                 .await
         ),
         "no"
@@ -314,7 +366,7 @@ async fn spec_limits_are_checked() {
     };
     let p = rt.load(&s, &bytes).unwrap();
     assert!(matches!(
-        p.authorize(&cx(), head(&[])).await,
+        p.authorize(&cx(), head(&[]), TEST_ARN).await,
         Ok(Decision::Allow { .. })
     ));
 }
@@ -457,7 +509,7 @@ async fn files_are_reachable_only_through_preopens() {
 
     let inside = load("/data/tokens.txt", true);
     assert!(matches!(
-        inside.authorize(&cx(), token.clone()).await,
+        inside.authorize(&cx(), token.clone(), TEST_ARN).await,
         Ok(Decision::Allow { principal_id, .. }) if principal_id == "file-user"
     ));
     for (path, preopen) in [
@@ -467,7 +519,7 @@ async fn files_are_reachable_only_through_preopens() {
         ("/data/tokens.txt", false),
     ] {
         let p = load(path, preopen);
-        match p.authorize(&cx(), token.clone()).await {
+        match p.authorize(&cx(), token.clone(), TEST_ARN).await {
             Ok(Decision::Forbidden(Some(message))) => {
                 assert!(message.starts_with("cannot read"), "{path}: {message}")
             }

@@ -97,7 +97,8 @@ pub async fn authorize(
         None => {
             let version = auth.slot.current();
             let call = CallContext::new(cx.request_id);
-            let decision = match version.plugin.authorize(&call, cx.plugin_head()).await {
+            let arn = cx.method_arn();
+            let decision = match version.plugin.authorize(&call, cx.plugin_head(), &arn).await {
                 Ok(d) => Arc::new(d),
                 Err(fault) => {
                     record_fault(gw, &auth.slot, cx, &fault);

@@ -89,6 +89,28 @@ pub fn clf_time(t: SystemTime) -> String {
 }
 
 impl RequestContext<'_> {
+    /// This request's method ARN:
+    /// `arn:aws:execute-api:{region}:{account}:{api}/{stage}/{METHOD}/{path below the stage}`
+    /// (the path as received, without its leading `/`). Empty before the stage is known.
+    pub fn method_arn(&self) -> String {
+        let Some(stage) = self.stage else {
+            return String::new();
+        };
+        let path = self.parts.uri.path();
+        let below = path
+            .strip_prefix('/')
+            .and_then(|p| p.strip_prefix(stage.name.as_str()))
+            .unwrap_or(path);
+        let below = below.strip_prefix('/').unwrap_or(below);
+        let method = self.parts.method.as_str();
+        let mut arn = String::with_capacity(stage.arn_prefix.len() + method.len() + 1 + below.len());
+        arn.push_str(&stage.arn_prefix);
+        arn.push_str(method);
+        arn.push('/');
+        arn.push_str(below);
+        arn
+    }
+
     /// `$context.requestTime` (CLF).
     pub fn request_time(&self) -> String {
         clf_time(self.arrived)

@@ -98,6 +98,9 @@ pub fn head(headers: &[(&str, &str)]) -> RequestHead {
     }
 }
 
+/// The method ARN the tests pass to authorizers.
+pub const TEST_ARN: &str = "arn:aws:execute-api:us-east-1:000000000000:api/prod/GET/pets";
+
 /// A call context.
 pub fn cx() -> CallContext {
     CallContext::new("req-1")

@@ -1,6 +1,7 @@
 //! Attribute macros for `portico-sdk`: turn one free function into an exported plugin.
 //!
-//! `#[portico_sdk::authorizer]` on `fn NAME(request: &Request) -> Decision` expands to the
+//! `#[portico_sdk::authorizer]` on `fn NAME(request: &Request) -> Decision` (or
+//! `fn NAME(request: &Request, method_arn: &str) -> Decision`) expands to the
 //! function itself, a hidden type implementing `portico_sdk::Authorizer` by calling `NAME`, and
 //! `portico_sdk::export_authorizer!` for that type. `validator` and `function` do the same for
 //! `Validator` and `Function`. Use them through `portico_sdk` (they refer to it as
@@ -12,21 +13,63 @@
 
 use proc_macro::{Delimiter, Group, Ident, Span, TokenStream, TokenTree};
 
-/// Exports `fn NAME(request: &portico_sdk::Request) -> portico_sdk::Decision` as the component's
-/// `authorizer` world.
+/// Exports `fn NAME(request: &portico_sdk::Request) -> portico_sdk::Decision`, or
+/// `fn NAME(request: &portico_sdk::Request, method_arn: &str) -> portico_sdk::Decision`, as the
+/// component's `authorizer` world.
 #[proc_macro_attribute]
 pub fn authorizer(attr: TokenStream, item: TokenStream) -> TokenStream {
+    let call = if fn_params(&item) >= 2 {
+        "(request, method_arn)"
+    } else {
+        "(request)"
+    };
     expand(attr, item, |name| {
         format!(
             "struct __PorticoExport;
              impl ::portico_sdk::Authorizer for __PorticoExport {{
-                 fn authorize(request: &::portico_sdk::Request) -> ::portico_sdk::Decision {{
-                     {name}(request)
+                 fn authorize(
+                     request: &::portico_sdk::Request,
+                     method_arn: &str,
+                 ) -> ::portico_sdk::Decision {{
+                     let _ = method_arn;
+                     {name}{call}
                  }}
              }}
              ::portico_sdk::export_authorizer!(__PorticoExport);"
         )
     })
+}
+
+/// How many parameters the function `item` declares: the commas at the top level of its
+/// parameter list (outside `<...>`), plus one unless the list is empty.
+fn fn_params(item: &TokenStream) -> usize {
+    let mut after_fn = false;
+    for tt in item.clone() {
+        match &tt {
+            TokenTree::Ident(ident) if ident.to_string() == "fn" => after_fn = true,
+            TokenTree::Group(g) if after_fn && g.delimiter() == Delimiter::Parenthesis => {
+                let mut depth = 0i32;
+                let mut params = 0;
+                let mut pending = false;
+                for t in g.stream() {
+                    match &t {
+                        TokenTree::Punct(p) if p.as_char() == '<' => depth += 1,
+                        TokenTree::Punct(p) if p.as_char() == '>' => depth -= 1,
+                        TokenTree::Punct(p) if p.as_char() == ',' && depth == 0 => {
+                            params += usize::from(pending);
+                            pending = false;
+                            continue;
+                        }
+                        _ => {}
+                    }
+                    pending = true;
+                }
+                return params + usize::from(pending);
+            }
+            _ => {}
+        }
+    }
+    0
 }
 
 /// Exports `fn NAME(request: &portico_sdk::Request, body: &[u8]) -> Result<(), String>` as the
