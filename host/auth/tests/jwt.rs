@@ -538,6 +538,14 @@ fn scopes() {
     assert_eq!(got.scopes, ["orders:read", "orders:write"]);
     let scp = with(claims(), json!({ "scope": null, "scp": "a b" }));
     assert!(check(&rs256(&scp), &config(), &["b"]).is_ok());
+    // `scope` as an array; and `scope` wins over `scp`.
+    let array = with(claims(), json!({ "scope": ["x", "y"] }));
+    assert!(check(&rs256(&array), &config(), &["y"]).is_ok());
+    let both = with(claims(), json!({ "scope": "x", "scp": ["y"] }));
+    assert_eq!(
+        check(&rs256(&both), &config(), &["y"]).unwrap_err(),
+        JwtError::MissingScope
+    );
     // No scopes at all.
     let none = with(claims(), json!({ "scope": null }));
     assert_eq!(

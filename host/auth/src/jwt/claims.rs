@@ -48,8 +48,8 @@ impl JwtConfig {
 pub struct Claims {
     /// The claims set, as sent.
     pub claims: Map<String, Value>,
-    /// The token's scopes: `scope` (space-separated) if present, else `scp` (array, or
-    /// space-separated string).
+    /// The token's scopes: from `scope` if present, else from `scp`; either may be a
+    /// space-separated string or an array of strings.
     pub scopes: Vec<String>,
 }
 
@@ -173,15 +173,20 @@ fn numeric_date(claims: &Map<String, Value>, name: &'static str) -> Result<Optio
 }
 
 fn token_scopes(claims: &Map<String, Value>) -> Vec<String> {
-    let split = |s: &str| s.split_whitespace().map(str::to_owned).collect::<Vec<_>>();
-    match (claims.get("scope"), claims.get("scp")) {
-        (Some(Value::String(scope)), _) => split(scope),
-        (_, Some(Value::String(scp))) => split(scp),
-        (_, Some(Value::Array(scp))) => scp
-            .iter()
-            .filter_map(Value::as_str)
-            .map(str::to_owned)
-            .collect(),
-        _ => Vec::new(),
-    }
+    let scopes = |value: &Value| match value {
+        Value::String(s) => Some(s.split_whitespace().map(str::to_owned).collect()),
+        Value::Array(items) => Some(
+            items
+                .iter()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect(),
+        ),
+        _ => None,
+    };
+    claims
+        .get("scope")
+        .and_then(scopes)
+        .or_else(|| claims.get("scp").and_then(scopes))
+        .unwrap_or_default()
 }
