@@ -436,10 +436,10 @@ impl Statement {
         if resource == self.resources.negated {
             return false;
         }
-        if let Some(principals) = &self.principals {
-            if !principals.iter().any(|p| p.matches(&facts.principal)) {
-                return false;
-            }
+        if let Some(principals) = &self.principals
+            && !principals.iter().any(|p| p.matches(&facts.principal))
+        {
+            return false;
         }
         self.conditions.iter().all(|c| c.holds(facts))
     }

@@ -510,24 +510,25 @@ fn parse_net(text: &str, path: &str) -> Result<IpNet, PolicyError> {
 /// (`2024-01-01`, its midnight UTC), or Unix seconds, as Unix seconds.
 fn parse_date(text: &str, path: &str) -> Result<f64, PolicyError> {
     let t = text.trim();
-    if !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()) {
-        if let Ok(secs) = t.parse::<f64>() {
-            return Ok(secs);
-        }
+    if !t.is_empty()
+        && t.bytes().all(|b| b.is_ascii_digit())
+        && let Ok(secs) = t.parse::<f64>()
+    {
+        return Ok(secs);
     }
     if let Ok(dt) = OffsetDateTime::parse(t, &Rfc3339) {
         return Ok(dt.unix_timestamp() as f64);
     }
     // RFC 3339 requires seconds; ISO 8601 does not: `2024-01-01T10:00Z`.
-    if let Some(no_secs) = t.strip_suffix('Z').filter(|s| s.len() == 16) {
-        if let Ok(dt) = OffsetDateTime::parse(&format!("{no_secs}:00Z"), &Rfc3339) {
-            return Ok(dt.unix_timestamp() as f64);
-        }
+    if let Some(no_secs) = t.strip_suffix('Z').filter(|s| s.len() == 16)
+        && let Ok(dt) = OffsetDateTime::parse(&format!("{no_secs}:00Z"), &Rfc3339)
+    {
+        return Ok(dt.unix_timestamp() as f64);
     }
-    if t.len() == 10 {
-        if let Ok(dt) = OffsetDateTime::parse(&format!("{t}T00:00:00Z"), &Rfc3339) {
-            return Ok(dt.unix_timestamp() as f64);
-        }
+    if t.len() == 10
+        && let Ok(dt) = OffsetDateTime::parse(&format!("{t}T00:00:00Z"), &Rfc3339)
+    {
+        return Ok(dt.unix_timestamp() as f64);
     }
     Err(PolicyError::new(
         path,
