@@ -12,6 +12,8 @@
 //! `Federated`, `CanonicalUser`), which no API Gateway caller can be.
 
 mod condition;
+mod principal;
+mod values;
 
 use std::net::IpAddr;
 use std::time::SystemTime;
@@ -20,6 +22,7 @@ use serde_json::{Map, Value};
 
 use crate::arn;
 use condition::Condition;
+use principal::PrincipalPattern;
 
 /// The longest resource policy AWS stores, in characters.
 pub const MAX_RESOURCE_POLICY: usize = 8192;
@@ -139,16 +142,6 @@ enum Effect {
 struct Patterns {
     patterns: Vec<String>,
     negated: bool,
-}
-
-#[derive(Clone, Debug)]
-enum PrincipalPattern {
-    /// `*`: everyone, anonymous callers included.
-    Everyone,
-    /// An account id or `arn:aws:iam::ACCOUNT:root`: any IAM principal of that account.
-    Account(String),
-    /// Any other ARN, matched as a glob against the caller's ARN.
-    Arn(String),
 }
 
 #[derive(Clone, Debug)]
@@ -394,7 +387,7 @@ impl Statement {
                         ));
                     }
                     PolicyKind::Authorizer => {}
-                    PolicyKind::Resource => principals = Some(parse_principal(value, &here)?),
+                    PolicyKind::Resource => principals = Some(principal::parse(value, &here)?),
                 },
                 "NotPrincipal" => {
                     return Err(PolicyError::new(&here, "NotPrincipal is not supported"));
@@ -445,75 +438,8 @@ impl Statement {
     }
 }
 
-impl PrincipalPattern {
-    fn parse(text: &str) -> PrincipalPattern {
-        if text == "*" {
-            return PrincipalPattern::Everyone;
-        }
-        if text.len() == 12 && text.bytes().all(|b| b.is_ascii_digit()) {
-            return PrincipalPattern::Account(text.to_owned());
-        }
-        if let Some(account) = text
-            .strip_prefix("arn:aws:iam::")
-            .and_then(|rest| rest.strip_suffix(":root"))
-        {
-            return PrincipalPattern::Account(account.to_owned());
-        }
-        PrincipalPattern::Arn(text.to_owned())
-    }
-
-    fn matches(&self, who: &Principal<'_>) -> bool {
-        match (self, who) {
-            (PrincipalPattern::Everyone, _) => true,
-            (_, Principal::Anonymous) => false,
-            (PrincipalPattern::Account(id), Principal::Iam { account, .. }) => id == account,
-            (PrincipalPattern::Arn(pattern), Principal::Iam { arn, .. }) => {
-                arn::matches(pattern, arn)
-            }
-        }
-    }
-}
-
-/// `"*"`, `{"AWS": "*"}`, `{"AWS": "123456789012" | "arn:..." | [...]}`.
-fn parse_principal(value: &Value, path: &str) -> Result<Vec<PrincipalPattern>, PolicyError> {
-    match value {
-        Value::String(s) if s == "*" => Ok(vec![PrincipalPattern::Everyone]),
-        Value::String(_) => Err(PolicyError::new(
-            path,
-            "must be \"*\" or an object such as {\"AWS\": ...}",
-        )),
-        Value::Object(map) => {
-            let mut out = Vec::new();
-            for (name, v) in map {
-                let here = format!("{path}.{name}");
-                if name != "AWS" {
-                    return Err(PolicyError::new(
-                        &here,
-                        format!(
-                            "principal type '{name}' is not supported (only AWS principals call API Gateway)"
-                        ),
-                    ));
-                }
-                out.extend(
-                    strings(v, &here)?
-                        .iter()
-                        .map(|s| PrincipalPattern::parse(s)),
-                );
-            }
-            if out.is_empty() {
-                return Err(PolicyError::new(path, "names no principal"));
-            }
-            Ok(out)
-        }
-        _ => Err(PolicyError::new(
-            path,
-            "must be \"*\" or an object such as {\"AWS\": ...}",
-        )),
-    }
-}
-
 /// A string or a non-empty array of strings.
-fn strings(value: &Value, path: &str) -> Result<Vec<String>, PolicyError> {
+pub(crate) fn strings(value: &Value, path: &str) -> Result<Vec<String>, PolicyError> {
     match value {
         Value::String(s) => Ok(vec![s.clone()]),
         Value::Array(items) if items.is_empty() => Err(PolicyError::new(path, "must not be empty")),
