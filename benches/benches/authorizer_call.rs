@@ -161,7 +161,8 @@ fn concurrent_calls(plugin: &Plugin, head: &RequestHead, iters: u64, measure: Me
                     start.wait();
                     let (t0, cpu0) = (Instant::now(), thread_cpu_time());
                     for _ in 0..iters {
-                        let decision = rt.block_on(plugin.authorize(&cx, black_box(head.clone()), TEST_ARN));
+                        let decision =
+                            rt.block_on(plugin.authorize(&cx, black_box(head.clone()), TEST_ARN));
                         black_box(decision.ok());
                     }
                     (t0.elapsed(), thread_cpu_time().saturating_sub(cpu0))
@@ -211,7 +212,8 @@ fn authorizer_call(c: &mut Criterion) {
             }
             group.bench_function(format!("{}/{label}", case.id), |b| {
                 b.iter(|| {
-                    let decision = rt.block_on(plugin.authorize(&cx, black_box(h.clone()), TEST_ARN));
+                    let decision =
+                        rt.block_on(plugin.authorize(&cx, black_box(h.clone()), TEST_ARN));
                     black_box(decision)
                 })
             });

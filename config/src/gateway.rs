@@ -52,6 +52,50 @@ pub struct RawGateway {
     /// The region and account the gateway stands for, in method ARNs and `$context`.
     #[serde(default)]
     pub aws: RawAws,
+    /// SigV4 credentials for `AWS_IAM` methods.
+    #[serde(default)]
+    pub iam: RawIam,
+    /// Which client address `aws:SourceIp` and `$context.identity.sourceIp` see.
+    #[serde(default)]
+    pub client_ip: RawClientIp,
+}
+
+/// The `iam:` section.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawIam {
+    /// Access keys and the identities they sign as.
+    #[serde(default)]
+    pub credentials: Vec<RawCredential>,
+}
+
+/// One SigV4 access key.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCredential {
+    /// `AKIA...`: 16 to 128 characters.
+    pub access_key_id: String,
+    /// The secret, written here.
+    pub secret_access_key: Option<String>,
+    /// Or the environment variable that holds it.
+    pub secret_access_key_env: Option<String>,
+    /// The IAM user name: the identity is `arn:aws:iam::{account}:user/{user}`.
+    pub user: String,
+    /// The user's account (default `aws.account_id`; another one makes calls cross-account).
+    pub account_id: Option<String>,
+    /// The user's identity policy (an IAM policy document granting `execute-api:Invoke`).
+    pub policy: Option<serde_json::Value>,
+}
+
+/// The `client_ip:` section: when to believe `X-Forwarded-For`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawClientIp {
+    /// Believe `X-Forwarded-For` from peers in these CIDR blocks (each hop checked in turn).
+    #[serde(default)]
+    pub trusted_proxies: Vec<String>,
+    /// Or: this many proxies stand in front of the gateway, whatever their address.
+    pub trusted_hops: Option<u32>,
 }
 
 /// The `aws:` section: what method ARNs (`arn:aws:execute-api:{region}:{account}:...`) and
@@ -63,6 +107,9 @@ pub struct RawAws {
     pub region: Option<String>,
     /// Twelve digits; default `000000000000`.
     pub account_id: Option<String>,
+    /// Cognito's endpoint, for user-pool issuers `{endpoint}/{pool}` (default
+    /// `https://cognito-idp.{region}.amazonaws.com`; a local one for tests).
+    pub cognito_endpoint: Option<String>,
 }
 
 /// The `traffic:` section; every field is optional.

@@ -10,6 +10,7 @@
 //! path inside the document. This crate does no I/O beyond reading through a [`Source`], and
 //! knows nothing of tokio, hyper or wasmtime.
 
+mod auth;
 pub mod diag;
 pub mod doc;
 pub mod gateway;
@@ -192,6 +193,38 @@ fn load_inner(source: &dyn Source, file: &str, report: &mut Report) -> Option<Co
         reload.poll_interval = Duration::from_millis(ms);
     }
 
+    let mut aws = AwsAccount::default();
+    if let Some(region) = &raw.aws.region {
+        let ok = !region.is_empty()
+            && region
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        if !ok {
+            report.error(
+                file,
+                "aws.region",
+                format!("{region:?} is not a region name (e.g. us-east-1)"),
+            );
+        }
+        aws.region = region.clone();
+    }
+    if let Some(account) = &raw.aws.account_id {
+        if account.len() != 12 || !account.bytes().all(|b| b.is_ascii_digit()) {
+            report.error(
+                file,
+                "aws.account_id",
+                format!("{account:?} is not a 12-digit account id"),
+            );
+        }
+        aws.account_id = account.clone();
+    }
+    if let Some(endpoint) = &raw.aws.cognito_endpoint {
+        if !(endpoint.starts_with("https://") || endpoint.starts_with("http://")) {
+            report.error(file, "aws.cognito_endpoint", "must be an http(s) URL");
+        }
+        aws.cognito_endpoint = Some(endpoint.trim_end_matches('/').to_owned());
+    }
+
     let mut apis = Vec::new();
     let mut names = BTreeSet::new();
     let mut hosts = BTreeSet::new();
@@ -309,6 +342,22 @@ fn load_inner(source: &dyn Source, file: &str, report: &mut Report) -> Option<Co
             routes: imported.routes,
             gateway_responses: imported.gateway_responses,
             api_key_source: imported.api_key_source,
+            policy: imported.policy.as_ref().and_then(|doc| {
+                let scope = portico_auth::policy::ArnScope {
+                    region: &aws.region,
+                    account: &aws.account_id,
+                    api_id: &raw_api.name,
+                };
+                portico_auth::policy::Policy::parse(
+                    doc,
+                    portico_auth::policy::PolicyKind::Resource,
+                    &scope,
+                )
+                .map_err(|e| {
+                    report.error(&raw_api.spec, "x-amazon-apigateway-policy", e.to_string())
+                })
+                .ok()
+            }),
         });
     }
 
@@ -336,26 +385,13 @@ fn load_inner(source: &dyn Source, file: &str, report: &mut Report) -> Option<Co
         );
     }
 
-    let mut aws = AwsAccount::default();
-    if let Some(region) = &raw.aws.region {
-        let ok = !region.is_empty()
-            && region
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
-        if !ok {
-            report.error(file, "aws.region", format!("{region:?} is not a region name (e.g. us-east-1)"));
-        }
-        aws.region = region.clone();
-    }
-    if let Some(account) = &raw.aws.account_id {
-        if account.len() != 12 || !account.bytes().all(|b| b.is_ascii_digit()) {
-            report.error(file, "aws.account_id", format!("{account:?} is not a 12-digit account id"));
-        }
-        aws.account_id = account.clone();
-    }
+    let credentials = auth::credentials(report, file, &raw.iam, &aws);
+    let client_ip = auth::client_ip(report, file, &raw.client_ip);
 
     Some(Config {
         aws,
+        credentials,
+        client_ip,
         listeners,
         admin,
         workers,

@@ -44,6 +44,36 @@ pub struct Config {
     pub usage_plans: Vec<UsagePlan>,
     /// The region and account in method ARNs.
     pub aws: AwsAccount,
+    /// SigV4 credentials, for `AWS_IAM` methods.
+    pub credentials: Vec<IamCredential>,
+    /// When to believe `X-Forwarded-For`.
+    pub client_ip: ClientIpTrust,
+}
+
+/// A SigV4 access key and the IAM user it signs as.
+#[derive(Debug, Clone)]
+pub struct IamCredential {
+    /// The access key id.
+    pub access_key_id: String,
+    /// The secret (never logged).
+    pub secret: String,
+    /// The user name (`$context.identity.user`).
+    pub user: String,
+    /// The user's account (`$context.identity.accountId`).
+    pub account_id: String,
+    /// `arn:aws:iam::{account}:user/{user}` (`$context.identity.userArn`).
+    pub arn: String,
+    /// The user's identity policy; `None` grants nothing.
+    pub policy: Option<portico_auth::policy::Policy>,
+}
+
+/// When `X-Forwarded-For` names the client.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ClientIpTrust {
+    /// Peers whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Proxies in front of the gateway, believed whatever their address.
+    pub trusted_hops: u32,
 }
 
 /// The region and account the gateway stands for.
@@ -53,6 +83,8 @@ pub struct AwsAccount {
     pub region: String,
     /// Twelve digits.
     pub account_id: String,
+    /// Where Cognito user pools are (`https://cognito-idp.{region}.amazonaws.com` by default).
+    pub cognito_endpoint: Option<String>,
 }
 
 impl Default for AwsAccount {
@@ -60,6 +92,7 @@ impl Default for AwsAccount {
         Self {
             region: "us-east-1".into(),
             account_id: "000000000000".into(),
+            cognito_endpoint: None,
         }
     }
 }
@@ -270,6 +303,8 @@ pub struct Api {
     pub gateway_responses: GatewayResponses,
     /// Where API keys come from (`x-amazon-apigateway-api-key-source`).
     pub api_key_source: ApiKeySource,
+    /// The resource policy (`x-amazon-apigateway-policy`), its ARNs expanded.
+    pub policy: Option<portico_auth::policy::Policy>,
 }
 
 /// A stage: a name (the first path segment), its variables and its settings.
@@ -339,6 +374,11 @@ pub struct Route {
     pub mapper: Option<String>,
     /// AWS `apiKeyRequired`: the method's `security` names an API-key scheme.
     pub api_key_required: bool,
+    /// `authorizationScopes`: the scopes the method's `security` lists for a JWT or Cognito
+    /// authorizer; the token must carry one of them.
+    pub scopes: Vec<String>,
+    /// `AWS_IAM`: requests must be signed with SigV4 by a declared credential.
+    pub iam: bool,
 }
 
 /// The integration kinds.
@@ -477,16 +517,72 @@ pub struct PluginDef {
 pub struct AuthorizerDef {
     /// The security scheme's name.
     pub name: String,
+    /// What decides.
+    pub kind: AuthorizerKind,
+    /// Identity sources: all must be present and non-empty, or the answer is 401 without a call.
+    pub identity_sources: Vec<ParamSource>,
+    /// Result cache TTL (0 disables caching; default 300 s, at most 3600 s). JWT authorizers
+    /// cache nothing: a signature check is cheaper than a cache entry per token.
+    pub ttl: Duration,
+}
+
+impl AuthorizerDef {
+    /// The plugin of a Lambda-style authorizer.
+    pub fn plugin(&self) -> Option<&str> {
+        match &self.kind {
+            AuthorizerKind::Lambda(l) => Some(&l.plugin),
+            AuthorizerKind::Jwt(_) => None,
+        }
+    }
+}
+
+/// The kinds of authorizer.
+#[derive(Debug, Clone)]
+pub enum AuthorizerKind {
+    /// A Lambda authorizer (TOKEN or REQUEST), served by a plugin.
+    Lambda(LambdaAuthorizer),
+    /// A JWT authorizer (HTTP API `jwt`, REST `cognito_user_pools`), checked by the host.
+    Jwt(JwtAuthorizer),
+}
+
+/// A Lambda-style authorizer.
+#[derive(Debug, Clone)]
+pub struct LambdaAuthorizer {
     /// The plugin that decides (named by the function in `authorizerUri`).
     pub plugin: String,
     /// TOKEN or REQUEST.
     pub token: bool,
-    /// Identity sources: all must be present and non-empty, or the answer is 401 without a call.
-    pub identity_sources: Vec<ParamSource>,
     /// TOKEN only: the token must match this pattern, or the answer is 401 without a call.
     pub validation: Option<regex::Regex>,
-    /// Result cache TTL (0 disables caching; default 300 s, at most 3600 s).
-    pub ttl: Duration,
+    /// HTTP API `enableSimpleResponses`: `{"isAuthorized": bool}` answers.
+    pub simple_responses: bool,
+}
+
+/// A JWT authorizer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JwtAuthorizer {
+    /// Who issues the tokens.
+    pub issuer: JwtIssuer,
+    /// Accepted `aud` (or `client_id`) values; empty accepts any (Cognito without a client).
+    pub audiences: Vec<String>,
+    /// `x-portico-jwks-uri`: the key set's URL; `None` discovers it at
+    /// `{issuer}/.well-known/openid-configuration`.
+    pub jwks_uri: Option<String>,
+}
+
+/// The issuer of a JWT authorizer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JwtIssuer {
+    /// An issuer URL, as `jwtConfiguration.issuer` gives it.
+    Url(String),
+    /// A Cognito user pool (`providerARNs`): issuer
+    /// `https://cognito-idp.{region}.amazonaws.com/{pool}`, or `{aws.cognito_endpoint}/{pool}`.
+    Cognito {
+        /// The pool's region.
+        region: String,
+        /// The pool id, e.g. `us-east-1_AbC123`.
+        pool: String,
+    },
 }
 
 /// Lambda proxy payload format.

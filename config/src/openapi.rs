@@ -38,7 +38,7 @@ use context::Cx;
 use integration::parse_integration;
 use resource::{SiblingCheck, resource_path_ok};
 use responses::gateway_responses;
-use security::{Scheme, api_key_source, method_security, security_schemes};
+use security::{MethodSecurity, Scheme, api_key_source, method_security, security_schemes};
 
 /// Methods an OpenAPI path item may hold, as AWS supports them.
 const METHODS: &[&str] = &["get", "put", "post", "delete", "options", "head", "patch"];
@@ -54,6 +54,9 @@ pub struct Imported {
     pub gateway_responses: GatewayResponses,
     /// `x-amazon-apigateway-api-key-source` (default `HEADER`).
     pub api_key_source: ApiKeySource,
+    /// `x-amazon-apigateway-policy`, as written (parsed by the loader, which knows the region
+    /// and account its ARNs expand with).
+    pub policy: Option<Value>,
 }
 
 /// Imports a parsed document. Problems go to `report` under `file`.
@@ -91,6 +94,8 @@ pub fn import(file: &str, doc: &Value, report: &mut Report) -> Imported {
             if let Some(source) = api_key_source(&mut cx, &path, value) {
                 out.api_key_source = source;
             }
+        } else if key == "x-amazon-apigateway-policy" {
+            out.policy = Some(value.clone());
         } else if key.starts_with("x-amazon-apigateway-") {
             cx.extension(&path, key);
         }
@@ -156,10 +161,9 @@ fn operation(
         return None;
     };
     let mut integration = None;
-    let mut authorizer = None;
+    let mut security = MethodSecurity::default();
     let mut validator = None;
     let mut mapper = None;
-    let mut api_key_required = false;
     for (key, value) in op {
         let kpath = path.key(key);
         if key == "x-amazon-apigateway-integration" {
@@ -178,7 +182,7 @@ fn operation(
                 format!("{key} is not a Portico extension (x-portico-validator, x-portico-mapper)"),
             );
         } else if key == "security" {
-            (authorizer, api_key_required) = method_security(cx, &kpath, value, schemes);
+            security = method_security(cx, &kpath, value, schemes);
         }
     }
     if !op.contains_key("x-amazon-apigateway-integration") {
@@ -192,10 +196,12 @@ fn operation(
         method,
         integration: integration?,
         location: path.as_str().to_owned(),
-        authorizer,
+        authorizer: security.authorizer,
         validator,
         mapper,
-        api_key_required,
+        api_key_required: security.api_key,
+        scopes: security.scopes,
+        iam: security.iam,
     })
 }
 
@@ -245,7 +251,7 @@ paths:
     fn reports_every_error_with_its_path() {
         let (_, report) = run(r#"
 openapi: 3.0.1
-x-amazon-apigateway-policy: {}
+x-amazon-apigateway-cors: {}
 paths:
   /pets/{id}:
     get:
@@ -260,7 +266,12 @@ paths:
         type: lambda
 "#);
         let text = report.to_string();
-        assert!(text.contains("api.yaml: x-amazon-apigateway-policy: x-amazon-apigateway-policy is not supported yet"), "{text}");
+        assert!(
+            text.contains(
+                "api.yaml: x-amazon-apigateway-cors: x-amazon-apigateway-cors is not supported yet"
+            ),
+            "{text}"
+        );
         assert!(
             text.contains("paths./pets/{id}.get.x-amazon-apigateway-integration.uri: {petId}"),
             "{text}"
@@ -306,10 +317,13 @@ paths:
         assert!(!report.has_errors(), "{report}");
         let route = &api.routes[0];
         let auth = route.authorizer.as_ref().unwrap();
-        assert_eq!(auth.plugin, "header-auth");
-        assert!(auth.token);
+        assert_eq!(auth.plugin(), Some("header-auth"));
+        let crate::model::AuthorizerKind::Lambda(lambda) = &auth.kind else {
+            panic!("{auth:?}")
+        };
+        assert!(lambda.token);
         assert_eq!(auth.ttl, Duration::from_secs(60));
-        assert!(auth.validation.as_ref().unwrap().is_match("Bearer abc"));
+        assert!(lambda.validation.as_ref().unwrap().is_match("Bearer abc"));
         assert_eq!(route.mapper.as_deref(), Some("enrich"));
         assert_eq!(route.integration.kind, IntegrationKind::Function);
         assert_eq!(route.integration.payload_format, PayloadFormat::V2);

@@ -240,9 +240,11 @@ pub fn check_references(apis: &[Api], plugins: &[PluginDef], report: &mut Report
                 ),
             }
             };
-            if let Some(a) = &route.authorizer {
+            if let Some(a) = &route.authorizer
+                && let Some(plugin) = a.plugin()
+            {
                 need(
-                    &a.plugin,
+                    plugin,
                     PluginKind::Authorizer,
                     &format!("authorizer {}", a.name),
                 );

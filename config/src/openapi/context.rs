@@ -34,7 +34,6 @@ const UNSUPPORTED_EXTENSIONS: &[&str] = &[
     "x-amazon-apigateway-cors",
     "x-amazon-apigateway-integrations",
     "x-amazon-apigateway-minimum-compression-size",
-    "x-amazon-apigateway-policy",
     "x-amazon-apigateway-request-validator",
     "x-amazon-apigateway-request-validators",
 ];

@@ -16,6 +16,8 @@ use crate::model::{ApiKeySource, AuthorizerDef};
 pub(super) enum Scheme {
     /// An `x-amazon-apigateway-authorizer`.
     Authorizer(Box<AuthorizerDef>),
+    /// `x-amazon-apigateway-authtype: awsSigv4`: the method is `AWS_IAM`.
+    Iam,
     /// `type: apiKey, name: x-api-key, in: header`: the method requires an API key.
     ApiKey,
     /// A scheme Portico cannot enforce yet, with the reason.
@@ -51,6 +53,7 @@ pub(super) fn security_schemes(
             for key in obj.keys() {
                 if key.starts_with("x-amazon-apigateway-")
                     && key != "x-amazon-apigateway-authorizer"
+                    && key != "x-amazon-apigateway-authtype"
                 {
                     cx.extension(&spath.key(key), key);
                 }
@@ -66,7 +69,12 @@ pub(super) fn security_schemes(
                         .get("name")
                         .and_then(Value::as_str)
                         .is_some_and(|n| n.eq_ignore_ascii_case("x-api-key"));
-                    if obj.contains_key("x-amazon-apigateway-authtype") {
+                    let authtype = obj
+                        .get("x-amazon-apigateway-authtype")
+                        .and_then(Value::as_str);
+                    if authtype.is_some_and(|t| t.eq_ignore_ascii_case("awsSigv4")) {
+                        Scheme::Iam
+                    } else if obj.contains_key("x-amazon-apigateway-authtype") {
                         Scheme::Unsupported(format!(
                             "security scheme {name} has x-amazon-apigateway-authtype but no x-amazon-apigateway-authorizer"
                         ))
@@ -95,33 +103,68 @@ pub(super) fn security_schemes(
     out
 }
 
-/// A method's `security`: at most one authorizer, and whether an API key is required;
-/// anything else is not enforceable yet.
+/// What a method's `security` asks for.
+#[derive(Debug, Default)]
+pub(super) struct MethodSecurity {
+    /// At most one authorizer.
+    pub authorizer: Option<AuthorizerDef>,
+    /// An API key is required.
+    pub api_key: bool,
+    /// `AWS_IAM`.
+    pub iam: bool,
+    /// The scopes listed with the authorizer (`authorizationScopes`).
+    pub scopes: Vec<String>,
+}
+
+/// Most scopes a route may list (HTTP API quota).
+const MAX_SCOPES: usize = 10;
+
+/// A method's `security`: at most one authorizer or `AWS_IAM`, with the authorizer's scopes,
+/// and whether an API key is required; anything else is not enforceable yet.
 pub(super) fn method_security(
     cx: &mut Cx<'_>,
     path: &DocPath,
     value: &Value,
     schemes: &HashMap<String, Scheme>,
-) -> (Option<AuthorizerDef>, bool) {
+) -> MethodSecurity {
+    let mut out = MethodSecurity::default();
     let Some(reqs) = value.as_array() else {
         cx.error(path, "must be a list of security requirements");
-        return (None, false);
+        return out;
     };
-    let mut found: Option<AuthorizerDef> = None;
-    let mut api_key = false;
     for (i, req) in reqs.iter().enumerate() {
-        for name in req.as_object().into_iter().flat_map(Map::keys) {
+        for (name, scopes) in req.as_object().into_iter().flatten() {
             match schemes.get(name) {
-                Some(Scheme::Authorizer(a)) if found.is_none() => found = Some((**a).clone()),
-                Some(Scheme::Authorizer(_)) => cx.error(path, "a method can have one authorizer only"),
-                Some(Scheme::ApiKey) => api_key = true,
+                Some(Scheme::Authorizer(_) | Scheme::Iam) if out.authorizer.is_some() || out.iam => {
+                    cx.error(path, "a method can have one authorizer (or AWS_IAM) only")
+                }
+                Some(Scheme::Authorizer(a)) => {
+                    out.authorizer = Some((**a).clone());
+                    out.scopes = scopes
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .filter_map(Value::as_str)
+                        .map(str::to_owned)
+                        .collect();
+                    if out.scopes.len() > MAX_SCOPES {
+                        cx.error(path, format!("a method lists at most {MAX_SCOPES} scopes"));
+                    }
+                    if !out.scopes.is_empty()
+                        && !matches!(a.kind, crate::model::AuthorizerKind::Jwt(_))
+                    {
+                        cx.error(path, format!("scopes apply to JWT and Cognito authorizers; {name} is a Lambda authorizer"));
+                    }
+                }
+                Some(Scheme::Iam) => out.iam = true,
+                Some(Scheme::ApiKey) => out.api_key = true,
                 Some(Scheme::Unsupported(why)) => cx.error(path, format!("{why}; the method would be served unprotected")),
                 Some(Scheme::Invalid) => {}
                 None => cx.error(path, format!("security requirement [{i}] names {name}, which is not a defined security scheme")),
             }
         }
     }
-    (found, api_key)
+    out
 }
 
 /// `x-amazon-apigateway-api-key-source`: where usage plans read the API key from.

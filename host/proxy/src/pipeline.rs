@@ -85,6 +85,7 @@ pub async fn handle(
         request_id,
         parts: &parts,
         peer: conn.peer,
+        source_ip: context::client_ip(&snap.client_ip, conn.peer.ip(), &parts.headers),
         protocol,
         arrived,
         api: "",
@@ -138,20 +139,41 @@ pub async fn handle(
         if content_length(&parts).is_some_and(|len| len > max_body) {
             break 'pipeline Err(GatewayError::BodyTooLarge(max_body));
         }
-        // Authorizer: 401/403/500 end the request here.
-        let authorized;
-        let cx = match &route.authorizer {
-            Some(auth) => match authorize::authorize(gw, &cx, auth).await {
-                Ok(a) => {
-                    authorized = a;
-                    RequestContext {
-                        authorizer: Some(&authorized),
-                        ..cx
-                    }
-                }
+        // Plugins that see the body, and SigV4 (which signs it), get it whole (bounded);
+        // otherwise it streams. The limit travels with the body: streamed or collected, it
+        // stops at `max_body`.
+        let integration = &route.integration;
+        let needs_body = route.validator.is_some()
+            || route.mapper.is_some()
+            || route.access.needs_body()
+            || integration.kind == IntegrationKind::Function;
+        let limit = usize::try_from(max_body).unwrap_or(usize::MAX);
+        let incoming: Body = http_body_util::Limited::new(body, limit).boxed();
+        let body = if needs_body {
+            match plugin::collect(incoming, max_body).await {
+                Ok(b) => ReqBody::Whole(b),
                 Err(e) => break 'pipeline Err(e),
-            },
-            None => cx,
+            }
+        } else {
+            ReqBody::Stream(incoming)
+        };
+
+        // Resource policy, authorizer, AWS_IAM: 401/403/500 end the request here.
+        let whole = match &body {
+            ReqBody::Whole(b) => Some(b.as_ref()),
+            ReqBody::Stream(_) => None,
+        };
+        let authorized;
+        let cx = match authorize::check(gw, &cx, &route.access, api.policy.as_ref(), whole).await {
+            Ok(Some(a)) => {
+                authorized = a;
+                RequestContext {
+                    authorizer: Some(&authorized),
+                    ..cx
+                }
+            }
+            Ok(None) => cx,
+            Err(e) => break 'pipeline Err(e),
         };
 
         // API key and throttling (AWS §2 rows 6–7): 403 / 429 / 503 end the request here.
@@ -178,22 +200,6 @@ pub async fn handle(
         }
         let cx = RequestContext { api_key: key, ..cx };
 
-        // Plugins that see the body get it whole (bounded); otherwise it streams.
-        let integration = &route.integration;
-        let needs_body = route.validator.is_some()
-            || route.mapper.is_some()
-            || integration.kind == IntegrationKind::Function;
-        // The limit travels with the body: streamed or collected, it stops at `max_body`.
-        let limit = usize::try_from(max_body).unwrap_or(usize::MAX);
-        let incoming: Body = http_body_util::Limited::new(body, limit).boxed();
-        let body = if needs_body {
-            match plugin::collect(incoming, max_body).await {
-                Ok(b) => ReqBody::Whole(b),
-                Err(e) => break 'pipeline Err(e),
-            }
-        } else {
-            ReqBody::Stream(incoming)
-        };
         if let (Some(validator), ReqBody::Whole(bytes)) = (&route.validator, &body)
             && let Err(e) = plugin::validate(gw, &cx, validator, bytes).await
         {
@@ -249,7 +255,7 @@ pub async fn handle(
         log: gw.access_log.enabled().then(|| LogFields {
             gw_log: gw.access_log.clone(),
             request_id: request_id.to_owned(),
-            source_ip: conn.peer.ip().to_string(),
+            source_ip: cx.source_ip.to_string(),
             request_time: clf_time(arrived),
             method: parts.method.to_string(),
             resource_path: cx.resource_path.to_owned(),

@@ -17,7 +17,9 @@ use portico_config::responses::GatewayResponses;
 use portico_config::{ApiKeySource, Config, Integration, IntegrationKind, Limits, PluginKind};
 use portico_traffic::Pending;
 
-use crate::phase::authorize::{AuthorizerRt, DecisionCache};
+use crate::phase::authorize::iam::IamRt;
+use crate::phase::authorize::jwt::JwtRt;
+use crate::phase::authorize::{Access, AuthorizerRt};
 use crate::phase::cache::{Caches, StageCacheRt};
 use crate::phase::traffic::{self, SnapshotTraffic, StageTraffic, TrafficState};
 use crate::plugins::Slot;
@@ -43,6 +45,8 @@ pub struct Snapshot {
     pub functions: HashMap<String, Arc<Slot>>,
     /// The account throttle, every API key and usage plan.
     pub traffic: SnapshotTraffic,
+    /// When `X-Forwarded-For` names the client.
+    pub client_ip: portico_config::ClientIpTrust,
 }
 
 /// One API, compiled.
@@ -59,6 +63,8 @@ pub struct ApiRt {
     pub responses: GatewayResponses,
     /// Where API keys come from.
     pub api_key_source: ApiKeySource,
+    /// The resource policy.
+    pub policy: Option<portico_auth::policy::Policy>,
 }
 
 /// One route, compiled.
@@ -69,8 +75,8 @@ pub struct RouteRt {
     pub method: String,
     /// The integration.
     pub integration: Integration,
-    /// The authorizer, if the method has one.
-    pub authorizer: Option<Arc<AuthorizerRt>>,
+    /// Its authorizer, `AWS_IAM` and scopes.
+    pub access: Access,
     /// `x-portico-validator`.
     pub validator: Option<Arc<Slot>>,
     /// `x-portico-mapper`.
@@ -89,6 +95,8 @@ pub struct StageRt {
     pub variables: BTreeMap<String, String>,
     /// `arn:aws:execute-api:{region}:{account}:{api}/{stage}/`: method ARNs start with it.
     pub arn_prefix: String,
+    /// Where the account id lies in `arn_prefix` (see [`StageRt::account_id`]).
+    pub account: std::ops::Range<usize>,
     /// Series per route, indexed by [`RouteId`].
     pub route_metrics: Vec<RouteMetrics>,
     /// Series for requests in this stage that match no route.
@@ -100,6 +108,13 @@ pub struct StageRt {
     /// The function plugin each `aws_proxy` route calls in this stage, indexed by
     /// [`RouteId`]; `None` for other routes and for function names only a request can fill.
     pub functions: Vec<Option<Arc<Slot>>>,
+}
+
+impl StageRt {
+    /// `$context.accountId`.
+    pub fn account_id(&self) -> &str {
+        self.arn_prefix.get(self.account.clone()).unwrap_or("")
+    }
 }
 
 impl Snapshot {
@@ -121,9 +136,14 @@ impl Snapshot {
         let mut apis = Vec::with_capacity(config.apis.len());
         let mut by_host = HashMap::new();
         let mut default_api = None;
+        let iam = Arc::new(IamRt::new(
+            &config.credentials,
+            &config.aws.region,
+            &config.aws.account_id,
+        ));
         for (index, api) in config.apis.iter().enumerate() {
             let mut router = Router::new();
-            let mut authorizer_caches: HashMap<String, Option<DecisionCache>> = HashMap::new();
+            let mut authorizers: HashMap<String, Arc<AuthorizerRt>> = HashMap::new();
             let mut routes = Vec::with_capacity(api.routes.len());
             for (id, route) in api.routes.iter().enumerate() {
                 let id = RouteId::try_from(id).unwrap_or(RouteId::MAX);
@@ -141,10 +161,20 @@ impl Snapshot {
                         None
                     }
                 };
-                let authorizer = match &route.authorizer {
-                    Some(def) => slot(&def.plugin, PluginKind::Authorizer)
-                        .map(|slot| AuthorizerRt::build(def, slot, &mut authorizer_caches)),
-                    None => None,
+                let authorizer = route.authorizer.as_ref().and_then(|def| {
+                    let plugin = def.plugin().and_then(|p| slot(p, PluginKind::Authorizer));
+                    let jwt = || match &def.kind {
+                        portico_config::AuthorizerKind::Jwt(j) => {
+                            Some(Arc::new(JwtRt::new(j, &config.aws)))
+                        }
+                        portico_config::AuthorizerKind::Lambda(_) => None,
+                    };
+                    AuthorizerRt::build(def, plugin, jwt, &config.aws, &api.name, &mut authorizers)
+                });
+                let access = Access {
+                    authorizer,
+                    iam: route.iam.then(|| Arc::clone(&iam)),
+                    scopes: route.scopes.clone(),
                 };
                 let validator = route
                     .validator
@@ -169,7 +199,7 @@ impl Snapshot {
                     resource_path: route.resource_path.clone(),
                     method: route.method.clone(),
                     integration: route.integration.clone(),
-                    authorizer,
+                    access,
                     validator,
                     mapper,
                     api_key_required: route.api_key_required,
@@ -191,6 +221,10 @@ impl Snapshot {
                         "arn:aws:execute-api:{}:{}:{}/{}/",
                         config.aws.region, config.aws.account_id, api.name, s.name
                     ),
+                    account: {
+                        let start = "arn:aws:execute-api:".len() + config.aws.region.len() + 1;
+                        start..start + config.aws.account_id.len()
+                    },
                     route_metrics: routes
                         .iter()
                         .map(|r| {
@@ -220,6 +254,7 @@ impl Snapshot {
                 stages,
                 responses: api.gateway_responses.clone(),
                 api_key_source: api.api_key_source,
+                policy: api.policy.clone(),
             });
         }
         if !errors.is_empty() {
@@ -240,6 +275,7 @@ impl Snapshot {
         let (traffic, pending) = tb.finish(config.traffic.account);
         let snapshot = Self {
             traffic,
+            client_ip: config.client_ip.clone(),
             generation,
             apis,
             by_host,

@@ -226,10 +226,9 @@ impl Plugin {
             cx,
             async |store, ex| match ex {
                 Exports::Authorizer(a) => a.call_authorize(store, &head, method_arn).await,
-                Exports::AuthorizerV0(a) => a
-                    .call_authorize(store, &head)
-                    .await
-                    .map(types::decision_v0),
+                Exports::AuthorizerV0(a) => {
+                    a.call_authorize(store, &head).await.map(types::decision_v0)
+                }
                 _ => Err(wrong_kind()),
             },
             types::decision,

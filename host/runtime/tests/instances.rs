@@ -121,7 +121,11 @@ fn two_hundred_concurrent_calls_on_two_threads() {
                             "deny-token"
                         };
                         let cx = portico_runtime::CallContext::new(format!("req-{i}"));
-                        (i, p.authorize(&cx, head(&[("authorization", token)]), TEST_ARN).await)
+                        (
+                            i,
+                            p.authorize(&cx, head(&[("authorization", token)]), TEST_ARN)
+                                .await,
+                        )
                     })
                 })
                 .collect();
@@ -172,9 +176,11 @@ fn thread_per_core_calls_share_a_plugin() {
                         .build()
                         .unwrap();
                     for i in 0..200 {
-                        let d = rt.block_on(
-                            p.authorize(&cx(), head(&[("authorization", "allow-token")]), TEST_ARN),
-                        );
+                        let d = rt.block_on(p.authorize(
+                            &cx(),
+                            head(&[("authorization", "allow-token")]),
+                            TEST_ARN,
+                        ));
                         assert!(
                             matches!(d, Ok(Decision::Allow { .. })),
                             "{policy:?} thread {t} call {i}: {d:?}"

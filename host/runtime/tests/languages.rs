@@ -24,7 +24,8 @@ async fn allows_and_denies(p: &Plugin, prefix: &str) {
     let allow = p
         .authorize(
             &cx(),
-            head(&[("Authorization", &format!("{prefix}-allow"))]), TEST_ARN,
+            head(&[("Authorization", &format!("{prefix}-allow"))]),
+            TEST_ARN,
         )
         .await;
     match allow {
@@ -39,7 +40,11 @@ async fn allows_and_denies(p: &Plugin, prefix: &str) {
         other => panic!("{prefix}-allow: {other:?}"),
     }
     let deny = p
-        .authorize(&cx(), head(&[("authorization", &format!("{prefix}-deny"))]), TEST_ARN)
+        .authorize(
+            &cx(),
+            head(&[("authorization", &format!("{prefix}-deny"))]),
+            TEST_ARN,
+        )
         .await;
     assert_eq!(deny, Ok(Decision::Forbidden(None)));
     assert_eq!(

@@ -38,7 +38,11 @@ async fn header_authorizer_allows_denies_and_answers_unauthorized() {
         other => panic!("allow-token: {other:?}"),
     }
     let bearer = p
-        .authorize(&cx(), head(&[("authorization", "Bearer allow-token")]), TEST_ARN)
+        .authorize(
+            &cx(),
+            head(&[("authorization", "Bearer allow-token")]),
+            TEST_ARN,
+        )
         .await;
     assert!(matches!(bearer, Ok(Decision::Allow { .. })), "{bearer:?}");
 
@@ -91,7 +95,11 @@ async fn policy_authorizer_returns_lambda_output_with_the_method_arn() {
 
 #[tokio::test]
 async fn authorizer_built_for_0_1_0_still_loads_and_decides() {
-    let p = load("authorizer-legacy", PluginKind::Authorizer, Grants::default());
+    let p = load(
+        "authorizer-legacy",
+        PluginKind::Authorizer,
+        Grants::default(),
+    );
     let allow = p
         .authorize(&cx(), head(&[("authorization", "legacy")]), TEST_ARN)
         .await;
@@ -290,8 +298,14 @@ async fn kv_needs_its_grant_and_persists_across_calls() {
     };
     let token = [("authorization", "kv-test-token")];
     // Fresh instances: the memory is gone between calls, the kv entry is not.
-    assert_eq!(cached(p.authorize(&cx(), head(&token), TEST_ARN).await), "no");
-    assert_eq!(cached(p.authorize(&cx(), head(&token), TEST_ARN).await), "yes");
+    assert_eq!(
+        cached(p.authorize(&cx(), head(&token), TEST_ARN).await),
+        "no"
+    );
+    assert_eq!(
+        cached(p.authorize(&cx(), head(&token), TEST_ARN).await),
+        "yes"
+    );
     assert_eq!(
         cached(
             p.authorize(&cx(), head(&[("authorization", "other")]), TEST_ARN)

@@ -68,8 +68,13 @@ pub async fn call(
             })
         } else {
             let authorizer = AuthorizerContext {
-                principal_id: cx.authorizer.map(|a| a.principal_id.clone()),
+                principal_id: cx
+                    .authorizer
+                    .filter(|a| a.iam.is_none())
+                    .map(|a| a.principal_id.clone()),
                 context: cx.authorizer.map(|a| a.context.clone()).unwrap_or_default(),
+                claims: cx.authorizer.and_then(|a| a.claims.clone()),
+                scopes: cx.authorizer.map(|a| a.scopes.clone()).unwrap_or_default(),
             };
             let event = lambda::event(integration.payload_format, cx, &body, &authorizer);
             version

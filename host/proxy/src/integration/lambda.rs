@@ -68,12 +68,17 @@ pub struct AuthorizerContext {
     pub principal_id: Option<String>,
     /// The authorizer's `context` map, values already stringified (`1` → `"1"`), in order.
     pub context: Vec<(String, String)>,
+    /// A JWT authorizer's claims, stringified (1.0: `authorizer.claims`; 2.0:
+    /// `authorizer.jwt.claims`).
+    pub claims: Option<Vec<(String, String)>>,
+    /// A JWT's scopes (2.0: `authorizer.jwt.scopes`).
+    pub scopes: Vec<String>,
 }
 
 impl AuthorizerContext {
     /// No authorizer ran, or it returned nothing to pass on.
     pub fn is_empty(&self) -> bool {
-        self.principal_id.is_none() && self.context.is_empty()
+        self.principal_id.is_none() && self.context.is_empty() && self.claims.is_none()
     }
 }
 

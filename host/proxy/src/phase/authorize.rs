@@ -1,136 +1,139 @@
-//! The authorizer phase: the compiled authorizer of a route (its declaration, plugin slot and
-//! decision cache), built with the snapshot, and the per-request call.
+//! Access control, the pipeline's step 3 and 5 (reference §2): the API's resource policy, then
+//! the method's authorizer or `AWS_IAM` signature, combined as API Gateway combines them
+//! (§5.2, Tables A and B). Built with the snapshot ([`Access::build`]); per request,
+//! [`check`].
 //!
-//! Identity sources come first: a missing or empty one, or a token that fails
-//! `identityValidationExpression`, answers 401 without calling the plugin. Allows and denies
-//! are cached per identity for `authorizerResultTtlInSeconds`; a 401 or a custom answer is not.
-//! Faults map as in [`super::plugin`]: deadline or no free instance → 500 AUTHORIZER_FAILURE,
-//! anything else → 500 AUTHORIZER_CONFIGURATION_ERROR.
+//! | method protection | resource policy       | needs                                        |
+//! |-------------------|-----------------------|----------------------------------------------|
+//! | none              | none                  | nothing                                      |
+//! | none              | yes                   | an explicit Allow for the anonymous caller   |
+//! | Lambda authorizer | none / yes            | the authorizer's policy, Table A (an explicit Deny in the resource policy answers before the authorizer is called) |
+//! | JWT / Cognito     | none / yes            | a valid token, then an explicit Allow when there is a policy |
+//! | `AWS_IAM`         | none / yes            | a valid signature, then the user's identity policy and the resource policy: Table A in the same account, Table B across accounts |
+//!
+//! The kinds live in [`lambda`], [`jwt`] and [`iam`]. Every denial is an `ACCESS_DENIED`
+//! with the message API Gateway writes for it.
 
-use std::collections::HashMap;
+pub mod iam;
+pub mod jwt;
+pub mod lambda;
+
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::SystemTime;
 
-use portico_config::AuthorizerDef;
-use portico_config::mapping::ParamSource;
-use portico_runtime::{CallContext, Decision, Fault};
+use portico_auth::arn::MAX_METHOD_ARN;
+use portico_auth::policy::{Facts, Outcome, Policy, Principal, combine};
 
-use super::plugin::record_fault;
 use crate::Gateway;
 use crate::pipeline::context::{Authorized, RequestContext};
 use crate::pipeline::error::GatewayError;
-use crate::plugins::Slot;
 
-/// Authorizer results cached per identity, for `authorizerResultTtlInSeconds`.
-pub type DecisionCache = moka::sync::Cache<String, Arc<portico_runtime::Decision>>;
+pub use lambda::{AuthorizerRt, DecisionCache};
 
-/// Most cached authorizer results per authorizer.
-const DECISION_CACHE_ENTRIES: u64 = 100_000;
+/// `execute-api:Invoke`, the action every data-plane request asks for.
+const INVOKE: &str = "execute-api:Invoke";
 
-/// An authorizer on a route, compiled.
-pub struct AuthorizerRt {
-    /// The declaration.
-    pub def: AuthorizerDef,
-    /// The plugin that decides.
-    pub slot: Arc<Slot>,
-    /// Cached decisions (none when the TTL is 0).
-    pub cache: Option<DecisionCache>,
+/// A route's protection, compiled.
+#[derive(Default)]
+pub struct Access {
+    /// Its authorizer (Lambda-style or JWT).
+    pub authorizer: Option<Arc<AuthorizerRt>>,
+    /// `AWS_IAM`: SigV4 against the gateway file's credentials.
+    pub iam: Option<Arc<iam::IamRt>>,
+    /// `authorizationScopes` (JWT and Cognito).
+    pub scopes: Vec<String>,
 }
 
-impl AuthorizerRt {
-    /// Compiles `def` on `slot`. Methods that share an authorizer share its decision cache
-    /// (`caches`, by authorizer name, within one API).
-    pub fn build(
-        def: &AuthorizerDef,
-        slot: Arc<Slot>,
-        caches: &mut HashMap<String, Option<DecisionCache>>,
-    ) -> Arc<Self> {
-        let cache = caches
-            .entry(def.name.clone())
-            .or_insert_with(|| {
-                (def.ttl > Duration::ZERO).then(|| {
-                    moka::sync::Cache::builder()
-                        .max_capacity(DECISION_CACHE_ENTRIES)
-                        .time_to_live(def.ttl)
-                        .build()
-                })
-            })
-            .clone();
-        Arc::new(Self {
-            def: def.clone(),
-            slot,
-            cache,
-        })
+impl Access {
+    /// Whether the method needs the request body before access control (SigV4 signs it).
+    pub fn needs_body(&self) -> bool {
+        self.iam.is_some()
     }
 }
 
-/// Runs the method's authorizer. `Ok` carries the principal and context to expose as
-/// `$context.authorizer.*`.
-pub async fn authorize(
+/// The request facts a policy is evaluated against.
+fn facts<'a>(cx: &'a RequestContext<'_>, arn: &'a str, principal: Principal<'a>) -> Facts<'a> {
+    Facts {
+        action: INVOKE,
+        resource: arn,
+        principal,
+        source_ip: Some(cx.source_ip),
+        user_agent: cx.header("user-agent"),
+        referer: cx.header("referer"),
+        source_arn: None,
+        secure_transport: false,
+        now: SystemTime::now(),
+    }
+}
+
+/// The 403 a resource policy gives `who` (`anonymous`, or an IAM user's ARN).
+fn resource_denied(who: &str, arn: &str, explicit: bool) -> GatewayError {
+    let tail = if explicit {
+        " with an explicit deny"
+    } else {
+        ""
+    };
+    GatewayError::AccessDenied(Some(format!(
+        "User: {who} is not authorized to perform: execute-api:Invoke on resource: {arn}{tail}"
+    )))
+}
+
+/// Runs the route's access control. `Ok(None)`: nothing to expose (an unprotected method);
+/// `Ok(Some)`: what `$context.authorizer.*` and `$context.identity.*` show.
+pub async fn check(
     gw: &Gateway,
     cx: &RequestContext<'_>,
-    auth: &AuthorizerRt,
-) -> Result<Authorized, GatewayError> {
-    // Identity sources: every one present and non-empty, or 401 without calling the plugin.
-    let mut key = String::new();
-    for source in &auth.def.identity_sources {
-        let value = cx
-            .param(source)
-            .filter(|v| !v.is_empty())
-            .ok_or(GatewayError::Unauthorized)?;
-        if auth.def.token
-            && let ParamSource::Header(_) = source
-            && auth
-                .def
-                .validation
-                .as_ref()
-                .is_some_and(|re| !re.is_match(&value))
-        {
-            return Err(GatewayError::Unauthorized);
-        }
-        key.push_str(&value);
-        key.push('\0');
+    access: &Access,
+    resource_policy: Option<&Policy>,
+    body: Option<&[u8]>,
+) -> Result<Option<Authorized>, GatewayError> {
+    if access.authorizer.is_none() && access.iam.is_none() && resource_policy.is_none() {
+        return Ok(None);
     }
-    let cached = auth.cache.as_ref().and_then(|c| c.get(&key));
-    let decision = match cached {
-        Some(d) => d,
-        None => {
-            let version = auth.slot.current();
-            let call = CallContext::new(cx.request_id);
-            let arn = cx.method_arn();
-            let decision = match version.plugin.authorize(&call, cx.plugin_head(), &arn).await {
-                Ok(d) => Arc::new(d),
-                Err(fault) => {
-                    record_fault(gw, &auth.slot, cx, &fault);
-                    return Err(match fault {
-                        Fault::Deadline | Fault::Overloaded => {
-                            GatewayError::AuthorizerFailure(fault.to_string())
-                        }
-                        _ => GatewayError::AuthorizerConfiguration(fault.to_string()),
-                    });
-                }
-            };
-            // Allows and denies are policies and are cached; a 401 or a custom answer is not.
-            if let Some(cache) = &auth.cache
-                && matches!(*decision, Decision::Allow { .. } | Decision::Forbidden(_))
-            {
-                cache.insert(key, Arc::clone(&decision));
-            }
-            decision
-        }
+    let arn = cx.method_arn();
+    if arn.len() > MAX_METHOD_ARN {
+        return Err(GatewayError::UriTooLong(arn.len()));
+    }
+    if let Some(iam) = &access.iam {
+        return iam::check(cx, iam, &arn, resource_policy, body).map(Some);
+    }
+    // Anonymous as far as the resource policy can tell: an explicit Deny ends it before any
+    // authorizer runs.
+    let resource = resource_policy.map(|p| p.evaluate(&facts(cx, &arn, Principal::Anonymous)));
+    if resource == Some(Outcome::ExplicitDeny) {
+        return Err(resource_denied("anonymous", &arn, true));
+    }
+    let Some(auth) = &access.authorizer else {
+        // A resource policy alone: it must allow explicitly.
+        return match resource {
+            Some(Outcome::Allow) | None => Ok(None),
+            Some(_) => Err(resource_denied("anonymous", &arn, false)),
+        };
     };
-    match &*decision {
-        Decision::Allow {
-            principal_id,
-            context,
-            usage_identifier_key,
-        } => Ok(Authorized {
-            principal_id: principal_id.clone(),
-            context: context.clone(),
-            usage_identifier_key: usage_identifier_key.clone(),
-        }),
-        Decision::Unauthorized => Err(GatewayError::Unauthorized),
-        Decision::Forbidden(message) => Err(GatewayError::AccessDenied(message.clone())),
-        Decision::Custom(reply) => Err(GatewayError::PluginReply(Box::new(reply.clone()))),
+    let (authorized, identity) = match &auth.check {
+        lambda::Check::Lambda(l) => lambda::authorize(gw, cx, auth, l, &arn).await?,
+        lambda::Check::Jwt(j) => (jwt::authorize(gw, cx, auth, j, &access.scopes).await?, None),
+    };
+    match identity {
+        // A policy from the authorizer: Table A with the resource policy.
+        Some(outcome) => match combine(outcome, resource, false) {
+            Outcome::Allow => Ok(Some(authorized)),
+            // The resource policy's own deny was answered above; this one is the authorizer's.
+            Outcome::ExplicitDeny => Err(GatewayError::AccessDenied(Some(
+                "User is not authorized to access this resource with an explicit deny".into(),
+            ))),
+            Outcome::ImplicitDeny if outcome == Outcome::Allow => {
+                Err(resource_denied("anonymous", &arn, false))
+            }
+            Outcome::ImplicitDeny => Err(GatewayError::AccessDenied(Some(
+                "User is not authorized to access this resource".into(),
+            ))),
+        },
+        // Authenticated without a policy (a JWT, a plain allow): a resource policy, if any,
+        // must allow explicitly.
+        None => match resource {
+            Some(Outcome::Allow) | None => Ok(Some(authorized)),
+            Some(_) => Err(resource_denied("anonymous", &arn, false)),
+        },
     }
 }

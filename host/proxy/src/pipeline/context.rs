@@ -2,7 +2,7 @@
 //! mapping expressions and templates see them.
 
 use std::borrow::Cow;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use http::request::Parts;
@@ -19,8 +19,11 @@ pub struct RequestContext<'a> {
     pub request_id: &'a str,
     /// The method request head.
     pub parts: &'a Parts,
-    /// The client's address.
+    /// The address the connection comes from.
     pub peer: SocketAddr,
+    /// The client's address (`$context.identity.sourceIp`, `aws:SourceIp`): the peer, or the
+    /// address `X-Forwarded-For` gives when the peer is a trusted proxy.
+    pub source_ip: IpAddr,
     /// `$context.protocol`: `HTTP/1.1` or `HTTP/2.0`.
     pub protocol: &'static str,
     /// When the request arrived: `$context.requestTime` and `requestTimeEpoch`, formatted only
@@ -42,7 +45,8 @@ pub struct RequestContext<'a> {
     pub api_key: Option<&'a KeyRt>,
 }
 
-/// An authorizer's allow: `$context.authorizer.principalId` and `$context.authorizer.<key>`.
+/// What access control let through: `$context.authorizer.*` (a Lambda authorizer's principal
+/// and context, a JWT's claims and scopes) or `$context.identity.*` (a SigV4 caller).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Authorized {
     /// The principal.
@@ -51,6 +55,60 @@ pub struct Authorized {
     pub context: Vec<(String, String)>,
     /// The API key to meter the request under (`usageIdentifierKey`, key source AUTHORIZER).
     pub usage_identifier_key: Option<String>,
+    /// A JWT authorizer's claims (`$context.authorizer.claims.<name>`), stringified.
+    pub claims: Option<Vec<(String, String)>>,
+    /// A JWT's scopes.
+    pub scopes: Vec<String>,
+    /// The SigV4 caller of an `AWS_IAM` method.
+    pub iam: Option<IamCaller>,
+}
+
+/// The caller of an `AWS_IAM` method.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct IamCaller {
+    /// `$context.identity.accessKey`.
+    pub access_key: String,
+    /// `$context.identity.userArn`.
+    pub user_arn: String,
+    /// `$context.identity.user` and `caller`.
+    pub user: String,
+    /// `$context.identity.accountId`.
+    pub account_id: String,
+}
+
+/// The client's address: the peer, unless it is a proxy `trust` believes, in which case the
+/// address `X-Forwarded-For` gives, walking back from the right one trusted hop at a time.
+pub fn client_ip(
+    trust: &portico_config::ClientIpTrust,
+    peer: IpAddr,
+    headers: &http::HeaderMap,
+) -> IpAddr {
+    if trust.trusted_proxies.is_empty() && trust.trusted_hops == 0 {
+        return peer;
+    }
+    let hops: Vec<IpAddr> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .map_while(|s| s.parse().ok())
+        .collect();
+    let mut client = peer;
+    let mut walked = 0u32;
+    for hop in hops.iter().rev() {
+        let trusted = if trust.trusted_hops > 0 {
+            walked < trust.trusted_hops
+        } else {
+            trust.trusted_proxies.iter().any(|n| n.contains(&client))
+        };
+        if !trusted {
+            break;
+        }
+        client = *hop;
+        walked += 1;
+    }
+    client
 }
 
 /// A request id (`$context.requestId`, `x-amzn-RequestId`): a random UUID, formatted into a
@@ -89,6 +147,11 @@ pub fn clf_time(t: SystemTime) -> String {
 }
 
 impl RequestContext<'_> {
+    /// The SigV4 caller, on `AWS_IAM` methods.
+    pub fn iam(&self) -> Option<&IamCaller> {
+        self.authorizer.and_then(|a| a.iam.as_ref())
+    }
+
     /// This request's method ARN:
     /// `arn:aws:execute-api:{region}:{account}:{api}/{stage}/{METHOD}/{path below the stage}`
     /// (the path as received, without its leading `/`). Empty before the stage is known.
@@ -103,7 +166,8 @@ impl RequestContext<'_> {
             .unwrap_or(path);
         let below = below.strip_prefix('/').unwrap_or(below);
         let method = self.parts.method.as_str();
-        let mut arn = String::with_capacity(stage.arn_prefix.len() + method.len() + 1 + below.len());
+        let mut arn =
+            String::with_capacity(stage.arn_prefix.len() + method.len() + 1 + below.len());
         arn.push_str(&stage.arn_prefix);
         arn.push_str(method);
         arn.push('/');
@@ -154,7 +218,13 @@ impl RequestContext<'_> {
             "requestTimeEpoch" => self.request_time_epoch().to_string().into(),
             "domainName" => self.domain_name().into(),
             "domainPrefix" => self.domain_name().split('.').next().unwrap_or("").into(),
-            "identity.sourceIp" => self.peer.ip().to_string().into(),
+            "identity.sourceIp" => self.source_ip.to_string().into(),
+            "accountId" => self.stage.map_or("", |s| s.account_id()).into(),
+            "identity.accessKey" => self.iam().map_or("", |i| &i.access_key).into(),
+            "identity.userArn" => self.iam().map_or("", |i| &i.user_arn).into(),
+            "identity.user" => self.iam().map_or("", |i| &i.user).into(),
+            "identity.caller" => self.iam().map_or("", |i| &i.user).into(),
+            "identity.accountId" => self.iam().map_or("", |i| &i.account_id).into(),
             "identity.userAgent" => self.header("user-agent").unwrap_or("").into(),
             "identity.apiKey" => self.api_key.map_or("", |k| &k.value).into(),
             "identity.apiKeyId" => self.api_key.map_or("", |k| &k.id).into(),
@@ -168,6 +238,13 @@ impl RequestContext<'_> {
             other => {
                 let key = other.strip_prefix("authorizer.")?;
                 let auth = self.authorizer?;
+                if let Some(claim) = key.strip_prefix("claims.") {
+                    let claims = auth.claims.as_ref()?;
+                    return claims
+                        .iter()
+                        .find(|(k, _)| k == claim)
+                        .map(|(_, v)| v.as_str().into());
+                }
                 auth.context
                     .iter()
                     .find(|(k, _)| k == key)?
@@ -258,7 +335,7 @@ impl RequestContext<'_> {
             resource_path: self.resource_path.to_owned(),
             stage: self.stage.map(|s| s.name.clone()).unwrap_or_default(),
             api_id: self.api.to_owned(),
-            source_ip: self.peer.ip().to_string(),
+            source_ip: self.source_ip.to_string(),
             headers: pairs(&mut self.parts.headers.iter().filter_map(|(k, v)| {
                 v.to_str()
                     .ok()

@@ -53,6 +53,16 @@ pub enum GatewayError {
     /// The authorizer denied, with an optional message.
     #[error("access denied")]
     AccessDenied(Option<String>),
+    /// A JWT was refused: 401 UNAUTHORIZED with this `www-authenticate` value.
+    #[error("unauthorized (token)")]
+    Unauthenticated(String),
+    /// HTTP API style 403 `{"message":"Forbidden"}` (a simple response's `isAuthorized:
+    /// false`, a token without the route's scopes), with an optional `www-authenticate`.
+    #[error("forbidden")]
+    Forbidden(Option<String>),
+    /// A SigV4 signature did not verify: 403 INVALID_SIGNATURE with AWS's message.
+    #[error("invalid signature")]
+    InvalidSignature(String),
     /// The authorizer plugin ran past its deadline or found no free instance.
     #[error("authorizer failed: {0}")]
     AuthorizerFailure(String),
@@ -105,7 +115,8 @@ impl GatewayError {
             Self::IntegrationTimeout => ResponseType::IntegrationTimeout,
             Self::IntegrationFailure(_) => ResponseType::IntegrationFailure,
             Self::Configuration(_) | Self::FunctionFailed(_) => ResponseType::ApiConfigurationError,
-            Self::Unauthorized => ResponseType::Unauthorized,
+            Self::Unauthorized | Self::Unauthenticated(_) => ResponseType::Unauthorized,
+            Self::InvalidSignature(_) => ResponseType::InvalidSignature,
             Self::AccessDenied(_) => ResponseType::AccessDenied,
             Self::AuthorizerFailure(_) => ResponseType::AuthorizerFailure,
             Self::AuthorizerConfiguration(_) => ResponseType::AuthorizerConfigurationError,
@@ -118,6 +129,7 @@ impl GatewayError {
             | Self::UriTooLong(_)
             | Self::BadPath
             | Self::CacheInvalidationDenied
+            | Self::Forbidden(_)
             | Self::PluginReply(_) => {
                 return None;
             }
@@ -153,6 +165,11 @@ pub fn rescue(
     responses: Option<&GatewayResponses>,
 ) -> Response<Body> {
     let mut resp = respond(err, cx, responses);
+    if let GatewayError::Unauthenticated(challenge) | GatewayError::Forbidden(Some(challenge)) = err
+        && let Ok(v) = HeaderValue::from_str(challenge)
+    {
+        resp.headers_mut().insert(header::WWW_AUTHENTICATE, v);
+    }
     if let Some(secs) = err.retry_after()
         && !resp.headers().contains_key(header::RETRY_AFTER)
     {
@@ -187,6 +204,9 @@ fn respond(
                 "AccessDeniedException",
                 "Unauthorized",
             ),
+            GatewayError::Forbidden(_) => {
+                (StatusCode::FORBIDDEN, "ForbiddenException", "Forbidden")
+            }
             GatewayError::TrafficUnavailable(_) => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "ServiceUnavailableException",
@@ -203,7 +223,9 @@ fn respond(
     };
 
     let message = match err {
-        GatewayError::AccessDenied(Some(m)) | GatewayError::BadRequestBody(m) => m.as_str(),
+        GatewayError::AccessDenied(Some(m))
+        | GatewayError::BadRequestBody(m)
+        | GatewayError::InvalidSignature(m) => m.as_str(),
         _ => ty.default_message(),
     };
     let cx = RequestContext {

@@ -177,6 +177,10 @@ pub(super) fn v1(cx: &RequestContext<'_>, body: &[u8], authorizer: &AuthorizerCo
             map.insert("principalId".into(), Value::from(p.as_str()));
         }
         map.extend(authorizer_context(authorizer));
+        if let Some(claims) = &authorizer.claims {
+            let claims = strings(claims.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+            map.insert("claims".into(), Value::Object(claims));
+        }
         Value::Object(map)
     });
     json!({
@@ -196,18 +200,18 @@ pub(super) fn v1(cx: &RequestContext<'_>, body: &[u8], authorizer: &AuthorizerCo
             "extendedRequestId": cx.request_id,
             "httpMethod": method,
             "identity": {
-                "accessKey": null,
-                "accountId": null,
-                "caller": null,
+                "accessKey": cx.iam().map(|i| i.access_key.as_str()),
+                "accountId": cx.iam().map(|i| i.account_id.as_str()),
+                "caller": cx.iam().map(|i| i.user.as_str()),
                 "cognitoAuthenticationProvider": null,
                 "cognitoAuthenticationType": null,
                 "cognitoIdentityId": null,
                 "cognitoIdentityPoolId": null,
                 "principalOrgId": null,
-                "sourceIp": cx.peer.ip().to_string(),
-                "user": null,
+                "sourceIp": cx.source_ip.to_string(),
+                "user": cx.iam().map(|i| i.user.as_str()),
                 "userAgent": cx.header("user-agent"),
-                "userArn": null,
+                "userArn": cx.iam().map(|i| i.user_arn.as_str()),
             },
             "path": cx.parts.uri.path(),
             "protocol": cx.protocol,
@@ -249,7 +253,7 @@ pub(super) fn v2(cx: &RequestContext<'_>, body: &[u8], authorizer: &AuthorizerCo
     http.insert("method".into(), method.into());
     http.insert("path".into(), path.into());
     http.insert("protocol".into(), cx.protocol.into());
-    http.insert("sourceIp".into(), cx.peer.ip().to_string().into());
+    http.insert("sourceIp".into(), cx.source_ip.to_string().into());
     http.insert(
         "userAgent".into(),
         cx.header("user-agent").unwrap_or("").into(),
@@ -263,10 +267,21 @@ pub(super) fn v2(cx: &RequestContext<'_>, body: &[u8], authorizer: &AuthorizerCo
         if let Some(p) = &authorizer.principal_id {
             a.insert("principalId".into(), p.as_str().into());
         }
-        a.insert(
-            "lambda".into(),
-            Value::Object(authorizer_context(authorizer)),
-        );
+        match &authorizer.claims {
+            Some(claims) => {
+                let claims = strings(claims.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+                a.insert(
+                    "jwt".into(),
+                    json!({"claims": claims, "scopes": authorizer.scopes}),
+                );
+            }
+            None => {
+                a.insert(
+                    "lambda".into(),
+                    Value::Object(authorizer_context(authorizer)),
+                );
+            }
+        }
         rc.insert("authorizer".into(), Value::Object(a));
     }
     rc.insert("domainName".into(), cx.domain_name().into());
@@ -344,6 +359,8 @@ mod tests {
                 .iter()
                 .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
                 .collect::<BTreeMap<_, _>>(),
+            arn_prefix: "arn:aws:execute-api:us-east-1:000000000000:1234567890/test/".into(),
+            account: 32..44,
             route_metrics: Vec::new(),
             cache: None,
             traffic: Default::default(),
@@ -377,6 +394,7 @@ mod tests {
                 request_id: "c6af9ac6-7b61-11e6-9a41-93e8deadbeef",
                 parts: &self.parts,
                 peer: "203.0.113.9:54321".parse().unwrap(),
+                source_ip: "203.0.113.9".parse().unwrap(),
                 protocol: "HTTP/1.1",
                 arrived: std::time::UNIX_EPOCH
                     + std::time::Duration::from_millis(1_428_582_896_000),
@@ -632,6 +650,7 @@ mod tests {
                 ("numberKey".into(), "1".into()),
                 ("booleanKey".into(), "true".into()),
             ],
+            ..AuthorizerContext::default()
         };
         let e = f.event(PayloadFormat::V1, b"", &auth);
         let a = &e["requestContext"]["authorizer"];
@@ -646,6 +665,7 @@ mod tests {
         let context_only = AuthorizerContext {
             principal_id: None,
             context: vec![("k".into(), "v".into())],
+            ..AuthorizerContext::default()
         };
         let e = f.event(PayloadFormat::V1, b"", &context_only);
         assert_eq!(e["requestContext"]["authorizer"], json!({"k": "v"}));
@@ -790,6 +810,7 @@ mod tests {
         let auth = AuthorizerContext {
             principal_id: Some("me".into()),
             context: vec![("tenant".into(), "t1".into())],
+            ..AuthorizerContext::default()
         };
         let e = f.event(PayloadFormat::V2, &[0x80], &auth);
         assert_eq!(
@@ -801,6 +822,7 @@ mod tests {
         let simple = AuthorizerContext {
             principal_id: None,
             context: vec![("tenant".into(), "t1".into())],
+            ..AuthorizerContext::default()
         };
         let e = f.event(PayloadFormat::V2, b"", &simple);
         assert_eq!(
