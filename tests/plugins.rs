@@ -6,6 +6,10 @@
 
 mod support;
 
+/// Access control: policy authorizers, resource policies, JWT (see the module).
+#[path = "access.rs"]
+mod access;
+
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -568,6 +568,9 @@ pub struct JwtAuthorizer {
     /// `x-portico-jwks-uri`: the key set's URL; `None` discovers it at
     /// `{issuer}/.well-known/openid-configuration`.
     pub jwks_uri: Option<String>,
+    /// `x-portico-jwks-refetch-seconds`: an unknown `kid` refetches the key set at most this
+    /// often (default 10 s, 1 to 3600).
+    pub refetch_interval: Duration,
 }
 
 /// The issuer of a JWT authorizer.

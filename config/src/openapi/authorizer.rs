@@ -60,6 +60,7 @@ pub(super) fn parse_authorizer(
             }
             "authorizerPayloadFormatVersion" | "enableSimpleResponses" => kind == Kind::Request,
             "jwtConfiguration" | "x-portico-jwks-uri" => kind == Kind::Jwt,
+            "x-portico-jwks-refetch-seconds" => matches!(kind, Kind::Jwt | Kind::Cognito),
             "providerARNs" => kind == Kind::Cognito,
             "authorizerCredentials" => {
                 cx.warn(
@@ -348,6 +349,7 @@ fn jwt(cx: &mut Cx<'_>, path: &DocPath, obj: &Map<String, Value>) -> Option<JwtA
         issuer: JwtIssuer::Url(issuer),
         audiences,
         jwks_uri,
+        refetch_interval: refetch_interval(cx, path, obj),
     })
 }
 
@@ -393,5 +395,23 @@ fn cognito(cx: &mut Cx<'_>, path: &DocPath, obj: &Map<String, Value>) -> Option<
         // A user pool's app clients are not declared in the export: any client of the pool.
         audiences: Vec::new(),
         jwks_uri: None,
+        refetch_interval: refetch_interval(cx, path, obj),
     })
+}
+
+/// `x-portico-jwks-refetch-seconds`: 1 to 3600, default 10.
+fn refetch_interval(cx: &mut Cx<'_>, path: &DocPath, obj: &Map<String, Value>) -> Duration {
+    match obj.get("x-portico-jwks-refetch-seconds") {
+        None => Duration::from_secs(10),
+        Some(v) => match v.as_u64() {
+            Some(s @ 1..=3600) => Duration::from_secs(s),
+            _ => {
+                cx.error(
+                    &path.key("x-portico-jwks-refetch-seconds"),
+                    "must be an integer from 1 to 3600",
+                );
+                Duration::from_secs(10)
+            }
+        },
+    }
 }

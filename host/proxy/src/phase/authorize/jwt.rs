@@ -4,7 +4,7 @@
 //!
 //! The key set is fetched through the gateway's pooled client, from `x-portico-jwks-uri` or
 //! the issuer's discovery document, on first use, and kept: a lock-free read per request.
-//! An unknown `kid` refetches at most once per 10 s (whatever the number of requests that ask),
+//! An unknown `kid` refetches at most once per 10 s (`x-portico-jwks-refetch-seconds`) (whatever the number of requests that ask),
 //! a failed fetch keeps the keys already held and backs off, and the set is refreshed hourly.
 //! A token is never cached: its signature check is the cost, measured in `benches/`.
 //!
@@ -58,7 +58,10 @@ impl JwtRt {
         Self {
             config: JwtConfig::new(issuer, def.audiences.clone()),
             jwks_uri,
-            keys: JwksCache::new(JwksCacheConfig::default()),
+            keys: JwksCache::new(JwksCacheConfig {
+                min_refetch_interval: def.refetch_interval,
+                ..JwksCacheConfig::default()
+            }),
         }
     }
 

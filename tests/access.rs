@@ -1,0 +1,468 @@
+//! Access control through the real gateway (included by `tests/plugins.rs`, which provides
+//! `component` and the fixtures): Lambda-style policy authorizers and their decision cache,
+//! simple responses, a 0.1.0 authorizer, resource policies with trusted proxies, and JWT
+//! authorizers against a JWKS served on 127.0.0.1.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use jsonwebtoken::jwk::Jwk;
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use serde_json::{Value, json};
+
+use super::component;
+use crate::support::*;
+
+/// What `authorizer-policy` answers, per token.
+const OUTPUTS: &str = r#"{
+  "outputs": {
+    "alice": {"principalId": "alice",
+              "policyDocument": {"Version": "2012-10-17", "Statement": [
+                {"Effect": "Allow", "Action": "execute-api:Invoke", "Resource": "$methodArn"}]},
+              "context": {"tier": "gold", "level": 3, "admin": false}},
+    "bob": {"principalId": "bob",
+            "policyDocument": {"Statement": [
+              {"Effect": "Allow", "Action": "execute-api:*", "Resource": "$stageArn"},
+              {"Effect": "Deny", "Action": "execute-api:Invoke",
+               "Resource": "arn:aws:execute-api:*:*:testapi/prod/GET/pets/secret"}]}},
+    "nested": {"principalId": "n", "policyDocument": {"Statement": []}, "context": {"o": {"a": 1}}},
+    "yes": {"isAuthorized": true, "context": {"team": "blue"}},
+    "no": {"isAuthorized": false}
+  },
+  "unauthorized": ["expired"]
+}"#;
+
+fn scheme(name: &str, kind: &str, plugin: &str, ttl: u32, extra: &str) -> String {
+    format!(
+        r#"    {name}:
+      type: apiKey
+      name: Authorization
+      in: header
+      x-amazon-apigateway-authtype: custom
+      x-amazon-apigateway-authorizer:
+        type: {kind}
+        authorizerUri: {LAMBDA}:{plugin}/invocations
+        authorizerResultTtlInSeconds: {ttl}
+{extra}"#
+    )
+}
+
+fn mock(path: &str, security: &str) -> String {
+    format!(
+        r#"  {path}:
+    get:
+      security: [{{{security}: []}}]
+      x-amazon-apigateway-integration:
+        type: mock
+        requestTemplates:
+          application/json: '{{"statusCode": 200}}'
+        responses:
+          default:
+            statusCode: 200
+            responseTemplates:
+              application/json: '{{"p": "$context.authorizer.principalId", "tier": "$context.authorizer.tier", "level": "$context.authorizer.level", "admin": "$context.authorizer.admin", "team": "$context.authorizer.team", "era": "$context.authorizer.era", "sub": "$context.authorizer.claims.sub", "ip": "$context.identity.sourceIp"}}'
+"#
+    )
+}
+
+struct Gw {
+    _dir: Dir,
+    gw: Portico,
+}
+
+/// A gateway with the policy and legacy authorizers on several routes, plus `extra` OpenAPI
+/// top-level text and gateway-file text.
+fn start(schemes_extra: &str, paths_extra: &str, top_extra: &str, gateway_extra: &str) -> Gw {
+    let dir = Dir::new();
+    let plugins = format!(
+        "plugins:\n  - name: pol\n    kind: authorizer\n    file: {}\n    config: {}\n  - name: legacy\n    kind: authorizer\n    file: {}\n",
+        component("authorizer-policy").display(),
+        serde_json::to_string(&serde_json::from_str::<Value>(OUTPUTS).unwrap()).unwrap(),
+        component("authorizer-legacy").display(),
+    );
+    let schemes = scheme("cached", "token", "pol", 300, "")
+        + &scheme("uncached", "token", "pol", 0, "")
+        + &scheme(
+            "byQuery",
+            "request",
+            "pol",
+            300,
+            "        identitySource: method.request.header.Authorization, method.request.querystring.v\n",
+        )
+        + &scheme(
+            "simple",
+            "request",
+            "pol",
+            0,
+            "        identitySource: method.request.header.Authorization\n        authorizerPayloadFormatVersion: '2.0'\n        enableSimpleResponses: true\n",
+        )
+        + &scheme("old", "token", "legacy", 0, "")
+        + schemes_extra;
+    let paths = mock("/pets", "cached")
+        + &mock("/pets/{id}", "cached")
+        + &mock("/nocache", "uncached")
+        + &mock("/nocache/{id}", "uncached")
+        + &mock("/q", "byQuery")
+        + &mock("/q/{id}", "byQuery")
+        + &mock("/simple", "simple")
+        + &mock("/legacy", "old")
+        + paths_extra;
+    let api = format!(
+        "openapi: 3.0.1\ninfo: {{title: access, version: '1'}}\n{top_extra}components:\n  securitySchemes:\n{schemes}paths:\n{paths}"
+    );
+    dir.single_api(
+        &api,
+        "      prod: {}\n",
+        &format!("{gateway_extra}{plugins}"),
+    );
+    let gw = Portico::start(&dir);
+    Gw { _dir: dir, gw }
+}
+
+async fn call(gw: &Portico, path: &str, token: &str) -> Reply {
+    send("GET", &gw.url(path), &[("authorization", token)], "").await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn policy_outputs_are_evaluated_per_method_arn_and_cached_by_identity() {
+    let s = start("", "", "", "");
+    // alice's policy names the method ARN of the call that produced it: GET /pets only.
+    let ok = call(&s.gw, "/prod/pets", "alice").await;
+    assert_eq!(ok.status, 200, "{}", ok.text());
+    let body = ok.json();
+    assert_eq!(body["p"], "alice");
+    // Context values are stringified.
+    assert_eq!(
+        (&body["tier"], &body["level"], &body["admin"]),
+        (&json!("gold"), &json!("3"), &json!("false"))
+    );
+    // The same token on another method: the cached policy (for GET /pets) is evaluated
+    // against GET /pets/1 and allows nothing else. Uncached, the plugin would have allowed it.
+    let other = call(&s.gw, "/prod/pets/1", "alice").await;
+    assert_gateway_error(
+        &other,
+        403,
+        r#"{"Message":"User is not authorized to access this resource"}"#,
+        "AccessDeniedException",
+    );
+    // TTL 0: each call gets a policy for its own method ARN.
+    assert_eq!(call(&s.gw, "/prod/nocache", "alice").await.status, 200);
+    assert_eq!(call(&s.gw, "/prod/nocache/1", "alice").await.status, 200);
+    // REQUEST authorizer keyed by header and query: changing either value is a miss.
+    let q = |p: &'static str| {
+        let url = s.gw.url(p);
+        async move { send("GET", &url, &[("authorization", "alice")], "").await }
+    };
+    assert_eq!(q("/prod/q?v=1").await.status, 200);
+    assert_eq!(q("/prod/q/1?v=1").await.status, 403, "cached for v=1");
+    assert_eq!(
+        q("/prod/q/1?v=2").await.status,
+        200,
+        "v=2 is another identity"
+    );
+    // A missing identity source answers 401 without a call.
+    assert_gateway_error(
+        &q("/prod/q").await,
+        401,
+        r#"{"message":"Unauthorized"}"#,
+        "UnauthorizedException",
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_table_of_lambda_authorizers() {
+    let s = start("", "", "", "");
+    // Wildcard stage ARN allows every method; the explicit Deny wins on its method.
+    assert_eq!(call(&s.gw, "/prod/pets/7", "bob").await.status, 200);
+    assert_gateway_error(
+        &call(&s.gw, "/prod/pets/secret", "bob").await,
+        403,
+        r#"{"Message":"User is not authorized to access this resource with an explicit deny"}"#,
+        "AccessDeniedException",
+    );
+    // The authorizer says Unauthorized: 401.
+    assert_gateway_error(
+        &call(&s.gw, "/prod/pets", "expired").await,
+        401,
+        r#"{"message":"Unauthorized"}"#,
+        "UnauthorizedException",
+    );
+    // No header at all: 401 without a call.
+    let none = send("GET", &s.gw.url("/prod/pets"), &[], "").await;
+    assert_eq!(none.status, 401);
+    // A context value that is an object: a malformed output, 500.
+    let nested = call(&s.gw, "/prod/pets", "nested").await;
+    assert_eq!(nested.status, 500, "{}", nested.text());
+    assert_eq!(
+        nested.header("x-amzn-errortype"),
+        Some("AuthorizerConfigurationException")
+    );
+    // Simple responses (HTTP API 2.0).
+    let yes = call(&s.gw, "/prod/simple", "yes").await;
+    assert_eq!(yes.status, 200, "{}", yes.text());
+    assert_eq!(yes.json()["team"], "blue");
+    let no = call(&s.gw, "/prod/simple", "no").await;
+    assert_eq!(no.status, 403);
+    assert_eq!(no.text(), r#"{"message":"Forbidden"}"#);
+    // A policy from an authorizer declared for simple responses is a configuration error.
+    assert_eq!(call(&s.gw, "/prod/simple", "alice").await.status, 500);
+    // A component built for portico:plugin 0.1.0 still decides.
+    let old = call(&s.gw, "/prod/legacy", "legacy").await;
+    assert_eq!(old.status, 200, "{}", old.text());
+    assert_eq!(old.json()["era"], "0.1.0");
+}
+
+/// An IP deny-list resource policy (AWS's own example), for `cidrs`.
+fn ip_policy(cidrs: &[&str]) -> String {
+    let policy = json!({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": "*", "Action": "execute-api:Invoke",
+         "Resource": ["execute-api:/*"]},
+        {"Effect": "Deny", "Principal": "*", "Action": "execute-api:Invoke",
+         "Resource": ["execute-api:/*"],
+         "Condition": {"IpAddress": {"aws:SourceIp": cidrs}}}]});
+    format!("x-amazon-apigateway-policy: {policy}\n")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resource_policy_denies_by_source_ip_behind_a_trusted_proxy() {
+    let open = r#"  /open:
+    get:
+      x-amazon-apigateway-integration:
+        type: mock
+        requestTemplates:
+          application/json: '{"statusCode": 200}'
+        responses:
+          default:
+            statusCode: 200
+            responseTemplates:
+              application/json: '{"ip": "$context.identity.sourceIp"}'
+"#;
+    let s = start(
+        "",
+        open,
+        &ip_policy(&["192.0.2.0/24", "2001:db8::/32"]),
+        "client_ip:\n  trusted_proxies: [127.0.0.1/32]\n",
+    );
+    let from = |ip: &'static str, path: &'static str, token: Option<&'static str>| {
+        let mut headers = vec![("x-forwarded-for", ip)];
+        if let Some(t) = token {
+            headers.push(("authorization", t));
+        }
+        let url = s.gw.url(path);
+        async move { send("GET", &url, &headers, "").await }
+    };
+    let ok = from("198.51.100.7", "/prod/open", None).await;
+    assert_eq!(ok.status, 200, "{}", ok.text());
+    assert_eq!(
+        ok.json()["ip"],
+        "198.51.100.7",
+        "the trusted proxy's X-Forwarded-For"
+    );
+    for ip in ["192.0.2.10", "2001:db8::5"] {
+        let denied = from(ip, "/prod/open", None).await;
+        let arn = "arn:aws:execute-api:us-east-1:000000000000:testapi/prod/GET/open";
+        assert_gateway_error(
+            &denied,
+            403,
+            &format!(
+                r#"{{"Message":"User: anonymous is not authorized to perform: execute-api:Invoke on resource: {arn} with an explicit deny"}}"#
+            ),
+            "AccessDeniedException",
+        );
+    }
+    assert_eq!(from("2001:db9::5", "/prod/open", None).await.status, 200);
+    // An explicit Deny answers before the authorizer: even a token it would allow is refused.
+    assert_eq!(
+        from("192.0.2.10", "/prod/pets/1", Some("bob")).await.status,
+        403
+    );
+    // Otherwise the authorizer's policy and the resource policy's Allow combine (Table A).
+    assert_eq!(
+        from("198.51.100.7", "/prod/pets/1", Some("bob"))
+            .await
+            .status,
+        200
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn untrusted_forwarded_for_is_ignored() {
+    let s = start("", "", &ip_policy(&["127.0.0.0/8"]), "");
+    // The peer is 127.0.0.1 and no proxy is trusted: a forged header does not help.
+    let r = send(
+        "GET",
+        &s.gw.url("/prod/pets"),
+        &[
+            ("authorization", "alice"),
+            ("x-forwarded-for", "198.51.100.7"),
+        ],
+        "",
+    )
+    .await;
+    assert_eq!(r.status, 403);
+    assert!(r.text().contains("User: anonymous"), "{}", r.text());
+}
+
+/// A JWKS and discovery server for `key`, counting JWKS fetches.
+async fn issuer(keys: Arc<std::sync::Mutex<Value>>, fetches: Arc<AtomicUsize>) -> Upstream {
+    let base = Arc::new(std::sync::Mutex::new(String::new()));
+    let b = Arc::clone(&base);
+    let up = Upstream::answering(move |seen| {
+        let base = b.lock().unwrap().clone();
+        if seen.target.ends_with("/.well-known/openid-configuration") {
+            let doc = json!({"issuer": base, "jwks_uri": format!("{base}/jwks")});
+            (http::StatusCode::OK, doc.to_string())
+        } else {
+            fetches.fetch_add(1, Ordering::SeqCst);
+            (http::StatusCode::OK, keys.lock().unwrap().to_string())
+        }
+    })
+    .await;
+    *base.lock().unwrap() = format!("http://{}", up.addr);
+    up
+}
+
+fn rsa_key(rotated: bool) -> EncodingKey {
+    if rotated {
+        EncodingKey::from_rsa_der(include_bytes!(
+            "../host/auth/tests/keys/rsa2048-rotated.pkcs1.der"
+        ))
+    } else {
+        EncodingKey::from_rsa_der(include_bytes!("../host/auth/tests/keys/rsa2048.pkcs1.der"))
+    }
+}
+
+fn jwks(keys: &[(&EncodingKey, &str)]) -> Value {
+    let keys: Vec<Value> = keys
+        .iter()
+        .map(|(k, kid)| {
+            let mut v =
+                serde_json::to_value(Jwk::from_encoding_key(k, Algorithm::RS256).unwrap()).unwrap();
+            v["kid"] = json!(kid);
+            v["use"] = json!("sig");
+            v
+        })
+        .collect();
+    json!({ "keys": keys })
+}
+
+fn token(key: &EncodingKey, kid: &str, iss: &str, aud: &str, exp_in: i64, scope: &str) -> String {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let mut header = Header::new(Algorithm::RS256);
+    header.kid = Some(kid.into());
+    let claims = json!({"iss": iss, "aud": aud, "sub": "user-7", "iat": now - 10,
+                        "exp": now + exp_in, "scope": scope});
+    jsonwebtoken::encode(&header, &claims, key).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jwt_authorizer_discovers_keys_checks_claims_and_follows_rotation() {
+    let keys = Arc::new(std::sync::Mutex::new(jwks(&[(&rsa_key(false), "k1")])));
+    let fetches = Arc::new(AtomicUsize::new(0));
+    let idp = issuer(Arc::clone(&keys), Arc::clone(&fetches)).await;
+    let iss = format!("http://{}", idp.addr);
+    let scheme = format!(
+        r#"    jwtAuth:
+      type: oauth2
+      flows: {{}}
+      x-amazon-apigateway-authorizer:
+        type: jwt
+        x-portico-jwks-refetch-seconds: 3
+        identitySource: $request.header.Authorization
+        jwtConfiguration:
+          issuer: {iss}
+          audience: [aud-1]
+"#
+    );
+    let paths = r#"  /me:
+    get:
+      security: [{jwtAuth: []}]
+      x-amazon-apigateway-integration:
+        type: mock
+        requestTemplates:
+          application/json: '{"statusCode": 200}'
+        responses:
+          default:
+            statusCode: 200
+            responseTemplates:
+              application/json: '{"sub": "$context.authorizer.claims.sub"}'
+  /admin:
+    get:
+      security: [{jwtAuth: [admin]}]
+      x-amazon-apigateway-integration:
+        type: mock
+        requestTemplates:
+          application/json: '{"statusCode": 200}'
+        responses:
+          default:
+            statusCode: 200
+"#;
+    let s = start(&scheme, paths, "", "");
+    let k1 = rsa_key(false);
+    let good = token(&k1, "k1", &iss, "aud-1", 300, "read");
+    let ok = call(&s.gw, "/prod/me", &format!("Bearer {good}")).await;
+    assert_eq!(ok.status, 200, "{}", ok.text());
+    assert_eq!(ok.json()["sub"], "user-7");
+    let challenge = |r: &Reply| r.header("www-authenticate").unwrap_or("").to_owned();
+    for (bad, what) in [
+        (token(&k1, "k1", &iss, "aud-2", 300, "read"), "audience"),
+        (
+            token(&k1, "k1", "http://elsewhere", "aud-1", 300, "read"),
+            "issuer",
+        ),
+        (token(&k1, "k1", &iss, "aud-1", -120, "read"), "expired"),
+        (format!("{good}x"), "signature"),
+        ("not.a.jwt".to_owned(), "malformed"),
+    ] {
+        let r = call(&s.gw, "/prod/me", &bad).await;
+        assert_eq!(r.status, 401, "{what}: {}", r.text());
+        assert_eq!(r.text(), r#"{"message":"Unauthorized"}"#);
+        assert!(
+            challenge(&r).starts_with("Bearer "),
+            "{what}: {}",
+            challenge(&r)
+        );
+    }
+    assert!(
+        challenge(&call(&s.gw, "/prod/me", &token(&k1, "k1", &iss, "aud-2", 300, "")).await)
+            .contains("the token does not have a valid audience")
+    );
+    // Scopes: the route wants `admin`.
+    let r = call(&s.gw, "/prod/admin", &good).await;
+    assert_eq!(r.status, 403, "{}", r.text());
+    assert!(
+        challenge(&r).contains("insufficient_scope"),
+        "{}",
+        challenge(&r)
+    );
+    let admin = token(&k1, "k1", &iss, "aud-1", 300, "read admin");
+    assert_eq!(call(&s.gw, "/prod/admin", &admin).await.status, 200);
+    assert_eq!(fetches.load(Ordering::SeqCst), 1, "one JWKS fetch so far");
+
+    // Rotation: the issuer signs with a new kid; the first token with it refetches once
+    // (at most one unknown-kid refetch per 3 s here).
+    tokio::time::sleep(std::time::Duration::from_millis(3100)).await;
+    let k2 = rsa_key(true);
+    *keys.lock().unwrap() = jwks(&[(&k1, "k1"), (&k2, "k2")]);
+    let rotated = token(&k2, "k2", &iss, "aud-1", 300, "read");
+    assert_eq!(call(&s.gw, "/prod/me", &rotated).await.status, 200);
+    assert_eq!(fetches.load(Ordering::SeqCst), 2);
+    // A flood of unknown kids within the refetch interval starts no fetch storm.
+    for i in 0..20 {
+        let forged = token(&k2, &format!("nope-{i}"), &iss, "aud-1", 300, "read");
+        assert_eq!(call(&s.gw, "/prod/me", &forged).await.status, 401);
+    }
+    assert_eq!(
+        fetches.load(Ordering::SeqCst),
+        2,
+        "unknown kids are rate-limited"
+    );
+    // The issuer goes down: the keys held keep working.
+    drop(idp);
+    assert_eq!(call(&s.gw, "/prod/me", &rotated).await.status, 200);
+    assert_eq!(call(&s.gw, "/prod/me", &good).await.status, 200);
+}
