@@ -466,3 +466,181 @@ async fn jwt_authorizer_discovers_keys_checks_claims_and_follows_rotation() {
     assert_eq!(call(&s.gw, "/prod/me", &rotated).await.status, 200);
     assert_eq!(call(&s.gw, "/prod/me", &good).await.status, 200);
 }
+
+/// The Python with botocore that `tests/run.sh` installs (`PORTICO_TEST_PYTHON` overrides).
+fn botocore_python() -> std::path::PathBuf {
+    let python = std::env::var_os("PORTICO_TEST_PYTHON")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| repo_file("tests/.venv/bin/python"));
+    assert!(
+        python.is_file(),
+        "{} is missing: run tests/run.sh (it installs botocore in tests/.venv)",
+        python.display()
+    );
+    python
+}
+
+/// Sends `method url` signed by botocore with `key`/`secret`; `flags` go to the script.
+async fn signed(method: &str, url: &str, key: &str, secret: &str, flags: &[&str]) -> (u16, String) {
+    let mut cmd = tokio::process::Command::new(botocore_python());
+    cmd.arg(repo_file("tests/sigv4_client.py"))
+        .args([method, url, "--key", key, "--secret", secret])
+        .args(flags);
+    let out = cmd.output().await.expect("run the botocore client");
+    assert!(
+        out.status.success(),
+        "sigv4_client.py failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).expect("the client prints JSON");
+    (
+        v["status"].as_u64().unwrap_or(0) as u16,
+        v["body"].as_str().unwrap_or_default().to_owned(),
+    )
+}
+
+const ALICE_KEY: &str = "AKIDALICE000000000000";
+const ALICE_SECRET: &str = "alice-secret-0123456789abcdef";
+const BOB_KEY: &str = "AKIDBOB0000000000000";
+const BOB_SECRET: &str = "bob-secret-0123456789abcdefgh";
+
+fn iam_mock(method: &str) -> String {
+    format!(
+        r#"    {method}:
+      security: [{{sigv4: []}}]
+      x-amazon-apigateway-integration:
+        type: mock
+        requestTemplates:
+          application/json: '{{"statusCode": 200}}'
+        responses:
+          default:
+            statusCode: 200
+            responseTemplates:
+              application/json: '{{"arn": "$context.identity.userArn", "key": "$context.identity.accessKey", "account": "$context.identity.accountId"}}'
+"#
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn aws_iam_methods_verify_botocore_signatures_and_policies() {
+    let scheme = "    sigv4:\n      type: apiKey\n      name: Authorization\n      in: header\n      x-amazon-apigateway-authtype: awsSigv4\n";
+    let paths = format!(
+        "  /iam/pets:\n{}{}  /iam/shared:\n{}",
+        iam_mock("get"),
+        iam_mock("post"),
+        iam_mock("get")
+    );
+    let policy = json!({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"AWS": ["111122223333"]},
+         "Action": "execute-api:Invoke", "Resource": "execute-api:/prod/GET/iam/shared"}]});
+    let credentials = format!(
+        r#"iam:
+  credentials:
+    - access_key_id: {ALICE_KEY}
+      secret_access_key: {ALICE_SECRET}
+      user: alice
+      policy: {{Statement: [{{Effect: Allow, Action: "execute-api:Invoke", Resource: "arn:aws:execute-api:us-east-1:000000000000:testapi/prod/*/iam/pets"}}]}}
+    - access_key_id: {BOB_KEY}
+      secret_access_key: {BOB_SECRET}
+      user: bob
+      account_id: "111122223333"
+      policy: {{Statement: [{{Effect: Allow, Action: "execute-api:*", Resource: "*"}}]}}
+"#
+    );
+    let s = start(
+        scheme,
+        &paths,
+        &format!("x-amazon-apigateway-policy: {policy}\n"),
+        &credentials,
+    );
+    let url = |p: &str| s.gw.url(p);
+    let alice = async |m: &str, p: &str, flags: &[&str]| {
+        signed(m, &url(p), ALICE_KEY, ALICE_SECRET, flags).await
+    };
+
+    // Header and presigned forms; the body is signed too.
+    let (status, body) = alice("GET", "/prod/iam/pets?limit=2", &[]).await;
+    assert_eq!(status, 200, "{body}");
+    let v: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["arn"], "arn:aws:iam::000000000000:user/alice");
+    assert_eq!(v["key"], ALICE_KEY);
+    assert_eq!(v["account"], "000000000000");
+    assert_eq!(
+        alice("POST", "/prod/iam/pets", &["--body", "{\"name\":\"rex\"}"])
+            .await
+            .0,
+        200
+    );
+    assert_eq!(alice("GET", "/prod/iam/pets", &["--presign"]).await.0, 200);
+
+    // Tampered after signing: AWS's INVALID_SIGNATURE message, naming the canonical request.
+    for tamper in ["query", "header"] {
+        let (status, body) = alice("GET", "/prod/iam/pets", &["--tamper", tamper]).await;
+        assert_eq!(status, 403, "{tamper}: {body}");
+        assert!(
+            body.contains(
+                "The request signature we calculated does not match the signature you provided"
+            ) && body.contains("The Canonical String for this request should have been"),
+            "{tamper}: {body}"
+        );
+    }
+    let (status, _) = alice(
+        "POST",
+        "/prod/iam/pets",
+        &["--body", "{}", "--tamper", "body"],
+    )
+    .await;
+    assert_eq!(status, 403);
+    // Signed ten minutes ago: outside the 5-minute window.
+    let (status, body) = alice("GET", "/prod/iam/pets", &["--skew", "-600"]).await;
+    assert_eq!(status, 403);
+    assert!(body.contains("Signature expired"), "{body}");
+    // An unknown key, and the right key with a wrong secret.
+    let (status, body) = signed(
+        "GET",
+        &url("/prod/iam/pets"),
+        "AKIDUNKNOWN000000000",
+        ALICE_SECRET,
+        &[],
+    )
+    .await;
+    assert_eq!(status, 403);
+    assert!(
+        body.contains("The security token included in the request is invalid"),
+        "{body}"
+    );
+    let (status, _) = signed(
+        "GET",
+        &url("/prod/iam/pets"),
+        ALICE_KEY,
+        "not-alices-secret-000000",
+        &[],
+    )
+    .await;
+    assert_eq!(status, 403);
+    // Unsigned.
+    let unsigned = send("GET", &url("/prod/iam/pets"), &[], "").await;
+    assert_gateway_error(
+        &unsigned,
+        403,
+        r#"{"message":"Missing Authentication Token"}"#,
+        "MissingAuthenticationTokenException",
+    );
+
+    // Policies: alice's identity policy covers /iam/pets only, and the resource policy names
+    // only bob's account (Table A: implicit deny).
+    let (status, body) = alice("GET", "/prod/iam/shared", &[]).await;
+    assert_eq!(status, 403);
+    assert!(
+        body.contains("User: arn:aws:iam::000000000000:user/alice is not authorized to perform: execute-api:Invoke on resource: arn:aws:execute-api:us-east-1:000000000000:testapi/prod/GET/iam/shared"),
+        "{body}"
+    );
+    // Bob is in another account: both his policy and the resource policy must allow (Table B).
+    let bob = async |p: &str| signed("GET", &url(p), BOB_KEY, BOB_SECRET, &[]).await;
+    assert_eq!(bob("/prod/iam/shared").await.0, 200);
+    assert_eq!(
+        bob("/prod/iam/pets").await.0,
+        403,
+        "the resource policy is silent"
+    );
+}

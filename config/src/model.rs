@@ -521,8 +521,8 @@ pub struct AuthorizerDef {
     pub kind: AuthorizerKind,
     /// Identity sources: all must be present and non-empty, or the answer is 401 without a call.
     pub identity_sources: Vec<ParamSource>,
-    /// Result cache TTL (0 disables caching; default 300 s, at most 3600 s). JWT authorizers
-    /// cache nothing: a signature check is cheaper than a cache entry per token.
+    /// Result cache TTL (0 disables caching; at most 3600 s; default 300 s, but 0 for `jwt`
+    /// authorizers, which declare none). A cached token also expires with its `exp`.
     pub ttl: Duration,
 }
 

@@ -52,9 +52,8 @@ pub(super) fn parse_authorizer(
     for key in obj.keys() {
         let known = match key.as_str() {
             "type" | "identitySource" => true,
-            "authorizerUri" | "authorizerResultTtlInSeconds" => {
-                matches!(kind, Kind::Token | Kind::Request)
-            }
+            "authorizerUri" => matches!(kind, Kind::Token | Kind::Request),
+            "authorizerResultTtlInSeconds" => true,
             "identityValidationExpression" => {
                 matches!(kind, Kind::Token | Kind::Request | Kind::Cognito)
             }
@@ -88,8 +87,19 @@ pub(super) fn parse_authorizer(
             }
             lambda.map(|l| (AuthorizerKind::Lambda(l), ttl))
         }
-        Kind::Jwt => jwt(cx, path, obj).map(|j| (AuthorizerKind::Jwt(j), Duration::ZERO)),
-        Kind::Cognito => cognito(cx, path, obj).map(|j| (AuthorizerKind::Jwt(j), Duration::ZERO)),
+        // HTTP API JWT authorizers declare no TTL: caching is opt-in there.
+        Kind::Jwt => {
+            let ttl = if obj.contains_key("authorizerResultTtlInSeconds") {
+                ttl(cx, path, obj)
+            } else {
+                Duration::ZERO
+            };
+            jwt(cx, path, obj).map(|j| (AuthorizerKind::Jwt(j), ttl))
+        }
+        Kind::Cognito => {
+            let ttl = ttl(cx, path, obj);
+            cognito(cx, path, obj).map(|j| (AuthorizerKind::Jwt(j), ttl))
+        }
     };
     if cx.error_count() > errors_before {
         return None;

@@ -1,5 +1,5 @@
-//! `portico plugin ...`, `portico cache ...`, `portico keys ...` and `portico usage ...`: thin
-//! clients of the admin API.
+//! `portico plugin ...`, `portico cache ...`, `portico authorizers ...`, `portico keys ...` and
+//! `portico usage ...`: thin clients of the admin API.
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -9,7 +9,7 @@ use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 
-use crate::{CacheAction, KeysAction, PluginAction, UsageAction};
+use crate::{AuthorizersAction, CacheAction, KeysAction, PluginAction, UsageAction};
 
 /// Runs one cache command against the admin listener at `admin`.
 pub fn cache(admin: SocketAddr, action: CacheAction) -> ExitCode {
@@ -18,6 +18,17 @@ pub fn cache(admin: SocketAddr, action: CacheAction) -> ExitCode {
         CacheAction::Stats { api, stage } => ("GET", api, stage),
     };
     call(admin, method, format!("/cache/{api}/{stage}"), Bytes::new())
+}
+
+/// Runs one authorizer-cache command.
+pub fn authorizers(admin: SocketAddr, action: AuthorizersAction) -> ExitCode {
+    let AuthorizersAction::Flush { api, stage } = action;
+    call(
+        admin,
+        "DELETE",
+        format!("/authorizers/{api}/{stage}"),
+        Bytes::new(),
+    )
 }
 
 /// Runs one API-key command.

@@ -93,6 +93,25 @@ enum Command {
         #[command(subcommand)]
         action: CacheAction,
     },
+    /// Drop a stage's cached authorizer answers on a running gateway.
+    Authorizers {
+        /// The gateway's admin address.
+        #[arg(long, default_value = "127.0.0.1:9080", global = true)]
+        admin: SocketAddr,
+        #[command(subcommand)]
+        action: AuthorizersAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuthorizersAction {
+    /// Drop every cached authorizer answer of a stage (AWS FlushStageAuthorizersCache).
+    Flush {
+        /// The API's name in the gateway file.
+        api: String,
+        /// The stage.
+        stage: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -193,6 +212,7 @@ fn main() -> ExitCode {
         Command::Check { config } => check(&config),
         Command::Plugin { admin, action } => admin_client::plugin(admin, action),
         Command::Cache { admin, action } => admin_client::cache(admin, action),
+        Command::Authorizers { admin, action } => admin_client::authorizers(admin, action),
         Command::Keys { admin, action } => admin_client::keys(admin, action),
         Command::Usage { admin, action } => admin_client::usage(admin, action),
         Command::Serve {

@@ -101,6 +101,7 @@ pub async fn handle(
     let mut api: Option<&ApiRt> = None;
     let mut cache_status: Option<CacheStatus> = None;
     let mut api_key_id: Option<&str> = None;
+    let mut principal_id: Option<String> = None;
     let outcome: Result<Answer, GatewayError> = 'pipeline: {
         if let Err(e) = check_limits(&snap, &parts) {
             break 'pipeline Err(e);
@@ -166,6 +167,9 @@ pub async fn handle(
         let authorized;
         let cx = match authorize::check(gw, &cx, &route.access, api.policy.as_ref(), whole).await {
             Ok(Some(a)) => {
+                if gw.access_log.enabled() {
+                    principal_id = Some(a.principal_id.clone());
+                }
                 authorized = a;
                 RequestContext {
                     authorizer: Some(&authorized),
@@ -266,6 +270,7 @@ pub async fn handle(
             error_type,
             cache_status: cache_status.map_or("", CacheStatus::name),
             api_key_id: api_key_id.map(str::to_owned),
+            principal_id,
         }),
         _snapshot: Arc::clone(&snap),
     };
@@ -530,6 +535,7 @@ struct LogFields {
     error_type: &'static str,
     cache_status: &'static str,
     api_key_id: Option<String>,
+    principal_id: Option<String>,
 }
 
 impl OnDone for Done {
@@ -555,6 +561,7 @@ impl OnDone for Done {
                 error_type: l.error_type,
                 cache_status: l.cache_status,
                 api_key_id: l.api_key_id.as_deref(),
+                principal_id: l.principal_id.as_deref(),
             });
         }
     }

@@ -10,6 +10,7 @@
 //! | `POST /plugins/{name}/rollback` | 200 `{"status":"rolled back","digest":..}`, 409 without an earlier version |
 //! | `GET /cache/{api}/{stage}` | 200 `{"api","stage","entries","bytes","capacityBytes"}`, 404 when the stage has no cache |
 //! | `DELETE /cache/{api}/{stage}` | flushes the stage cache (AWS `FlushStageCache`): 200 `{"status":"flushed",..}` |
+//! | `DELETE /authorizers/{api}/{stage}` | drops the stage's cached authorizer answers (AWS `FlushStageAuthorizersCache`): 200 `{"status":"flushed","authorizers":[..]}`, 404 for an unknown API or stage |
 //!
 //!
 //! Usage plans and API keys: see `control::admin_traffic` (`/usageplans/...`, `/apikeys`).
@@ -93,6 +94,9 @@ async fn route(gw: &Arc<Gateway>, req: Request<Incoming>) -> Response<Body> {
     }
     if let Some(rest) = path.strip_prefix("/cache/") {
         return cache(gw, req.method(), rest);
+    }
+    if let Some(rest) = path.strip_prefix("/authorizers/") {
+        return authorizers(gw, req.method(), rest);
     }
     match (req.method(), path.as_str()) {
         (&Method::GET, "/health") => {
@@ -190,6 +194,45 @@ async fn plugins(gw: &Arc<Gateway>, req: Request<Incoming>, rest: &str) -> Respo
         }
         _ => json_reply(StatusCode::NOT_FOUND, json!({"message": "Not Found"})),
     }
+}
+
+/// `DELETE /authorizers/{api}/{stage}`: flushes every authorizer cache of the stage.
+fn authorizers(gw: &Gateway, method: &Method, rest: &str) -> Response<Body> {
+    if *method != Method::DELETE {
+        return json_reply(
+            StatusCode::METHOD_NOT_ALLOWED,
+            json!({"message": "Method Not Allowed"}),
+        );
+    }
+    let snap = gw.snapshot();
+    let found = rest
+        .split_once('/')
+        .filter(|(_, s)| !s.contains('/'))
+        .and_then(|(api, stage)| {
+            let api = snap.apis.iter().find(|a| a.name == api)?;
+            api.stage(stage).map(|_| (api, stage))
+        });
+    let Some((api, stage)) = found else {
+        return json_reply(
+            StatusCode::NOT_FOUND,
+            json!({"message": format!("no API stage {rest}")}),
+        );
+    };
+    let mut flushed: Vec<&str> = Vec::new();
+    for auth in api
+        .routes
+        .iter()
+        .filter_map(|r| r.access.authorizer.as_ref())
+    {
+        if !flushed.contains(&auth.def.name.as_str()) {
+            auth.flush(stage);
+            flushed.push(&auth.def.name);
+        }
+    }
+    json_reply(
+        StatusCode::OK,
+        json!({"status": "flushed", "api": api.name, "stage": stage, "authorizers": flushed}),
+    )
 }
 
 /// `GET /cache/{api}/{stage}` (statistics) and `DELETE /cache/{api}/{stage}` (flush).

@@ -63,6 +63,13 @@ pub struct Record<'a> {
     /// `$context.identity.apiKeyId`, when the method required a key and it was valid.
     #[serde(rename = "identity.apiKeyId", skip_serializing_if = "Option::is_none")]
     pub api_key_id: Option<&'a str>,
+    /// `$context.authorizer.principalId` when an authorizer let the request through (a JWT's
+    /// `sub`; for `AWS_IAM`, the caller's user ARN).
+    #[serde(
+        rename = "authorizer.principalId",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub principal_id: Option<&'a str>,
 }
 
 /// The sending side of the access log.

@@ -6,7 +6,9 @@
 //! the issuer's discovery document, on first use, and kept: a lock-free read per request.
 //! An unknown `kid` refetches at most once per 10 s (`x-portico-jwks-refetch-seconds`) (whatever the number of requests that ask),
 //! a failed fetch keeps the keys already held and backs off, and the set is refreshed hourly.
-//! A token is never cached: its signature check is the cost, measured in `benches/`.
+//! With `authorizerResultTtlInSeconds` (default 0 for `jwt`, 300 for `cognito_user_pools`, as
+//! for Lambda authorizers), a verified token is cached per stage until the TTL or its `exp`,
+//! whichever comes first; the route's scopes are checked on every request.
 //!
 //! Failures answer 401 `{"message":"Unauthorized"}` with API Gateway's `www-authenticate`;
 //! a token without any of the route's scopes answers 403 `{"message":"Forbidden"}`.
@@ -22,7 +24,9 @@ use portico_auth::jwt::{
 };
 use portico_config::{AwsAccount, JwtAuthorizer, JwtIssuer};
 
-use super::lambda::identity_key;
+use std::sync::Arc;
+
+use super::lambda::{Verdict, identity_key};
 use crate::Gateway;
 use crate::pipeline::body::full;
 use crate::pipeline::context::{Authorized, RequestContext};
@@ -79,10 +83,52 @@ pub async fn authorize(
     jwt: &JwtRt,
     scopes: &[String],
 ) -> Result<Authorized, GatewayError> {
+    // The one identity source: the token header (the key is `stage\0token\0`).
+    let key = identity_key(cx, &auth.def.identity_sources, None)?;
+    let token = key
+        .split_once('\0')
+        .map_or("", |(_, t)| t)
+        .trim_end_matches('\0');
+    // A cached verification: still before the token's `exp`, and the route's scopes checked
+    // against the cached ones.
+    if let Some(cache) = &auth.cache
+        && let Some(verdict) = cache.get(&key)
+        && let Verdict::Token(authorized, expires) = &*verdict
+        && SystemTime::now() < *expires
+    {
+        if !scopes.is_empty() && !scopes.iter().any(|s| authorized.scopes.contains(s)) {
+            let e = JwtError::MissingScope;
+            return Err(GatewayError::Forbidden(Some(e.www_authenticate(scopes))));
+        }
+        return Ok(authorized.clone());
+    }
+    let authorized = verify(gw, jwt, token, scopes).await?;
+    if let Some(cache) = &auth.cache
+        && let Some(exp) = authorized.expires
+    {
+        cache.insert(
+            key,
+            Arc::new(Verdict::Token(authorized.claims.clone(), exp)),
+        );
+    }
+    Ok(authorized.claims)
+}
+
+/// A verified token: what it exposes, and when it expires.
+struct Verified {
+    claims: Authorized,
+    expires: Option<SystemTime>,
+}
+
+/// Verifies `token` against the key set, fetching it first if need be, refetching once for
+/// an unknown `kid`.
+async fn verify(
+    gw: &Gateway,
+    jwt: &JwtRt,
+    token: &str,
+    scopes: &[String],
+) -> Result<Verified, GatewayError> {
     let unauthorized = |e: &JwtError| GatewayError::Unauthenticated(e.www_authenticate(scopes));
-    // The one identity source: the token header.
-    let token = identity_key(cx, &auth.def.identity_sources, None)?;
-    let token = token.trim_end_matches('\0');
     let now = Instant::now();
     let mut keys = jwt.keys.keys();
     if keys.is_none() && jwt.keys.should_refetch(now, Refetch::Missing) {
@@ -106,16 +152,23 @@ pub async fn authorize(
         result = validate(token, &set, &jwt.config, SystemTime::now(), scopes);
     }
     match result {
-        Ok(claims) => Ok(Authorized {
-            principal_id: claims
+        Ok(claims) => Ok(Verified {
+            expires: claims
                 .claims
-                .get("sub")
-                .and_then(|s| s.as_str())
-                .unwrap_or_default()
-                .to_owned(),
-            claims: Some(claims.claims_as_strings()),
-            scopes: claims.scopes,
-            ..Authorized::default()
+                .get("exp")
+                .and_then(serde_json::Value::as_u64)
+                .map(|s| std::time::UNIX_EPOCH + Duration::from_secs(s)),
+            claims: Authorized {
+                principal_id: claims
+                    .claims
+                    .get("sub")
+                    .and_then(|s| s.as_str())
+                    .unwrap_or_default()
+                    .to_owned(),
+                claims: Some(claims.claims_as_strings()),
+                scopes: claims.scopes,
+                ..Authorized::default()
+            },
         }),
         Err(e @ JwtError::MissingScope) => {
             Err(GatewayError::Forbidden(Some(e.www_authenticate(scopes))))

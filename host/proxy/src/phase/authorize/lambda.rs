@@ -50,6 +50,8 @@ pub enum Verdict {
     Policy(Authorized, Policy),
     /// An HTTP API simple response.
     Simple(Option<Authorized>),
+    /// A verified JWT's claims, valid until the token expires.
+    Token(Authorized, std::time::SystemTime),
     /// 403 ACCESS_DENIED, with an optional message.
     Forbidden(Option<String>),
 }
@@ -108,6 +110,7 @@ impl AuthorizerRt {
             moka::sync::Cache::builder()
                 .max_capacity(DECISION_CACHE_ENTRIES)
                 .time_to_live(def.ttl)
+                .support_invalidation_closures()
                 .build()
         });
         let built = Arc::new(Self {
@@ -120,22 +123,27 @@ impl AuthorizerRt {
         Some(built)
     }
 
-    /// Drops every cached answer (admin flush).
-    pub fn flush(&self) {
+    /// Drops the answers cached for `stage` (AWS `FlushStageAuthorizersCache`).
+    pub fn flush(&self, stage: &str) {
         if let Some(cache) = &self.cache {
-            cache.invalidate_all();
+            let prefix = format!("{stage}\0");
+            // Only fails when closures are unsupported, which `build` enables.
+            let _ = cache.invalidate_entries_if(move |key, _| key.starts_with(&prefix));
         }
     }
 }
 
 /// Identity sources: every one present and non-empty (else 401), the TOKEN pattern checked;
-/// returns the cache key, every value in order.
+/// returns the cache key: the stage (answers are cached per stage, as API Gateway caches
+/// them), then every value in order, each ended by a NUL.
 pub fn identity_key(
     cx: &RequestContext<'_>,
     sources: &[ParamSource],
     validation: Option<&regex::Regex>,
 ) -> Result<String, GatewayError> {
     let mut key = String::new();
+    key.push_str(cx.stage.map_or("", |s| s.name.as_str()));
+    key.push('\0');
     for source in sources {
         let value = cx
             .param(source)
@@ -187,6 +195,10 @@ pub async fn authorize(
         Verdict::Simple(Some(a)) => Ok((a.clone(), None)),
         Verdict::Simple(None) => Err(GatewayError::Forbidden(None)),
         Verdict::Forbidden(m) => Err(GatewayError::AccessDenied(m.clone())),
+        // Only JWT authorizers cache tokens.
+        Verdict::Token(..) => Err(GatewayError::AuthorizerConfiguration(
+            "a JWT verdict in a Lambda authorizer's cache".into(),
+        )),
     }
 }
 
