@@ -71,15 +71,16 @@ struct Gw {
     gw: Portico,
 }
 
-/// A gateway with the policy and legacy authorizers on several routes, plus `extra` OpenAPI
-/// top-level text and gateway-file text.
+/// A gateway with the policy and legacy authorizers on several routes and the `echo`
+/// function, plus extra security schemes, paths, OpenAPI top-level text and gateway-file text.
 fn start(schemes_extra: &str, paths_extra: &str, top_extra: &str, gateway_extra: &str) -> Gw {
     let dir = Dir::new();
     let plugins = format!(
-        "plugins:\n  - name: pol\n    kind: authorizer\n    file: {}\n    config: {}\n  - name: legacy\n    kind: authorizer\n    file: {}\n",
+        "plugins:\n  - name: pol\n    kind: authorizer\n    file: {}\n    config: {}\n  - name: legacy\n    kind: authorizer\n    file: {}\n  - name: echo\n    kind: function\n    file: {}\n",
         component("authorizer-policy").display(),
         serde_json::to_string(&serde_json::from_str::<Value>(OUTPUTS).unwrap()).unwrap(),
         component("authorizer-legacy").display(),
+        component("function-echo").display(),
     );
     let schemes = scheme("cached", "token", "pol", 300, "")
         + &scheme("uncached", "token", "pol", 0, "")
@@ -643,4 +644,75 @@ async fn aws_iam_methods_verify_botocore_signatures_and_policies() {
         403,
         "the resource policy is silent"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn authorizer_output_reaches_lambda_events_the_access_log_and_flushes() {
+    let keys = Arc::new(std::sync::Mutex::new(jwks(&[(&rsa_key(false), "k1")])));
+    let fetches = Arc::new(AtomicUsize::new(0));
+    let idp = issuer(Arc::clone(&keys), Arc::clone(&fetches)).await;
+    let iss = format!("http://{}", idp.addr);
+    let scheme = format!(
+        r#"    jwtCached:
+      type: oauth2
+      flows: {{}}
+      x-amazon-apigateway-authorizer:
+        type: jwt
+        authorizerResultTtlInSeconds: 300
+        jwtConfiguration: {{issuer: "{iss}", audience: [aud-1]}}
+"#
+    );
+    let fn_route = |path: &str, security: &str, format: &str| {
+        format!(
+            r#"  {path}:
+    get:
+      security: [{{{security}: []}}]
+      x-amazon-apigateway-integration:
+        type: aws_proxy
+        httpMethod: POST
+        payloadFormatVersion: "{format}"
+        uri: {LAMBDA}:echo/invocations
+"#
+        )
+    };
+    let paths = fn_route("/fn/v1", "cached", "1.0")
+        + &fn_route("/fn/jwt1", "jwtCached", "1.0")
+        + &fn_route("/fn/jwt2", "jwtCached", "2.0");
+    let s = start(&scheme, &paths, "", "");
+    // 1.0: the policy's principal and stringified context.
+    let v1 = call(&s.gw, "/prod/fn/v1", "bob").await;
+    assert_eq!(v1.status, 200, "{}", v1.text());
+    assert_eq!(v1.json()["authorizer"], json!({"principalId": "bob"}));
+    let alice = call(&s.gw, "/prod/fn/v1", "alice").await;
+    assert_eq!(
+        alice.json()["authorizer"],
+        json!({"principalId": "alice", "tier": "gold", "level": "3", "admin": "false"})
+    );
+    // JWT claims: 1.0 `claims`, 2.0 `jwt.claims` and `jwt.scopes`.
+    let tok = token(&rsa_key(false), "k1", &iss, "aud-1", 300, "read write");
+    let j1 = call(&s.gw, "/prod/fn/jwt1", &tok).await;
+    assert_eq!(j1.status, 200, "{}", j1.text());
+    assert_eq!(j1.json()["authorizer"]["claims"]["sub"], "user-7");
+    let j2 = call(&s.gw, "/prod/fn/jwt2", &tok).await;
+    let a = &j2.json()["authorizer"];
+    assert_eq!(a["jwt"]["claims"]["iss"], json!(iss));
+    assert_eq!(a["jwt"]["scopes"], json!(["read", "write"]));
+    // The access log names the principal.
+    let line = s.gw.access_log_for(j2.request_id()).await;
+    assert_eq!(line["authorizer.principalId"], "user-7");
+
+    // A flush drops the stage's cached answers: alice's policy for GET /fn/v1 (the same
+    // authorizer, cached above) denies GET /pets until the flush; then a fresh call allows it.
+    assert_eq!(call(&s.gw, "/prod/pets", "alice").await.status, 403);
+    let out = std::process::Command::new(PORTICO)
+        .args(["authorizers", "flush", "testapi", "prod", "--admin"])
+        .arg(s.gw.admin_url("").trim_start_matches("http://"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let flushed: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(flushed["status"], "flushed");
+    assert_eq!(call(&s.gw, "/prod/pets", "alice").await.status, 200);
+    let unknown = send("DELETE", &s.gw.admin_url("/authorizers/testapi/nope"), &[], "").await;
+    assert_eq!(unknown.status, 404);
 }

@@ -1,7 +1,8 @@
 //! Example function (the `function` world): echoes the Lambda proxy event it receives.
 //!
 //! The answer is a proxy response whose body is JSON
-//! `{"path": .., "method": .., "query": .., "body": ..}`, read from a payload 1.0 or 2.0 event.
+//! `{"path": .., "method": .., "query": .., "body": .., "authorizer": ..}`, read from a payload
+//! 1.0 or 2.0 event (`authorizer` is the event's `requestContext.authorizer`).
 //!
 //! It doubles as the host's fixture for AWS's rules on Lambda proxy responses: when the event's
 //! body is (or its query parameter `shape` names) one of the shapes in [`SHAPES`], it returns that
@@ -65,6 +66,7 @@ fn handle(event: Value) -> Result<Value, String> {
         "method": function::method(&event),
         "query": event["queryStringParameters"],
         "body": event["body"],
+        "authorizer": event["requestContext"]["authorizer"],
     });
     Ok(function::json_response(200, &echo))
 }

@@ -43,6 +43,9 @@ pub struct JwtRt {
     jwks_uri: OnceLock<String>,
     /// The key set and its refetch rule.
     keys: JwksCache,
+    /// A REST Cognito authorizer: every failure is a plain 401 UNAUTHORIZED (HTTP API JWT
+    /// authorizers add `www-authenticate`, and answer a missing scope with 403).
+    rest: bool,
 }
 
 impl JwtRt {
@@ -66,6 +69,7 @@ impl JwtRt {
                 min_refetch_interval: def.refetch_interval,
                 ..JwksCacheConfig::default()
             }),
+            rest: matches!(def.issuer, JwtIssuer::Cognito { .. }),
         }
     }
 
@@ -97,12 +101,13 @@ pub async fn authorize(
         && SystemTime::now() < *expires
     {
         if !scopes.is_empty() && !scopes.iter().any(|s| authorized.scopes.contains(s)) {
-            let e = JwtError::MissingScope;
-            return Err(GatewayError::Forbidden(Some(e.www_authenticate(scopes))));
+            return Err(refusal(jwt, &JwtError::MissingScope, scopes));
         }
         return Ok(authorized.clone());
     }
-    let authorized = verify(gw, jwt, token, scopes).await?;
+    let authorized = verify(gw, jwt, token, scopes)
+        .await
+        .map_err(|e| refusal(jwt, &e, scopes))?;
     if let Some(cache) = &auth.cache
         && let Some(exp) = authorized.expires
     {
@@ -112,6 +117,16 @@ pub async fn authorize(
         );
     }
     Ok(authorized.claims)
+}
+
+/// The answer to a refused token: HTTP API style (401 with `www-authenticate`, 403 for a
+/// missing scope) or REST Cognito style (401).
+fn refusal(jwt: &JwtRt, e: &JwtError, scopes: &[String]) -> GatewayError {
+    match e {
+        _ if jwt.rest => GatewayError::Unauthorized,
+        JwtError::MissingScope => GatewayError::Forbidden(Some(e.www_authenticate(scopes))),
+        _ => GatewayError::Unauthenticated(e.www_authenticate(scopes)),
+    }
 }
 
 /// A verified token: what it exposes, and when it expires.
@@ -127,8 +142,7 @@ async fn verify(
     jwt: &JwtRt,
     token: &str,
     scopes: &[String],
-) -> Result<Verified, GatewayError> {
-    let unauthorized = |e: &JwtError| GatewayError::Unauthenticated(e.www_authenticate(scopes));
+) -> Result<Verified, JwtError> {
     let now = Instant::now();
     let mut keys = jwt.keys.keys();
     if keys.is_none() && jwt.keys.should_refetch(now, Refetch::Missing) {
@@ -141,7 +155,7 @@ async fn verify(
         keys = fetch(gw, jwt, now).await.or(keys);
     }
     let Some(mut set) = keys else {
-        return Err(unauthorized(&JwtError::NoKeys));
+        return Err(JwtError::NoKeys);
     };
     let mut result = validate(token, &set, &jwt.config, SystemTime::now(), scopes);
     if let Err(JwtError::UnknownKid(_)) = &result
@@ -151,30 +165,24 @@ async fn verify(
         set = fresh;
         result = validate(token, &set, &jwt.config, SystemTime::now(), scopes);
     }
-    match result {
-        Ok(claims) => Ok(Verified {
-            expires: claims
+    result.map(|claims| Verified {
+        expires: claims
+            .claims
+            .get("exp")
+            .and_then(serde_json::Value::as_u64)
+            .map(|s| std::time::UNIX_EPOCH + Duration::from_secs(s)),
+        claims: Authorized {
+            principal_id: claims
                 .claims
-                .get("exp")
-                .and_then(serde_json::Value::as_u64)
-                .map(|s| std::time::UNIX_EPOCH + Duration::from_secs(s)),
-            claims: Authorized {
-                principal_id: claims
-                    .claims
-                    .get("sub")
-                    .and_then(|s| s.as_str())
-                    .unwrap_or_default()
-                    .to_owned(),
-                claims: Some(claims.claims_as_strings()),
-                scopes: claims.scopes,
-                ..Authorized::default()
-            },
-        }),
-        Err(e @ JwtError::MissingScope) => {
-            Err(GatewayError::Forbidden(Some(e.www_authenticate(scopes))))
-        }
-        Err(e) => Err(unauthorized(&e)),
-    }
+                .get("sub")
+                .and_then(|s| s.as_str())
+                .unwrap_or_default()
+                .to_owned(),
+            claims: Some(claims.claims_as_strings()),
+            scopes: claims.scopes,
+            ..Authorized::default()
+        },
+    })
 }
 
 /// Fetches the key set (discovering its URL first if need be) and stores it; on failure the
