@@ -33,6 +33,14 @@ const OUTPUTS: &str = r#"{
   "unauthorized": ["expired"]
 }"#;
 
+/// [`OUTPUTS`], plus `big`: a context over API Gateway's 8 KB limit.
+fn outputs() -> String {
+    let mut v: Value = serde_json::from_str(OUTPUTS).unwrap();
+    v["outputs"]["big"] = json!({"principalId": "big", "policyDocument": {"Statement": []},
+                                 "context": {"blob": "x".repeat(9000)}});
+    v.to_string()
+}
+
 fn scheme(name: &str, kind: &str, plugin: &str, ttl: u32, extra: &str) -> String {
     format!(
         r#"    {name}:
@@ -78,7 +86,7 @@ fn start(schemes_extra: &str, paths_extra: &str, top_extra: &str, gateway_extra:
     let plugins = format!(
         "plugins:\n  - name: pol\n    kind: authorizer\n    file: {}\n    config: {}\n  - name: legacy\n    kind: authorizer\n    file: {}\n  - name: echo\n    kind: function\n    file: {}\n",
         component("authorizer-policy").display(),
-        serde_json::to_string(&serde_json::from_str::<Value>(OUTPUTS).unwrap()).unwrap(),
+        outputs(),
         component("authorizer-legacy").display(),
         component("function-echo").display(),
     );
@@ -199,6 +207,9 @@ async fn status_table_of_lambda_authorizers() {
         nested.header("x-amzn-errortype"),
         Some("AuthorizerConfigurationException")
     );
+    // A context over 8 KB: 500 as well, and the gateway keeps serving.
+    assert_eq!(call(&s.gw, "/prod/pets", "big").await.status, 500);
+    assert_eq!(call(&s.gw, "/prod/pets/7", "bob").await.status, 200);
     // Simple responses (HTTP API 2.0).
     let yes = call(&s.gw, "/prod/simple", "yes").await;
     assert_eq!(yes.status, 200, "{}", yes.text());
@@ -305,14 +316,19 @@ async fn untrusted_forwarded_for_is_ignored() {
     assert!(r.text().contains("User: anonymous"), "{}", r.text());
 }
 
-/// A JWKS and discovery server for `key`, counting JWKS fetches.
+/// A discovery and JWKS server: the issuer is its URL plus any path prefix a client asks
+/// discovery under; it serves `keys` at `/jwks`, counting fetches.
 async fn issuer(keys: Arc<std::sync::Mutex<Value>>, fetches: Arc<AtomicUsize>) -> Upstream {
     let base = Arc::new(std::sync::Mutex::new(String::new()));
     let b = Arc::clone(&base);
     let up = Upstream::answering(move |seen| {
         let base = b.lock().unwrap().clone();
-        if seen.target.ends_with("/.well-known/openid-configuration") {
-            let doc = json!({"issuer": base, "jwks_uri": format!("{base}/jwks")});
+        if let Some(prefix) = seen
+            .target
+            .strip_suffix("/.well-known/openid-configuration")
+        {
+            let doc =
+                json!({"issuer": format!("{base}{prefix}"), "jwks_uri": format!("{base}/jwks")});
             (http::StatusCode::OK, doc.to_string())
         } else {
             fetches.fetch_add(1, Ordering::SeqCst);
@@ -709,10 +725,219 @@ async fn authorizer_output_reaches_lambda_events_the_access_log_and_flushes() {
         .arg(s.gw.admin_url("").trim_start_matches("http://"))
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let flushed: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(flushed["status"], "flushed");
     assert_eq!(call(&s.gw, "/prod/pets", "alice").await.status, 200);
-    let unknown = send("DELETE", &s.gw.admin_url("/authorizers/testapi/nope"), &[], "").await;
+    let unknown = send(
+        "DELETE",
+        &s.gw.admin_url("/authorizers/testapi/nope"),
+        &[],
+        "",
+    )
+    .await;
     assert_eq!(unknown.status, 404);
+}
+
+/// Every key type the gateway verifies: (algorithm, DER key, kid).
+fn signing_keys() -> Vec<(Algorithm, EncodingKey, &'static str)> {
+    let rsa = || rsa_key(false);
+    vec![
+        (Algorithm::RS256, rsa(), "rs256"),
+        (Algorithm::RS384, rsa(), "rs384"),
+        (Algorithm::RS512, rsa(), "rs512"),
+        (Algorithm::PS256, rsa(), "ps256"),
+        (Algorithm::PS384, rsa(), "ps384"),
+        (Algorithm::PS512, rsa(), "ps512"),
+        (
+            Algorithm::ES256,
+            EncodingKey::from_ec_der(include_bytes!("../host/auth/tests/keys/p256.pkcs8.der")),
+            "es256",
+        ),
+        (
+            Algorithm::ES384,
+            EncodingKey::from_ec_der(include_bytes!("../host/auth/tests/keys/p384.pkcs8.der")),
+            "es384",
+        ),
+        (
+            Algorithm::EdDSA,
+            EncodingKey::from_ed_der(include_bytes!("../host/auth/tests/keys/ed25519.pkcs8.der")),
+            "eddsa",
+        ),
+    ]
+}
+
+fn signed_with(alg: Algorithm, key: &EncodingKey, kid: &str, claims: &Value) -> String {
+    let mut header = Header::new(alg);
+    header.kid = Some(kid.into());
+    jsonwebtoken::encode(&header, claims, key).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jwt_every_algorithm_cognito_pools_and_a_garbage_key_set() {
+    let keys = signing_keys();
+    let set: Vec<Value> = keys
+        .iter()
+        .map(|(alg, key, kid)| {
+            let mut v = serde_json::to_value(Jwk::from_encoding_key(key, *alg).unwrap()).unwrap();
+            v["kid"] = json!(kid);
+            v
+        })
+        .collect();
+    let idp = issuer(
+        Arc::new(std::sync::Mutex::new(json!({ "keys": set }))),
+        Arc::new(AtomicUsize::new(0)),
+    )
+    .await;
+    let garbage = Upstream::answering(|_| (http::StatusCode::OK, "{not a key set".into())).await;
+    let base = format!("http://{}", idp.addr);
+    let schemes = format!(
+        r#"    jwtAll:
+      type: oauth2
+      flows: {{}}
+      x-amazon-apigateway-authorizer:
+        type: jwt
+        identitySource: $request.header.Authorization
+        jwtConfiguration: {{issuer: "{base}", audience: [aud-1]}}
+    jwtGarbage:
+      type: oauth2
+      flows: {{}}
+      x-amazon-apigateway-authorizer:
+        type: jwt
+        x-portico-jwks-uri: http://{garbage}/jwks
+        jwtConfiguration: {{issuer: "{base}", audience: [aud-1]}}
+    pool:
+      type: apiKey
+      name: Authorization
+      in: header
+      x-amazon-apigateway-authtype: cognito_user_pools
+      x-amazon-apigateway-authorizer:
+        type: cognito_user_pools
+        providerARNs: [arn:aws:cognito-idp:us-east-1:000000000000:userpool/us-east-1_Test]
+"#,
+        garbage = garbage.addr
+    );
+    let route = |path: &str, security: &str| {
+        format!(
+            r#"  {path}:
+    get:
+      security: [{security}]
+      x-amazon-apigateway-integration:
+        type: mock
+        requestTemplates:
+          application/json: '{{"statusCode": 200}}'
+        responses:
+          default:
+            statusCode: 200
+            responseTemplates:
+              application/json: '{{"sub": "$context.authorizer.claims.sub", "client": "$context.authorizer.claims.client_id"}}'
+"#
+        )
+    };
+    let paths = route("/all", "{jwtAll: []}")
+        + &route("/garbage", "{jwtGarbage: []}")
+        + &route("/pool", "{pool: [pets/read]}");
+    let s = start(
+        &schemes,
+        &paths,
+        "",
+        &format!("aws:\n  cognito_endpoint: {base}\n"),
+    );
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let claims = json!({"iss": base, "aud": "aud-1", "sub": "user-7", "exp": now + 300});
+    for (alg, key, kid) in &keys {
+        let r = call(&s.gw, "/prod/all", &signed_with(*alg, key, kid, &claims)).await;
+        assert_eq!(r.status, 200, "{alg:?}: {}", r.text());
+        assert_eq!(r.json()["sub"], "user-7");
+        // Signed with one key but naming another's kid: the signature fails.
+        let other = keys.iter().find(|(a, _, k)| a == alg && k != kid);
+        if let Some((_, _, wrong)) = other {
+            let r = call(&s.gw, "/prod/all", &signed_with(*alg, key, wrong, &claims)).await;
+            assert_eq!(r.status, 401);
+        }
+    }
+    // An HMAC token against public keys (algorithm confusion) and `alg: none` are refused.
+    let hs = jsonwebtoken::encode(
+        &Header::new(Algorithm::HS256),
+        &claims,
+        &EncodingKey::from_secret(b"guess").unwrap(),
+    )
+    .unwrap();
+    assert_eq!(call(&s.gw, "/prod/all", &hs).await.status, 401);
+    let none = format!(
+        "{}.{}.",
+        base64url(br#"{"alg":"none"}"#),
+        base64url(claims.to_string().as_bytes())
+    );
+    assert_eq!(call(&s.gw, "/prod/all", &none).await.status, 401);
+
+    // A key set that is garbage: 401, and the gateway keeps serving.
+    let (alg, key, kid) = &keys[0];
+    let r = call(
+        &s.gw,
+        "/prod/garbage",
+        &signed_with(*alg, key, kid, &claims),
+    )
+    .await;
+    assert_eq!(r.status, 401);
+    assert!(r.header("www-authenticate").is_some());
+    assert_eq!(
+        call(&s.gw, "/prod/all", &signed_with(*alg, key, kid, &claims))
+            .await
+            .status,
+        200
+    );
+
+    // Cognito: issuer {endpoint}/{pool}, access tokens carry client_id and no aud; scopes
+    // from `security`; failures are plain 401s.
+    let pool_iss = format!("{base}/us-east-1_Test");
+    let access = |scope: &str| {
+        json!({"iss": pool_iss, "client_id": "app-client", "sub": "u-1", "token_use": "access",
+               "scope": scope, "exp": now + 300})
+    };
+    let r = call(
+        &s.gw,
+        "/prod/pool",
+        &signed_with(*alg, key, kid, &access("pets/read")),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["client"], "app-client");
+    let r = call(
+        &s.gw,
+        "/prod/pool",
+        &signed_with(*alg, key, kid, &access("pets/write")),
+    )
+    .await;
+    assert_gateway_error(
+        &r,
+        401,
+        r#"{"message":"Unauthorized"}"#,
+        "UnauthorizedException",
+    );
+    assert!(r.header("www-authenticate").is_none());
+    let wrong_pool =
+        json!({"iss": format!("{base}/other"), "sub": "u", "exp": now + 300, "scope": "pets/read"});
+    assert_eq!(
+        call(
+            &s.gw,
+            "/prod/pool",
+            &signed_with(*alg, key, kid, &wrong_pool)
+        )
+        .await
+        .status,
+        401
+    );
+}
+
+fn base64url(bytes: &[u8]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }

@@ -100,6 +100,63 @@ paths:
 }
 
 #[test]
+fn check_reports_access_control_errors_with_their_paths() {
+    let dir = Dir::new();
+    dir.write(
+        "api.yaml",
+        r#"openapi: 3.0.1
+info: {title: a, version: '1'}
+x-amazon-apigateway-policy:
+  Version: "2012-10-17"
+  Statement:
+    - {Effect: Allow, Principal: "*", Action: "execute-api:Invoke", Resource: "execute-api:/*"}
+    - {Effect: Deny, Principal: "*", Action: "execute-api:Invoke", Resource: "execute-api:/*",
+       Condition: {IpAddress: {"aws:SourceIp": ["300.1.1.1"]}}}
+components:
+  securitySchemes:
+    jwtAuth:
+      type: oauth2
+      flows: {}
+      x-amazon-apigateway-authorizer:
+        type: jwt
+        jwtConfiguration: {issuer: "not-a-url", audience: []}
+    pool:
+      type: apiKey
+      name: Authorization
+      in: header
+      x-amazon-apigateway-authorizer:
+        type: cognito_user_pools
+        providerARNs: [arn:aws:cognito-idp:us-east-1:1:pool/x]
+paths:
+  /a:
+    get:
+      security: [{jwtAuth: []}]
+      x-amazon-apigateway-integration: {type: mock, requestTemplates: {application/json: '{"statusCode": 200}'}}
+"#,
+    )
+    .write(
+        "gateway.yaml",
+        "listeners:\n  - address: 127.0.0.1:0\naws: {account_id: '12'}\niam:\n  credentials:\n    - {access_key_id: short, secret_access_key: x, user: 'a b', policy: {Statement: [{Effect: Maybe}]}}\nclient_ip: {trusted_proxies: [not-an-ip]}\napis:\n  - name: a\n    spec: api.yaml\n    stages: {prod: {}}\n",
+    );
+    let (ok, out) = check(&dir);
+    assert!(!ok, "check must fail:\n{out}");
+    for expected in [
+        "api.yaml: x-amazon-apigateway-policy: Statement[1].Condition.IpAddress.aws:SourceIp: '300.1.1.1' is not an IP address or CIDR block",
+        "api.yaml: components.securitySchemes.jwtAuth.x-amazon-apigateway-authorizer.jwtConfiguration.issuer: must be the issuer's URL",
+        "api.yaml: components.securitySchemes.jwtAuth.x-amazon-apigateway-authorizer.jwtConfiguration.audience: list 1 to 50 audiences",
+        "api.yaml: components.securitySchemes.pool.x-amazon-apigateway-authorizer.providerARNs: arn:aws:cognito-idp:us-east-1:1:pool/x is not a user pool ARN",
+        "gateway.yaml: aws.account_id: \"12\" is not a 12-digit account id",
+        "gateway.yaml: iam.credentials[0].access_key_id: must be 16 to 128 letters and digits",
+        "gateway.yaml: iam.credentials[0].secret_access_key: must be at least 16 characters",
+        "gateway.yaml: iam.credentials[0].user: an IAM user name",
+        "gateway.yaml: iam.credentials[0].policy: Statement[0].Effect",
+        "gateway.yaml: client_ip.trusted_proxies[0]: \"not-an-ip\" is not an IP address or CIDR block",
+    ] {
+        assert!(out.contains(expected), "missing {expected:?} in:\n{out}");
+    }
+}
+
+#[test]
 fn check_reports_yaml_syntax_errors() {
     let dir = Dir::new();
     dir.write("gateway.yaml", "listeners: [\n")

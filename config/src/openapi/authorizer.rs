@@ -310,13 +310,13 @@ fn jwt(cx: &mut Cx<'_>, path: &DocPath, obj: &Map<String, Value>) -> Option<JwtA
         }
     }
     let issuer = match conf.get("issuer").and_then(Value::as_str) {
-        Some(i) if i.starts_with("https://") || i.starts_with("http://") => i.to_owned(),
+        Some(i) if i.starts_with("https://") || i.starts_with("http://") => Some(i.to_owned()),
         _ => {
             cx.error(
                 &jpath.key("issuer"),
                 "must be the issuer's URL (https://...)",
             );
-            return None;
+            None
         }
     };
     let audiences = match conf.get("audience") {
@@ -356,7 +356,7 @@ fn jwt(cx: &mut Cx<'_>, path: &DocPath, obj: &Map<String, Value>) -> Option<JwtA
         }
     };
     Some(JwtAuthorizer {
-        issuer: JwtIssuer::Url(issuer),
+        issuer: JwtIssuer::Url(issuer?),
         audiences,
         jwks_uri,
         refetch_interval: refetch_interval(cx, path, obj),
