@@ -86,27 +86,26 @@ pub fn client_ip(
     if trust.trusted_proxies.is_empty() && trust.trusted_hops == 0 {
         return peer;
     }
-    let hops: Vec<IpAddr> = headers
+    // Every entry, left to right; the walk goes from the right and stops at one that does not
+    // parse, so a forged prefix cannot hide the hops the proxies appended.
+    let hops: Vec<Option<IpAddr>> = headers
         .get_all("x-forwarded-for")
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
-        .map(str::trim)
-        .map_while(|s| s.parse().ok())
+        .map(|s| s.trim().parse().ok())
         .collect();
     let mut client = peer;
-    let mut walked = 0u32;
-    for hop in hops.iter().rev() {
+    for (walked, hop) in hops.iter().rev().enumerate() {
         let trusted = if trust.trusted_hops > 0 {
-            walked < trust.trusted_hops
+            walked < trust.trusted_hops as usize
         } else {
             trust.trusted_proxies.iter().any(|n| n.contains(&client))
         };
-        if !trusted {
+        let Some(hop) = hop.filter(|_| trusted) else {
             break;
-        }
-        client = *hop;
-        walked += 1;
+        };
+        client = hop;
     }
     client
 }
@@ -388,4 +387,48 @@ pub fn strip_port(host: &str) -> &str {
         return host.find(']').map_or(host, |i| &host[..=i]);
     }
     host.rsplit_once(':').map_or(host, |(h, _)| h)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn xff(v: &str) -> http::HeaderMap {
+        let mut h = http::HeaderMap::new();
+        h.insert("x-forwarded-for", v.parse().unwrap());
+        h
+    }
+
+    #[test]
+    fn forwarded_for_is_believed_only_from_trusted_hops() {
+        let peer: IpAddr = "10.0.0.2".parse().unwrap();
+        let h = xff("198.51.100.1, 203.0.113.7, 10.0.0.9");
+        let none = portico_config::ClientIpTrust::default();
+        assert_eq!(client_ip(&none, peer, &h), peer);
+        let proxies = portico_config::ClientIpTrust {
+            trusted_proxies: vec!["10.0.0.0/8".parse().unwrap()],
+            trusted_hops: 0,
+        };
+        // 10.0.0.2 and 10.0.0.9 are ours; 203.0.113.7 is the first address that is not.
+        assert_eq!(
+            client_ip(&proxies, peer, &h),
+            "203.0.113.7".parse::<IpAddr>().unwrap()
+        );
+        let one_hop = portico_config::ClientIpTrust {
+            trusted_proxies: Vec::new(),
+            trusted_hops: 1,
+        };
+        assert_eq!(
+            client_ip(&one_hop, peer, &h),
+            "10.0.0.9".parse::<IpAddr>().unwrap()
+        );
+        // An untrusted peer's header is ignored, and garbage stops the walk.
+        let outside: IpAddr = "192.0.2.1".parse().unwrap();
+        assert_eq!(client_ip(&proxies, outside, &h), outside);
+        assert_eq!(client_ip(&proxies, peer, &xff("junk")), peer);
+        assert_eq!(
+            client_ip(&proxies, peer, &xff("junk, 203.0.113.7")),
+            "203.0.113.7".parse::<IpAddr>().unwrap()
+        );
+    }
 }
