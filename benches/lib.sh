@@ -38,6 +38,7 @@ ensure_tools() {
             h2load) pkg=nghttp2-client ;;
             python3) pkg=python3 ;;
             curl) pkg=curl ;;
+            openssl) pkg=openssl ;;
             redis-server) pkg=redis-server ;;
             *) die "ensure_tools: unknown tool $tool" ;;
         esac

@@ -19,6 +19,14 @@
 #                    the Rust TOKEN authorizer with result caching off, fresh instances, then
 #                    the http_proxy integration,
 #   portico-full-reuse - the same with `instances: reuse`,
+#   portico-jwt    - the http_proxy route behind a JWT authorizer: an RS256 token verified on
+#                    every request (key set from the upstream nginx, fetched once),
+#   portico-jwt-cached - the same with authorizerResultTtlInSeconds: 300 (one verification),
+#   portico-authz-policy - behind the Rust Wasm authorizer-policy, which returns a Lambda
+#                    authorizer output (an IAM policy for the method ARN) on every request
+#                    (TTL 0, fresh instances): the host parses and evaluates it each time,
+#   portico-sigv4  - an AWS_IAM route: every request's SigV4 signature (by botocore, re-signed
+#                    before each measurement) verified against the gateway file's credentials,
 # measured back to back in one run with wrk, interleaved over ROUNDS rounds
 # (direct, nginx, portico, ..., direct, nginx, portico, ...) and summarised by the median per
 # target, then as ratios (each Portico scenario against plain Portico, Portico against nginx and
@@ -38,7 +46,8 @@
 #   SKIP_BUILD=1      use the existing release binary instead of running cargo build
 #   KEEP_DIR=PATH     copy the raw wrk outputs, configs and server logs there at the end
 #   TARGETS="direct nginx-proxy portico portico-authz portico-authz-reuse portico-authz-cached
-#            portico-cache portico-apikey portico-apikey-cluster portico-full portico-full-reuse"
+#            portico-cache portico-apikey portico-apikey-cluster portico-full portico-full-reuse
+#            portico-jwt portico-jwt-cached portico-authz-policy portico-sigv4"
 #                     (the default: all of them)
 #
 # Installs nginx, wrk, redis-server, curl and python3 with apt-get when they are missing (needs
@@ -58,7 +67,7 @@ LOG_TAG=load
 # shellcheck source=benches/lib.sh
 source "$ROOT/benches/lib.sh"
 
-ensure_tools nginx wrk python3 curl redis-server
+ensure_tools nginx wrk python3 curl redis-server openssl
 NGINX=$(command -v nginx)
 bench_workdir
 
@@ -109,6 +118,9 @@ cpu_ticks() {
 measure() {
     local target=$1 round=$2
     local url=${URL[$target]} server=${PID[$target]} hdr=()
+    if [[ -n ${REFRESH[$target]:-} ]]; then
+        H[$target]=$(${REFRESH[$target]})
+    fi
     header_args "${H[$target]:-}" hdr
     local out="$WORK/wrk-$target-$round.txt"
     run_wrk -t"$THREADS" -c"$CONNECTIONS" -d"$WARMUP" "${hdr[@]}" "$url" >/dev/null
@@ -154,6 +166,41 @@ upstream_conf "$UP_PORT" "        location = /cached.json { default_type applica
     >"$WORK/upstream.conf"
 cp "$WORK/www/item.json" "$WORK/www/cached.json"
 chmod 644 "$WORK/www/cached.json"
+
+# The JWT scenarios: an RSA key made here, its JWKS served by the upstream, and one RS256
+# token (signed by openssl; valid for a day).
+openssl genrsa -out "$WORK/jwt.pem" 2048 2>/dev/null
+JWT_MODULUS=$(openssl rsa -in "$WORK/jwt.pem" -noout -modulus | cut -d= -f2)
+read -r JWKS JWT_SIGNING_INPUT < <(python3 - "$JWT_MODULUS" <<'PY'
+import base64, json, sys, time
+b64 = lambda b: base64.urlsafe_b64encode(b).rstrip(b"=").decode()
+n = bytes.fromhex(sys.argv[1])
+jwks = {"keys": [{"kty": "RSA", "kid": "bench", "alg": "RS256", "use": "sig", "n": b64(n), "e": "AQAB"}]}
+header = {"alg": "RS256", "typ": "JWT", "kid": "bench"}
+claims = {"iss": "https://issuer.bench", "aud": "bench", "sub": "bench-user", "scope": "read",
+          "iat": int(time.time()) - 10, "exp": int(time.time()) + 86400}
+print(json.dumps(jwks, separators=(",", ":")),
+      b64(json.dumps(header).encode()) + "." + b64(json.dumps(claims).encode()))
+PY
+)
+printf '%s' "$JWKS" >"$WORK/www/jwks.json"
+chmod 644 "$WORK/www/jwks.json"
+JWT_SIGNATURE=$(printf '%s' "$JWT_SIGNING_INPUT" | openssl dgst -sha256 -sign "$WORK/jwt.pem" -binary |
+    python3 -c 'import base64, sys; print(base64.urlsafe_b64encode(sys.stdin.buffer.read()).rstrip(b"=").decode())')
+JWT_TOKEN="$JWT_SIGNING_INPUT.$JWT_SIGNATURE"
+
+# The SigV4 scenario signs with botocore (as the AWS CLI does), in a venv of its own; a
+# signature is good for 5 minutes, so each measurement signs afresh (REFRESH below).
+SIGV4_PYTHON=$ROOT/tests/.venv/bin/python
+if ! "$SIGV4_PYTHON" -c 'import botocore' 2>/dev/null; then
+    python3 -m venv "$WORK/venv"
+    "$WORK/venv/bin/pip" install --quiet --disable-pip-version-check botocore==1.44.8
+    SIGV4_PYTHON=$WORK/venv/bin/python
+fi
+sigv4_headers() {
+    "$SIGV4_PYTHON" "$ROOT/tests/sigv4_client.py" GET "${URL[portico-sigv4]}" \
+        --key "$SIGV4_KEY" --secret "$SIGV4_SECRET" --print-headers
+}
 HTTP_COMMON=$(nginx_http_common)
 
 # Proxy: two workers (= the machine's 2 cores, what `auto` gives here, fixed so the comparison
@@ -203,11 +250,30 @@ authorizer_scheme() {
 EOT
 }
 
+# A JWT authorizer whose key set the upstream nginx serves ($1: scheme name, $2: result TTL).
+jwt_scheme() {
+    cat <<EOT
+    $1:
+      type: oauth2
+      flows: {}
+      x-amazon-apigateway-authorizer:
+        type: jwt
+        authorizerResultTtlInSeconds: $2
+        identitySource: \$request.header.Authorization
+        x-portico-jwks-uri: http://127.0.0.1:$UP_PORT/jwks.json
+        jwtConfiguration: {issuer: "https://issuer.bench", audience: [bench]}
+EOT
+}
+
 cat >"$WORK/api.yaml" <<EOF
 openapi: 3.0.1
 info: {title: bench, version: '1'}
 components:
   securitySchemes:
+$(jwt_scheme jwt 0)
+$(jwt_scheme jwt_cached 300)
+$(authorizer_scheme policy policy-auth)
+    sigv4: {type: apiKey, name: Authorization, in: header, x-amazon-apigateway-authtype: awsSigv4}
 $(authorizer_scheme fresh header-auth)
 $(authorizer_scheme reuse header-auth-reuse)
 $(authorizer_scheme cached header-auth 300)
@@ -220,6 +286,10 @@ $(proxy_route /authz-cached cached)
 $(proxy_route /keyed api_key)
 $(proxy_route /full "api_key fresh")
 $(proxy_route /full-reuse "api_key reuse")
+$(proxy_route /jwt jwt)
+$(proxy_route /jwt-cached jwt_cached)
+$(proxy_route /authz-policy policy)
+$(proxy_route /sigv4 sigv4)
   /cached/item.json:
     get:
       x-amazon-apigateway-integration:
@@ -229,6 +299,8 @@ $(proxy_route /full-reuse "api_key reuse")
 EOF
 
 BENCH_KEY=bench-key-0123456789abcdef
+SIGV4_KEY=AKIDBENCH00000000000
+SIGV4_SECRET=bench-secret-0123456789abcdef
 # $1: data directory; $2: extra `traffic:` lines (cluster mode).
 gateway_file() {
     cat <<EOF
@@ -251,7 +323,18 @@ usage_plans:
     throttle: {rate_limit: 10000000, burst_limit: 10000000}
     quota: {limit: 1000000000, period: DAY}
     keys: [bench]
+aws: {region: us-east-1, account_id: "000000000000"}
+iam:
+  credentials:
+    - access_key_id: $SIGV4_KEY
+      secret_access_key: $SIGV4_SECRET
+      user: bench
+      policy: {Statement: [{Effect: Allow, Action: "execute-api:Invoke", Resource: "*"}]}
 plugins:
+  - name: policy-auth
+    kind: authorizer
+    file: $ROOT/plugins/dist/authorizer-policy.wasm
+    config: {outputs: {bench-token: {principalId: bench-user, policyDocument: {Version: "2012-10-17", Statement: [{Effect: Allow, Action: "execute-api:Invoke", Resource: \$methodArn}]}, context: {tier: gold}}}}
   - name: header-auth
     kind: authorizer
     file: $AUTHORIZER
@@ -312,11 +395,15 @@ URL[portico-apikey]=http://$PORTICO_ADDR/bench/keyed/item.json
 URL[portico-apikey-cluster]=http://$CLUSTER_ADDR/bench/keyed/item.json
 URL[portico-full]=http://$PORTICO_ADDR/bench/full/item.json
 URL[portico-full-reuse]=http://$PORTICO_ADDR/bench/full-reuse/item.json
+URL[portico-jwt]=http://$PORTICO_ADDR/bench/jwt/item.json
+URL[portico-jwt-cached]=http://$PORTICO_ADDR/bench/jwt-cached/item.json
+URL[portico-authz-policy]=http://$PORTICO_ADDR/bench/authz-policy/item.json
+URL[portico-sigv4]=http://$PORTICO_ADDR/bench/sigv4/item.json
 PID[portico-apikey-cluster]=$CLUSTER_PID
 H[portico-apikey]="x-api-key: $BENCH_KEY"
 H[portico-apikey-cluster]="x-api-key: $BENCH_KEY"
 for t in portico portico-authz portico-authz-reuse portico-authz-cached portico-cache portico-apikey \
-    portico-full portico-full-reuse; do
+    portico-full portico-full-reuse portico-jwt portico-jwt-cached portico-authz-policy portico-sigv4; do
     PID[$t]=$PORTICO_PID
 done
 H[portico-authz]="Authorization: bench-token"
@@ -325,8 +412,15 @@ H[portico-authz-cached]="Authorization: bench-token"
 H[portico-full]="x-api-key: $BENCH_KEY
 Authorization: bench-token"
 H[portico-full-reuse]=${H[portico-full]}
+H[portico-jwt]="Authorization: Bearer $JWT_TOKEN"
+H[portico-jwt-cached]=${H[portico-jwt]}
+H[portico-authz-policy]="Authorization: bench-token"
+H[portico-sigv4]=$(sigv4_headers)
+# Targets whose headers must be made again before each measurement.
+declare -A REFRESH
+REFRESH[portico-sigv4]=sigv4_headers
 
-TARGETS=${TARGETS:-direct nginx-proxy portico portico-authz portico-authz-reuse portico-authz-cached portico-cache portico-apikey portico-apikey-cluster portico-full portico-full-reuse}
+TARGETS=${TARGETS:-direct nginx-proxy portico portico-authz portico-authz-reuse portico-authz-cached portico-cache portico-apikey portico-apikey-cluster portico-full portico-full-reuse portico-jwt portico-jwt-cached portico-authz-policy portico-sigv4}
 read -r -a TARGET_LIST <<<"$TARGETS"
 for t in "${TARGET_LIST[@]}"; do
     [[ -n ${URL[$t]:-} ]] || die "unknown target $t (known: ${!URL[*]})"
@@ -387,6 +481,10 @@ compare portico-apikey portico
 compare portico-apikey-cluster portico
 compare portico-full portico
 compare portico-full-reuse portico
+compare portico-jwt portico
+compare portico-jwt-cached portico
+compare portico-authz-policy portico
+compare portico-sigv4 portico
 compare portico-full nginx-proxy
 compare portico-full-reuse nginx-proxy
 compare portico-cache direct
@@ -454,6 +552,8 @@ measured portico-full nginx-proxy && rps_target portico-full nginx-proxy 0.8
 measured portico-authz portico && cpu_target portico-authz 10
 measured portico-authz-reuse portico && cpu_target portico-authz-reuse 3
 measured portico-cache direct && rps_target portico-cache direct 1.5
+measured portico-jwt-cached portico && rps_target portico-jwt-cached portico 0.97
+measured portico-jwt portico && cpu_target portico-jwt 15
 if ((TARGETS_MET + TARGETS_MISSED == 0)); then
     printf '  (none measured: the targets compare portico, portico-full*, portico-authz*, portico-cache\n'
     printf '   against nginx-proxy, portico or direct; add those to TARGETS)\n'

@@ -1,10 +1,11 @@
 """Signs one request with botocore's SigV4 signer (what the AWS CLI and SDKs use) and sends it.
 
     python sigv4_client.py METHOD URL --key AKID --secret SECRET [--body TEXT] [--presign]
-                           [--skew SECONDS] [--tamper none|query|body|header]
+                           [--skew SECONDS] [--tamper none|query|body|header] [--print-headers]
 
-Prints {"status": N, "body": "..."} as JSON. Used by tests/access.rs; tests/run.sh installs
-botocore in tests/.venv.
+Prints {"status": N, "body": "..."} as JSON, or with --print-headers sends nothing and prints
+the signed request's headers, one `Name: value` per line (benches/load.sh replays them). Used by
+tests/access.rs; tests/run.sh installs botocore in tests/.venv.
 """
 
 import argparse
@@ -27,6 +28,7 @@ parser.add_argument("--body", default="")
 parser.add_argument("--presign", action="store_true")
 parser.add_argument("--skew", type=int, default=0, help="shift the signing clock by SECONDS")
 parser.add_argument("--tamper", choices=["none", "query", "body", "header"], default="none")
+parser.add_argument("--print-headers", action="store_true")
 args = parser.parse_args()
 
 if args.skew:
@@ -45,6 +47,11 @@ prepared = request.prepare()
 url, body, headers = prepared.url, prepared.body or b"", dict(prepared.headers)
 # urllib sets Content-Length from the body it sends (a tampered body changes it).
 headers = {k: v for k, v in headers.items() if k.lower() != "content-length"}
+
+if args.print_headers:
+    for name, value in headers.items():
+        print(f"{name}: {value}")
+    raise SystemExit(0)
 
 if args.tamper == "query":
     url += ("&" if "?" in url else "?") + "extra=1"
