@@ -14,6 +14,9 @@ use serde_json::{Value, json};
 use super::component;
 use crate::support::*;
 
+/// The HS256 secret of the `x-portico-jwt-secret-env` authorizer.
+const JWT_SECRET: &str = "a shared secret of at least thirty-two bytes!";
+
 /// What `authorizer-policy` answers, per token.
 const OUTPUTS: &str = r#"{
   "outputs": {
@@ -125,7 +128,18 @@ fn start(schemes_extra: &str, paths_extra: &str, top_extra: &str, gateway_extra:
         "      prod: {}\n",
         &format!("{gateway_extra}{plugins}"),
     );
-    let gw = Portico::start(&dir);
+    let data = dir.path("xdg-data");
+    let gw = Portico::start_env(
+        &[
+            "serve",
+            "--config",
+            dir.path("gateway.yaml").to_str().unwrap(),
+        ],
+        &[
+            ("XDG_DATA_HOME", data.to_str().unwrap()),
+            ("PORTICO_TEST_JWT_SECRET", JWT_SECRET),
+        ],
+    );
     Gw { _dir: dir, gw }
 }
 
@@ -810,6 +824,13 @@ async fn jwt_every_algorithm_cognito_pools_and_a_garbage_key_set() {
         type: jwt
         x-portico-jwks-uri: http://{garbage}/jwks
         jwtConfiguration: {{issuer: "{base}", audience: [aud-1]}}
+    jwtSecret:
+      type: oauth2
+      flows: {{}}
+      x-amazon-apigateway-authorizer:
+        type: jwt
+        x-portico-jwt-secret-env: PORTICO_TEST_JWT_SECRET
+        jwtConfiguration: {{issuer: "{base}", audience: [aud-1]}}
     pool:
       type: apiKey
       name: Authorization
@@ -840,7 +861,8 @@ async fn jwt_every_algorithm_cognito_pools_and_a_garbage_key_set() {
     };
     let paths = route("/all", "{jwtAll: []}")
         + &route("/garbage", "{jwtGarbage: []}")
-        + &route("/pool", "{pool: [pets/read]}");
+        + &route("/pool", "{pool: [pets/read]}")
+        + &route("/secret", "{jwtSecret: []}");
     let s = start(
         &schemes,
         &paths,
@@ -877,6 +899,29 @@ async fn jwt_every_algorithm_cognito_pools_and_a_garbage_key_set() {
         base64url(claims.to_string().as_bytes())
     );
     assert_eq!(call(&s.gw, "/prod/all", &none).await.status, 401);
+
+    // HS256 with a shared secret (never fetched), and the time claims.
+    let secret = EncodingKey::from_secret(JWT_SECRET.as_bytes()).unwrap();
+    let hs = |c: &Value| jsonwebtoken::encode(&Header::new(Algorithm::HS256), c, &secret).unwrap();
+    assert_eq!(call(&s.gw, "/prod/secret", &hs(&claims)).await.status, 200);
+    let mut later = claims.clone();
+    later["nbf"] = json!(now + 600);
+    let r = call(&s.gw, "/prod/secret", &hs(&later)).await;
+    assert_eq!(r.status, 401, "not yet valid");
+    let mut future = claims.clone();
+    future["iat"] = json!(now + 600);
+    assert_eq!(
+        call(&s.gw, "/prod/secret", &hs(&future)).await.status,
+        401,
+        "issued in the future"
+    );
+    let guessed = jsonwebtoken::encode(
+        &Header::new(Algorithm::HS256),
+        &claims,
+        &EncodingKey::from_secret(b"guess").unwrap(),
+    )
+    .unwrap();
+    assert_eq!(call(&s.gw, "/prod/secret", &guessed).await.status, 401);
 
     // A key set that is garbage: 401, and the gateway keeps serving.
     let (alg, key, kid) = &keys[0];

@@ -195,6 +195,11 @@ async fn javascript_and_python_authorizers() {
         assert_eq!(denied.status, 403, "{path}: {}", denied.text());
         let other = call(&s.gw, path, Some("nope")).await;
         assert_eq!(other.status, 401, "{path}: {}", other.text());
+        // A Lambda-style output: a policy for this method ARN, context stringified.
+        let policy = call(&s.gw, path, Some(&format!("{prefix}-policy"))).await;
+        assert_eq!(policy.status, 200, "{path}: {}", policy.text());
+        assert_eq!(policy.json()["principal"], principal);
+        assert_eq!(policy.json()["scope"], "read");
     }
 }
 

@@ -571,6 +571,9 @@ pub struct JwtAuthorizer {
     /// `x-portico-jwks-refetch-seconds`: an unknown `kid` refetches the key set at most this
     /// often (default 10 s, 1 to 3600).
     pub refetch_interval: Duration,
+    /// `x-portico-jwt-secret-env`: the environment variable holding an HS256 shared secret;
+    /// with it, tokens are checked against the secret and no key set is fetched.
+    pub secret_env: Option<String>,
 }
 
 /// The issuer of a JWT authorizer.

@@ -58,7 +58,9 @@ pub(super) fn parse_authorizer(
                 matches!(kind, Kind::Token | Kind::Request | Kind::Cognito)
             }
             "authorizerPayloadFormatVersion" | "enableSimpleResponses" => kind == Kind::Request,
-            "jwtConfiguration" | "x-portico-jwks-uri" => kind == Kind::Jwt,
+            "jwtConfiguration" | "x-portico-jwks-uri" | "x-portico-jwt-secret-env" => {
+                kind == Kind::Jwt
+            }
             "x-portico-jwks-refetch-seconds" => matches!(kind, Kind::Jwt | Kind::Cognito),
             "providerARNs" => kind == Kind::Cognito,
             "authorizerCredentials" => {
@@ -355,11 +357,31 @@ fn jwt(cx: &mut Cx<'_>, path: &DocPath, obj: &Map<String, Value>) -> Option<JwtA
             None
         }
     };
+    let secret_env = match obj.get("x-portico-jwt-secret-env") {
+        None => None,
+        Some(Value::String(var)) if !var.is_empty() => {
+            if jwks_uri.is_some() {
+                cx.error(
+                    &path.key("x-portico-jwt-secret-env"),
+                    "give x-portico-jwks-uri or x-portico-jwt-secret-env, not both",
+                );
+            }
+            Some(var.clone())
+        }
+        Some(_) => {
+            cx.error(
+                &path.key("x-portico-jwt-secret-env"),
+                "must name an environment variable",
+            );
+            None
+        }
+    };
     Some(JwtAuthorizer {
         issuer: JwtIssuer::Url(issuer?),
         audiences,
         jwks_uri,
         refetch_interval: refetch_interval(cx, path, obj),
+        secret_env,
     })
 }
 
@@ -406,6 +428,7 @@ fn cognito(cx: &mut Cx<'_>, path: &DocPath, obj: &Map<String, Value>) -> Option<
         audiences: Vec::new(),
         jwks_uri: None,
         refetch_interval: refetch_interval(cx, path, obj),
+        secret_env: None,
     })
 }
 

@@ -161,11 +161,21 @@ impl Snapshot {
                         None
                     }
                 };
+                let mut jwt_error = None;
                 let authorizer = route.authorizer.as_ref().and_then(|def| {
                     let plugin = def.plugin().and_then(|p| slot(p, PluginKind::Authorizer));
                     let jwt = || match &def.kind {
                         portico_config::AuthorizerKind::Jwt(j) => {
-                            Some(Arc::new(JwtRt::new(j, &config.aws)))
+                            match JwtRt::new(j, &config.aws) {
+                                Ok(rt) => Some(Arc::new(rt)),
+                                Err(e) => {
+                                    jwt_error = Some(format!(
+                                        "{}: authorizer {}: {e}",
+                                        route.location, def.name
+                                    ));
+                                    None
+                                }
+                            }
                         }
                         portico_config::AuthorizerKind::Lambda(_) => None,
                     };
@@ -184,6 +194,7 @@ impl Snapshot {
                     .mapper
                     .as_deref()
                     .and_then(|m| slot(m, PluginKind::Mapper));
+                errors.extend(jwt_error);
                 let http = match route.integration.kind {
                     IntegrationKind::Http | IntegrationKind::HttpProxy => {
                         crate::integration::http::Prepared::build(&api.name, &route.integration)

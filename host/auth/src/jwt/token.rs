@@ -26,14 +26,14 @@ pub struct VerifiedJws {
 }
 
 /// Makes sure `jsonwebtoken` has a process-wide crypto provider. With exactly one backend
-/// feature enabled it picks that one itself; if another crate also enabled `aws_lc_rs` it has
-/// none and would panic on first use, so install the RustCrypto one. `false` if none can be had.
+/// feature enabled it picks that one itself; if another crate also enabled `rust_crypto` it has
+/// none and would panic on first use, so install the aws-lc one. `false` if none can be had.
 pub(crate) fn ensure_crypto_provider() -> bool {
     if CryptoProvider::try_get_default().is_some() {
         return true;
     }
     // Losing a race to another installer is fine: any installed provider will do.
-    let _ = jsonwebtoken::crypto::rust_crypto::DEFAULT_PROVIDER.install_default();
+    let _ = jsonwebtoken::crypto::aws_lc::DEFAULT_PROVIDER.install_default();
     CryptoProvider::try_get_default().is_some()
 }
 

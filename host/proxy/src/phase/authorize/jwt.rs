@@ -46,11 +46,14 @@ pub struct JwtRt {
     /// A REST Cognito authorizer: every failure is a plain 401 UNAUTHORIZED (HTTP API JWT
     /// authorizers add `www-authenticate`, and answer a missing scope with 403).
     rest: bool,
+    /// The key set is a shared secret: never fetched.
+    shared_secret: bool,
 }
 
 impl JwtRt {
-    /// The state of `def`, its Cognito issuer resolved against `aws`.
-    pub fn new(def: &JwtAuthorizer, aws: &AwsAccount) -> Self {
+    /// The state of `def`, its Cognito issuer resolved against `aws`. With a shared secret the
+    /// key set is that secret, now; `Err` when its environment variable is unset or empty.
+    pub fn new(def: &JwtAuthorizer, aws: &AwsAccount) -> Result<Self, String> {
         let issuer = match &def.issuer {
             JwtIssuer::Url(u) => u.trim_end_matches('/').to_owned(),
             JwtIssuer::Cognito { region, pool } => match &aws.cognito_endpoint {
@@ -62,15 +65,25 @@ impl JwtRt {
         if let Some(uri) = &def.jwks_uri {
             let _ = jwks_uri.set(uri.clone());
         }
-        Self {
+        let keys = JwksCache::new(JwksCacheConfig {
+            min_refetch_interval: def.refetch_interval,
+            ..JwksCacheConfig::default()
+        });
+        if let Some(var) = &def.secret_env {
+            let secret = std::env::var(var)
+                .ok()
+                .filter(|s| !s.is_empty())
+                .ok_or_else(|| format!("the JWT secret variable {var} is not set"))?;
+            let set = KeySet::shared_secret(secret.as_bytes()).map_err(|e| e.to_string())?;
+            keys.store(set, Instant::now());
+        }
+        Ok(Self {
             config: JwtConfig::new(issuer, def.audiences.clone()),
             jwks_uri,
-            keys: JwksCache::new(JwksCacheConfig {
-                min_refetch_interval: def.refetch_interval,
-                ..JwksCacheConfig::default()
-            }),
+            keys,
             rest: matches!(def.issuer, JwtIssuer::Cognito { .. }),
-        }
+            shared_secret: def.secret_env.is_some(),
+        })
     }
 
     /// The issuer tokens must name.
@@ -145,7 +158,9 @@ async fn verify(
 ) -> Result<Verified, JwtError> {
     let now = Instant::now();
     let mut keys = jwt.keys.keys();
-    if keys.is_none() && jwt.keys.should_refetch(now, Refetch::Missing) {
+    if jwt.shared_secret {
+        // Nothing to fetch.
+    } else if keys.is_none() && jwt.keys.should_refetch(now, Refetch::Missing) {
         keys = fetch(gw, jwt, now).await;
     } else if keys.is_some()
         && jwt.keys.refresh_due(now)
@@ -159,6 +174,7 @@ async fn verify(
     };
     let mut result = validate(token, &set, &jwt.config, SystemTime::now(), scopes);
     if let Err(JwtError::UnknownKid(_)) = &result
+        && !jwt.shared_secret
         && jwt.keys.should_refetch(now, Refetch::UnknownKid)
         && let Some(fresh) = fetch(gw, jwt, now).await
     {
