@@ -30,6 +30,9 @@ const OUTPUTS: &str = r#"{
               {"Effect": "Deny", "Action": "execute-api:Invoke",
                "Resource": "arn:aws:execute-api:*:*:testapi/prod/GET/pets/secret"}]}},
     "nested": {"principalId": "n", "policyDocument": {"Statement": []}, "context": {"o": {"a": 1}}},
+    "badpolicy": {"principalId": "b", "policyDocument": {"Statement": [
+      {"Effect": "Maybe", "Action": "execute-api:Invoke", "Resource": "*"}]}},
+    "noprincipal": {"policyDocument": {"Statement": []}},
     "yes": {"isAuthorized": true, "context": {"team": "blue"}},
     "no": {"isAuthorized": false}
   },
@@ -221,6 +224,11 @@ async fn status_table_of_lambda_authorizers() {
         nested.header("x-amzn-errortype"),
         Some("AuthorizerConfigurationException")
     );
+    // A policy that does not parse, an output without principalId: 500.
+    for token in ["badpolicy", "noprincipal"] {
+        let r = call(&s.gw, "/prod/pets", token).await;
+        assert_eq!(r.status, 500, "{token}: {}", r.text());
+    }
     // A context over 8 KB: 500 as well, and the gateway keeps serving.
     assert_eq!(call(&s.gw, "/prod/pets", "big").await.status, 500);
     assert_eq!(call(&s.gw, "/prod/pets/7", "bob").await.status, 200);
@@ -622,10 +630,13 @@ async fn aws_iam_methods_verify_botocore_signatures_and_policies() {
     )
     .await;
     assert_eq!(status, 403);
-    // Signed ten minutes ago: outside the 5-minute window.
+    // Signed ten minutes ago, or ten minutes ahead: outside the 5-minute window.
     let (status, body) = alice("GET", "/prod/iam/pets", &["--skew", "-600"]).await;
     assert_eq!(status, 403);
     assert!(body.contains("Signature expired"), "{body}");
+    let (status, body) = alice("GET", "/prod/iam/pets", &["--skew", "600"]).await;
+    assert_eq!(status, 403);
+    assert!(body.contains("Signature not yet current"), "{body}");
     // An unknown key, and the right key with a wrong secret.
     let (status, body) = signed(
         "GET",

@@ -70,9 +70,9 @@ pub struct AuthorizerContext {
     pub context: Vec<(String, String)>,
     /// A JWT authorizer's claims, stringified (1.0: `authorizer.claims`; 2.0:
     /// `authorizer.jwt.claims`).
-    pub claims: Option<Vec<(String, String)>>,
+    pub claims: Option<std::sync::Arc<[(String, String)]>>,
     /// A JWT's scopes (2.0: `authorizer.jwt.scopes`).
-    pub scopes: Vec<String>,
+    pub scopes: std::sync::Arc<[String]>,
 }
 
 impl AuthorizerContext {

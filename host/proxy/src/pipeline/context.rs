@@ -3,6 +3,7 @@
 
 use std::borrow::Cow;
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use http::request::Parts;
@@ -55,10 +56,11 @@ pub struct Authorized {
     pub context: Vec<(String, String)>,
     /// The API key to meter the request under (`usageIdentifierKey`, key source AUTHORIZER).
     pub usage_identifier_key: Option<String>,
-    /// A JWT authorizer's claims (`$context.authorizer.claims.<name>`), stringified.
-    pub claims: Option<Vec<(String, String)>>,
+    /// A JWT authorizer's claims (`$context.authorizer.claims.<name>`), stringified; shared
+    /// with the decision cache, so a cached token costs no copy.
+    pub claims: Option<Arc<[(String, String)]>>,
     /// A JWT's scopes.
-    pub scopes: Vec<String>,
+    pub scopes: Arc<[String]>,
     /// The SigV4 caller of an `AWS_IAM` method.
     pub iam: Option<IamCaller>,
 }

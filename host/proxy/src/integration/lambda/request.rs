@@ -272,7 +272,7 @@ pub(super) fn v2(cx: &RequestContext<'_>, body: &[u8], authorizer: &AuthorizerCo
                 let claims = strings(claims.iter().map(|(k, v)| (k.as_str(), v.as_str())));
                 a.insert(
                     "jwt".into(),
-                    json!({"claims": claims, "scopes": authorizer.scopes}),
+                    json!({"claims": claims, "scopes": &*authorizer.scopes}),
                 );
             }
             None => {

@@ -194,8 +194,8 @@ async fn verify(
                 .and_then(|s| s.as_str())
                 .unwrap_or_default()
                 .to_owned(),
-            claims: Some(claims.claims_as_strings()),
-            scopes: claims.scopes,
+            claims: Some(claims.claims_as_strings().into()),
+            scopes: claims.scopes.into(),
             ..Authorized::default()
         },
     })
