@@ -62,12 +62,20 @@ fn scheme(name: &str, kind: &str, plugin: &str, ttl: u32, extra: &str) -> String
     )
 }
 
-fn mock(path: &str, security: &str) -> String {
+/// What the authorizer routes answer: the `$context` values the tests look at.
+const CONTEXT_TEMPLATE: &str = r#"{"p": "$context.authorizer.principalId", "tier": "$context.authorizer.tier", "level": "$context.authorizer.level", "admin": "$context.authorizer.admin", "team": "$context.authorizer.team", "era": "$context.authorizer.era", "sub": "$context.authorizer.claims.sub", "ip": "$context.identity.sourceIp"}"#;
+
+/// One `method` of a path item, answered by a MOCK integration with 200 and `template`;
+/// `security` is its requirement (`name: [scopes]`), or empty for none.
+fn mock_method(method: &str, security: &str, template: &str) -> String {
+    let security = if security.is_empty() {
+        String::new()
+    } else {
+        format!("      security: [{{{security}}}]\n")
+    };
     format!(
-        r#"  {path}:
-    get:
-      security: [{{{security}: []}}]
-      x-amazon-apigateway-integration:
+        r#"    {method}:
+{security}      x-amazon-apigateway-integration:
         type: mock
         requestTemplates:
           application/json: '{{"statusCode": 200}}'
@@ -75,7 +83,31 @@ fn mock(path: &str, security: &str) -> String {
           default:
             statusCode: 200
             responseTemplates:
-              application/json: '{{"p": "$context.authorizer.principalId", "tier": "$context.authorizer.tier", "level": "$context.authorizer.level", "admin": "$context.authorizer.admin", "team": "$context.authorizer.team", "era": "$context.authorizer.era", "sub": "$context.authorizer.claims.sub", "ip": "$context.identity.sourceIp"}}'
+              application/json: '{template}'
+"#
+    )
+}
+
+/// A path whose GET is [`mock_method`].
+fn mock_at(path: &str, security: &str, template: &str) -> String {
+    format!("  {path}:\n{}", mock_method("get", security, template))
+}
+
+/// A GET behind the security scheme `scheme`, answering [`CONTEXT_TEMPLATE`].
+fn mock(path: &str, scheme: &str) -> String {
+    mock_at(path, &format!("{scheme}: []"), CONTEXT_TEMPLATE)
+}
+
+/// A JWT authorizer scheme `name` for tokens of `issuer` with audience `aud-1`, plus `extra`
+/// lines of `x-amazon-apigateway-authorizer` (indented 8).
+fn jwt_scheme(name: &str, issuer: &str, extra: &str) -> String {
+    format!(
+        r#"    {name}:
+      type: oauth2
+      flows: {{}}
+      x-amazon-apigateway-authorizer:
+        type: jwt
+{extra}        jwtConfiguration: {{issuer: "{issuer}", audience: [aud-1]}}
 "#
     )
 }
@@ -260,21 +292,10 @@ fn ip_policy(cidrs: &[&str]) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn resource_policy_denies_by_source_ip_behind_a_trusted_proxy() {
-    let open = r#"  /open:
-    get:
-      x-amazon-apigateway-integration:
-        type: mock
-        requestTemplates:
-          application/json: '{"statusCode": 200}'
-        responses:
-          default:
-            statusCode: 200
-            responseTemplates:
-              application/json: '{"ip": "$context.identity.sourceIp"}'
-"#;
+    let open = mock_at("/open", "", r#"{"ip": "$context.identity.sourceIp"}"#);
     let s = start(
         "",
-        open,
+        &open,
         &ip_policy(&["192.0.2.0/24", "2001:db8::/32"]),
         "client_ip:\n  trusted_proxies: [127.0.0.1/32]\n",
     );
@@ -404,43 +425,17 @@ async fn jwt_authorizer_discovers_keys_checks_claims_and_follows_rotation() {
     let fetches = Arc::new(AtomicUsize::new(0));
     let idp = issuer(Arc::clone(&keys), Arc::clone(&fetches)).await;
     let iss = format!("http://{}", idp.addr);
-    let scheme = format!(
-        r#"    jwtAuth:
-      type: oauth2
-      flows: {{}}
-      x-amazon-apigateway-authorizer:
-        type: jwt
-        x-portico-jwks-refetch-seconds: 3
-        identitySource: $request.header.Authorization
-        jwtConfiguration:
-          issuer: {iss}
-          audience: [aud-1]
-"#
+    let scheme = jwt_scheme(
+        "jwtAuth",
+        &iss,
+        "        x-portico-jwks-refetch-seconds: 3\n        identitySource: $request.header.Authorization\n",
     );
-    let paths = r#"  /me:
-    get:
-      security: [{jwtAuth: []}]
-      x-amazon-apigateway-integration:
-        type: mock
-        requestTemplates:
-          application/json: '{"statusCode": 200}'
-        responses:
-          default:
-            statusCode: 200
-            responseTemplates:
-              application/json: '{"sub": "$context.authorizer.claims.sub"}'
-  /admin:
-    get:
-      security: [{jwtAuth: [admin]}]
-      x-amazon-apigateway-integration:
-        type: mock
-        requestTemplates:
-          application/json: '{"statusCode": 200}'
-        responses:
-          default:
-            statusCode: 200
-"#;
-    let s = start(&scheme, paths, "", "");
+    let paths = mock_at(
+        "/me",
+        "jwtAuth: []",
+        r#"{"sub": "$context.authorizer.claims.sub"}"#,
+    ) + &mock_at("/admin", "jwtAuth: [admin]", "{}");
+    let s = start(&scheme, &paths, "", "");
     let k1 = rsa_key(false);
     let good = token(&k1, "k1", &iss, "aud-1", 300, "read");
     let ok = call(&s.gw, "/prod/me", &format!("Bearer {good}")).await;
@@ -544,19 +539,10 @@ const BOB_KEY: &str = "AKIDBOB0000000000000";
 const BOB_SECRET: &str = "bob-secret-0123456789abcdefgh";
 
 fn iam_mock(method: &str) -> String {
-    format!(
-        r#"    {method}:
-      security: [{{sigv4: []}}]
-      x-amazon-apigateway-integration:
-        type: mock
-        requestTemplates:
-          application/json: '{{"statusCode": 200}}'
-        responses:
-          default:
-            statusCode: 200
-            responseTemplates:
-              application/json: '{{"arn": "$context.identity.userArn", "key": "$context.identity.accessKey", "account": "$context.identity.accountId"}}'
-"#
+    mock_method(
+        method,
+        "sigv4: []",
+        r#"{"arn": "$context.identity.userArn", "key": "$context.identity.accessKey", "account": "$context.identity.accountId"}"#,
     )
 }
 
@@ -693,15 +679,10 @@ async fn authorizer_output_reaches_lambda_events_the_access_log_and_flushes() {
     let fetches = Arc::new(AtomicUsize::new(0));
     let idp = issuer(Arc::clone(&keys), Arc::clone(&fetches)).await;
     let iss = format!("http://{}", idp.addr);
-    let scheme = format!(
-        r#"    jwtCached:
-      type: oauth2
-      flows: {{}}
-      x-amazon-apigateway-authorizer:
-        type: jwt
-        authorizerResultTtlInSeconds: 300
-        jwtConfiguration: {{issuer: "{iss}", audience: [aud-1]}}
-"#
+    let scheme = jwt_scheme(
+        "jwtCached",
+        &iss,
+        "        authorizerResultTtlInSeconds: 300\n",
     );
     let fn_route = |path: &str, security: &str, format: &str| {
         format!(
@@ -820,29 +801,19 @@ async fn jwt_every_algorithm_cognito_pools_and_a_garbage_key_set() {
     .await;
     let garbage = Upstream::answering(|_| (http::StatusCode::OK, "{not a key set".into())).await;
     let base = format!("http://{}", idp.addr);
-    let schemes = format!(
-        r#"    jwtAll:
-      type: oauth2
-      flows: {{}}
-      x-amazon-apigateway-authorizer:
-        type: jwt
-        identitySource: $request.header.Authorization
-        jwtConfiguration: {{issuer: "{base}", audience: [aud-1]}}
-    jwtGarbage:
-      type: oauth2
-      flows: {{}}
-      x-amazon-apigateway-authorizer:
-        type: jwt
-        x-portico-jwks-uri: http://{garbage}/jwks
-        jwtConfiguration: {{issuer: "{base}", audience: [aud-1]}}
-    jwtSecret:
-      type: oauth2
-      flows: {{}}
-      x-amazon-apigateway-authorizer:
-        type: jwt
-        x-portico-jwt-secret-env: PORTICO_TEST_JWT_SECRET
-        jwtConfiguration: {{issuer: "{base}", audience: [aud-1]}}
-    pool:
+    let schemes = jwt_scheme(
+        "jwtAll",
+        &base,
+        "        identitySource: $request.header.Authorization\n",
+    ) + &jwt_scheme(
+        "jwtGarbage",
+        &base,
+        &format!("        x-portico-jwks-uri: http://{}/jwks\n", garbage.addr),
+    ) + &jwt_scheme(
+        "jwtSecret",
+        &base,
+        "        x-portico-jwt-secret-env: PORTICO_TEST_JWT_SECRET\n",
+    ) + r#"    pool:
       type: apiKey
       name: Authorization
       in: header
@@ -850,30 +821,18 @@ async fn jwt_every_algorithm_cognito_pools_and_a_garbage_key_set() {
       x-amazon-apigateway-authorizer:
         type: cognito_user_pools
         providerARNs: [arn:aws:cognito-idp:us-east-1:000000000000:userpool/us-east-1_Test]
-"#,
-        garbage = garbage.addr
-    );
+"#;
     let route = |path: &str, security: &str| {
-        format!(
-            r#"  {path}:
-    get:
-      security: [{security}]
-      x-amazon-apigateway-integration:
-        type: mock
-        requestTemplates:
-          application/json: '{{"statusCode": 200}}'
-        responses:
-          default:
-            statusCode: 200
-            responseTemplates:
-              application/json: '{{"sub": "$context.authorizer.claims.sub", "client": "$context.authorizer.claims.client_id"}}'
-"#
+        mock_at(
+            path,
+            security,
+            r#"{"sub": "$context.authorizer.claims.sub", "client": "$context.authorizer.claims.client_id"}"#,
         )
     };
-    let paths = route("/all", "{jwtAll: []}")
-        + &route("/garbage", "{jwtGarbage: []}")
-        + &route("/pool", "{pool: [pets/read]}")
-        + &route("/secret", "{jwtSecret: []}");
+    let paths = route("/all", "jwtAll: []")
+        + &route("/garbage", "jwtGarbage: []")
+        + &route("/pool", "pool: [pets/read]")
+        + &route("/secret", "jwtSecret: []");
     let s = start(
         &schemes,
         &paths,
