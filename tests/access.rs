@@ -47,21 +47,6 @@ fn outputs() -> String {
     v.to_string()
 }
 
-fn scheme(name: &str, kind: &str, plugin: &str, ttl: u32, extra: &str) -> String {
-    format!(
-        r#"    {name}:
-      type: apiKey
-      name: Authorization
-      in: header
-      x-amazon-apigateway-authtype: custom
-      x-amazon-apigateway-authorizer:
-        type: {kind}
-        authorizerUri: {LAMBDA}:{plugin}/invocations
-        authorizerResultTtlInSeconds: {ttl}
-{extra}"#
-    )
-}
-
 /// What the authorizer routes answer: the `$context` values the tests look at.
 const CONTEXT_TEMPLATE: &str = r#"{"p": "$context.authorizer.principalId", "tier": "$context.authorizer.tier", "level": "$context.authorizer.level", "admin": "$context.authorizer.admin", "team": "$context.authorizer.team", "era": "$context.authorizer.era", "sub": "$context.authorizer.claims.sub", "ip": "$context.identity.sourceIp"}"#;
 
@@ -128,23 +113,23 @@ fn start(schemes_extra: &str, paths_extra: &str, top_extra: &str, gateway_extra:
         component("authorizer-legacy").display(),
         component("function-echo").display(),
     );
-    let schemes = scheme("cached", "token", "pol", 300, "")
-        + &scheme("uncached", "token", "pol", 0, "")
-        + &scheme(
+    let schemes = lambda_authorizer_scheme("cached", "token", "pol", 300, "")
+        + &lambda_authorizer_scheme("uncached", "token", "pol", 0, "")
+        + &lambda_authorizer_scheme(
             "byQuery",
             "request",
             "pol",
             300,
             "        identitySource: method.request.header.Authorization, method.request.querystring.v\n",
         )
-        + &scheme(
+        + &lambda_authorizer_scheme(
             "simple",
             "request",
             "pol",
             0,
             "        identitySource: method.request.header.Authorization\n        authorizerPayloadFormatVersion: '2.0'\n        enableSimpleResponses: true\n",
         )
-        + &scheme("old", "token", "legacy", 0, "")
+        + &lambda_authorizer_scheme("old", "token", "legacy", 0, "")
         + schemes_extra;
     let paths = mock("/pets", "cached")
         + &mock("/pets/{id}", "cached")

@@ -489,6 +489,26 @@ pub const LAMBDA: &str = "arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/fu
 /// A TOKEN authorizer security scheme `name` served by the plugin `function`, result caching
 /// off (indented for `components.securitySchemes`).
 pub fn authorizer_scheme(name: &str, function: &str) -> String {
+    lambda_authorizer_scheme(
+        name,
+        "token",
+        function,
+        0,
+        "        identitySource: method.request.header.Authorization\n",
+    )
+}
+
+/// A Lambda authorizer security scheme `name` of type `kind` (`token`, `request`) served by
+/// the plugin `function`, with result TTL `ttl` and `extra` lines of
+/// `x-amazon-apigateway-authorizer` (indented 8; a TOKEN authorizer reads `Authorization`
+/// without an `identitySource`).
+pub fn lambda_authorizer_scheme(
+    name: &str,
+    kind: &str,
+    function: &str,
+    ttl: u32,
+    extra: &str,
+) -> String {
     format!(
         r#"    {name}:
       type: apiKey
@@ -496,11 +516,10 @@ pub fn authorizer_scheme(name: &str, function: &str) -> String {
       in: header
       x-amazon-apigateway-authtype: custom
       x-amazon-apigateway-authorizer:
-        type: token
+        type: {kind}
         authorizerUri: {LAMBDA}:{function}/invocations
-        identitySource: method.request.header.Authorization
-        authorizerResultTtlInSeconds: 0
-"#
+        authorizerResultTtlInSeconds: {ttl}
+{extra}"#
     )
 }
 

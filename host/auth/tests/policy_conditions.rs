@@ -2,50 +2,12 @@
 //! `IfExists`, `Null`, missing keys, and the parse errors naming the operator or key.
 
 use std::net::IpAddr;
-use std::time::{Duration, SystemTime};
 
-use portico_auth::policy::{ArnScope, Facts, Outcome, Policy, PolicyKind, Principal};
+use portico_auth::policy::{Facts, Outcome, Policy, PolicyKind};
 use serde_json::{Value, json};
 
-const SCOPE: ArnScope<'static> = ArnScope {
-    region: "us-east-1",
-    account: "123456789012",
-    api_id: "abc123",
-};
-const ARN: &str = "arn:aws:execute-api:us-east-1:123456789012:abc123/prod/GET/pets/1";
-const ALICE: Principal<'static> = Principal::Iam {
-    account: "123456789012",
-    arn: "arn:aws:iam::123456789012:user/alice",
-    user_id: "AIDAALICE",
-    username: "alice",
-};
-/// 2024-01-01T00:00:00Z.
-const NEW_YEAR_2024: u64 = 1_704_067_200;
-
-fn facts() -> Facts<'static> {
-    Facts {
-        action: "execute-api:Invoke",
-        resource: ARN,
-        principal: Principal::Anonymous,
-        source_ip: Some("192.0.2.10".parse().unwrap()),
-        user_agent: Some("curl/8.0"),
-        referer: None,
-        source_arn: None,
-        secure_transport: true,
-        now: SystemTime::UNIX_EPOCH + Duration::from_secs(NEW_YEAR_2024),
-    }
-}
-
-fn parse(doc: Value, kind: PolicyKind) -> Policy {
-    Policy::parse(&doc, kind, &SCOPE).unwrap_or_else(|e| panic!("{e}"))
-}
-
-fn parse_err(doc: Value, kind: PolicyKind) -> String {
-    match Policy::parse(&doc, kind, &SCOPE) {
-        Ok(p) => panic!("parsed: {p:?}"),
-        Err(e) => e.to_string(),
-    }
-}
+mod common;
+use common::*;
 
 fn allow(resource: &str) -> Value {
     json!({"Effect": "Allow", "Action": "execute-api:Invoke", "Resource": resource})
