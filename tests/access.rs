@@ -50,34 +50,6 @@ fn outputs() -> String {
 /// What the authorizer routes answer: the `$context` values the tests look at.
 const CONTEXT_TEMPLATE: &str = r#"{"p": "$context.authorizer.principalId", "tier": "$context.authorizer.tier", "level": "$context.authorizer.level", "admin": "$context.authorizer.admin", "team": "$context.authorizer.team", "era": "$context.authorizer.era", "sub": "$context.authorizer.claims.sub", "ip": "$context.identity.sourceIp"}"#;
 
-/// One `method` of a path item, answered by a MOCK integration with 200 and `template`;
-/// `security` is its requirement (`name: [scopes]`), or empty for none.
-fn mock_method(method: &str, security: &str, template: &str) -> String {
-    let security = if security.is_empty() {
-        String::new()
-    } else {
-        format!("      security: [{{{security}}}]\n")
-    };
-    format!(
-        r#"    {method}:
-{security}      x-amazon-apigateway-integration:
-        type: mock
-        requestTemplates:
-          application/json: '{{"statusCode": 200}}'
-        responses:
-          default:
-            statusCode: 200
-            responseTemplates:
-              application/json: '{template}'
-"#
-    )
-}
-
-/// A path whose GET is [`mock_method`].
-fn mock_at(path: &str, security: &str, template: &str) -> String {
-    format!("  {path}:\n{}", mock_method("get", security, template))
-}
-
 /// A GET behind the security scheme `scheme`, answering [`CONTEXT_TEMPLATE`].
 fn mock(path: &str, scheme: &str) -> String {
     mock_at(path, &format!("{scheme}: []"), CONTEXT_TEMPLATE)

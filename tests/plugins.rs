@@ -28,20 +28,10 @@ fn component(name: &str) -> PathBuf {
 }
 
 fn guarded_mock(path: &str, scheme: &str) -> String {
-    format!(
-        r#"  {path}:
-    get:
-      security: [{{{scheme}: []}}]
-      x-amazon-apigateway-integration:
-        type: mock
-        requestTemplates:
-          application/json: '{{"statusCode": 200}}'
-        responses:
-          default:
-            statusCode: 200
-            responseTemplates:
-              application/json: '{{"principal": "$context.authorizer.principalId", "scope": "$context.authorizer.scope"}}'
-"#
+    mock_at(
+        path,
+        &format!("{scheme}: []"),
+        r#"{"principal": "$context.authorizer.principalId", "scope": "$context.authorizer.scope"}"#,
     )
 }
 

@@ -523,6 +523,34 @@ pub fn lambda_authorizer_scheme(
     )
 }
 
+/// One `method` of a path item, answered by a MOCK integration with 200 and `template`;
+/// `security` is its requirement (`name: [scopes]`), or empty for none.
+pub fn mock_method(method: &str, security: &str, template: &str) -> String {
+    let security = if security.is_empty() {
+        String::new()
+    } else {
+        format!("      security: [{{{security}}}]\n")
+    };
+    format!(
+        r#"    {method}:
+{security}      x-amazon-apigateway-integration:
+        type: mock
+        requestTemplates:
+          application/json: '{{"statusCode": 200}}'
+        responses:
+          default:
+            statusCode: 200
+            responseTemplates:
+              application/json: '{template}'
+"#
+    )
+}
+
+/// A path whose GET is [`mock_method`].
+pub fn mock_at(path: &str, security: &str, template: &str) -> String {
+    format!("  {path}:\n{}", mock_method("get", security, template))
+}
+
 /// Path of a file in the repository.
 pub fn repo_file(rel: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
