@@ -5,6 +5,8 @@ use std::collections::HashMap;
 use std::fmt;
 use std::str::FromStr;
 
+use aws_lc_rs::encoding::AsDer;
+use aws_lc_rs::signature::{self, ParsedPublicKey};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::DecodingKey;
@@ -165,6 +167,53 @@ pub(crate) struct Key {
     pub(crate) alg: Option<Algorithm>,
     pub(crate) kind: KeyKind,
     pub(crate) decoding: DecodingKey,
+    /// The key already parsed by aws-lc for each algorithm it may verify: what the hot path
+    /// uses (building an RSA key from `n` and `e` on every verification costs more than the
+    /// verification). Empty when aws-lc refuses the key; `decoding` serves then.
+    pub(crate) parsed: Vec<(Algorithm, ParsedPublicKey)>,
+}
+
+impl Key {
+    /// The pre-parsed key for `alg`, if any.
+    pub(crate) fn parsed(&self, alg: Algorithm) -> Option<&ParsedPublicKey> {
+        self.parsed.iter().find(|(a, _)| *a == alg).map(|(_, k)| k)
+    }
+}
+
+/// aws-lc's verification algorithm for `alg` (JOSE: fixed-size ECDSA signatures, RSA from
+/// 2048 bits); `None` for HMAC.
+fn verification(alg: Algorithm) -> Option<&'static dyn signature::VerificationAlgorithm> {
+    Some(match alg {
+        Algorithm::RS256 => &signature::RSA_PKCS1_2048_8192_SHA256,
+        Algorithm::RS384 => &signature::RSA_PKCS1_2048_8192_SHA384,
+        Algorithm::RS512 => &signature::RSA_PKCS1_2048_8192_SHA512,
+        Algorithm::PS256 => &signature::RSA_PSS_2048_8192_SHA256,
+        Algorithm::PS384 => &signature::RSA_PSS_2048_8192_SHA384,
+        Algorithm::PS512 => &signature::RSA_PSS_2048_8192_SHA512,
+        Algorithm::ES256 => &signature::ECDSA_P256_SHA256_FIXED,
+        Algorithm::ES384 => &signature::ECDSA_P384_SHA384_FIXED,
+        Algorithm::EdDSA => &signature::ED25519,
+        Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512 => return None,
+    })
+}
+
+/// Parses `public` (SubjectPublicKeyInfo DER for RSA, the uncompressed point for EC, the raw
+/// key for Ed25519) once for every algorithm of `kind` the key may serve (only `alg` when the
+/// JWK names one).
+fn preparse(
+    kind: KeyKind,
+    alg: Option<Algorithm>,
+    public: &[u8],
+) -> Vec<(Algorithm, ParsedPublicKey)> {
+    Algorithm::ALL
+        .iter()
+        .copied()
+        .filter(|a| a.key_kind() == kind && alg.is_none_or(|only| only == *a))
+        .filter_map(|a| {
+            let parsed = ParsedPublicKey::new(verification(a)?, public).ok()?;
+            Some((a, parsed))
+        })
+        .collect()
 }
 
 /// The verification keys of one issuer, ready to use: parsed and converted once, then shared
@@ -247,6 +296,7 @@ impl KeySet {
                 alg: None,
                 kind: KeyKind::Hmac,
                 decoding,
+                parsed: Vec::new(),
             }],
             0,
         ))
@@ -345,13 +395,26 @@ fn parse_jwk(jwk: &Map<String, Value>) -> Option<Key> {
         None => None,
         Some(alg) => Some(Algorithm::from_name(alg.as_str()?)?),
     };
-    let (kind, decoding) = match text("kty")? {
+    let (kind, decoding, public) = match text("kty")? {
         "RSA" => {
             let (n, e) = (text("n")?, text("e")?);
-            if b64_len(n)? == 0 || b64_len(e)? == 0 {
+            let (n_bytes, e_bytes) = (b64(n)?, b64(e)?);
+            if n_bytes.is_empty() || e_bytes.is_empty() {
                 return None;
             }
-            (KeyKind::Rsa, DecodingKey::from_rsa_components(n, e).ok()?)
+            let components = aws_lc_rs::rsa::PublicKeyComponents {
+                n: n_bytes,
+                e: e_bytes,
+            };
+            let spki = components
+                .as_der()
+                .map(|der| der.as_ref().to_vec())
+                .unwrap_or_default();
+            (
+                KeyKind::Rsa,
+                DecodingKey::from_rsa_components(n, e).ok()?,
+                spki,
+            )
         }
         "EC" => {
             let (kind, size) = match text("crv")? {
@@ -360,20 +423,27 @@ fn parse_jwk(jwk: &Map<String, Value>) -> Option<Key> {
                 _ => return None,
             };
             let (x, y) = (text("x")?, text("y")?);
-            if b64_len(x)? != size || b64_len(y)? != size {
+            let (xb, yb) = (b64(x)?, b64(y)?);
+            if xb.len() != size || yb.len() != size {
                 return None;
             }
-            (kind, DecodingKey::from_ec_components(x, y).ok()?)
+            let point = [&[0x04][..], &xb, &yb].concat();
+            (kind, DecodingKey::from_ec_components(x, y).ok()?, point)
         }
         "OKP" => {
             if text("crv")? != "Ed25519" {
                 return None;
             }
             let x = text("x")?;
-            if b64_len(x)? != 32 {
+            let xb = b64(x)?;
+            if xb.len() != 32 {
                 return None;
             }
-            (KeyKind::Ed25519, DecodingKey::from_ed_components(x).ok()?)
+            (
+                KeyKind::Ed25519,
+                DecodingKey::from_ed_components(x).ok()?,
+                xb,
+            )
         }
         _ => return None,
     };
@@ -387,10 +457,45 @@ fn parse_jwk(jwk: &Map<String, Value>) -> Option<Key> {
         alg,
         kind,
         decoding,
+        parsed: preparse(kind, alg, &public),
     })
 }
 
-/// The decoded length of a base64url value, or `None` if it is not base64url.
-fn b64_len(value: &str) -> Option<usize> {
-    URL_SAFE_NO_PAD.decode(value).ok().map(|bytes| bytes.len())
+/// A base64url value's bytes, or `None` if it is not base64url.
+fn b64(value: &str) -> Option<Vec<u8>> {
+    URL_SAFE_NO_PAD.decode(value).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn public_keys_are_parsed_once_for_each_algorithm_they_serve() {
+        let jwk =
+            include_str!("../../../../tests/conformance/jose-cookbook/jwk/3_3.rsa_public_key.json");
+        let set = KeySet::parse(format!("{{\"keys\": [{jwk}]}}").as_bytes()).unwrap();
+        let algs: Vec<_> = set.keys[0].parsed.iter().map(|(a, _)| *a).collect();
+        assert_eq!(
+            algs,
+            [
+                Algorithm::RS256,
+                Algorithm::RS384,
+                Algorithm::RS512,
+                Algorithm::PS256,
+                Algorithm::PS384,
+                Algorithm::PS512
+            ]
+        );
+        // A JWK that names its algorithm serves that one only.
+        let mut named: Value = serde_json::from_str(jwk).unwrap();
+        named["alg"] = "PS256".into();
+        let set = KeySet::parse(json_keys(&named).as_bytes()).unwrap();
+        assert_eq!(set.keys[0].parsed.len(), 1);
+        assert_eq!(set.keys[0].parsed[0].0, Algorithm::PS256);
+    }
+
+    fn json_keys(jwk: &Value) -> String {
+        serde_json::json!({ "keys": [jwk] }).to_string()
+    }
 }

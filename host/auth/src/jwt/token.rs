@@ -103,7 +103,7 @@ pub fn verify_jws(
             key,
         });
     }
-    if signature_b64.is_empty() || URL_SAFE_NO_PAD.decode(signature_b64).is_err() {
+    if signature_b64.is_empty() {
         return Err(malformed("the signature is not base64url"));
     }
     let payload = URL_SAFE_NO_PAD
@@ -111,14 +111,18 @@ pub fn verify_jws(
         .map_err(|_| malformed("the payload is not base64url"))?;
     // The signing input is the first two parts as sent, dot included.
     let message = &token[..header_b64.len() + 1 + payload_b64.len()];
-    let verified = usable.iter().any(|key| {
-        jsonwebtoken::crypto::verify(
+    let signature = URL_SAFE_NO_PAD
+        .decode(signature_b64)
+        .map_err(|_| malformed("the signature is not base64url"))?;
+    let verified = usable.iter().any(|key| match key.parsed(alg) {
+        Some(parsed) => parsed.verify_sig(message.as_bytes(), &signature).is_ok(),
+        None => jsonwebtoken::crypto::verify(
             signature_b64,
             message.as_bytes(),
             &key.decoding,
             alg.to_jsonwebtoken(),
         )
-        .unwrap_or(false)
+        .unwrap_or(false),
     });
     if !verified {
         return Err(JwtError::BadSignature);
