@@ -3,12 +3,10 @@
 //! admin flush, the byte bound, oversized responses, stampede protection, and no response
 //! crossing from one principal to another.
 
-mod support;
-
 use std::sync::Arc;
 use std::time::Duration;
 
-use support::*;
+use crate::support::*;
 
 const INVALIDATOR: &str = "invalidator-key-0000000001";
 

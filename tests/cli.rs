@@ -1,11 +1,9 @@
 //! The command line (`check`, `serve` with the embedded demo) and observability: `/health`,
 //! `/metrics`, and the access log.
 
-mod support;
-
 use std::process::Command;
 
-use support::*;
+use crate::support::*;
 
 fn check(dir: &Dir) -> (bool, String) {
     let out = Command::new(PORTICO)

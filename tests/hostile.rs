@@ -5,11 +5,9 @@
 //!
 //! Most requests go over raw TCP, because a well-behaved client refuses to send them.
 
-mod support;
-
 use std::time::{Duration, Instant};
 
-use support::*;
+use crate::support::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 

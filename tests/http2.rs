@@ -2,19 +2,17 @@
 //! `Upgrade: h2c` (the real `curl --http2`), requests with a body that ask for the upgrade
 //! (served over HTTP/1.1), and graceful shutdown of HTTP/2 connections.
 
-mod support;
-
 use std::convert::Infallible;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
+use crate::support::*;
 use bytes::Bytes;
 use http::{Request, Version};
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
-use support::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 

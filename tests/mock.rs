@@ -1,9 +1,7 @@
 //! MOCK integrations (status from the request template, integration-response selection) and
 //! gateway-response customisation (`x-amazon-apigateway-gateway-responses`).
 
-mod support;
-
-use support::*;
+use crate::support::*;
 
 const MOCK_API: &str = r#"openapi: 3.0.1
 info: {title: mock, version: '1'}

@@ -4,8 +4,6 @@
 //!
 //! The components come from `bash plugins/build.sh --all` (run by `tests/run.sh`).
 
-mod support;
-
 /// Access control: policy authorizers, resource policies, JWT (see the module).
 #[path = "access.rs"]
 mod access;
@@ -15,7 +13,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use support::*;
+use crate::support::*;
 
 fn component(name: &str) -> PathBuf {
     let path = repo_file(&format!("plugins/dist/{name}.wasm"));

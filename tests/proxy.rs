@@ -2,13 +2,11 @@
 //! parameter mapping and integration responses, stage variables in the URI, timeouts and
 //! unreachable upstreams.
 
-mod support;
-
 use std::time::{Duration, Instant};
 
+use crate::support::*;
 use bytes::Bytes;
 use http_body_util::BodyExt;
-use support::*;
 
 #[tokio::test]
 async fn http_proxy_forwards_request_and_response() {

@@ -4,19 +4,18 @@
 
 #[path = "support/in_process.rs"]
 mod in_process;
-mod support;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use crate::support::*;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use in_process::InProcess;
 use serde_json::{Value, json};
-use support::*;
 
 /// How long a reload that needs no trigger (or a signal) may take to show.
 const DEADLINE: Duration = Duration::from_secs(5);

@@ -1,9 +1,7 @@
 //! Routing: stage from the first segment, AWS match priorities, `ANY`, greedy paths, method
 //! fallback, and the 403 `Missing Authentication Token` answer for everything else.
 
-mod support;
-
-use support::*;
+use crate::support::*;
 
 /// A MOCK method that answers which resource served it and the path parameters it saw.
 fn mock(method: &str, param: &str) -> String {

@@ -2,15 +2,13 @@
 //! status and body, the precedence of the throttle levels, burst and steady rate, quota offset,
 //! quota persistence across `kill -9`, reloads that reset nothing, and the admin API.
 
-mod support;
-
 use std::time::{Duration, Instant};
 
+use crate::support::*;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
-use support::*;
 
 const ALICE: &str = "alice-key-0000000000000001";
 const BOB: &str = "bob-key-000000000000000002";

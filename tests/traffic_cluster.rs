@@ -7,17 +7,15 @@
 //! Needs `redis-server` on the PATH (`apt-get install redis-server`; `tests/run.sh` installs
 //! it). Without it the tests fail with that message rather than skipping.
 
-mod support;
-
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::support::*;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
-use support::*;
 
 const ALICE: &str = "alice-key-0000000000000001";
 const BOB: &str = "bob-key-000000000000000002";
