@@ -118,6 +118,13 @@ components:
       x-amazon-apigateway-authorizer:
         type: jwt
         jwtConfiguration: {issuer: "not-a-url", audience: []}
+    jwtSecret:
+      type: oauth2
+      flows: {}
+      x-amazon-apigateway-authorizer:
+        type: jwt
+        x-portico-jwt-secret-env: PORTICO_SURELY_UNSET_SECRET
+        jwtConfiguration: {issuer: "https://issuer.example", audience: [a]}
     pool:
       type: apiKey
       name: Authorization
@@ -143,6 +150,7 @@ paths:
         "api.yaml: components.securitySchemes.jwtAuth.x-amazon-apigateway-authorizer.jwtConfiguration.issuer: must be the issuer's URL",
         "api.yaml: components.securitySchemes.jwtAuth.x-amazon-apigateway-authorizer.jwtConfiguration.audience: list 1 to 50 audiences",
         "api.yaml: components.securitySchemes.pool.x-amazon-apigateway-authorizer.providerARNs: arn:aws:cognito-idp:us-east-1:1:pool/x is not a user pool ARN",
+        "api.yaml: components.securitySchemes.jwtSecret.x-amazon-apigateway-authorizer.x-portico-jwt-secret-env: the environment variable PORTICO_SURELY_UNSET_SECRET is not set",
         "gateway.yaml: aws.account_id: \"12\" is not a 12-digit account id",
         "gateway.yaml: iam.credentials[0].access_key_id: must be 16 to 128 letters and digits",
         "gateway.yaml: iam.credentials[0].secret_access_key: must be at least 16 characters",

@@ -366,6 +366,14 @@ fn jwt(cx: &mut Cx<'_>, path: &DocPath, obj: &Map<String, Value>) -> Option<JwtA
                     "give x-portico-jwks-uri or x-portico-jwt-secret-env, not both",
                 );
             }
+            if std::env::var(var).map_or(true, |v| v.is_empty()) {
+                cx.error(
+                    &path.key("x-portico-jwt-secret-env"),
+                    format!(
+                        "the environment variable {var} is not set (it holds the HS256 secret)"
+                    ),
+                );
+            }
             Some(var.clone())
         }
         Some(_) => {
