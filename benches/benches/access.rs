@@ -21,11 +21,6 @@ use portico_auth::sigv4::{
 use serde_json::json;
 
 const ARN: &str = "arn:aws:execute-api:us-east-1:000000000000:petstore/prod/GET/pets/42";
-const SCOPE: ArnScope<'static> = ArnScope {
-    region: "us-east-1",
-    account: "000000000000",
-    api_id: "petstore",
-};
 
 fn jwt(c: &mut Criterion) {
     let now = SystemTime::now()
@@ -146,7 +141,7 @@ fn policy(c: &mut Criterion) {
     statements.push(json!({"Effect": "Allow", "Action": "execute-api:Invoke",
                            "Resource": "arn:aws:execute-api:us-east-1:*:petstore/prod/GET/pets/*"}));
     let doc = json!({"Version": "2012-10-17", "Statement": statements});
-    let policy = Policy::parse(&doc, PolicyKind::Authorizer, &SCOPE).unwrap();
+    let policy = Policy::parse(&doc, PolicyKind::Authorizer, &ArnScope::NONE).unwrap();
     c.bench_function("policy_evaluate_10_statements", |b| {
         b.iter(|| {
             policy.evaluate(black_box(&Facts {
@@ -166,7 +161,7 @@ fn policy(c: &mut Criterion) {
                         "context": {"tier": "gold", "level": 3, "admin": false}})
     .to_string();
     c.bench_function("lambda_output_parse", |b| {
-        b.iter(|| parse_output(black_box(output.as_bytes()), &SCOPE).unwrap())
+        b.iter(|| parse_output(black_box(output.as_bytes())).unwrap())
     });
 }
 

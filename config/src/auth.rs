@@ -89,14 +89,7 @@ pub(crate) fn credentials(
             );
         }
         let policy = c.policy.as_ref().and_then(|doc| {
-            // Identity policies name full ARNs; the scope only matters for shorthand, which
-            // identity policies do not use.
-            let scope = ArnScope {
-                region: &aws.region,
-                account: &aws.account_id,
-                api_id: "*",
-            };
-            Policy::parse(doc, PolicyKind::Identity, &scope)
+            Policy::parse(doc, PolicyKind::Identity, &ArnScope::NONE)
                 .map_err(|e| report.error(file, format!("{path}.policy"), e.to_string()))
                 .ok()
         });

@@ -86,9 +86,8 @@ pub enum OutputError {
     UsageIdentifierKey,
 }
 
-/// Parses and validates a Lambda authorizer's output. `scope` is the API's, passed on to
-/// [`Policy::parse`].
-pub fn parse_output(json: &[u8], scope: &ArnScope<'_>) -> Result<AuthorizerOutput, OutputError> {
+/// Parses and validates a Lambda authorizer's output.
+pub fn parse_output(json: &[u8]) -> Result<AuthorizerOutput, OutputError> {
     if json.len() > MAX_OUTPUT {
         return Err(OutputError::OutputTooLarge(json.len()));
     }
@@ -120,7 +119,7 @@ pub fn parse_output(json: &[u8], scope: &ArnScope<'_>) -> Result<AuthorizerOutpu
         .get("policyDocument")
         .filter(|v| !v.is_null())
         .ok_or(OutputError::MissingPolicy)?;
-    let policy = Policy::parse(doc, PolicyKind::Authorizer, scope)?;
+    let policy = Policy::parse(doc, PolicyKind::Authorizer, &ArnScope::NONE)?;
     let context = match context {
         None => Vec::new(),
         Some(Value::Object(ctx)) => stringify_context(ctx)?,

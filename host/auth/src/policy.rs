@@ -53,6 +53,16 @@ pub struct ArnScope<'a> {
     pub api_id: &'a str,
 }
 
+impl ArnScope<'static> {
+    /// The scope of a policy that is not a resource policy (an authorizer's output, an identity
+    /// policy): those name full ARNs, and only resource policies have the shorthand to expand.
+    pub const NONE: ArnScope<'static> = ArnScope {
+        region: "",
+        account: "",
+        api_id: "",
+    };
+}
+
 /// A policy document that did not parse, with where and why.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("{path}: {message}")]

@@ -5,18 +5,13 @@ use std::time::SystemTime;
 use portico_auth::output::{
     AuthorizerOutput, MAX_OUTPUT, OutputError, parse_output, stringify_context,
 };
-use portico_auth::policy::{ArnScope, Facts, Outcome, Principal};
+use portico_auth::policy::{Facts, Outcome, Principal};
 use serde_json::{Value, json};
 
-const SCOPE: ArnScope<'static> = ArnScope {
-    region: "us-east-1",
-    account: "123456789012",
-    api_id: "abc123",
-};
 const ARN: &str = "arn:aws:execute-api:us-east-1:123456789012:abc123/prod/GET/pets";
 
 fn parse(v: Value) -> Result<AuthorizerOutput, OutputError> {
-    parse_output(v.to_string().as_bytes(), &SCOPE)
+    parse_output(v.to_string().as_bytes())
 }
 
 fn policy_doc() -> Value {
@@ -125,11 +120,11 @@ fn policy_shape_refusals() {
         "the authorizer's policyDocument is invalid at Statement.Effect: must be \"Allow\" or \"Deny\", not \"Maybe\""
     );
     assert!(matches!(
-        parse_output(b"not json", &SCOPE),
+        parse_output(b"not json"),
         Err(OutputError::InvalidJson(_))
     ));
     assert!(matches!(
-        parse_output(b"[1]", &SCOPE),
+        parse_output(b"[1]"),
         Err(OutputError::InvalidJson(_))
     ));
 }

@@ -179,7 +179,7 @@ impl Snapshot {
                         }
                         portico_config::AuthorizerKind::Lambda(_) => None,
                     };
-                    AuthorizerRt::build(def, plugin, jwt, &config.aws, &api.name, &mut authorizers)
+                    AuthorizerRt::build(def, plugin, jwt, &mut authorizers)
                 });
                 let access = Access {
                     authorizer,

@@ -1,7 +1,7 @@
 //! Access control, the pipeline's step 3 and 5 (reference §2): the API's resource policy, then
 //! the method's authorizer or `AWS_IAM` signature, combined as API Gateway combines them
-//! (§5.2, Tables A and B). Built with the snapshot ([`Access::build`]); per request,
-//! [`check`].
+//! (§5.2, Tables A and B). Compiled into each route's [`Access`] with the snapshot; per
+//! request, [`check`].
 //!
 //! | method protection | resource policy       | needs                                        |
 //! |-------------------|-----------------------|----------------------------------------------|
@@ -28,7 +28,7 @@ use crate::Gateway;
 use crate::pipeline::context::{Authorized, RequestContext};
 use crate::pipeline::error::GatewayError;
 
-pub use lambda::{AuthorizerRt, DecisionCache};
+pub use lambda::AuthorizerRt;
 
 /// `execute-api:Invoke`, the action every data-plane request asks for.
 const INVOKE: &str = "execute-api:Invoke";

@@ -22,9 +22,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use portico_auth::output::{AuthorizerOutput, parse_output};
-use portico_auth::policy::{ArnScope, Outcome, Policy, Principal};
+use portico_auth::policy::{Outcome, Policy, Principal};
 use portico_config::mapping::ParamSource;
-use portico_config::{AuthorizerDef, AuthorizerKind, AwsAccount, LambdaAuthorizer};
+use portico_config::{AuthorizerDef, AuthorizerKind, LambdaAuthorizer};
 use portico_runtime::{CallContext, Decision, Fault};
 
 use super::facts;
@@ -78,10 +78,8 @@ pub struct AuthorizerRt {
     pub def: AuthorizerDef,
     /// What decides.
     pub check: Check,
-    /// Cached answers (none when the TTL is 0, and for JWT authorizers).
+    /// Cached answers (none when the TTL is 0).
     pub cache: Option<DecisionCache>,
-    /// The region, account and API that policy resources are scoped to.
-    scope: (String, String, String),
 }
 
 impl AuthorizerRt {
@@ -92,8 +90,6 @@ impl AuthorizerRt {
         def: &AuthorizerDef,
         slot: Option<Arc<Slot>>,
         jwt: impl FnOnce() -> Option<Arc<JwtRt>>,
-        aws: &AwsAccount,
-        api: &str,
         shared: &mut HashMap<String, Arc<Self>>,
     ) -> Option<Arc<Self>> {
         if let Some(built) = shared.get(&def.name) {
@@ -117,7 +113,6 @@ impl AuthorizerRt {
             def: def.clone(),
             check,
             cache,
-            scope: (aws.region.clone(), aws.account_id.clone(), api.to_owned()),
         });
         shared.insert(def.name.clone(), Arc::clone(&built));
         Some(built)
@@ -179,7 +174,7 @@ pub async fn authorize(
     let verdict = match cached {
         Some(v) => v,
         None => {
-            let verdict = Arc::new(call(gw, cx, auth, lambda, arn).await?);
+            let verdict = Arc::new(call(gw, cx, lambda, arn).await?);
             if let Some(cache) = &auth.cache {
                 cache.insert(key, Arc::clone(&verdict));
             }
@@ -206,7 +201,6 @@ pub async fn authorize(
 async fn call(
     gw: &Gateway,
     cx: &RequestContext<'_>,
-    auth: &AuthorizerRt,
     lambda: &Lambda,
     arn: &str,
 ) -> Result<Verdict, GatewayError> {
@@ -239,13 +233,7 @@ async fn call(
         Decision::Forbidden(message) => Verdict::Forbidden(message),
         Decision::Custom(reply) => return Err(GatewayError::PluginReply(Box::new(reply))),
         Decision::LambdaOutput(json) => {
-            let (region, account, api) = &auth.scope;
-            let scope = ArnScope {
-                region,
-                account,
-                api_id: api,
-            };
-            let output = parse_output(json.as_bytes(), &scope).map_err(|e| {
+            let output = parse_output(json.as_bytes()).map_err(|e| {
                 tracing::warn!(request_id = cx.request_id, plugin = %lambda.slot.name, error = %e, "malformed authorizer output");
                 GatewayError::AuthorizerConfiguration(format!("malformed authorizer output: {e}"))
             })?;
