@@ -95,8 +95,8 @@ pub struct StageRt {
     pub variables: BTreeMap<String, String>,
     /// `arn:aws:execute-api:{region}:{account}:{api}/{stage}/`: method ARNs start with it.
     pub arn_prefix: String,
-    /// Where the account id lies in `arn_prefix` (see [`StageRt::account_id`]).
-    pub account: std::ops::Range<usize>,
+    /// The gateway's account (`$context.accountId`, `requestContext.accountId`).
+    pub account_id: String,
     /// Series per route, indexed by [`RouteId`].
     pub route_metrics: Vec<RouteMetrics>,
     /// Series for requests in this stage that match no route.
@@ -108,13 +108,6 @@ pub struct StageRt {
     /// The function plugin each `aws_proxy` route calls in this stage, indexed by
     /// [`RouteId`]; `None` for other routes and for function names only a request can fill.
     pub functions: Vec<Option<Arc<Slot>>>,
-}
-
-impl StageRt {
-    /// `$context.accountId`.
-    pub fn account_id(&self) -> &str {
-        self.arn_prefix.get(self.account.clone()).unwrap_or("")
-    }
 }
 
 impl Snapshot {
@@ -232,10 +225,7 @@ impl Snapshot {
                         "arn:aws:execute-api:{}:{}:{}/{}/",
                         config.aws.region, config.aws.account_id, api.name, s.name
                     ),
-                    account: {
-                        let start = "arn:aws:execute-api:".len() + config.aws.region.len() + 1;
-                        start..start + config.aws.account_id.len()
-                    },
+                    account_id: config.aws.account_id.clone(),
                     route_metrics: routes
                         .iter()
                         .map(|r| {

@@ -14,7 +14,7 @@
 //!
 //! # Deliberate choices where AWS is silent or ambiguous
 //!
-//! * `requestContext.accountId` is [`ACCOUNT_ID`], a fixed placeholder: Portico has no accounts.
+//! * `requestContext.accountId` is the gateway file's `aws.account_id` (default `000000000000`).
 //! * `requestContext.resourceId` is the resource path, as `$context.resourceId` is elsewhere in
 //!   Portico (AWS uses an opaque id). `requestContext.deploymentId` is absent: Portico has no
 //!   deployments.
@@ -52,10 +52,6 @@ mod request;
 
 use crate::pipeline::body::Body;
 use crate::pipeline::context::RequestContext;
-
-/// The `accountId` every event carries: Portico has no AWS accounts, so this is a fixed
-/// placeholder that functions can recognise.
-pub const ACCOUNT_ID: &str = "000000000000";
 
 /// Payload format of the event and the rules that read the function's response: 1.0 as REST
 /// APIs send it (reference §8.3), 2.0 as HTTP APIs send it (§8.4).

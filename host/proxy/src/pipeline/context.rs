@@ -220,7 +220,7 @@ impl RequestContext<'_> {
             "domainName" => self.domain_name().into(),
             "domainPrefix" => self.domain_name().split('.').next().unwrap_or("").into(),
             "identity.sourceIp" => self.source_ip.to_string().into(),
-            "accountId" => self.stage.map_or("", |s| s.account_id()).into(),
+            "accountId" => self.stage.map_or("", |s| s.account_id.as_str()).into(),
             "identity.accessKey" => self.iam().map_or("", |i| &i.access_key).into(),
             "identity.userArn" => self.iam().map_or("", |i| &i.user_arn).into(),
             "identity.user" => self.iam().map_or("", |i| &i.user).into(),

@@ -7,7 +7,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::{Map, Value, json};
 
-use super::{ACCOUNT_ID, AuthorizerContext};
+use super::AuthorizerContext;
 use crate::integration::headers;
 use crate::pipeline::context::RequestContext;
 
@@ -117,6 +117,11 @@ fn stage_variables(cx: &RequestContext<'_>) -> Option<Value> {
     })
 }
 
+/// `requestContext.accountId`: the gateway file's `aws.account_id`.
+fn account_id<'a>(cx: &'a RequestContext<'_>) -> &'a str {
+    cx.stage.map_or("", |s| s.account_id.as_str())
+}
+
 /// The authorizer's context values as a JSON object.
 fn authorizer_context(authorizer: &AuthorizerContext) -> Map<String, Value> {
     strings(
@@ -192,7 +197,7 @@ pub(super) fn v1(cx: &RequestContext<'_>, body: &[u8], authorizer: &AuthorizerCo
         "queryStringParameters": last(&query),
         "multiValueQueryStringParameters": all(&query),
         "requestContext": {
-            "accountId": ACCOUNT_ID,
+            "accountId": account_id(cx),
             "apiId": cx.api,
             "authorizer": authorizer,
             "domainName": cx.domain_name(),
@@ -260,7 +265,7 @@ pub(super) fn v2(cx: &RequestContext<'_>, body: &[u8], authorizer: &AuthorizerCo
     );
 
     let mut rc = Map::new();
-    rc.insert("accountId".into(), ACCOUNT_ID.into());
+    rc.insert("accountId".into(), account_id(cx).into());
     rc.insert("apiId".into(), cx.api.into());
     if !authorizer.is_empty() {
         let mut a = Map::new();
@@ -360,7 +365,7 @@ mod tests {
                 .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
                 .collect::<BTreeMap<_, _>>(),
             arn_prefix: "arn:aws:execute-api:us-east-1:000000000000:1234567890/test/".into(),
-            account: 32..44,
+            account_id: "000000000000".into(),
             route_metrics: Vec::new(),
             cache: None,
             traffic: Default::default(),
