@@ -10,18 +10,12 @@ fn mock(method: &str, param: &str) -> String {
     } else {
         method.to_lowercase()
     };
-    format!(
-        r#"    {key}:
-      x-amazon-apigateway-integration:
-        type: mock
-        requestTemplates:
-          application/json: '{{"statusCode": 200}}'
-        responses:
-          default:
-            statusCode: 200
-            responseTemplates:
-              application/json: '{{"resource": "$context.resourcePath", "method": "$context.httpMethod", "param": "$input.params(''{param}'')", "stage": "$context.stage"}}'
-"#
+    mock_method(
+        &key,
+        "",
+        &format!(
+            r#"{{"resource": "$context.resourcePath", "method": "$context.httpMethod", "param": "$input.params(''{param}'')", "stage": "$context.stage"}}"#
+        ),
     )
 }
 

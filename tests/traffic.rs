@@ -17,23 +17,10 @@ const DAVE: &str = "dave-key-00000000000000004";
 
 /// A MOCK method answering 200 with the key id; `secured` adds the API-key requirement.
 fn method(verb: &str, secured: bool) -> String {
-    let security = if secured {
-        "      security: [{api_key: []}]\n"
-    } else {
-        ""
-    };
-    format!(
-        r#"    {verb}:
-{security}      x-amazon-apigateway-integration:
-        type: mock
-        requestTemplates:
-          application/json: '{{"statusCode": 200}}'
-        responses:
-          default:
-            statusCode: 200
-            responseTemplates:
-              application/json: '{{"keyId": "$context.identity.apiKeyId", "key": "$context.identity.apiKey"}}'
-"#
+    mock_method(
+        verb,
+        if secured { "api_key: []" } else { "" },
+        r#"{"keyId": "$context.identity.apiKeyId", "key": "$context.identity.apiKey"}"#,
     )
 }
 
