@@ -4,16 +4,18 @@
 //!
 //! The key set is fetched through the gateway's pooled client, from `x-portico-jwks-uri` or
 //! the issuer's discovery document, on first use, and kept: a lock-free read per request.
-//! An unknown `kid` refetches at most once per 10 s (`x-portico-jwks-refetch-seconds`) (whatever the number of requests that ask),
-//! a failed fetch keeps the keys already held and backs off, and the set is refreshed hourly.
+//! An unknown `kid` refetches at most once per 10 s (`x-portico-jwks-refetch-seconds`),
+//! however many requests ask; a failed fetch keeps the keys already held and backs off; the
+//! set is refreshed hourly. An HS256 secret (`x-portico-jwt-secret-env`) is never fetched.
 //! With `authorizerResultTtlInSeconds` (default 0 for `jwt`, 300 for `cognito_user_pools`, as
 //! for Lambda authorizers), a verified token is cached per stage until the TTL or its `exp`,
 //! whichever comes first; the route's scopes are checked on every request.
 //!
-//! Failures answer 401 `{"message":"Unauthorized"}` with API Gateway's `www-authenticate`;
-//! a token without any of the route's scopes answers 403 `{"message":"Forbidden"}`.
+//! HTTP API style failures answer 401 `{"message":"Unauthorized"}` with API Gateway's
+//! `www-authenticate`, and a token without any of the route's scopes 403
+//! `{"message":"Forbidden"}`; a REST Cognito authorizer answers a plain 401 for all of them.
 
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
@@ -23,8 +25,6 @@ use portico_auth::jwt::{
     jwks_uri_from_discovery, validate,
 };
 use portico_config::{AwsAccount, JwtAuthorizer, JwtIssuer};
-
-use std::sync::Arc;
 
 use super::lambda::{Verdict, identity_key};
 use crate::Gateway;
@@ -203,7 +203,7 @@ async fn verify(
 
 /// Fetches the key set (discovering its URL first if need be) and stores it; on failure the
 /// cache keeps what it had and backs off. Returns the new set.
-async fn fetch(gw: &Gateway, jwt: &JwtRt, now: Instant) -> Option<std::sync::Arc<KeySet>> {
+async fn fetch(gw: &Gateway, jwt: &JwtRt, now: Instant) -> Option<Arc<KeySet>> {
     let result = async {
         let uri = match jwt.jwks_uri.get() {
             Some(u) => u.clone(),
