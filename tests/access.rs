@@ -507,10 +507,11 @@ fn iam_mock(method: &str) -> String {
 async fn aws_iam_methods_verify_botocore_signatures_and_policies() {
     let scheme = "    sigv4:\n      type: apiKey\n      name: Authorization\n      in: header\n      x-amazon-apigateway-authtype: awsSigv4\n";
     let paths = format!(
-        "  /iam/pets:\n{}{}  /iam/shared:\n{}",
+        "  /iam/pets:\n{}{}  /iam/shared:\n{}{}",
         iam_mock("get"),
         iam_mock("post"),
-        iam_mock("get")
+        iam_mock("get"),
+        mock_at("/open", "", "{}")
     );
     let policy = json!({"Version": "2012-10-17", "Statement": [
         {"Effect": "Allow", "Principal": {"AWS": ["111122223333"]},
@@ -627,6 +628,16 @@ async fn aws_iam_methods_verify_botocore_signatures_and_policies() {
         bob("/prod/iam/pets").await.0,
         403,
         "the resource policy is silent"
+    );
+
+    // An unprotected method under a resource policy that names no anonymous caller: the
+    // implicit deny (§5.3, no "with an explicit deny").
+    let anonymous = send("GET", &url("/prod/open"), &[], "").await;
+    assert_gateway_error(
+        &anonymous,
+        403,
+        r#"{"Message":"User: anonymous is not authorized to perform: execute-api:Invoke on resource: arn:aws:execute-api:us-east-1:000000000000:testapi/prod/GET/open"}"#,
+        "AccessDeniedException",
     );
 }
 

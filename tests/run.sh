@@ -21,6 +21,9 @@ rustup component add rustfmt clippy >/dev/null 2>&1 || true
 missing=()
 command -v curl >/dev/null || missing+=(curl)
 command -v redis-server >/dev/null || missing+=(redis-server)
+# python3 with venv: componentize-py (sdk/python) and botocore (the SigV4 tests) live in venvs.
+command -v python3 >/dev/null || missing+=(python3)
+python3 -c 'import venv, ensurepip' 2>/dev/null || missing+=(python3-venv)
 if ((${#missing[@]})); then
     if [ "$(id -u)" = 0 ]; then
         DEBIAN_FRONTEND=noninteractive apt-get update -qq
