@@ -41,15 +41,17 @@ impl jsonschema::Retrieve for Documents {
         &self,
         uri: &jsonschema::Uri<String>,
     ) -> Result<Value, Box<dyn std::error::Error + Send + Sync>> {
-        self.get(uri.as_str())
-            .cloned()
-            .ok_or_else(|| Box::new(UnknownDocument(strip_fragment(uri.as_str()).to_owned())).into())
+        self.get(uri.as_str()).cloned().ok_or_else(|| {
+            Box::new(UnknownDocument(strip_fragment(uri.as_str()).to_owned())).into()
+        })
     }
 }
 
 /// A `$ref` to a document that is neither a model of the API nor a supplied document.
 #[derive(Debug, thiserror::Error)]
-#[error("unknown remote reference {0} (not a model of this API nor a supplied document; remote documents are never fetched)")]
+#[error(
+    "unknown remote reference {0} (not a model of this API nor a supplied document; remote documents are never fetched)"
+)]
 pub struct UnknownDocument(pub String);
 
 /// Why a schema document is refused before compiling.
@@ -71,7 +73,9 @@ pub fn check_limits(doc: &Value) -> Result<(), DocumentError> {
     if depth_exceeds(doc, MAX_SCHEMA_DEPTH) {
         return Err(DocumentError::TooDeep);
     }
-    let size = serde_json::to_vec(doc).map(|v| v.len()).unwrap_or(usize::MAX);
+    let size = serde_json::to_vec(doc)
+        .map(|v| v.len())
+        .unwrap_or(usize::MAX);
     if size > MAX_SCHEMA_BYTES {
         return Err(DocumentError::TooLarge { size });
     }
@@ -119,6 +123,9 @@ mod tests {
     #[test]
     fn fragment_is_ignored() {
         let docs = Documents::new(HashMap::from([("http://x/a.json#".into(), json!(true))]));
-        assert_eq!(docs.get("http://x/a.json#/definitions/b"), Some(&json!(true)));
+        assert_eq!(
+            docs.get("http://x/a.json#/definitions/b"),
+            Some(&json!(true))
+        );
     }
 }

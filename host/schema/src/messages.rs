@@ -41,7 +41,10 @@
 //! As in fge, the branches of `allOf`, `anyOf` and `oneOf` are summarized by one message (fge
 //! nests their reports), so their inner errors are not listed. Messages appear in the order the
 //! engine reports them (fge's own order, keyword by keyword, may differ when one body has several
-//! errors). `dependencies` with a property list reports `object has missing required properties`.
+//! errors).
+//!
+//! `dependencies` with a property list: `property "a" of object has missing property dependencies
+//! (schema requires ["b","c"]; missing: ["c"])`.
 
 use std::collections::BTreeSet;
 use std::fmt::Write;
@@ -65,8 +68,21 @@ pub struct Lookup<'a> {
 /// One message of the list, or a group still collecting errors.
 enum Entry {
     Text(String),
-    Required { key: (String, String), missing: Vec<String> },
-    AllOf { key: (String, String), failed: BTreeSet<usize>, of: usize },
+    Required {
+        key: (String, String),
+        missing: Vec<String>,
+    },
+    Dependency {
+        key: (String, String),
+        property: String,
+        requires: Vec<String>,
+        missing: Vec<String>,
+    },
+    AllOf {
+        key: (String, String),
+        failed: BTreeSet<usize>,
+        of: usize,
+    },
 }
 
 /// Renders `errors` as AWS's `validationErrorString`: `[msg1, msg2, …]`.
@@ -87,7 +103,25 @@ pub fn validation_error_string<'i>(
         match entry {
             Entry::Text(text) => out.push_str(&text),
             Entry::Required { missing, .. } => {
-                let _ = write!(out, "object has missing required properties ({})", json(&missing));
+                let _ = write!(
+                    out,
+                    "object has missing required properties ({})",
+                    json(&missing)
+                );
+            }
+            Entry::Dependency {
+                property,
+                requires,
+                missing,
+                ..
+            } => {
+                let _ = write!(
+                    out,
+                    "property \"{property}\" of object has missing property dependencies \
+                     (schema requires {}; missing: {})",
+                    json(&requires),
+                    json(&missing)
+                );
             }
             Entry::AllOf { failed, of, .. } => {
                 let _ = write!(
@@ -106,7 +140,11 @@ pub fn validation_error_string<'i>(
 }
 
 fn add(entries: &mut Vec<Entry>, error: &ValidationError<'_>, lookup: &Lookup<'_>) {
-    let eval: Vec<String> = error.evaluation_path().segments().map(|s| s.to_string()).collect();
+    let eval: Vec<String> = error
+        .evaluation_path()
+        .segments()
+        .map(|s| s.to_string())
+        .collect();
     let instance_path = error.instance_path().as_str();
     if let Some(site) = all_of_site(&eval, instance_path)
         && let Some(of) = lookup.array_len(&eval[..site.keyword_end])
@@ -128,8 +166,36 @@ fn add(entries: &mut Vec<Entry>, error: &ValidationError<'_>, lookup: &Lookup<'_
         return;
     }
     if let ValidationErrorKind::Required { property } = error.kind() {
-        let name = property.as_str().map_or_else(|| property.to_string(), str::to_owned);
-        let key = (instance_path.to_owned(), error.schema_path().as_str().to_owned());
+        let name = property
+            .as_str()
+            .map_or_else(|| property.to_string(), str::to_owned);
+        let key = (
+            instance_path.to_owned(),
+            error.schema_path().as_str().to_owned(),
+        );
+        if eval.last().is_some_and(|s| s == "dependencies") {
+            let dependency = lookup
+                .resolve(&eval)
+                .and_then(|deps| dependency_of(deps, error.instance(), &name));
+            if let Some((property, requires)) = dependency {
+                let key = (key.0, format!("{}/{property}", key.1));
+                if let Some(Entry::Dependency {
+                    key: k, missing, ..
+                }) = entries.last_mut()
+                    && *k == key
+                {
+                    missing.push(name);
+                    return;
+                }
+                entries.push(Entry::Dependency {
+                    key,
+                    property,
+                    requires,
+                    missing: vec![name],
+                });
+                return;
+            }
+        }
         if let Some(Entry::Required { key: k, missing }) = entries.last_mut()
             && *k == key
         {
@@ -143,6 +209,22 @@ fn add(entries: &mut Vec<Entry>, error: &ValidationError<'_>, lookup: &Lookup<'_
         return;
     }
     entries.push(Entry::Text(message(error)));
+}
+
+/// The property of `instance` whose `dependencies` list (in `deps`) names `missing`, and that list.
+fn dependency_of(deps: &Value, instance: &Value, missing: &str) -> Option<(String, Vec<String>)> {
+    let (Value::Object(deps), Value::Object(instance)) = (deps, instance) else {
+        return None;
+    };
+    deps.iter().find_map(|(property, list)| {
+        let names: Vec<String> = list
+            .as_array()?
+            .iter()
+            .filter_map(|n| n.as_str().map(str::to_owned))
+            .collect();
+        (instance.contains_key(property) && names.iter().any(|n| n == missing))
+            .then(|| (property.clone(), names))
+    })
 }
 
 /// Where an error sits under the outermost `allOf` of its evaluation path.
@@ -182,7 +264,11 @@ fn all_of_site(eval: &[String], instance_path: &str) -> Option<AllOfSite> {
             "definitions" | "dependencies" => i += 2,
             "items" => {
                 consumed += 1;
-                i += if eval.get(i + 1).is_some_and(|s| s.parse::<usize>().is_ok()) { 2 } else { 1 };
+                i += if eval.get(i + 1).is_some_and(|s| s.parse::<usize>().is_ok()) {
+                    2
+                } else {
+                    1
+                };
             }
             "additionalItems" | "additionalProperties" => {
                 consumed += 1;
@@ -197,6 +283,11 @@ fn all_of_site(eval: &[String], instance_path: &str) -> Option<AllOfSite> {
 impl Lookup<'_> {
     /// The length of the array at evaluation path `eval` (following `$ref`s), if it resolves.
     fn array_len(&self, eval: &[String]) -> Option<usize> {
+        self.resolve(eval)?.as_array().map(Vec::len)
+    }
+
+    /// The schema value at evaluation path `eval` (following `$ref`s), if it resolves.
+    fn resolve(&self, eval: &[String]) -> Option<&Value> {
         let mut doc: &Value = self.root;
         let mut node: &Value = self.root;
         for segment in eval {
@@ -215,7 +306,7 @@ impl Lookup<'_> {
                 };
             }
         }
-        node.as_array().map(Vec::len)
+        Some(node)
     }
 }
 
@@ -249,9 +340,9 @@ fn message(error: &ValidationError<'_>) -> String {
             type_name(instance),
             json(&allowed_types(kind))
         ),
-        ValidationErrorKind::Enum { options } => format!(
-            "instance value ({instance}) not found in enum (possible values: {options})"
-        ),
+        ValidationErrorKind::Enum { options } => {
+            format!("instance value ({instance}) not found in enum (possible values: {options})")
+        }
         ValidationErrorKind::MinLength { limit } => format!(
             "string \"{}\" is too short (length: {}, required minimum: {limit})",
             text(),
@@ -323,7 +414,9 @@ fn message(error: &ValidationError<'_>) -> String {
             context.iter().filter(|branch| branch.is_empty()).count(),
             context.len()
         ),
-        ValidationErrorKind::Not { .. } => "instance matched a schema which it should not have".into(),
+        ValidationErrorKind::Not { .. } => {
+            "instance matched a schema which it should not have".into()
+        }
         ValidationErrorKind::Format { format } => format_message(format, text()),
         _ => error.to_string(),
     }

@@ -64,7 +64,11 @@ pub fn compile_schema(schema: &Value, documents: &[(String, Value)]) -> Result<M
 }
 
 /// Builds the validator of `schema`, whose own URL is `base` (a model's canonical URL).
-pub(crate) fn build(schema: Value, base: Option<&str>, documents: Documents) -> Result<Model, String> {
+pub(crate) fn build(
+    schema: Value,
+    base: Option<&str>,
+    documents: Documents,
+) -> Result<Model, String> {
     let mut options = jsonschema::options()
         .with_draft(Draft::Draft4)
         .should_validate_formats(true)

@@ -101,7 +101,9 @@ impl Ctx<'_> {
         }
         let rest = reference.strip_prefix(AWS_MODEL_URL_PREFIX)?;
         let (_api_id, rest) = rest.split_once("/models/")?;
-        let (name, fragment) = rest.split_once('#').map_or((rest, None), |(n, f)| (n, Some(f)));
+        let (name, fragment) = rest
+            .split_once('#')
+            .map_or((rest, None), |(n, f)| (n, Some(f)));
         if !self.models.contains(name) {
             return None;
         }
@@ -144,10 +146,19 @@ mod tests {
         let url = "https://apigateway.amazonaws.com/restapis/abc123/models/";
         assert_eq!(doc.get("$schema"), None);
         assert_eq!(doc["properties"]["a"]["$ref"], json!(format!("{url}Pet")));
-        assert_eq!(doc["properties"]["b"]["$ref"], json!(format!("{url}Tag#/properties/name")));
+        assert_eq!(
+            doc["properties"]["b"]["$ref"],
+            json!(format!("{url}Tag#/properties/name"))
+        );
         assert_eq!(doc["properties"]["c"]["$ref"], json!(format!("{url}Pet")));
-        assert_eq!(doc["properties"]["d"]["items"]["$ref"], json!("#/definitions/Nope"));
-        assert_eq!(doc["properties"]["e"]["enum"][0]["$ref"], json!("#/definitions/Pet"));
+        assert_eq!(
+            doc["properties"]["d"]["items"]["$ref"],
+            json!("#/definitions/Nope")
+        );
+        assert_eq!(
+            doc["properties"]["e"]["enum"][0]["$ref"],
+            json!("#/definitions/Pet")
+        );
     }
 
     #[test]

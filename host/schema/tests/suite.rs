@@ -52,14 +52,20 @@ pub fn remote_documents(dir: &Path) -> Vec<(String, Value)> {
 fn run_file(path: &Path, remotes: &[(String, Value)]) -> (usize, Vec<String>) {
     let text = fs::read_to_string(path).expect("read suite file");
     let groups: Vec<Value> = serde_json::from_str(&text).expect("suite file is JSON");
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let mut passed = 0;
     let mut failures = Vec::new();
     for group in &groups {
         let description = group["description"].as_str().unwrap_or("?");
         let model = compile_schema(&group["schema"], remotes);
         for test in group["tests"].as_array().into_iter().flatten() {
-            let case = format!("{name}: {description}: {}", test["description"].as_str().unwrap_or("?"));
+            let case = format!(
+                "{name}: {description}: {}",
+                test["description"].as_str().unwrap_or("?")
+            );
             let expected = test["valid"].as_bool().unwrap_or(false);
             match &model {
                 Err(e) => failures.push(format!("{case}: schema did not compile: {e}")),
@@ -91,9 +97,16 @@ fn draft4_required_cases_all_pass() {
         passed += ok;
         failures.extend(failed);
     }
-    println!("draft4 required: {passed} passed, {} failed", failures.len());
+    println!(
+        "draft4 required: {passed} passed, {} failed",
+        failures.len()
+    );
     assert!(passed > 0, "no suite case ran (is {SUITE} there?)");
-    assert!(failures.is_empty(), "failing required cases:\n{}", failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "failing required cases:\n{}",
+        failures.join("\n")
+    );
 }
 
 #[test]
