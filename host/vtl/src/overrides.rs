@@ -110,8 +110,17 @@ fn pairs(map: Option<MapRef>) -> Result<Vec<(String, String)>, RenderError> {
     let m = map.borrow();
     let mut out = Vec::new();
     for (k, v) in &m.entries {
-        if !v.is_null() {
-            out.push((k.clone(), v.to_java_string()?));
+        match v {
+            Value::Null => {}
+            // A list sets a multi-value header or query parameter, one pair per element.
+            Value::List(items) => {
+                for item in &items.borrow().items {
+                    if !item.is_null() {
+                        out.push((k.clone(), item.to_java_string()?));
+                    }
+                }
+            }
+            other => out.push((k.clone(), other.to_java_string()?)),
         }
     }
     Ok(out)
