@@ -101,6 +101,13 @@ impl Renderer<'_> {
     /// Evaluates an expression.
     pub fn eval(&mut self, e: &Expr) -> Result<Value, RenderError> {
         self.step()?;
+        self.enter()?;
+        let v = self.eval_at_depth(e);
+        self.leave();
+        v
+    }
+
+    fn eval_at_depth(&mut self, e: &Expr) -> Result<Value, RenderError> {
         Ok(match e {
             Expr::Ref(r) => match self.lookup(r)? {
                 Lookup::Val(v) => v,

@@ -17,6 +17,11 @@ pub const MAX_RANGE_LEN: usize = 100_000;
 /// that contains itself would otherwise recurse forever).
 pub const MAX_VALUE_DEPTH: usize = 256;
 
+/// Deepest recursion of the renderer (blocks inside blocks, expressions inside expressions,
+/// macro bodies inside macro calls, counted together), so no combination of nesting and macro
+/// recursion can exhaust the stack, including a Wasm guest's small one.
+pub const MAX_RENDER_DEPTH: usize = 200;
+
 /// AWS's `#foreach` cap: 1000 iterations per loop (`[DG:limits]`).
 pub const DEFAULT_MAX_FOREACH: usize = 1000;
 

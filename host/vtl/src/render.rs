@@ -15,6 +15,7 @@ use std::rc::Rc;
 use crate::ast::{Expr, Node, RefExpr};
 use crate::error::RenderError;
 use crate::eval::Lookup;
+use crate::limits::MAX_RENDER_DEPTH;
 use crate::overrides::{self, Slot};
 use crate::value::{MapRef, Value};
 use crate::{Input, Rendered, Template};
@@ -33,6 +34,8 @@ pub(crate) struct Renderer<'a> {
     pub input: &'a Input<'a>,
     pub vars: HashMap<String, Value>,
     pub steps: u64,
+    /// Current recursion depth of blocks and expressions ([`MAX_RENDER_DEPTH`]).
+    pub depth: usize,
     pub macro_depth: usize,
     /// Overrides written by this render, to refuse a second write.
     pub written: HashSet<(Slot, String)>,
@@ -64,6 +67,7 @@ pub(crate) fn render(tpl: &Template, input: &Input<'_>) -> Result<Rendered, Rend
         input,
         vars,
         steps: 0,
+        depth: 0,
         macro_depth: 0,
         written: HashSet::new(),
         context: context.clone(),
@@ -99,8 +103,35 @@ impl Renderer<'_> {
         Ok(())
     }
 
+    /// Enters one level of recursion, failing past [`MAX_RENDER_DEPTH`]; pair with `leave`.
+    pub fn enter(&mut self) -> Result<(), RenderError> {
+        if self.depth >= MAX_RENDER_DEPTH {
+            return Err(RenderError::new(format!(
+                "template recursion deeper than {MAX_RENDER_DEPTH} levels"
+            )));
+        }
+        self.depth += 1;
+        Ok(())
+    }
+
+    /// Leaves one level of recursion.
+    pub fn leave(&mut self) {
+        self.depth = self.depth.saturating_sub(1);
+    }
+
     /// Renders `nodes` into `out`.
     pub fn render_nodes(&mut self, nodes: &[Node], out: &mut String) -> Result<Flow, RenderError> {
+        self.enter()?;
+        let flow = self.render_nodes_at_depth(nodes, out);
+        self.leave();
+        flow
+    }
+
+    fn render_nodes_at_depth(
+        &mut self,
+        nodes: &[Node],
+        out: &mut String,
+    ) -> Result<Flow, RenderError> {
         for node in nodes {
             self.step()?;
             let flow = self.render_node(node, out)?;
