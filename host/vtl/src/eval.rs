@@ -170,6 +170,9 @@ impl Renderer<'_> {
         }
         let l = self.eval(a)?;
         let r = self.eval(b)?;
+        if matches!(op, BinOp::Eq | BinOp::Ne) {
+            self.charge(l.size_hint() + r.size_hint())?;
+        }
         Ok(match op {
             BinOp::Eq => Value::Bool(java_eq(&l, &r, 0)?),
             BinOp::Ne => Value::Bool(!java_eq(&l, &r, 0)?),
@@ -204,7 +207,7 @@ impl Renderer<'_> {
             return Ok(());
         }
         let Some((last, init)) = target.chain.split_last() else {
-            self.vars.insert(target.root.clone(), v);
+            self.set_var(&target.root, v);
             return Ok(());
         };
         let base = match self.lookup_chain(&target.root, init)? {

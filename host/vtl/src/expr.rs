@@ -410,8 +410,7 @@ impl Parser<'_> {
         let mut chain = Vec::new();
         loop {
             match self.peek() {
-                Some(b'.') if self.peek_at(1).is_some_and(|c| c.is_ascii_alphabetic()) =>
-                {
+                Some(b'.') if self.peek_at(1).is_some_and(|c| c.is_ascii_alphabetic()) => {
                     self.pos += 1;
                     let Some(name) = self.ident() else {
                         return Err(self.error("expected a name after '.'"));

@@ -32,7 +32,7 @@ pub const DEFAULT_MAX_MACRO_DEPTH: usize = 20;
 pub const DEFAULT_MAX_OUTPUT_BYTES: usize = 10 * 1024 * 1024;
 
 /// Evaluation steps (nodes rendered plus expressions evaluated) one render may take.
-pub const DEFAULT_MAX_STEPS: u64 = 5_000_000;
+pub const DEFAULT_MAX_STEPS: u64 = 2_000_000;
 
 /// Budgets for one render. Every exceeded budget is a [`crate::RenderError`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -9,6 +9,7 @@
 //! `"nonExistingDefault": ""` from AWS. A call to a method that does not exist still renders
 //! its source text, as Velocity does.
 
+use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 use std::rc::Rc;
 
@@ -17,7 +18,7 @@ use crate::error::RenderError;
 use crate::eval::Lookup;
 use crate::limits::MAX_RENDER_DEPTH;
 use crate::overrides::{self, Slot};
-use crate::value::{MapRef, Value};
+use crate::value::{MapObj, MapRef, Value};
 use crate::{Input, Rendered, Template};
 
 /// How a block finished.
@@ -90,6 +91,13 @@ impl Renderer<'_> {
             )));
         }
         Ok(())
+    }
+
+    /// Counts `n` steps for an operation whose cost grows with its input (copying a list,
+    /// converting JSON), so such work is bounded by `max_steps` too.
+    pub fn charge(&mut self, n: usize) -> Result<(), RenderError> {
+        self.steps = self.steps.saturating_add(n as u64);
+        self.step()
     }
 
     /// Fails if a string of `len` bytes exceeds `max_output_bytes`.
@@ -189,7 +197,11 @@ impl Renderer<'_> {
     fn render_ref(&mut self, r: &RefExpr, out: &mut String) -> Result<(), RenderError> {
         match self.lookup(r)? {
             Lookup::Val(Value::Null) => {}
-            Lookup::Val(v) => out.push_str(&v.to_java_string()?),
+            Lookup::Val(v) => {
+                let s = v.to_java_string()?;
+                self.charge(s.len() / 16)?;
+                out.push_str(&s);
+            }
             Lookup::NoMethod if r.quiet => {}
             Lookup::NoMethod => out.push_str(&r.source),
         }
@@ -209,6 +221,7 @@ impl Renderer<'_> {
             Value::Map(m) => m.borrow().entries.iter().map(|(_, v)| v.clone()).collect(),
             _ => Vec::new(),
         };
+        self.charge(items.len())?;
         let saved: Vec<(&str, Option<Value>)> =
             [var, "foreach", "velocityCount", "velocityHasNext"]
                 .into_iter()
@@ -217,6 +230,20 @@ impl Renderer<'_> {
         let parent = saved[1].1.clone();
         let n = items.len();
         let max = self.input.limits.max_foreach;
+        // One `$foreach` object per loop, updated in place, as Velocity's ForeachScope is.
+        let mut info = vec![
+            ("hasNext".to_string(), Value::Bool(false)),
+            ("index".to_string(), Value::Int(0)),
+            ("count".to_string(), Value::Int(0)),
+            ("first".to_string(), Value::Bool(false)),
+            ("last".to_string(), Value::Bool(false)),
+        ];
+        if let Some(p) = parent {
+            info.push(("parent".to_string(), p));
+        }
+        let info = Rc::new(RefCell::new(MapObj::new(info, None)));
+        self.vars
+            .insert("foreach".to_string(), Value::Map(info.clone()));
         let mut flow = Flow::Normal;
         for (i, item) in items.into_iter().enumerate() {
             if i >= max {
@@ -226,22 +253,17 @@ impl Renderer<'_> {
                 )));
             }
             let has_next = i + 1 < n;
-            let mut info = vec![
-                ("hasNext".to_string(), Value::Bool(has_next)),
-                ("index".to_string(), Value::Int(i as i64)),
-                ("count".to_string(), Value::Int(i as i64 + 1)),
-                ("first".to_string(), Value::Bool(i == 0)),
-                ("last".to_string(), Value::Bool(!has_next)),
-            ];
-            if let Some(p) = &parent {
-                info.push(("parent".to_string(), p.clone()));
+            {
+                let mut m = info.borrow_mut();
+                m.set("hasNext", Value::Bool(has_next));
+                m.set("index", Value::Int(i as i64));
+                m.set("count", Value::Int(i as i64 + 1));
+                m.set("first", Value::Bool(i == 0));
+                m.set("last", Value::Bool(!has_next));
             }
-            self.vars.insert(var.to_string(), item);
-            self.vars.insert("foreach".to_string(), Value::map(info));
-            self.vars
-                .insert("velocityCount".to_string(), Value::Int(i as i64 + 1));
-            self.vars
-                .insert("velocityHasNext".to_string(), Value::Bool(has_next));
+            self.set_var(var, item);
+            self.set_var("velocityCount", Value::Int(i as i64 + 1));
+            self.set_var("velocityHasNext", Value::Bool(has_next));
             match self.render_nodes(body, out) {
                 Ok(Flow::Normal) => {}
                 Ok(Flow::Break) => break,
@@ -257,6 +279,16 @@ impl Renderer<'_> {
         }
         self.restore(saved);
         Ok(flow)
+    }
+
+    /// Sets a variable, reusing its slot when it exists.
+    pub fn set_var(&mut self, name: &str, v: Value) {
+        match self.vars.get_mut(name) {
+            Some(slot) => *slot = v,
+            None => {
+                self.vars.insert(name.to_string(), v);
+            }
+        }
     }
 
     fn restore(&mut self, saved: Vec<(&str, Option<Value>)>) {
