@@ -149,10 +149,13 @@ pub(crate) fn scan_roots(nodes: &[Node], roots: &mut Vec<String>, params: &mut b
 
 fn scan_ref(r: &RefExpr, roots: &mut Vec<String>, params: &mut bool) {
     if r.root == "context" {
-        match r.chain.first() {
-            Some(Accessor::Prop(name)) => roots.push(name.clone()),
-            Some(Accessor::Index(Expr::Str(name))) => roots.push(name.clone()),
-            _ => roots.push("*".to_string()),
+        let first = match r.chain.first() {
+            Some(Accessor::Prop(name)) | Some(Accessor::Index(Expr::Str(name))) => name.as_str(),
+            _ => "*",
+        };
+        // The override maps belong to the engine; the host never builds them.
+        if first != "requestOverride" && first != "responseOverride" {
+            roots.push(first.to_string());
         }
     }
     if r.root == "input" && matches!(r.chain.first(), Some(Accessor::Method(m, _)) if m == "params")

@@ -301,9 +301,11 @@ fn index(base: &Value, key: &Value) -> Result<Value, RenderError> {
 }
 
 fn range(a: &Value, b: &Value) -> Result<Value, RenderError> {
+    // Velocity 1.7's ASTIntegerRange takes numbers only (their intValue); anything else makes
+    // the range null.
     let as_int = |v: &Value| match v {
         Value::Int(i) => Some(*i),
-        Value::Str(s) => s.trim().parse().ok(),
+        Value::Float(f) if f.is_finite() => Some(*f as i64),
         _ => None,
     };
     let (Some(a), Some(b)) = (as_int(a), as_int(b)) else {

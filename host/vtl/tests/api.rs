@@ -57,7 +57,6 @@ fn context_roots_and_params() {
             "authorizer".to_string(),
             "identity".to_string(),
             "requestId".to_string(),
-            "responseOverride".to_string(),
         ])
     );
     assert_eq!(t.map(|t| t.reads_input_params()), Some(false));
