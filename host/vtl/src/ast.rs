@@ -60,6 +60,8 @@ pub(crate) struct RefExpr {
     pub chain: Vec<Accessor>,
     /// The reference as written, rendered when a method does not exist.
     pub source: String,
+    /// The 1-based template line it starts on, for error messages.
+    pub line: u32,
 }
 
 /// One step after a reference's root.

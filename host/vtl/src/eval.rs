@@ -29,6 +29,7 @@ impl Renderer<'_> {
     /// Resolves a reference.
     pub fn lookup(&mut self, r: &RefExpr) -> Result<Lookup, RenderError> {
         self.lookup_chain(&r.root, &r.chain)
+            .map_err(|e| e.at_line(r.line))
     }
 
     fn lookup_chain(&mut self, root: &str, chain: &[Accessor]) -> Result<Lookup, RenderError> {
@@ -210,7 +211,10 @@ impl Renderer<'_> {
             self.set_var(&target.root, v);
             return Ok(());
         };
-        let base = match self.lookup_chain(&target.root, init)? {
+        let base = match self
+            .lookup_chain(&target.root, init)
+            .map_err(|e| e.at_line(target.line))?
+        {
             Lookup::Val(b) => b,
             Lookup::NoMethod => return Ok(()),
         };

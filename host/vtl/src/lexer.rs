@@ -145,6 +145,14 @@ impl<'s> Parser<'s> {
         }
     }
 
+    /// The 1-based line of byte offset `at` in the outermost template.
+    pub fn line_of(&self, at: usize) -> u32 {
+        match self.origin {
+            Some((line, _)) => line,
+            None => self.line_col(at).0,
+        }
+    }
+
     /// The 1-based (line, column) of byte offset `at`.
     pub fn line_col(&self, at: usize) -> (u32, u32) {
         let at = at.min(self.src.len());

@@ -451,6 +451,7 @@ impl Parser<'_> {
             root,
             chain,
             source: self.src[start..self.pos].to_string(),
+            line: self.line_of(start),
         }))
     }
 }

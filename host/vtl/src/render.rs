@@ -162,7 +162,9 @@ impl Renderer<'_> {
                 }
                 out.push_str(&r.source);
             }
-            Node::Set { target, value } => self.set(target, value)?,
+            Node::Set { target, value } => self
+                .set(target, value)
+                .map_err(|e| e.at_line(target.line))?,
             Node::If {
                 branches,
                 otherwise,
@@ -248,9 +250,9 @@ impl Renderer<'_> {
         for (i, item) in items.into_iter().enumerate() {
             if i >= max {
                 self.restore(saved);
-                return Err(RenderError::new(format!(
-                    "#foreach at line {line} exceeded {max} iterations"
-                )));
+                return Err(
+                    RenderError::new(format!("#foreach exceeded {max} iterations")).at_line(line),
+                );
             }
             let has_next = i + 1 < n;
             {
