@@ -48,7 +48,8 @@ use std::sync::Arc;
 pub use error::{ParseError, RenderError};
 pub use limits::{
     DEFAULT_MAX_FOREACH, DEFAULT_MAX_MACRO_DEPTH, DEFAULT_MAX_OUTPUT_BYTES, DEFAULT_MAX_STEPS,
-    Limits, MAX_NESTING, MAX_RANGE_LEN, MAX_RENDER_DEPTH, MAX_TEMPLATE_BYTES, MAX_VALUE_DEPTH,
+    Limits, MAX_JSONPATH_NESTING, MAX_NESTING, MAX_RANGE_LEN, MAX_RENDER_DEPTH, MAX_TEMPLATE_BYTES,
+    MAX_VALUE_DEPTH, REGEX_BACKTRACK_LIMIT,
 };
 
 /// A parsed mapping template. Parsed once per deploy, never per request; `Send + Sync`, so one

@@ -22,6 +22,13 @@ pub const MAX_VALUE_DEPTH: usize = 256;
 /// recursion can exhaust the stack, including a Wasm guest's small one.
 pub const MAX_RENDER_DEPTH: usize = 200;
 
+/// Backtracking steps one regular-expression match may take (`matches`, `replaceAll`,
+/// `split`, JSONPath `=~`) before it fails instead of hanging on a catastrophic pattern.
+pub const REGEX_BACKTRACK_LIMIT: usize = 100_000;
+
+/// Deepest nesting of a JSONPath filter expression (`[?( .. )]`).
+pub const MAX_JSONPATH_NESTING: usize = 32;
+
 /// AWS's `#foreach` cap: 1000 iterations per loop (`[DG:limits]`).
 pub const DEFAULT_MAX_FOREACH: usize = 1000;
 
