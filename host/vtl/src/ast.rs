@@ -10,8 +10,13 @@ pub(crate) enum Node {
     Text(String),
     /// `$a.b`, `$!{a}`: rendered.
     Ref(RefExpr),
-    /// `\$a`: renders `$a` literally when `$a` is defined, `\$a` when not (Velocity).
-    Escaped(RefExpr),
+    /// `\$a`, `\\$a`: `backslashes` backslashes before a reference. Velocity prints half of
+    /// them; with an odd count the reference prints as written (`$a` when defined, `\$a`
+    /// when not), with an even count it renders normally.
+    Escaped {
+        reference: RefExpr,
+        backslashes: usize,
+    },
     /// `#set(target = value)`.
     Set { target: RefExpr, value: Expr },
     /// `#if / #elseif / #else / #end`.
@@ -118,7 +123,7 @@ pub(crate) fn scan_roots(nodes: &[Node], roots: &mut Vec<String>, params: &mut b
     for node in nodes {
         match node {
             Node::Text(_) | Node::Break | Node::Stop => {}
-            Node::Ref(r) | Node::Escaped(r) => scan_ref(r, roots, params),
+            Node::Ref(r) | Node::Escaped { reference: r, .. } => scan_ref(r, roots, params),
             Node::Set { target, value } => {
                 scan_ref(target, roots, params);
                 scan_expr(value, roots, params);

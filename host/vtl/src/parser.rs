@@ -81,24 +81,34 @@ impl Parser<'_> {
                     }
                 }
                 b'\\' => {
-                    if self.peek_at(1) == Some(b'$') {
-                        let save = self.pos;
+                    // Velocity 1.7 escapes: n backslashes before a reference or a directive
+                    // print n/2 of them; an odd n also makes what follows literal.
+                    let start = self.pos;
+                    while self.peek() == Some(b'\\') {
                         self.pos += 1;
+                    }
+                    let n = self.pos - start;
+                    if self.peek() == Some(b'$') {
+                        let at = self.pos;
                         if let Some(r) = self.text_ref()? {
                             flush(&mut text, &mut nodes);
-                            nodes.push(Node::Escaped(r));
+                            nodes.push(Node::Escaped {
+                                reference: r,
+                                backslashes: n,
+                            });
                             run_start = 0;
                             continue;
                         }
-                        self.pos = save;
-                    }
-                    if self.peek_at(1) == Some(b'#') && self.directive_follows(self.pos + 2) {
-                        text.push('#');
-                        self.pos += 2;
+                        self.pos = at;
+                    } else if self.peek() == Some(b'#') && self.directive_follows(self.pos + 1) {
+                        text.push_str(&"\\".repeat(n / 2));
+                        if n % 2 == 1 {
+                            text.push('#');
+                            self.pos += 1;
+                        }
                         continue;
                     }
-                    text.push('\\');
-                    self.pos += 1;
+                    text.push_str(&self.src[start..self.pos]);
                 }
                 b'#' => {
                     if let Some(end) = self.hash(&mut text, &mut nodes, &mut run_start)? {

@@ -155,12 +155,21 @@ impl Renderer<'_> {
         match node {
             Node::Text(t) => out.push_str(t),
             Node::Ref(r) => self.render_ref(r, out)?,
-            Node::Escaped(r) => {
-                let defined = matches!(self.lookup(r)?, Lookup::Val(ref v) if !v.is_null());
-                if !defined {
-                    out.push('\\');
+            Node::Escaped {
+                reference,
+                backslashes,
+            } => {
+                out.push_str(&"\\".repeat(backslashes / 2));
+                if backslashes % 2 == 0 {
+                    self.render_ref(reference, out)?;
+                } else {
+                    let defined =
+                        matches!(self.lookup(reference)?, Lookup::Val(ref v) if !v.is_null());
+                    if !defined {
+                        out.push('\\');
+                    }
+                    out.push_str(&reference.source);
                 }
-                out.push_str(&r.source);
             }
             Node::Set { target, value } => self
                 .set(target, value)
