@@ -229,6 +229,7 @@ impl Renderer<'_> {
                         self.map_put(m, key.to_java_string()?, v)?;
                     }
                     Value::List(l) => {
+                        self.note_insert(&base, &v);
                         let i = as_index(&key)?;
                         let mut l = l.borrow_mut();
                         let len = l.items.len();
@@ -252,6 +253,7 @@ impl Renderer<'_> {
         key: String,
         v: Value,
     ) -> Result<Option<Value>, RenderError> {
+        self.note_insert(&Value::Map(m.clone()), &v);
         let slot = m.borrow().slot;
         if let Some(slot) = slot
             && slot.tracks(&key)

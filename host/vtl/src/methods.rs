@@ -78,6 +78,11 @@ impl Renderer<'_> {
                     };
                     self.charge(len + extra)?;
                 }
+                if matches!(name, "add" | "addAll" | "set") {
+                    for a in &args {
+                        self.note_insert(base, a);
+                    }
+                }
                 list_method(l, name, &args)?
             }
             Value::Entry(e) => match (name, args.len()) {

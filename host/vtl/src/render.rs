@@ -44,6 +44,10 @@ pub(crate) struct Renderer<'a> {
     pub context: MapRef,
     /// The parsed body, once `$input.path`/`json` needed it.
     pub body_json: Option<Rc<serde_json::Value>>,
+    /// Lists and maps that had a list or map put into them: the only places a reference cycle
+    /// (`$l.add($l)`) can form. They are emptied when the render ends, so a cycle cannot
+    /// outlive the request as leaked memory.
+    pub cycle_risk: Vec<Value>,
 }
 
 /// Renders `tpl` against `input`.
@@ -73,14 +77,39 @@ pub(crate) fn render(tpl: &Template, input: &Input<'_>) -> Result<Rendered, Rend
         written: HashSet::new(),
         context: context.clone(),
         body_json: None,
+        cycle_risk: Vec::new(),
     };
     let mut body = String::new();
-    r.render_nodes(&tpl.nodes, &mut body)?;
-    let overrides = overrides::collect(&r.context)?;
-    Ok(Rendered { body, overrides })
+    let rendered = r
+        .render_nodes(&tpl.nodes, &mut body)
+        .and_then(|_| overrides::collect(&r.context));
+    r.break_cycles();
+    Ok(Rendered {
+        body,
+        overrides: rendered?,
+    })
 }
 
 impl Renderer<'_> {
+    /// Remembers `container` if `inserted` is a list or map (see `cycle_risk`).
+    pub fn note_insert(&mut self, container: &Value, inserted: &Value) {
+        if matches!(inserted, Value::List(_) | Value::Map(_)) {
+            self.cycle_risk.push(container.clone());
+        }
+    }
+
+    /// Empties every container a cycle could run through.
+    fn break_cycles(&mut self) {
+        self.vars.clear();
+        for v in std::mem::take(&mut self.cycle_risk) {
+            match v {
+                Value::List(l) => l.borrow_mut().items.clear(),
+                Value::Map(m) => m.borrow_mut().clear(),
+                _ => {}
+            }
+        }
+    }
+
     /// Counts one evaluation step against `max_steps`.
     pub fn step(&mut self) -> Result<(), RenderError> {
         self.steps += 1;
@@ -361,5 +390,52 @@ impl Renderer<'_> {
             Flow::Stop => Flow::Stop,
             _ => Flow::Normal,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Limits, Overrides};
+
+    #[test]
+    fn a_list_that_contains_itself_is_freed_after_the_render() {
+        let tpl = Template::parse("#set($l = [])#set($ok = $l.add($l))#set($m = {'me': $l})");
+        let Ok(tpl) = tpl else {
+            panic!("parse failed");
+        };
+        let ctx = serde_json::json!({});
+        let input = Input {
+            body: "",
+            path: &[],
+            querystring: &[],
+            header: &[],
+            context: &ctx,
+            stage_variables: &[],
+            overrides: Overrides::default(),
+            limits: Limits::default(),
+        };
+        let context = overrides::build_context(input.context, &input.overrides);
+        let mut r = Renderer {
+            tpl: &tpl,
+            input: &input,
+            vars: HashMap::new(),
+            steps: 0,
+            depth: 0,
+            macro_depth: 0,
+            written: HashSet::new(),
+            context,
+            body_json: None,
+            cycle_risk: Vec::new(),
+        };
+        let mut out = String::new();
+        assert!(r.render_nodes(&tpl.nodes, &mut out).is_ok());
+        let Some(Value::List(l)) = r.vars.get("l") else {
+            panic!("$l is not a list");
+        };
+        let weak = Rc::downgrade(l);
+        r.break_cycles();
+        drop(r);
+        assert!(weak.upgrade().is_none(), "the cycle kept the list alive");
     }
 }
