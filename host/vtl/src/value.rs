@@ -8,6 +8,10 @@
 //!   (Jayway/json-smart `JSONArray.toString()`; `[LS:template_mapping.py VTLJsonList]`);
 //! - lists made in VTL as Java's `ArrayList.toString()`: `[1, a]`;
 //! - doubles as Java's `Double.toString()`: `1.0`, `0.5`, `1.0E10`.
+//!
+//! Printing, JSON output and comparison stop at [`MAX_VALUE_DEPTH`] (a list may contain
+//! itself); nested values are dropped iteratively; the renderer empties the containers a cycle
+//! could run through when a render ends, so `Rc` cycles never outlive a request.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
