@@ -10,6 +10,7 @@ mod cache;
 mod cli;
 mod hostile;
 mod http2;
+mod mapping;
 mod mock;
 mod plugins;
 mod proxy;

@@ -8,22 +8,11 @@
 #[path = "access.rs"]
 mod access;
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::support::*;
-
-fn component(name: &str) -> PathBuf {
-    let path = repo_file(&format!("plugins/dist/{name}.wasm"));
-    assert!(
-        path.is_file(),
-        "{} is missing: run `bash plugins/build.sh --all` first",
-        path.display()
-    );
-    path
-}
 
 fn guarded_mock(path: &str, scheme: &str) -> String {
     mock_at(

@@ -21,7 +21,9 @@ pub mod plugins;
 pub mod responses;
 pub mod stage;
 pub mod template;
+pub mod transform;
 pub mod usage;
+pub mod validation;
 
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
@@ -316,6 +318,7 @@ fn load_inner(source: &dyn Source, file: &str, report: &mut Report) -> Option<Co
             }
         };
         let imported = openapi::import(&raw_api.spec, &doc, report);
+        let models = compile_models(report, &raw_api.spec, &raw_api.name, &imported);
         check_stage_references(report, &raw_api.spec, &imported.routes, &stages);
         let mut stages = stages;
         for stage in &mut stages {
@@ -342,6 +345,8 @@ fn load_inner(source: &dyn Source, file: &str, report: &mut Report) -> Option<Co
             routes: imported.routes,
             gateway_responses: imported.gateway_responses,
             api_key_source: imported.api_key_source,
+            binary_media_types: imported.binary_media_types,
+            models,
             policy: imported.policy.as_ref().and_then(|doc| {
                 let scope = portico_auth::policy::ArnScope {
                     region: &aws.region,
@@ -459,6 +464,43 @@ fn check_variables(
 
 /// A URI that uses `${stageVariables.x}` where some stage has no `x` resolves to an empty
 /// string there, as in API Gateway; say so, since it is nearly always a mistake.
+/// Compiles an API's models (JSON Schema draft 4) once, and checks that every model a method
+/// validates against exists. `None` when the API has none, or when they do not compile
+/// (reported).
+fn compile_models(
+    report: &mut Report,
+    spec: &str,
+    api_id: &str,
+    imported: &openapi::Imported,
+) -> Option<validation::ApiModels> {
+    let validates = imported.routes.iter().any(|r| r.validation.is_some());
+    if imported.models.is_empty() && !validates {
+        return None;
+    }
+    let models = match portico_schema::Models::compile_all(api_id, &imported.models, &[]) {
+        Ok(m) => m,
+        Err(errors) => {
+            for e in errors {
+                report.error(spec, "models", e.to_string());
+            }
+            return None;
+        }
+    };
+    for route in &imported.routes {
+        let Some(v) = &route.validation else { continue };
+        for (ct, name) in &v.models {
+            if models.get(name).is_none() {
+                report.error(
+                    spec,
+                    &route.location,
+                    format!("the {ct} body model {name} is not one of the API's models"),
+                );
+            }
+        }
+    }
+    Some(validation::ApiModels(std::sync::Arc::new(models)))
+}
+
 fn check_stage_references(report: &mut Report, spec: &str, routes: &[Route], stages: &[Stage]) {
     for route in routes {
         let Some(uri) = &route.integration.uri else {

@@ -23,10 +23,20 @@ pub enum ParamSource {
     StageVariable(String),
     /// `context.NAME` (a `$context` variable).
     Context(String),
+    /// `method.request.body`: the whole request body.
+    RequestBody,
+    /// `method.request.body.PATH`: a JSONPath (`$.PATH`) into the JSON request body.
+    RequestBodyPath(String),
     /// `integration.response.header.NAME` (response mappings only).
     ResponseHeader(String),
+    /// `integration.response.multivalueheader.NAME`: all values, comma-joined (response
+    /// mappings only).
+    MultiResponseHeader(String),
     /// `integration.response.body` (response mappings only).
     ResponseBody,
+    /// `integration.response.body.PATH`: a JSONPath (`$.PATH`) into the JSON integration
+    /// response body (response mappings only).
+    ResponseBodyPath(String),
 }
 
 /// Which side of the integration a mapping is evaluated on.
@@ -77,20 +87,35 @@ impl ParamSource {
             n.map(Self::Context)
         } else if let Some(n) = named("integration.response.header.") {
             n.map(Self::ResponseHeader)
+        } else if let Some(n) = named("integration.response.multivalueheader.") {
+            n.map(Self::MultiResponseHeader)
         } else if expr == "integration.response.body" {
             Ok(Self::ResponseBody)
-        } else if expr.starts_with("method.request.body")
-            || expr.starts_with("integration.response.body.")
-        {
-            Err(format!(
-                "{expr}: body JSONPath mapping is not supported yet; map the body with a template"
-            ))
+        } else if let Some(n) = named("integration.response.body.") {
+            n.and_then(|p| body_path(expr, &p)).map(Self::ResponseBodyPath)
+        } else if expr == "method.request.body" {
+            Ok(Self::RequestBody)
+        } else if let Some(n) = named("method.request.body.") {
+            n.and_then(|p| body_path(expr, &p)).map(Self::RequestBodyPath)
         } else {
             Err(format!(
                 "{expr} is not a mapping expression (expected 'static', method.request.path|querystring|header.NAME, stageVariables.NAME or context.NAME)"
             ))
         }?;
-        let response_only = matches!(parsed, Self::ResponseHeader(_) | Self::ResponseBody);
+        let response_only = matches!(
+            parsed,
+            Self::ResponseHeader(_)
+                | Self::MultiResponseHeader(_)
+                | Self::ResponseBody
+                | Self::ResponseBodyPath(_)
+        );
+        if matches!(parsed, Self::RequestBody | Self::RequestBodyPath(_))
+            && side == Side::GatewayResponse
+        {
+            return Err(format!(
+                "{expr} is not available in gateway responses (the body may not have been read)"
+            ));
+        }
         if response_only && side != Side::Response {
             return Err(format!(
                 "{expr} is only available in integration response mappings"
@@ -98,6 +123,14 @@ impl ParamSource {
         }
         Ok(parsed)
     }
+}
+
+/// The JSONPath of a `…body.PATH` source, `$.PATH`, checked now.
+fn body_path(expr: &str, path: &str) -> Result<String, String> {
+    let full = format!("$.{path}");
+    portico_vtl::check_json_path(&full)
+        .map(|()| full)
+        .map_err(|e| format!("{expr}: {e}"))
 }
 
 /// Where a request mapping writes.

@@ -305,6 +305,11 @@ pub struct Api {
     pub api_key_source: ApiKeySource,
     /// The resource policy (`x-amazon-apigateway-policy`), its ARNs expanded.
     pub policy: Option<portico_auth::policy::Policy>,
+    /// `x-amazon-apigateway-binary-media-types`.
+    pub binary_media_types: crate::transform::BinaryMediaTypes,
+    /// The API's models (`components.schemas` / `definitions`), compiled; `None` when it has
+    /// none.
+    pub models: Option<crate::validation::ApiModels>,
 }
 
 /// A stage: a name (the first path segment), its variables and its settings.
@@ -379,6 +384,9 @@ pub struct Route {
     pub scopes: Vec<String>,
     /// `AWS_IAM`: requests must be signed with SigV4 by a declared credential.
     pub iam: bool,
+    /// Request validation (`x-amazon-apigateway-request-validator`), when the method's
+    /// validator checks something.
+    pub validation: Option<crate::validation::MethodValidation>,
 }
 
 /// The integration kinds.
@@ -392,6 +400,21 @@ pub enum IntegrationKind {
     Mock,
     /// `aws_proxy`: a Lambda proxy integration served by a function plugin.
     Function,
+    /// `aws` naming a Lambda function: the (mapped) body is the function's event, its result
+    /// goes through the integration responses, selected by the error's `errorMessage`.
+    FunctionMapped,
+}
+
+impl IntegrationKind {
+    /// True for the kinds a function plugin serves (`aws_proxy`, `aws`).
+    pub fn is_function(self) -> bool {
+        matches!(self, Self::Function | Self::FunctionMapped)
+    }
+
+    /// True for the non-proxy kinds, whose bodies go through the mapping phase.
+    pub fn is_mapped(self) -> bool {
+        matches!(self, Self::Http | Self::Mock | Self::FunctionMapped)
+    }
 }
 
 /// An integration, validated.
@@ -408,11 +431,17 @@ pub struct Integration {
     pub timeout: Duration,
     /// `integration.request.*` ← source mappings.
     pub request_parameters: Vec<(ParamTarget, ParamSource)>,
-    /// Request templates by content type (MOCK uses them to pick the status code).
-    pub request_templates: BTreeMap<String, Template>,
+    /// Request mapping templates (VTL) by content type. MOCK's renders the JSON whose
+    /// `statusCode` picks the integration response.
+    pub request_templates: crate::transform::Templates,
+    /// `passthroughBehavior`: what a body no template matches does.
+    pub passthrough: crate::transform::Passthrough,
+    /// `contentHandling` of the integration request.
+    pub content_handling: Option<crate::transform::ContentHandling>,
     /// Integration responses, in document order, `default` last.
     pub responses: Vec<IntegrationResponse>,
-    /// `aws_proxy`: the function name from the Lambda ARN (may use `${stageVariables.x}`).
+    /// `aws_proxy` and `aws`: the function name from the Lambda ARN (may use
+    /// `${stageVariables.x}`).
     pub function: Option<Template>,
     /// `aws_proxy`: the Lambda proxy payload format.
     pub payload_format: PayloadFormat,
@@ -431,8 +460,10 @@ pub struct IntegrationResponse {
     pub status: u16,
     /// `method.response.header.*` ← source mappings.
     pub headers: Vec<(String, ParamSource)>,
-    /// Response templates by content type.
-    pub templates: BTreeMap<String, Template>,
+    /// Response mapping templates (VTL) by content type.
+    pub templates: crate::transform::Templates,
+    /// `contentHandling` of the method response.
+    pub content_handling: Option<crate::transform::ContentHandling>,
 }
 
 /// What a plugin is for: the WIT world its component must export.

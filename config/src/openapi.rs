@@ -18,6 +18,7 @@
 //! | `integration` | `x-amazon-apigateway-integration` |
 //! | `lambda` | Lambda ARNs (`authorizerUri`, `aws_proxy` targets) |
 //! | `responses` | `x-amazon-apigateway-gateway-responses` and integration `responses` |
+//! | `validate` | request validators, required parameters, body models |
 
 mod authorizer;
 mod context;
@@ -26,6 +27,7 @@ mod lambda;
 mod resource;
 mod responses;
 mod security;
+mod validate;
 
 use std::collections::HashMap;
 
@@ -34,6 +36,8 @@ use serde_json::Value;
 use crate::diag::{DocPath, Report};
 use crate::model::{ApiKeySource, Route};
 use crate::responses::GatewayResponses;
+use crate::transform::BinaryMediaTypes;
+use crate::validation::RequestValidator;
 use context::Cx;
 use integration::parse_integration;
 use resource::{SiblingCheck, resource_path_ok};
@@ -57,6 +61,11 @@ pub struct Imported {
     /// `x-amazon-apigateway-policy`, as written (parsed by the loader, which knows the region
     /// and account its ARNs expand with).
     pub policy: Option<Value>,
+    /// `x-amazon-apigateway-binary-media-types`.
+    pub binary_media_types: BinaryMediaTypes,
+    /// The models (`components.schemas` / `definitions`, plus inline body schemas under made-up
+    /// names), compiled by the loader, which knows the API's id.
+    pub models: Vec<(String, Value)>,
 }
 
 /// Imports a parsed document. Problems go to `report` under `file`.
@@ -64,6 +73,8 @@ pub fn import(file: &str, doc: &Value, report: &mut Report) -> Imported {
     let mut cx = Cx::new(file, report);
     let mut out = Imported::default();
     let root = DocPath::root();
+    let mut validators = validate::Validators::new();
+    let mut default_validator = None;
     let Some(top) = doc.as_object() else {
         cx.error(
             &root,
@@ -96,11 +107,25 @@ pub fn import(file: &str, doc: &Value, report: &mut Report) -> Imported {
             }
         } else if key == "x-amazon-apigateway-policy" {
             out.policy = Some(value.clone());
+        } else if key == "x-amazon-apigateway-binary-media-types" {
+            out.binary_media_types = binary_media_types(&mut cx, &path, value);
+        } else if key == "x-amazon-apigateway-request-validators" {
+            validators = validate::validators(&mut cx, &path, value);
+        } else if key == "x-amazon-apigateway-request-validator" {
+            default_validator = Some((path, value));
         } else if key.starts_with("x-amazon-apigateway-") {
             cx.extension(&path, key);
         }
     }
     let schemes = security_schemes(&mut cx, &root, top);
+    let default_validator = default_validator
+        .and_then(|(path, v)| validate::validator_ref(&mut cx, &path, v, &validators));
+    out.models = validate::models(top);
+    let methods = Methods {
+        schemes: &schemes,
+        validators: &validators,
+        default_validator: default_validator.as_ref(),
+    };
 
     let Some(paths) = top.get("paths") else {
         cx.error(&root, "the document has no `paths`");
@@ -111,6 +136,7 @@ pub fn import(file: &str, doc: &Value, report: &mut Report) -> Imported {
         return out;
     };
     let mut tree = SiblingCheck::default();
+    let mut models = std::mem::take(&mut out.models);
     for (resource, item) in paths {
         let ppath = root.key("paths").key(resource);
         if !resource_path_ok(&mut cx, &ppath, resource) {
@@ -139,12 +165,40 @@ pub fn import(file: &str, doc: &Value, report: &mut Report) -> Imported {
                 }
                 continue;
             };
-            if let Some(route) = operation(&mut cx, &opath, resource, method, op, &schemes) {
+            let shared = item.get("parameters");
+            if let Some(route) =
+                operation(&mut cx, &opath, resource, method, op, shared, &methods, &mut models)
+            {
                 out.routes.push(route);
             }
         }
     }
+    out.models = models;
     out
+}
+
+/// What every operation of a document is read against.
+struct Methods<'a> {
+    schemes: &'a HashMap<String, Scheme>,
+    validators: &'a validate::Validators,
+    /// The document's `x-amazon-apigateway-request-validator`.
+    default_validator: Option<&'a RequestValidator>,
+}
+
+/// `x-amazon-apigateway-binary-media-types`: a list of MIME types.
+fn binary_media_types(cx: &mut Cx<'_>, path: &DocPath, value: &Value) -> BinaryMediaTypes {
+    let Some(list) = value.as_array() else {
+        cx.error(path, "must be a list of media types");
+        return BinaryMediaTypes::default();
+    };
+    let mut types = Vec::new();
+    for (i, v) in list.iter().enumerate() {
+        match v.as_str() {
+            Some(t) if !t.is_empty() => types.push(t.to_owned()),
+            _ => cx.error(&path.index(i), "must be a media type such as image/png"),
+        }
+    }
+    BinaryMediaTypes::new(types)
 }
 
 /// One method of `resource`; `None` when it has no usable integration (reported).
@@ -154,7 +208,9 @@ fn operation(
     resource: &str,
     method: String,
     op: &Value,
-    schemes: &HashMap<String, Scheme>,
+    shared_parameters: Option<&Value>,
+    methods: &Methods<'_>,
+    models: &mut Vec<(String, Value)>,
 ) -> Option<Route> {
     let Some(op) = op.as_object() else {
         cx.error(path, "an operation must be a mapping");
@@ -164,10 +220,13 @@ fn operation(
     let mut security = MethodSecurity::default();
     let mut validator = None;
     let mut mapper = None;
+    let mut request_validator = methods.default_validator.cloned();
     for (key, value) in op {
         let kpath = path.key(key);
         if key == "x-amazon-apigateway-integration" {
             integration = parse_integration(cx, &kpath, resource, value);
+        } else if key == "x-amazon-apigateway-request-validator" {
+            request_validator = validate::validator_ref(cx, &kpath, value, methods.validators);
         } else if key.starts_with("x-amazon-apigateway-") {
             cx.extension(&kpath, key);
         } else if key == "x-portico-validator" || key == "x-portico-mapper" {
@@ -182,9 +241,18 @@ fn operation(
                 format!("{key} is not a Portico extension (x-portico-validator, x-portico-mapper)"),
             );
         } else if key == "security" {
-            security = method_security(cx, &kpath, value, schemes);
+            security = method_security(cx, &kpath, value, methods.schemes);
         }
     }
+    // Path-item parameters apply to every operation; the operation's own come after them.
+    let parameters: Vec<&Value> = [shared_parameters, op.get("parameters")]
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_array)
+        .flatten()
+        .collect();
+    let validation =
+        validate::method_validation(cx, path, request_validator, &parameters, op, models);
     if !op.contains_key("x-amazon-apigateway-integration") {
         cx.error(
             path,
@@ -202,6 +270,7 @@ fn operation(
         api_key_required: security.api_key,
         scopes: security.scopes,
         iam: security.iam,
+        validation,
     })
 }
 
@@ -331,5 +400,96 @@ paths:
             route.integration.function.as_ref().unwrap().parts,
             vec![crate::template::Part::Var(Var::StageVariable("fn".into()))]
         );
+    }
+
+    #[test]
+    fn imports_validators_models_templates_and_binary_types() {
+        let (api, report) = run(r#"
+openapi: 3.0.1
+x-amazon-apigateway-binary-media-types: [image~1png]
+x-amazon-apigateway-request-validators:
+  all: {validateRequestBody: true, validateRequestParameters: true}
+  body: {validateRequestBody: true}
+x-amazon-apigateway-request-validator: all
+components:
+  schemas:
+    Pet: {type: object, required: [name]}
+paths:
+  /pets/{id}:
+    parameters:
+      - {name: id, in: path, required: true}
+    post:
+      parameters:
+        - {name: q, in: query, required: true}
+        - {name: X-Trace, in: header, required: true}
+      requestBody:
+        content:
+          application/json:
+            schema: {$ref: '#/components/schemas/Pet'}
+      x-amazon-apigateway-integration:
+        type: http
+        httpMethod: POST
+        uri: http://example.com/pets
+        passthroughBehavior: NEVER
+        contentHandling: CONVERT_TO_TEXT
+        requestTemplates:
+          application/json: '#set($a = 1)$a'
+        responses:
+          default: {statusCode: 200}
+  /other:
+    put:
+      x-amazon-apigateway-request-validator: body
+      requestBody:
+        content:
+          application/json:
+            schema: {type: array}
+      x-amazon-apigateway-integration:
+        type: aws
+        uri: arn:aws:lambda:us-east-1:1:function:echo
+        responses:
+          default: {statusCode: 200}
+"#);
+        assert!(!report.has_errors(), "{report}");
+        assert!(api.binary_media_types.matches(Some("image/png")));
+        let pets = &api.routes[0];
+        let v = pets.validation.as_ref().unwrap();
+        let names: Vec<&str> = v.required.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(names, ["X-Trace", "id", "q"]);
+        assert_eq!(v.model_for(None), Some("Pet"));
+        let i = &pets.integration;
+        assert_eq!(i.passthrough, crate::transform::Passthrough::Never);
+        assert_eq!(
+            i.content_handling,
+            Some(crate::transform::ContentHandling::ConvertToText)
+        );
+        assert!(i.request_templates.contains_key("application/json"));
+        let other = &api.routes[1];
+        assert_eq!(other.integration.kind, IntegrationKind::FunctionMapped);
+        let v = other.validation.as_ref().unwrap();
+        assert!(v.required.is_empty());
+        let inline = v.model_for(Some("application/json")).unwrap();
+        assert!(api.models.iter().any(|(n, _)| n == inline), "{inline}");
+    }
+
+    #[test]
+    fn reports_unknown_validators_and_bad_templates() {
+        let (_, report) = run(r#"
+openapi: 3.0.1
+paths:
+  /a:
+    get:
+      x-amazon-apigateway-request-validator: nope
+      x-amazon-apigateway-integration:
+        type: mock
+        passthroughBehavior: sometimes
+        requestTemplates:
+          application/json: '#foreach($x in $y)'
+        responses:
+          default: {statusCode: 200}
+"#);
+        let text = report.to_string();
+        assert!(text.contains("nope is not declared in x-amazon-apigateway-request-validators"), "{text}");
+        assert!(text.contains("sometimes is not when_no_match"), "{text}");
+        assert!(text.contains("requestTemplates.application/json: the template does not parse: line 1"), "{text}");
     }
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 use crate::Source;
 use crate::diag::Report;
 use crate::gateway::RawPlugin;
-use crate::model::{Api, InstancePolicy, IntegrationKind, PluginDef, PluginKind, Preopen};
+use crate::model::{Api, InstancePolicy, PluginDef, PluginKind, Preopen};
 use crate::template::Part;
 
 /// Default deadline of one plugin call.
@@ -255,7 +255,7 @@ pub fn check_references(apis: &[Api], plugins: &[PluginDef], report: &mut Report
             if let Some(m) = &route.mapper {
                 need(m, PluginKind::Mapper, "x-portico-mapper");
             }
-            if route.integration.kind == IntegrationKind::Function
+            if route.integration.kind.is_function()
                 && let Some(f) = &route.integration.function
             {
                 if let [Part::Literal(name)] = f.parts.as_slice() {

@@ -551,6 +551,17 @@ pub fn mock_at(path: &str, security: &str, template: &str) -> String {
     format!("  {path}:\n{}", mock_method("get", security, template))
 }
 
+/// A built plugin component, `plugins/dist/NAME.wasm`.
+pub fn component(name: &str) -> PathBuf {
+    let path = repo_file(&format!("plugins/dist/{name}.wasm"));
+    assert!(
+        path.is_file(),
+        "{} is missing: run `bash plugins/build.sh --all` first",
+        path.display()
+    );
+    path
+}
+
 /// Path of a file in the repository.
 pub fn repo_file(rel: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -22,10 +22,6 @@ const METADATA_EXTENSIONS: &[(&str, &str)] = &[
         "x-amazon-apigateway-endpoint-configuration",
         "endpoint types (EDGE, REGIONAL, PRIVATE) do not apply to a self-hosted gateway",
     ),
-    (
-        "x-amazon-apigateway-binary-media-types",
-        "bodies pass through as bytes; no body conversion happens yet",
-    ),
 ];
 
 /// Extensions that change behaviour and are not implemented yet.
@@ -34,8 +30,6 @@ const UNSUPPORTED_EXTENSIONS: &[&str] = &[
     "x-amazon-apigateway-cors",
     "x-amazon-apigateway-integrations",
     "x-amazon-apigateway-minimum-compression-size",
-    "x-amazon-apigateway-request-validator",
-    "x-amazon-apigateway-request-validators",
 ];
 
 /// Diagnostics context for one file.

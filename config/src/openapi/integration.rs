@@ -1,6 +1,8 @@
 //! `x-amazon-apigateway-integration`: what serves a method (`http_proxy`, `http`, `mock` or
 //! `aws_proxy`), read into an [`Integration`]: upstream URI and method, timeout,
-//! `requestParameters`, MOCK `requestTemplates`, integration `responses`, and the cache key.
+//! `requestParameters`, `requestTemplates` (VTL, parsed here), `passthroughBehavior`,
+//! `contentHandling`, integration `responses`, and the cache key. `aws` integrations are
+//! accepted when they name a Lambda function (served by a function plugin, non-proxy).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -16,6 +18,7 @@ use crate::diag::DocPath;
 use crate::mapping::{ParamSource, ParamTarget, Side};
 use crate::model::{Integration, IntegrationKind, PayloadFormat};
 use crate::template::{Template, Var};
+use crate::transform::{ContentHandling, MappingTemplate, Passthrough, Templates};
 
 /// Default and bounds of `timeoutInMillis`.
 const TIMEOUT_MIN_MS: u64 = 50;
@@ -48,10 +51,7 @@ pub(super) fn parse_integration(
             | "cacheNamespace"
             | "description"
             | "connectionType" => {}
-            "contentHandling" => cx.warn(
-                &kpath,
-                "contentHandling has no effect yet: bodies pass through as bytes",
-            ),
+            "contentHandling" => {}
             "credentials" => cx.warn(
                 &kpath,
                 "credentials (IAM roles) do not apply to a self-hosted gateway and are ignored",
@@ -78,10 +78,16 @@ pub(super) fn parse_integration(
         Some("http") => IntegrationKind::Http,
         Some("mock") => IntegrationKind::Mock,
         Some("aws_proxy") => IntegrationKind::Function,
+        Some("aws")
+            if str_field(cx, path, obj, "uri")
+                .is_some_and(|u| super::lambda::lambda_function_name(u).is_some()) =>
+        {
+            IntegrationKind::FunctionMapped
+        }
         Some("aws") => {
             cx.error(
                 &path.key("type"),
-                "integration type aws (AWS service actions) is not supported",
+                "integration type aws is supported for Lambda functions only (a uri naming arn:aws:lambda:…:function:NAME); other AWS service actions are not",
             );
             return None;
         }
@@ -144,7 +150,10 @@ pub(super) fn parse_integration(
         }
         None => None,
     };
-    let (function, payload_format) = if kind == IntegrationKind::Function {
+    let (function, payload_format) = if matches!(
+        kind,
+        IntegrationKind::Function | IntegrationKind::FunctionMapped
+    ) {
         function_target(cx, path, obj)
     } else {
         (None, PayloadFormat::V1)
@@ -192,39 +201,39 @@ pub(super) fn parse_integration(
         None => None,
     };
 
+    let proxy = matches!(kind, IntegrationKind::HttpProxy | IntegrationKind::Function);
     let mut request_templates = BTreeMap::new();
     if let Some(rt) = obj.get("requestTemplates") {
         let rpath = path.key("requestTemplates");
-        match (rt.as_object(), kind) {
-            (Some(map), IntegrationKind::Mock) => {
-                for (ct, tmpl) in map {
-                    match tmpl.as_str() {
-                        Some(s) => {
-                            mock_template_check(cx, &rpath.key(ct), s);
-                            request_templates
-                                .insert(ct.to_ascii_lowercase(), Template::parse_text(s));
+        match rt.as_object() {
+            Some(map) if proxy && !map.is_empty() => cx.warn(
+                &rpath,
+                "request templates are ignored by proxy integrations, as in API Gateway",
+            ),
+            Some(map) => {
+                request_templates = mapping_templates(cx, &rpath, map);
+                if kind == IntegrationKind::Mock {
+                    for (ct, t) in map {
+                        if let Some(text) = t.as_str() {
+                            mock_template_check(cx, &rpath.key(ct), text);
                         }
-                        None => cx.error(&rpath.key(ct), "a template must be a string"),
                     }
                 }
             }
-            (Some(map), _) if map.is_empty() => {}
-            (Some(_), _) => cx.error(
-                &rpath,
-                "request mapping templates (VTL) for HTTP integrations are not supported yet",
-            ),
-            (None, _) => cx.error(&rpath, "must be a mapping"),
+            None => cx.error(&rpath, "must be a mapping"),
         }
     }
-    if let Some(pb) = str_field(cx, path, obj, "passthroughBehavior") {
-        let pb = pb.to_ascii_lowercase();
-        if !["when_no_match", "when_no_templates", "never"].contains(&pb.as_str()) {
+    let passthrough = match str_field(cx, path, obj, "passthroughBehavior") {
+        None => Passthrough::default(),
+        Some(pb) => Passthrough::parse(pb).unwrap_or_else(|| {
             cx.error(
                 &path.key("passthroughBehavior"),
                 format!("{pb} is not when_no_match, when_no_templates or never"),
             );
-        }
-    }
+            Passthrough::default()
+        }),
+    };
+    let content_handling = content_handling(cx, path, obj);
 
     let mut responses = Vec::new();
     if let Some(r) = obj.get("responses") {
@@ -261,12 +270,52 @@ pub(super) fn parse_integration(
         timeout: Duration::from_millis(timeout_ms),
         request_parameters,
         request_templates,
+        passthrough,
+        content_handling,
         responses,
         function,
         payload_format,
         cache_key_parameters,
         cache_namespace,
     })
+}
+
+/// Mapping templates by content type, each parsed now: a template that does not parse is an
+/// error at its content type, with the line and column.
+pub(super) fn mapping_templates(
+    cx: &mut Cx<'_>,
+    path: &DocPath,
+    map: &Map<String, Value>,
+) -> Templates {
+    let mut out = Templates::new();
+    for (ct, t) in map {
+        let tpath = path.key(ct);
+        match t.as_str().map(MappingTemplate::parse) {
+            Some(Ok(parsed)) => {
+                out.insert(ct.to_ascii_lowercase(), parsed);
+            }
+            Some(Err(e)) => cx.error(&tpath, format!("the template does not parse: {e}")),
+            None => cx.error(&tpath, "a template must be a string"),
+        }
+    }
+    out
+}
+
+/// `contentHandling`: `CONVERT_TO_BINARY` or `CONVERT_TO_TEXT`.
+pub(super) fn content_handling(
+    cx: &mut Cx<'_>,
+    path: &DocPath,
+    obj: &Map<String, Value>,
+) -> Option<ContentHandling> {
+    let v = str_field(cx, path, obj, "contentHandling")?;
+    let parsed = ContentHandling::parse(v);
+    if parsed.is_none() {
+        cx.error(
+            &path.key("contentHandling"),
+            format!("{v} is not CONVERT_TO_BINARY or CONVERT_TO_TEXT"),
+        );
+    }
+    parsed
 }
 
 /// `requestParameters`: integration request target ← method request source. A path parameter

@@ -86,7 +86,8 @@ pub(super) fn integration_response(
         cx.error(path, "must be a mapping");
         return None;
     };
-    let pattern = if selector == "default" {
+    // `default` and the empty pattern are the default response.
+    let pattern = if selector == "default" || selector.is_empty() {
         None
     } else {
         match regex::Regex::new(&format!("^(?:{selector})$")) {
@@ -105,11 +106,20 @@ pub(super) fn integration_response(
         "method.response.header.",
         Side::Response,
     );
-    let templates = text_templates(
-        cx,
-        &path.key("responseTemplates"),
-        obj.get("responseTemplates"),
-    );
+    let templates = match obj.get("responseTemplates") {
+        None => Default::default(),
+        Some(Value::Object(map)) => {
+            super::integration::mapping_templates(cx, &path.key("responseTemplates"), map)
+        }
+        Some(_) => {
+            cx.error(
+                &path.key("responseTemplates"),
+                "must be a mapping of content type to template",
+            );
+            Default::default()
+        }
+    };
+    let content_handling = super::integration::content_handling(cx, path, obj);
     unknown_fields(
         cx,
         path,
@@ -127,6 +137,7 @@ pub(super) fn integration_response(
         status,
         headers,
         templates,
+        content_handling,
     })
 }
 

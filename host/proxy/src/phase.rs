@@ -4,10 +4,15 @@
 //!
 //! - [`authorize`]: Wasm authorizers and their decision cache (401 / 403 / 500);
 //! - [`traffic`]: API keys, throttles and quotas (403 / 429 / 503);
-//! - [`plugin`]: validators and mappers (400 / 500), and plugin fault accounting;
-//! - [`cache`]: the stage response cache (lookup, single-flight fill, invalidation).
+//! - [`validate`]: request validation, required parameters then the body model (400);
+//! - [`plugin`]: validator and mapper plugins (400 / 500), and plugin fault accounting;
+//! - [`cache`]: the stage response cache (lookup, single-flight fill, invalidation);
+//! - [`mapping`]: request templates, passthrough and `contentHandling` of non-proxy
+//!   integrations (415 / 500).
 
 pub mod authorize;
 pub mod cache;
+pub mod mapping;
 pub mod plugin;
 pub mod traffic;
+pub mod validate;

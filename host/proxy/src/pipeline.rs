@@ -10,9 +10,13 @@
 //! throttle: key×method, key, stage, account → 429 THROTTLED (Retry-After)
 //!   then the key's quota                    → 429 QUOTA_EXCEEDED (Retry-After)
 //!                                           → 503 when a fail-closed limit cannot reach Redis
+//! request validation (required parameters, body model)
+//!                                           → 400 BAD_REQUEST_PARAMETERS / BAD_REQUEST_BODY
 //! validator plugin (body collected)         → 400 BAD_REQUEST_BODY
 //! stage cache lookup (cached methods)       → a stored response; 403 on a refused invalidation
 //! mapper (request) → integration: HTTP_PROXY | HTTP | MOCK | function → mapper (response)
+//!   non-proxy (HTTP, MOCK, aws): request template / passthrough → 415 UNSUPPORTED_MEDIA_TYPE,
+//!   integration response selection and template
 //!                                           → 502 / 504 / 500
 //! stage cache store (single-flight fill)
 //! x-amzn-RequestId · metrics · access log (when the body has been sent)
@@ -35,17 +39,19 @@ use http::{HeaderValue, Request, Response, Version};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use portico_cache::{CachedResponse, Fill};
+use portico_config::transform::BinaryMediaTypes;
 use portico_config::{IntegrationKind, UnauthorizedCacheControl};
 
 use self::body::{Body, Observed, OnDone, full};
 use self::context::{RequestContext, RequestId, clf_time, strip_port};
 use self::error::{GatewayError, rescue};
 use crate::Gateway;
-use crate::integration::{self, Answer, http::Forwarding};
+use crate::integration::http::{Forwarding, Payload};
+use crate::integration::{self, Answer};
 use crate::listener::Worker;
 use crate::phase::cache::{self, CacheStatus, RouteCaching, StageCacheRt};
 use crate::phase::traffic;
-use crate::phase::{authorize, plugin};
+use crate::phase::{authorize, plugin, validate};
 use crate::plugins::Slot;
 use crate::snapshot::router::BadPath;
 use crate::snapshot::{ApiRt, RouteRt, Snapshot};
@@ -93,6 +99,7 @@ pub async fn handle(
         resource_path: "",
         params: &[],
         error: None,
+        validation_error: None,
         authorizer: None,
         api_key: None,
     };
@@ -146,8 +153,10 @@ pub async fn handle(
         let integration = &route.integration;
         let needs_body = route.validator.is_some()
             || route.mapper.is_some()
+            || route.validation.is_some()
             || route.access.needs_body()
-            || integration.kind == IntegrationKind::Function;
+            || integration.kind.is_function()
+            || integration.kind.is_mapped();
         let limit = usize::try_from(max_body).unwrap_or(usize::MAX);
         let incoming: Body = http_body_util::Limited::new(body, limit).boxed();
         let body = if needs_body {
@@ -204,6 +213,11 @@ pub async fn handle(
         }
         let cx = RequestContext { api_key: key, ..cx };
 
+        if let (Some(validation), ReqBody::Whole(bytes)) = (&route.validation, &body)
+            && let Err(e) = validate::check(&cx, validation, api.models.as_ref(), bytes)
+        {
+            break 'pipeline Err(e);
+        }
         if let (Some(validator), ReqBody::Whole(bytes)) = (&route.validator, &body)
             && let Err(e) = plugin::validate(gw, &cx, validator, bytes).await
         {
@@ -219,6 +233,7 @@ pub async fn handle(
             function: stage.functions.get(route_id).and_then(Option::as_ref),
             snap: &snap,
             route,
+            binary: &api.binary_media_types,
             conn,
             max_body,
             body,
@@ -288,6 +303,8 @@ struct Integrate<'r> {
     function: Option<&'r Arc<Slot>>,
     snap: &'r Snapshot,
     route: &'r RouteRt,
+    /// The API's `binaryMediaTypes`.
+    binary: &'r BinaryMediaTypes,
     conn: &'r ConnInfo,
     max_body: u64,
     body: ReqBody,
@@ -309,6 +326,7 @@ impl Integrate<'_> {
             function,
             snap,
             route,
+            binary,
             conn,
             max_body,
             body,
@@ -329,8 +347,27 @@ impl Integrate<'_> {
             (_, b) => (*cx, b),
         };
         let integration = &route.integration;
+        let whole = |body: ReqBody| match body {
+            ReqBody::Whole(b) => b,
+            // Not reached: function and non-proxy routes always collect the body.
+            ReqBody::Stream(_) => Bytes::new(),
+        };
         let answer = match integration.kind {
-            IntegrationKind::Mock => integration::mock::respond(&cx, integration),
+            IntegrationKind::Mock => {
+                integration::mock::respond(&cx, integration, binary, whole(body))
+            }
+            IntegrationKind::FunctionMapped => {
+                integration::function::call_mapped(
+                    gw,
+                    snap,
+                    &cx,
+                    integration,
+                    function,
+                    binary,
+                    whole(body),
+                )
+                .await
+            }
             IntegrationKind::Function => {
                 integration::function::call(
                     gw,
@@ -338,11 +375,8 @@ impl Integrate<'_> {
                     &cx,
                     integration,
                     function,
-                    match body {
-                        ReqBody::Whole(b) => b,
-                        // Not reached: function routes always collect the body.
-                        ReqBody::Stream(_) => Bytes::new(),
-                    },
+                    binary,
+                    whole(body),
                 )
                 .await
             }
@@ -352,12 +386,23 @@ impl Integrate<'_> {
                     port: conn.local.port(),
                     max_body,
                 };
-                let body = match body {
-                    ReqBody::Whole(bytes) => full(bytes),
-                    ReqBody::Stream(stream) => stream,
+                let payload = match (integration.kind, body) {
+                    (IntegrationKind::Http, body) => Payload::Mapped {
+                        body: whole(body),
+                        binary,
+                    },
+                    (_, ReqBody::Whole(bytes)) => Payload::Proxy(full(bytes)),
+                    (_, ReqBody::Stream(stream)) => Payload::Proxy(stream),
                 };
-                integration::http::call(&cx, integration, &route.http, body, &worker.upstream, &fwd)
-                    .await
+                integration::http::call(
+                    &cx,
+                    integration,
+                    &route.http,
+                    payload,
+                    &worker.upstream,
+                    &fwd,
+                )
+                .await
             }
         };
         match (answer, &route.mapper) {

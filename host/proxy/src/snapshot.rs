@@ -65,6 +65,10 @@ pub struct ApiRt {
     pub api_key_source: ApiKeySource,
     /// The resource policy.
     pub policy: Option<portico_auth::policy::Policy>,
+    /// `binaryMediaTypes`.
+    pub binary_media_types: portico_config::transform::BinaryMediaTypes,
+    /// The models request validation checks bodies against.
+    pub models: Option<portico_config::validation::ApiModels>,
 }
 
 /// One route, compiled.
@@ -85,6 +89,8 @@ pub struct RouteRt {
     pub api_key_required: bool,
     /// What an HTTP integration sends with every request, parsed once.
     pub http: crate::integration::http::Prepared,
+    /// Request validation, when the method's validator checks something.
+    pub validation: Option<portico_config::validation::MethodValidation>,
 }
 
 /// One stage, compiled.
@@ -207,6 +213,7 @@ impl Snapshot {
                     validator,
                     mapper,
                     api_key_required: route.api_key_required,
+                    validation: route.validation.clone(),
                 });
             }
             let labels = |stage: &str, resource: &str, method: &str| MethodLabels {
@@ -256,6 +263,8 @@ impl Snapshot {
                 responses: api.gateway_responses.clone(),
                 api_key_source: api.api_key_source,
                 policy: api.policy.clone(),
+                binary_media_types: api.binary_media_types.clone(),
+                models: api.models.clone(),
             });
         }
         if !errors.is_empty() {
@@ -322,7 +331,7 @@ fn stage_function(
     stage: &portico_config::Stage,
     errors: &mut Vec<String>,
 ) -> Option<Arc<Slot>> {
-    if route.integration.kind != IntegrationKind::Function {
+    if !route.integration.kind.is_function() {
         return None;
     }
     let template = route.integration.function.as_ref()?;

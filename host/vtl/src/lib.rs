@@ -162,3 +162,18 @@ pub struct Rendered {
     /// All overrides: those given in [`Input::overrides`] plus those this template set.
     pub overrides: Overrides,
 }
+
+/// Checks a JSONPath in the dialect templates use (Jayway's): `Err` says what is wrong. For
+/// callers outside templates, such as parameter mapping's `method.request.body.PATH`.
+pub fn check_json_path(path: &str) -> Result<(), String> {
+    jsonpath::select(&serde_json::Value::Null, path).map(|_| ())
+}
+
+/// Evaluates a JSONPath against `root` as `$input.json` does: a definite path gives the value,
+/// an indefinite one the list of matches; `Ok(None)` when a definite path selects nothing.
+pub fn json_path(
+    root: &serde_json::Value,
+    path: &str,
+) -> Result<Option<serde_json::Value>, String> {
+    jsonpath::select(root, path).map(|s| s.to_json())
+}

@@ -1,9 +1,13 @@
-//! Function integrations (`aws_proxy`): the Lambda analogue.
+//! Function integrations: the Lambda analogue.
 //!
 //! The Lambda ARN in the integration URI names a function; the gateway file binds that name to
-//! a `function` plugin. An event-style component gets the Lambda proxy event (payload format
-//! 1.0 or 2.0) and its output is read with API Gateway's rules ([`super::lambda`]). A
-//! component exporting `wasi:http/incoming-handler` gets the HTTP request itself.
+//! a `function` plugin.
+//! - `aws_proxy` ([`call`]): an event-style component gets the Lambda proxy event (payload
+//!   format 1.0 or 2.0) and its output is read with API Gateway's rules ([`super::lambda`]). A
+//!   component exporting `wasi:http/incoming-handler` gets the HTTP request itself.
+//! - `aws` ([`call_mapped`]): the event is the request body after the mapping phase; the result
+//!   (or the error, as `{"errorMessage": …}`) goes through the integration responses, selected
+//!   by the error message.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -13,8 +17,12 @@ use http::{HeaderValue, Request, Response};
 use portico_config::Integration;
 use portico_runtime::{CallContext, Fault};
 
+use portico_config::transform::BinaryMediaTypes;
+
 use super::Answer;
 use super::lambda::{self, AuthorizerContext};
+use super::response::{self, ResponseCx, Selector, Upstream};
+use crate::phase::mapping;
 use crate::Gateway;
 use crate::integration::headers;
 use crate::phase::plugin::record_fault;
@@ -32,23 +40,10 @@ pub async fn call(
     cx: &RequestContext<'_>,
     integration: &Integration,
     resolved: Option<&Arc<Slot>>,
+    binary: &BinaryMediaTypes,
     body: Bytes,
 ) -> Result<Answer, GatewayError> {
-    let slot = match resolved {
-        Some(slot) => slot,
-        None => {
-            let name = integration
-                .function
-                .as_ref()
-                .map(|t| t.render(|v, out| cx.render_var(v, out)))
-                .unwrap_or_default();
-            snap.functions.get(&name).ok_or_else(|| {
-                GatewayError::Configuration(format!(
-                    "no function plugin named {name:?} is declared"
-                ))
-            })?
-        }
-    };
+    let slot = resolve(snap, cx, integration, resolved)?;
     let version = slot.current();
     let call = CallContext::new(cx.request_id);
     let started = Instant::now();
@@ -76,14 +71,18 @@ pub async fn call(
                 claims: cx.authorizer.and_then(|a| a.claims.clone()),
                 scopes: cx.authorizer.map(|a| a.scopes.clone()).unwrap_or_default(),
             };
-            let event = lambda::event(integration.payload_format, cx, &body, &authorizer);
+            let is_binary = binary.matches(cx.header("content-type"));
+            let event =
+                lambda::event(integration.payload_format, cx, &body, is_binary, &authorizer);
             version
                 .plugin
                 .invoke_event(&call, event)
                 .await
                 .map(|out| match out {
-                    Ok(output) => lambda::response(integration.payload_format, &output)
-                        .map_err(|e| GatewayError::FunctionFailed(e.to_string())),
+                    Ok(output) => lambda::response(integration.payload_format, &output, &|ct| {
+                        binary.matches(ct) || binary.matches(cx.header("accept"))
+                    })
+                    .map_err(|e| GatewayError::FunctionFailed(e.to_string())),
                     Err(function_error) => Err(GatewayError::FunctionFailed(format!(
                         "the function returned an error: {function_error}"
                     ))),
@@ -92,19 +91,107 @@ pub async fn call(
     };
     let outcome = tokio::time::timeout(integration.timeout, invoke).await;
     let latency = started.elapsed();
-    let response = match outcome {
-        Err(_) => return Err(GatewayError::IntegrationTimeout),
-        Ok(Err(fault)) => {
-            record_fault(gw, slot, cx, &fault);
-            return Err(match fault {
-                Fault::Deadline => GatewayError::IntegrationTimeout,
-                other => GatewayError::FunctionFailed(other.to_string()),
-            });
-        }
-        Ok(Ok(result)) => result?,
-    };
+    let response = settle(gw, slot, cx, outcome)??;
     Ok(Answer {
         response,
         integration_latency: Some(latency),
     })
+}
+
+/// Calls the function of an `aws` (non-proxy) integration with the mapped request body as its
+/// event.
+pub async fn call_mapped(
+    gw: &Gateway,
+    snap: &Snapshot,
+    cx: &RequestContext<'_>,
+    integration: &Integration,
+    resolved: Option<&Arc<Slot>>,
+    binary: &BinaryMediaTypes,
+    body: Bytes,
+) -> Result<Answer, GatewayError> {
+    let slot = resolve(snap, cx, integration, resolved)?;
+    let mapped = mapping::map_request(cx, integration, binary, body.clone())?;
+    let version = slot.current();
+    if version.plugin.is_wasi_http() {
+        return Err(GatewayError::Configuration(
+            "an aws (non-proxy) integration needs an event-style function (the function world), not a wasi:http one".into(),
+        ));
+    }
+    let call = CallContext::new(cx.request_id);
+    let event = String::from_utf8_lossy(&mapped.body).into_owned();
+    let started = Instant::now();
+    let outcome = tokio::time::timeout(
+        integration.timeout,
+        version.plugin.invoke_event(&call, event),
+    )
+    .await;
+    let latency = started.elapsed();
+    let result = settle(gw, slot, cx, outcome)?;
+    let (selector, out) = match &result {
+        Ok(output) => (Selector::FunctionOk, Bytes::from(output.clone())),
+        Err(message) => (
+            Selector::FunctionError(message),
+            Bytes::from(serde_json::json!({ "errorMessage": message }).to_string()),
+        ),
+    };
+    let response = response::build(
+        cx,
+        integration,
+        selector,
+        Upstream {
+            headers: None,
+            body: out,
+        },
+        ResponseCx {
+            binary,
+            request_body: &body,
+            overrides: mapped.overrides,
+        },
+    )?;
+    Ok(Answer {
+        response,
+        integration_latency: Some(latency),
+    })
+}
+
+/// The function slot: `resolved` when the snapshot resolved it for the stage, else by the name
+/// the request renders.
+fn resolve<'s>(
+    snap: &'s Snapshot,
+    cx: &RequestContext<'_>,
+    integration: &Integration,
+    resolved: Option<&'s Arc<Slot>>,
+) -> Result<&'s Arc<Slot>, GatewayError> {
+    if let Some(slot) = resolved {
+        return Ok(slot);
+    }
+    let name = integration
+        .function
+        .as_ref()
+        .map(|t| t.render(|v, out| cx.render_var(v, out)))
+        .unwrap_or_default();
+    snap.functions.get(&name).ok_or_else(|| {
+        GatewayError::Configuration(format!("no function plugin named {name:?} is declared"))
+    })
+}
+
+/// A call's outcome: a timeout or a fault (recorded) is the gateway's error; otherwise the
+/// function's own result.
+fn settle<T>(
+    gw: &Gateway,
+    slot: &Arc<Slot>,
+    cx: &RequestContext<'_>,
+    outcome: Result<Result<T, Fault>, tokio::time::error::Elapsed>,
+) -> Result<T, GatewayError> {
+    match outcome {
+        Err(_) => Err(GatewayError::IntegrationTimeout),
+        Ok(Err(fault)) => {
+            record_fault(gw, slot, cx, &fault);
+            Err(match fault {
+                Fault::Deadline => GatewayError::IntegrationTimeout,
+                other => GatewayError::FunctionFailed(other.to_string()),
+            })
+        }
+        Ok(Ok(result)) => Ok(result),
+    }
 }

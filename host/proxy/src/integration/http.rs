@@ -3,8 +3,10 @@
 //! - `http_proxy`: the client's method (unless the integration sets one), headers (less
 //!   hop-by-hop), query string and body go to the upstream; the upstream's status, headers and
 //!   body come back. Both bodies stream: nothing is buffered.
-//! - `http`: only mapped parameters go to the upstream (plus the body and its type); the
-//!   answer goes through the integration responses, so its body is read whole (bounded).
+//! - `http`: the body goes through the mapping phase ([`crate::phase::mapping`]: template,
+//!   passthrough, `contentHandling`); only mapped parameters go to the upstream (plus the body's
+//!   type), then the request template's `requestOverride.*`; the answer goes through the
+//!   integration responses, so its body is read whole (bounded).
 //!
 //! The integration URI's `{name}` comes from `integration.request.path.name`, else the method's
 //! path parameter of that name; `${stageVariables.x}` from the stage.
@@ -17,12 +19,15 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use portico_config::mapping::{ParamSource, ParamTarget};
 use portico_config::template::Var;
+use portico_config::transform::BinaryMediaTypes;
 use portico_config::{Integration, IntegrationKind};
 
-use super::{Answer, integration_response};
+use super::Answer;
+use super::response::{self, ResponseCx, Selector, Upstream};
 use crate::integration::headers;
-use crate::integration::upstream::Upstream;
-use crate::pipeline::body::{Body, BoxError};
+use crate::phase::mapping::{self, Mapped};
+use crate::integration::upstream::Upstream as UpstreamClient;
+use crate::pipeline::body::{Body, BoxError, full};
 use crate::pipeline::context::RequestContext;
 use crate::pipeline::error::GatewayError;
 
@@ -85,17 +90,38 @@ impl Prepared {
     }
 }
 
+/// The request body an HTTP integration sends.
+pub enum Payload<'a> {
+    /// `http_proxy`: the client's body, streamed (or already collected).
+    Proxy(Body),
+    /// `http`: the client's body, whole, for the mapping phase.
+    Mapped {
+        /// The method request body.
+        body: Bytes,
+        /// The API's binary media types.
+        binary: &'a BinaryMediaTypes,
+    },
+}
+
 /// Calls an HTTP integration.
 pub async fn call(
     cx: &RequestContext<'_>,
     integration: &Integration,
     prepared: &Prepared,
-    body: Body,
-    client: &Upstream,
+    payload: Payload<'_>,
+    client: &UpstreamClient,
     fwd: &Forwarding,
 ) -> Result<Answer, GatewayError> {
     let proxy = integration.kind == IntegrationKind::HttpProxy;
-    let uri = target_uri(cx, integration, proxy)?;
+    let (body, mapped, request_body, binary) = match payload {
+        Payload::Proxy(body) => (body, Mapped::default(), Bytes::new(), None),
+        Payload::Mapped { body, binary } => {
+            let mapped = mapping::map_request(cx, integration, binary, body.clone())?;
+            (full(mapped.body.clone()), mapped, body, Some(binary))
+        }
+    };
+    let overrides = &mapped.overrides;
+    let uri = target_uri(cx, integration, proxy, &request_body, overrides)?;
     let method = prepared
         .method
         .clone()
@@ -106,16 +132,15 @@ pub async fn call(
         h = cx.parts.headers.clone();
         headers::request_to_upstream(&mut h);
     } else {
+        // The body is whole; hyper sends its length.
         h = HeaderMap::new();
-        for name in [header::CONTENT_TYPE, header::CONTENT_LENGTH] {
-            if let Some(v) = cx.parts.headers.get(&name) {
-                h.insert(name, v.clone());
-            }
+        if let Some(v) = cx.parts.headers.get(header::CONTENT_TYPE) {
+            h.insert(header::CONTENT_TYPE, v.clone());
         }
         h.insert(header::ACCEPT, HeaderValue::from_static("application/json"));
     }
     for (name, source) in &prepared.headers {
-        match cx.param(source).map(|v| HeaderValue::from_str(&v)) {
+        match mapping::request_param(cx, source, &request_body).map(|v| HeaderValue::from_str(&v)) {
             Some(Ok(v)) => {
                 h.insert(name.clone(), v);
             }
@@ -134,6 +159,21 @@ pub async fn call(
     }
     if let Some(v) = &prepared.api_id {
         h.insert(API_ID, v.clone());
+    }
+    for (name, value) in &overrides.request_header {
+        match (
+            HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_str(value),
+        ) {
+            (Ok(n), Ok(v)) => {
+                h.insert(n, v);
+            }
+            _ => {
+                return Err(GatewayError::Configuration(format!(
+                    "$context.requestOverride.header.{name} is not a valid header"
+                )));
+            }
+        }
     }
     headers::add_forwarded(&mut h, &cx.peer.ip().to_string(), fwd.proto, fwd.port);
 
@@ -178,12 +218,19 @@ pub async fn call(
         Ok(Ok(c)) => c.to_bytes(),
     };
     let latency = started.elapsed();
-    let response = integration_response(
+    let response = response::build(
         cx,
         integration,
-        parts.status.as_str(),
-        Some(&parts.headers),
-        bytes,
+        Selector::Status(parts.status.as_u16()),
+        Upstream {
+            headers: Some(&parts.headers),
+            body: bytes,
+        },
+        ResponseCx {
+            binary: binary.unwrap_or(&NO_BINARY),
+            request_body: &request_body,
+            overrides: mapped.overrides,
+        },
     )?;
     Ok(Answer {
         response,
@@ -207,11 +254,18 @@ fn upstream_error(e: &hyper_util::client::legacy::Error, max_body: u64) -> Gatew
     ))
 }
 
-/// Builds the upstream URI: the template with its variables filled, then the query string.
+/// No binary media types (proxy integrations do not convert bodies).
+static NO_BINARY: BinaryMediaTypes = BinaryMediaTypes::EMPTY;
+
+/// Builds the upstream URI: the template with its variables filled (a request template's
+/// `requestOverride.path` first), then the query string (mapped parameters, then
+/// `requestOverride.querystring`, which replaces a mapped parameter of the same name).
 fn target_uri(
     cx: &RequestContext<'_>,
     integration: &Integration,
     proxy: bool,
+    request_body: &[u8],
+    overrides: &portico_vtl::Overrides,
 ) -> Result<Uri, GatewayError> {
     let Some(template) = &integration.uri else {
         return Err(GatewayError::Configuration(
@@ -220,14 +274,23 @@ fn target_uri(
     };
     let mut uri = template.render(|var, out| match var {
         Var::PathParam(name) => {
-            let mapped = integration
-                .request_parameters
+            let overridden = overrides
+                .request_path
                 .iter()
-                .find_map(|(t, s)| match t {
-                    ParamTarget::Path(n) if n == name => cx.param(s),
-                    _ => None,
-                });
-            if let Some(v) = mapped.or_else(|| cx.path_param(name).map(Into::into)) {
+                .find(|(n, _)| n == name)
+                .map(|(_, v)| v.clone());
+            let mapped = overridden.or_else(|| {
+                integration
+                    .request_parameters
+                    .iter()
+                    .find_map(|(t, s)| match t {
+                        ParamTarget::Path(n) if n == name => {
+                            mapping::request_param(cx, s, request_body)
+                        }
+                        _ => None,
+                    })
+            });
+            if let Some(v) = mapped.or_else(|| cx.path_param(name).map(str::to_owned)) {
                 out.push_str(&v);
             }
         }
@@ -242,15 +305,23 @@ fn target_uri(
     if proxy && let Some(q) = cx.parts.uri.query().filter(|q| !q.is_empty()) {
         push_query(&mut uri, q);
     }
+    let overridden = |name: &str| overrides.request_querystring.iter().any(|(n, _)| n == name);
     for (target, source) in &integration.request_parameters {
         if let ParamTarget::Query(name) = target
-            && let Some(value) = cx.param(source)
+            && !overridden(name)
+            && let Some(value) = mapping::request_param(cx, source, request_body)
         {
             let pair = form_urlencoded::Serializer::new(String::new())
                 .append_pair(name, &value)
                 .finish();
             push_query(&mut uri, &pair);
         }
+    }
+    for (name, value) in &overrides.request_querystring {
+        let pair = form_urlencoded::Serializer::new(String::new())
+            .append_pair(name, value)
+            .finish();
+        push_query(&mut uri, &pair);
     }
     uri.parse().map_err(|e| {
         GatewayError::Configuration(format!("the integration URI {uri:?} is invalid: {e}"))

@@ -86,17 +86,19 @@ pub struct BadResponse(pub String);
 
 /// Builds the event JSON for a request whose body is `body`.
 ///
-/// A body that is valid UTF-8 is sent as text; any other is base64-encoded with
-/// `isBase64Encoded: true`. See the module documentation for the fields' sources.
+/// A body whose `Content-Type` is one of the API's binary media types (`binary`), or that is
+/// not valid UTF-8, is base64-encoded with `isBase64Encoded: true`; any other is sent as text.
+/// See the module documentation for the fields' sources.
 pub fn event(
     format: PayloadFormat,
     cx: &RequestContext<'_>,
     body: &[u8],
+    binary: bool,
     authorizer: &AuthorizerContext,
 ) -> String {
     let value = match format {
-        PayloadFormat::V1 => request::v1(cx, body, authorizer),
-        PayloadFormat::V2 => request::v2(cx, body, authorizer),
+        PayloadFormat::V1 => request::v1(cx, body, binary, authorizer),
+        PayloadFormat::V2 => request::v2(cx, body, binary, authorizer),
     };
     value.to_string()
 }
@@ -108,9 +110,16 @@ pub fn event(
 /// `cookies`, without `multiValueHeaders`); any other valid JSON is a 200 whose body is that
 /// JSON (a string's content for a JSON string). A response without `Content-Type` gets
 /// `application/json`.
-pub fn response(format: PayloadFormat, output: &str) -> Result<http::Response<Body>, BadResponse> {
+///
+/// `binary` decides, in format 1.0, whether an `isBase64Encoded` body of a `Content-Type` is
+/// decoded (the API's binary media types); format 2.0 always decodes.
+pub fn response(
+    format: PayloadFormat,
+    output: &str,
+    binary: &dyn Fn(Option<&str>) -> bool,
+) -> Result<http::Response<Body>, BadResponse> {
     match format {
-        PayloadFormat::V1 => reply::v1(output),
+        PayloadFormat::V1 => reply::v1(output, binary),
         PayloadFormat::V2 => reply::v2(output),
     }
 }

@@ -1,51 +1,60 @@
 //! MOCK integrations: the gateway answers by itself.
 //!
-//! The request template (chosen by the request's `Content-Type`, else `application/json`)
-//! renders to JSON whose `statusCode` selects the integration response. Without a template the
-//! integration status is 200.
+//! The request template (chosen by the request's `Content-Type`, with `passthroughBehavior`'s
+//! rules) renders JSON whose `statusCode` selects the integration response; what it sets in
+//! `$context.responseOverride` applies to the response. Without a template the integration
+//! status is 200.
 
 use bytes::Bytes;
 use portico_config::Integration;
+use portico_config::transform::BinaryMediaTypes;
 
-use super::{Answer, integration_response};
+use super::Answer;
+use super::response::{self, ResponseCx, Selector, Upstream};
+use crate::phase::mapping;
 use crate::pipeline::context::RequestContext;
 use crate::pipeline::error::GatewayError;
 
 /// Answers a MOCK integration.
-pub fn respond(cx: &RequestContext<'_>, integration: &Integration) -> Result<Answer, GatewayError> {
-    let content_type = cx.header("content-type").map(|c| {
-        c.split(';')
-            .next()
-            .unwrap_or("")
-            .trim()
-            .to_ascii_lowercase()
-    });
-    let templates = &integration.request_templates;
-    let template = content_type
-        .as_deref()
-        .and_then(|ct| templates.get(ct))
-        .or_else(|| templates.get("application/json"))
-        .or_else(|| templates.values().next());
-    let status = match template {
-        None => 200,
-        Some(t) => {
-            let rendered = t.render(|v, out| cx.render_var(v, out));
-            status_of(&rendered).ok_or_else(|| {
-                GatewayError::Configuration(format!(
-                    "the MOCK request template rendered {rendered:?}, which has no integer statusCode"
-                ))
-            })?
-        }
+pub fn respond(
+    cx: &RequestContext<'_>,
+    integration: &Integration,
+    binary: &BinaryMediaTypes,
+    body: Bytes,
+) -> Result<Answer, GatewayError> {
+    let mapped = mapping::map_request(cx, integration, binary, body.clone())?;
+    let status = if mapped.transformed {
+        status_of(&mapped.body).ok_or_else(|| {
+            GatewayError::Configuration(format!(
+                "the MOCK request template rendered {:?}, which has no integer statusCode",
+                String::from_utf8_lossy(&mapped.body)
+            ))
+        })?
+    } else {
+        200
     };
-    let response = integration_response(cx, integration, &status.to_string(), None, Bytes::new())?;
+    let response = response::build(
+        cx,
+        integration,
+        Selector::Status(status),
+        Upstream {
+            headers: None,
+            body: Bytes::new(),
+        },
+        ResponseCx {
+            binary,
+            request_body: &body,
+            overrides: mapped.overrides,
+        },
+    )?;
     Ok(Answer {
         response,
         integration_latency: None,
     })
 }
 
-fn status_of(rendered: &str) -> Option<u16> {
-    let v: serde_json::Value = serde_json::from_str(rendered).ok()?;
+fn status_of(rendered: &[u8]) -> Option<u16> {
+    let v: serde_json::Value = serde_json::from_slice(rendered).ok()?;
     match v.get("statusCode")? {
         serde_json::Value::Number(n) => n.as_u64().and_then(|s| u16::try_from(s).ok()),
         serde_json::Value::String(s) => s.parse().ok(),

@@ -40,6 +40,8 @@ pub struct RequestContext<'a> {
     pub params: &'a [(&'a str, &'a str)],
     /// `$context.error.*` for gateway responses: (response type, message).
     pub error: Option<(&'a str, &'a str)>,
+    /// `$context.error.validationErrorString`: why request validation failed.
+    pub validation_error: Option<&'a str>,
     /// What the authorizer decided (`$context.authorizer.*`), once it has run.
     pub authorizer: Option<&'a Authorized>,
     /// The request's API key, once checked: `$context.identity.apiKey` and `apiKeyId`.
@@ -235,6 +237,7 @@ impl RequestContext<'_> {
                 _ => "null".into(),
             },
             "error.responseType" => self.error.map(|e| e.0).unwrap_or("").into(),
+            "error.validationErrorString" => self.validation_error.unwrap_or("").into(),
             "authorizer.principalId" => self.authorizer?.principal_id.as_str().into(),
             other => {
                 let key = other.strip_prefix("authorizer.")?;
@@ -322,7 +325,13 @@ impl RequestContext<'_> {
             }
             ParamSource::StageVariable(n) => self.stage_var(n).map(Into::into),
             ParamSource::Context(n) => self.context_var(n),
-            ParamSource::ResponseHeader(_) | ParamSource::ResponseBody => None,
+            // The body is not part of the context: `phase::mapping::request_param` reads it.
+            ParamSource::RequestBody
+            | ParamSource::RequestBodyPath(_)
+            | ParamSource::ResponseHeader(_)
+            | ParamSource::MultiResponseHeader(_)
+            | ParamSource::ResponseBody
+            | ParamSource::ResponseBodyPath(_) => None,
         }
     }
 

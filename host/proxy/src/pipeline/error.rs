@@ -72,6 +72,16 @@ pub enum GatewayError {
     /// A validator rejected the body, with its message.
     #[error("invalid request body: {0}")]
     BadRequestBody(String),
+    /// The body does not match the method's model: 400 `Invalid request body`, with the
+    /// detail (`$context.error.validationErrorString`).
+    #[error("request body does not match its model: {0}")]
+    InvalidRequestBody(String),
+    /// Required parameters are missing or blank; the message names them.
+    #[error("{0}")]
+    BadRequestParameters(String),
+    /// No request template matches and the passthrough behaviour refuses the body: 415.
+    #[error("unsupported media type")]
+    UnsupportedMediaType,
     /// A function failed or returned something that is not a proxy response: 502.
     #[error("function failed: {0}")]
     FunctionFailed(String),
@@ -120,7 +130,9 @@ impl GatewayError {
             Self::AccessDenied(_) => ResponseType::AccessDenied,
             Self::AuthorizerFailure(_) => ResponseType::AuthorizerFailure,
             Self::AuthorizerConfiguration(_) => ResponseType::AuthorizerConfigurationError,
-            Self::BadRequestBody(_) => ResponseType::BadRequestBody,
+            Self::BadRequestBody(_) | Self::InvalidRequestBody(_) => ResponseType::BadRequestBody,
+            Self::BadRequestParameters(_) => ResponseType::BadRequestParameters,
+            Self::UnsupportedMediaType => ResponseType::UnsupportedMediaType,
             Self::InvalidApiKey => ResponseType::InvalidApiKey,
             Self::Throttled(_) => ResponseType::Throttled,
             Self::QuotaExceeded(_) => ResponseType::QuotaExceeded,
@@ -137,8 +149,8 @@ impl GatewayError {
     }
 }
 
-/// The body template AWS uses by default, parsed once. Integration errors come from another
-/// code path in API Gateway and carry a space after the colon.
+/// The body template AWS uses by default, parsed once. Integration errors and request
+/// validation come from other code paths in API Gateway and carry a space after the colon.
 fn default_template(ty: ResponseType) -> &'static Template {
     static SPACED: LazyLock<Template> =
         LazyLock::new(|| Template::parse_text("{\"message\": $context.error.messageString}"));
@@ -152,7 +164,10 @@ fn default_template(ty: ResponseType) -> &'static Template {
         | ResponseType::IntegrationFailure
         | ResponseType::ApiConfigurationError
         | ResponseType::AuthorizerConfigurationError
-        | ResponseType::AuthorizerFailure => &SPACED,
+        | ResponseType::AuthorizerFailure
+        // AWS-validated (reference §7): request validation answers with the space too.
+        | ResponseType::BadRequestParameters
+        | ResponseType::BadRequestBody => &SPACED,
         ResponseType::AccessDenied => &DENY,
         _ => &PLAIN,
     }
@@ -225,11 +240,18 @@ fn respond(
     let message = match err {
         GatewayError::AccessDenied(Some(m))
         | GatewayError::BadRequestBody(m)
+        | GatewayError::BadRequestParameters(m)
         | GatewayError::InvalidSignature(m) => m.as_str(),
         _ => ty.default_message(),
     };
+    let validation_error = match err {
+        GatewayError::InvalidRequestBody(detail) => Some(detail.as_str()),
+        GatewayError::BadRequestParameters(m) => Some(m.as_str()),
+        _ => None,
+    };
     let cx = RequestContext {
         error: Some((ty.name(), message)),
+        validation_error,
         ..*cx
     };
     let custom = responses.and_then(|r| r.effective(ty));

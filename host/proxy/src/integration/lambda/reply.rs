@@ -32,8 +32,13 @@ fn bad(what: impl Into<String>) -> BadResponse {
     BadResponse(what.into())
 }
 
-/// Format 1.0.
-pub(super) fn v1(output: &str) -> Result<Response<Body>, BadResponse> {
+/// Format 1.0. `binary` says whether a response of a `Content-Type` is binary for the API
+/// (its `binaryMediaTypes`, or the request's first `Accept` type): only then is an
+/// `isBase64Encoded` body decoded; otherwise REST APIs pass the base64 text through.
+pub(super) fn v1(
+    output: &str,
+    binary: &dyn Fn(Option<&str>) -> bool,
+) -> Result<Response<Body>, BadResponse> {
     let value: Value =
         serde_json::from_str(output).map_err(|e| bad(format!("output is not JSON: {e}")))?;
     let Value::Object(obj) = value else {
@@ -50,9 +55,22 @@ pub(super) fn v1(output: &str) -> Result<Response<Body>, BadResponse> {
     multi_value_headers(obj.get("multiValueHeaders"), &mut headers)?;
     single_headers(obj.get("headers"), &mut headers)?;
     let body = body(&obj)?;
-    // Without binary media types, REST APIs pass a base64 body through as text.
-    let _ = is_base64(obj.get("isBase64Encoded"))?;
-    build(status, headers, Bytes::from(body))
+    let content_type = headers
+        .0
+        .iter()
+        .find(|(n, _)| n == "content-type")
+        .and_then(|(_, v)| v.first())
+        .map(String::as_str);
+    let body = if is_base64(obj.get("isBase64Encoded"))? && binary(content_type) {
+        Bytes::from(
+            STANDARD
+                .decode(body.trim())
+                .map_err(|e| bad(format!("isBase64Encoded body is not base64: {e}")))?,
+        )
+    } else {
+        Bytes::from(body)
+    };
+    build(status, headers, body)
 }
 
 /// Format 2.0.
@@ -242,7 +260,7 @@ mod tests {
     use crate::pipeline::body::Body;
 
     fn run(format: PayloadFormat, output: &str) -> Result<(Response<Body>, String), BadResponse> {
-        let resp = response(format, output)?;
+        let resp = response(format, output, &|_| false)?;
         let (parts, body) = resp.into_parts();
         let bytes = tokio::runtime::Builder::new_current_thread()
             .build()
@@ -267,14 +285,14 @@ mod tests {
 
     fn bad1(output: &str) {
         assert!(
-            response(PayloadFormat::V1, output).is_err(),
+            response(PayloadFormat::V1, output, &|_| false).is_err(),
             "{output} should be rejected"
         );
     }
 
     fn bad2(output: &str) {
         assert!(
-            response(PayloadFormat::V2, output).is_err(),
+            response(PayloadFormat::V2, output, &|_| false).is_err(),
             "{output} should be rejected"
         );
     }
@@ -331,6 +349,23 @@ mod tests {
             r#"{"errorMessage":"the JSON object must be str, bytes or bytearray, not NoneType",
                 "errorType":"TypeError","requestId":"1","stackTrace":["  File ..."]}"#,
         );
+    }
+
+    #[test]
+    fn v1_base64_decoded_for_binary_types() {
+        let binary = |ct: Option<&str>| ct == Some("image/png");
+        let out = r#"{"statusCode":200,"headers":{"content-type":"image/png"},"body":"iVBORw==","isBase64Encoded":true}"#;
+        let resp = response(PayloadFormat::V1, out, &binary).unwrap();
+        let bytes = futures_body(resp);
+        assert_eq!(bytes, vec![0x89, b'P', b'N', b'G']);
+        let text = r#"{"statusCode":200,"headers":{"content-type":"text/plain"},"body":"iVBORw==","isBase64Encoded":true}"#;
+        let resp = response(PayloadFormat::V1, text, &binary).unwrap();
+        assert_eq!(futures_body(resp), b"iVBORw==".to_vec());
+    }
+
+    fn futures_body(resp: Response<Body>) -> Vec<u8> {
+        let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        rt.block_on(resp.into_body().collect()).unwrap().to_bytes().to_vec()
     }
 
     #[test]

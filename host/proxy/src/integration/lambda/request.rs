@@ -132,14 +132,15 @@ fn authorizer_context(authorizer: &AuthorizerContext) -> Map<String, Value> {
     )
 }
 
-/// The body as text, base64 when it is not UTF-8; `None` when empty.
-fn body_text(body: &[u8]) -> (Option<String>, bool) {
+/// The body as text, base64 when it is binary (a binary media type) or not UTF-8; `None` when
+/// empty.
+fn body_text(body: &[u8], binary: bool) -> (Option<String>, bool) {
     if body.is_empty() {
         return (None, false);
     }
     match std::str::from_utf8(body) {
-        Ok(text) => (Some(text.to_owned()), false),
-        Err(_) => (Some(STANDARD.encode(body)), true),
+        Ok(text) if !binary => (Some(text.to_owned()), false),
+        _ => (Some(STANDARD.encode(body)), true),
     }
 }
 
@@ -171,10 +172,15 @@ fn epoch_ms(cx: &RequestContext<'_>) -> u64 {
 }
 
 /// Payload format 1.0.
-pub(super) fn v1(cx: &RequestContext<'_>, body: &[u8], authorizer: &AuthorizerContext) -> Value {
+pub(super) fn v1(
+    cx: &RequestContext<'_>,
+    body: &[u8],
+    binary: bool,
+    authorizer: &AuthorizerContext,
+) -> Value {
     let headers = headers(cx);
     let query = query(cx);
-    let (body, is_base64) = body_text(body);
+    let (body, is_base64) = body_text(body, binary);
     let method = cx.parts.method.as_str();
     let authorizer = (!authorizer.is_empty()).then(|| {
         let mut map = Map::new();
@@ -235,7 +241,12 @@ pub(super) fn v1(cx: &RequestContext<'_>, body: &[u8], authorizer: &AuthorizerCo
 }
 
 /// Payload format 2.0.
-pub(super) fn v2(cx: &RequestContext<'_>, body: &[u8], authorizer: &AuthorizerContext) -> Value {
+pub(super) fn v2(
+    cx: &RequestContext<'_>,
+    body: &[u8],
+    binary: bool,
+    authorizer: &AuthorizerContext,
+) -> Value {
     let mut headers = headers(cx);
     let cookies: Vec<Value> = headers
         .iter()
@@ -249,7 +260,7 @@ pub(super) fn v2(cx: &RequestContext<'_>, body: &[u8], authorizer: &AuthorizerCo
         .map(Value::from)
         .collect();
     let query = query(cx);
-    let (body, is_base64) = body_text(body);
+    let (body, is_base64) = body_text(body, binary);
     let method = cx.parts.method.as_str();
     let route_key = format!("{method} {}", cx.resource_path);
     let path = cx.parts.uri.path();
@@ -408,10 +419,11 @@ mod tests {
                 resource_path: self.resource,
                 params: &self.params,
                 error: None,
+                validation_error: None,
                 authorizer: None,
                 api_key: None,
             };
-            let text = event(format, &cx, body, auth);
+            let text = event(format, &cx, body, false, auth);
             serde_json::from_str(&text).expect("the event is JSON")
         }
 

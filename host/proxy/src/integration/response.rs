@@ -1,0 +1,169 @@
+//! Integration responses of non-proxy integrations (AWS §6.7): select one, then build the
+//! method response from it.
+//!
+//! - **Selection.** HTTP and MOCK integrations match each `selectionPattern` (a regex over the
+//!   whole text) against the integration status code; `aws` functions match it against the
+//!   error's `errorMessage`, and a successful call takes the default response. No match takes
+//!   the default (`default` or an empty pattern); no default is the API's configuration error.
+//! - **Body.** `contentHandling` converts it; the response template chosen by the first
+//!   `Accept` type renders it (binary payloads are not rendered); no template passes it through.
+//! - **Headers and status.** `Content-Type` is the template's type (else `application/json`),
+//!   then `responseParameters`, then the templates' `$context.responseOverride.*`.
+
+use ::http::{HeaderMap, HeaderName, HeaderValue, Response, StatusCode, header};
+use bytes::Bytes;
+use portico_config::mapping::ParamSource;
+use portico_config::transform::{BinaryMediaTypes, ContentHandling, response_template};
+use portico_config::{Integration, IntegrationResponse};
+use portico_vtl::Overrides;
+
+use crate::phase::mapping;
+use crate::pipeline::body::{Body, full};
+use crate::pipeline::context::RequestContext;
+use crate::pipeline::error::GatewayError;
+
+/// What selects the integration response.
+#[derive(Debug, Clone, Copy)]
+pub enum Selector<'a> {
+    /// The integration's status code (HTTP, MOCK).
+    Status(u16),
+    /// A function's successful result.
+    FunctionOk,
+    /// A function's error, by its `errorMessage`.
+    FunctionError(&'a str),
+}
+
+/// What the integration answered.
+pub struct Upstream<'a> {
+    /// Its headers (HTTP integrations).
+    pub headers: Option<&'a HeaderMap>,
+    /// Its body, whole.
+    pub body: Bytes,
+}
+
+/// What the response side of the mapping needs from the request.
+pub struct ResponseCx<'a> {
+    /// The API's binary media types.
+    pub binary: &'a BinaryMediaTypes,
+    /// The method request body, for `method.request.body` sources.
+    pub request_body: &'a [u8],
+    /// What the request template overrode (its `responseOverride.*` apply here).
+    pub overrides: Overrides,
+}
+
+/// Picks the integration response for `selector`.
+pub fn select<'i>(
+    integration: &'i Integration,
+    selector: Selector<'_>,
+) -> Result<&'i IntegrationResponse, GatewayError> {
+    let responses = &integration.responses;
+    let default = || responses.iter().find(|r| r.pattern.is_none());
+    let matching = |text: &str| {
+        responses
+            .iter()
+            .find(|r| r.pattern.as_ref().is_some_and(|p| p.is_match(text)))
+    };
+    let chosen = match selector {
+        Selector::Status(s) => matching(&s.to_string()).or_else(default),
+        // `.*` matches a success's absent error message as well as the default does.
+        Selector::FunctionOk => default().or_else(|| matching("")),
+        Selector::FunctionError(message) => matching(message).or_else(default),
+    };
+    chosen.ok_or_else(|| {
+        GatewayError::Configuration(
+            "Execution failed due to configuration error: Output mapping refers to an invalid method response"
+                .to_owned(),
+        )
+    })
+}
+
+/// Builds the method response from the selected integration response.
+pub fn build(
+    cx: &RequestContext<'_>,
+    integration: &Integration,
+    selector: Selector<'_>,
+    upstream: Upstream<'_>,
+    rcx: ResponseCx<'_>,
+) -> Result<Response<Body>, GatewayError> {
+    let chosen = select(integration, selector)?;
+    let upstream_type = upstream
+        .headers
+        .and_then(|h| h.get(header::CONTENT_TYPE))
+        .and_then(|v| v.to_str().ok());
+    let is_binary = rcx.binary.matches(upstream_type);
+    let payload = mapping::convert(upstream.body.clone(), is_binary, chosen.content_handling)?;
+    let as_text = !is_binary || chosen.content_handling == Some(ContentHandling::ConvertToText);
+
+    let mut overrides = rcx.overrides;
+    let mut content_type = "application/json";
+    let body = match response_template(&chosen.templates, cx.header("accept")) {
+        Some((ty, template)) if as_text => {
+            content_type = ty;
+            let text = String::from_utf8_lossy(&payload);
+            let rendered = mapping::render(cx, template, &text, overrides)?;
+            overrides = rendered.overrides;
+            Bytes::from(rendered.body)
+        }
+        _ => payload,
+    };
+
+    let mut headers = HeaderMap::new();
+    if let Ok(v) = HeaderValue::from_str(content_type) {
+        headers.insert(header::CONTENT_TYPE, v);
+    }
+    for (name, source) in &chosen.headers {
+        let Some(value) = response_param(cx, source, &upstream, rcx.request_body) else {
+            continue;
+        };
+        insert(&mut headers, name, &value)?;
+    }
+    for (name, value) in &overrides.response_header {
+        insert(&mut headers, name, value)?;
+    }
+    let status = overrides.response_status.unwrap_or(chosen.status);
+    let mut resp = Response::new(full(body));
+    *resp.status_mut() = StatusCode::from_u16(status)
+        .map_err(|_| GatewayError::Configuration(format!("invalid status {status}")))?;
+    *resp.headers_mut() = headers;
+    Ok(resp)
+}
+
+fn insert(headers: &mut HeaderMap, name: &str, value: &str) -> Result<(), GatewayError> {
+    match (
+        HeaderName::from_bytes(name.as_bytes()),
+        HeaderValue::from_str(value),
+    ) {
+        (Ok(n), Ok(v)) => {
+            headers.insert(n, v);
+            Ok(())
+        }
+        _ => Err(GatewayError::Configuration(format!(
+            "response header {name} maps to a value that is not a valid header value"
+        ))),
+    }
+}
+
+/// Evaluates a `method.response.header.*` source.
+fn response_param(
+    cx: &RequestContext<'_>,
+    source: &ParamSource,
+    upstream: &Upstream<'_>,
+    request_body: &[u8],
+) -> Option<String> {
+    let header_values = |h: &str| -> Vec<&str> {
+        upstream
+            .headers
+            .map(|m| m.get_all(h).iter().filter_map(|v| v.to_str().ok()).collect())
+            .unwrap_or_default()
+    };
+    match source {
+        ParamSource::ResponseHeader(h) => header_values(h).last().map(|v| (*v).to_owned()),
+        ParamSource::MultiResponseHeader(h) => {
+            let all = header_values(h);
+            (!all.is_empty()).then(|| all.join(","))
+        }
+        ParamSource::ResponseBody => Some(String::from_utf8_lossy(&upstream.body).into_owned()),
+        ParamSource::ResponseBodyPath(p) => mapping::body_path(&upstream.body, p),
+        other => mapping::request_param(cx, other, request_body),
+    }
+}

@@ -1,0 +1,305 @@
+//! The mapping phase of non-proxy integrations (`http`, `mock`, `aws` functions): the request
+//! body goes through `contentHandling`, then the request template the `Content-Type` selects
+//! (or passes through, or answers 415, as `passthroughBehavior` says), rendered by the VTL
+//! engine with `$input`, `$context`, `$stageVariables` and `$util`.
+//!
+//! Templates were parsed when the configuration was read; here they only render. What a
+//! template sets in `$context.requestOverride` / `responseOverride` travels in [`Mapped`] to the
+//! integration and to the response template.
+//!
+//! The `$context` tree handed to a template holds only the roots it reads
+//! ([`portico_vtl::Template::context_roots`]), so a template that reads `$context.requestId`
+//! costs one string, not fifty.
+
+use std::borrow::Cow;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as B64;
+use bytes::Bytes;
+use portico_config::Integration;
+use portico_config::transform::{
+    BinaryMediaTypes, ContentHandling, MappingTemplate, RequestMapping, request_mapping,
+};
+use portico_vtl::{Input, Limits, Overrides};
+use serde_json::{Map, Value};
+
+use crate::pipeline::context::RequestContext;
+use crate::pipeline::error::GatewayError;
+
+/// The integration request after mapping.
+#[derive(Debug, Default)]
+pub struct Mapped {
+    /// The integration request body.
+    pub body: Bytes,
+    /// The overrides the request template set (`$context.requestOverride.*`, and
+    /// `responseOverride.*`, which the response template sees and the response applies).
+    pub overrides: Overrides,
+    /// Whether a template rendered the body (a passthrough keeps the client's `Content-Type`).
+    pub transformed: bool,
+}
+
+/// Maps the request body of a non-proxy integration.
+pub fn map_request(
+    cx: &RequestContext<'_>,
+    integration: &Integration,
+    binary: &BinaryMediaTypes,
+    body: Bytes,
+) -> Result<Mapped, GatewayError> {
+    let content_type = cx.header("content-type");
+    let is_binary = binary.matches(content_type);
+    let payload = convert(body, is_binary, integration.content_handling)?;
+    let as_text = !is_binary || integration.content_handling == Some(ContentHandling::ConvertToText);
+    match request_mapping(
+        &integration.request_templates,
+        integration.passthrough,
+        content_type,
+    ) {
+        RequestMapping::Unsupported => Err(GatewayError::UnsupportedMediaType),
+        // A binary payload is never rendered: it passes through as bytes.
+        RequestMapping::PassThrough => Ok(Mapped {
+            body: payload,
+            ..Mapped::default()
+        }),
+        RequestMapping::Transform(_) if !as_text => Ok(Mapped {
+            body: payload,
+            ..Mapped::default()
+        }),
+        RequestMapping::Transform(template) => {
+            let text = String::from_utf8_lossy(&payload);
+            let rendered = render(cx, template, &text, Overrides::default())?;
+            Ok(Mapped {
+                body: Bytes::from(rendered.body),
+                overrides: rendered.overrides,
+                transformed: true,
+            })
+        }
+    }
+}
+
+/// `contentHandling`: text → binary is a base64 decode (a payload that is not base64 is the
+/// API's configuration error, 500, as in API Gateway); binary → text is a base64 encode.
+pub fn convert(
+    body: Bytes,
+    is_binary: bool,
+    handling: Option<ContentHandling>,
+) -> Result<Bytes, GatewayError> {
+    match (is_binary, handling) {
+        (false, Some(ContentHandling::ConvertToBinary)) => B64
+            .decode(body.trim_ascii())
+            .map(Bytes::from)
+            .map_err(|e| {
+                GatewayError::Configuration(format!(
+                    "CONVERT_TO_BINARY: the payload is not base64: {e}"
+                ))
+            }),
+        (true, Some(ContentHandling::ConvertToText)) => Ok(Bytes::from(B64.encode(&body))),
+        _ => Ok(body),
+    }
+}
+
+/// Renders `template` over this request with `body` as `$input.body`.
+pub fn render(
+    cx: &RequestContext<'_>,
+    template: &MappingTemplate,
+    body: &str,
+    overrides: Overrides,
+) -> Result<portico_vtl::Rendered, GatewayError> {
+    let t = &template.parsed;
+    let context = context_tree(cx, t.context_roots());
+    let params = Params::of(cx);
+    let input = Input {
+        body,
+        path: &params.path,
+        querystring: &params.querystring,
+        header: &params.header,
+        context: &context,
+        stage_variables: &params.stage_variables,
+        overrides,
+        limits: Limits::default(),
+    };
+    t.render(&input).map_err(|e| {
+        tracing::warn!(request_id = cx.request_id, error = %e, "mapping template failed");
+        GatewayError::Configuration(format!("the mapping template failed: {e}"))
+    })
+}
+
+/// `$input.params()` and `$stageVariables`, as the engine takes them.
+struct Params {
+    path: Vec<(String, String)>,
+    querystring: Vec<(String, String)>,
+    header: Vec<(String, String)>,
+    stage_variables: Vec<(String, String)>,
+}
+
+impl Params {
+    fn of(cx: &RequestContext<'_>) -> Self {
+        let owned = |(k, v): (&str, &str)| (k.to_owned(), v.to_owned());
+        Self {
+            path: cx.params.iter().map(|&(k, v)| owned((k, v))).collect(),
+            querystring: cx
+                .query_pairs()
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect(),
+            header: cx
+                .parts
+                .headers
+                .iter()
+                .filter_map(|(k, v)| Some((k.as_str().to_owned(), v.to_str().ok()?.to_owned())))
+                .collect(),
+            stage_variables: cx
+                .stage
+                .map(|s| {
+                    s.variables
+                        .iter()
+                        .map(|(k, v)| (k.clone(), v.clone()))
+                        .collect()
+                })
+                .unwrap_or_default(),
+        }
+    }
+}
+
+/// The top-level `$context` variables that are plain strings, by name.
+const SCALARS: &[&str] = &[
+    "accountId",
+    "apiId",
+    "awsEndpointRequestId",
+    "domainName",
+    "domainPrefix",
+    "extendedRequestId",
+    "httpMethod",
+    "path",
+    "protocol",
+    "requestId",
+    "requestTime",
+    "resourceId",
+    "resourcePath",
+    "stage",
+];
+
+/// `$context.identity.*`, all strings (empty when they do not apply).
+const IDENTITY: &[&str] = &[
+    "accessKey",
+    "accountId",
+    "apiKey",
+    "apiKeyId",
+    "caller",
+    "cognitoAuthenticationProvider",
+    "cognitoAuthenticationType",
+    "cognitoIdentityId",
+    "cognitoIdentityPoolId",
+    "principalOrgId",
+    "sourceIp",
+    "user",
+    "userAgent",
+    "userArn",
+];
+
+/// Every `$context` root the tree can hold: what a template that reads `$context` as a whole
+/// (the engine's `*`) gets.
+const ALL_ROOTS: &[&str] = &[
+    "accountId",
+    "apiId",
+    "authorizer",
+    "awsEndpointRequestId",
+    "domainName",
+    "domainPrefix",
+    "error",
+    "extendedRequestId",
+    "httpMethod",
+    "identity",
+    "isCanaryRequest",
+    "path",
+    "protocol",
+    "requestId",
+    "requestTime",
+    "requestTimeEpoch",
+    "resourceId",
+    "resourcePath",
+    "stage",
+];
+
+/// The `$context` tree for the roots a template reads (`*`: all of them).
+pub fn context_tree(cx: &RequestContext<'_>, roots: &[String]) -> Value {
+    let mut tree = Map::new();
+    let var = |name: &str| cx.context_var(name).map_or(Cow::Borrowed(""), |v| v);
+    let all = roots.iter().any(|r| r == "*");
+    let names: Box<dyn Iterator<Item = &str>> = if all {
+        Box::new(ALL_ROOTS.iter().copied())
+    } else {
+        Box::new(roots.iter().map(String::as_str))
+    };
+    for root in names {
+        let value = match root {
+            "requestTimeEpoch" => Value::from(cx.request_time_epoch() as u64),
+            "awsEndpointRequestId" => Value::from(cx.request_id),
+            "isCanaryRequest" => Value::from("false"),
+            "identity" => {
+                let mut m = Map::new();
+                for k in IDENTITY {
+                    m.insert((*k).to_owned(), Value::from(var(&format!("identity.{k}"))));
+                }
+                Value::Object(m)
+            }
+            "authorizer" => authorizer_tree(cx),
+            "error" => {
+                let mut m = Map::new();
+                for k in ["message", "messageString", "responseType", "validationErrorString"] {
+                    m.insert(k.to_owned(), Value::from(var(&format!("error.{k}"))));
+                }
+                Value::Object(m)
+            }
+            s if SCALARS.contains(&s) => Value::from(var(s)),
+            _ => continue,
+        };
+        tree.insert(root.to_owned(), value);
+    }
+    Value::Object(tree)
+}
+
+/// `$context.authorizer`: the principal, the context values, and a JWT's claims.
+fn authorizer_tree(cx: &RequestContext<'_>) -> Value {
+    let mut m = Map::new();
+    let Some(a) = cx.authorizer else {
+        return Value::Object(m);
+    };
+    if a.iam.is_none() {
+        m.insert("principalId".into(), Value::from(a.principal_id.as_str()));
+    }
+    for (k, v) in &a.context {
+        m.insert(k.clone(), Value::from(v.as_str()));
+    }
+    if let Some(claims) = &a.claims {
+        let c: Map<String, Value> = claims
+            .iter()
+            .map(|(k, v)| (k.clone(), Value::from(v.as_str())))
+            .collect();
+        m.insert("claims".into(), Value::Object(c));
+    }
+    Value::Object(m)
+}
+
+/// A `…body.PATH` mapping source: the JSONPath's value in a JSON body (a string as is, anything
+/// else as JSON text); `None` when the body is not JSON or the path selects nothing.
+pub fn body_path(body: &[u8], path: &str) -> Option<String> {
+    let value: Value = serde_json::from_slice(body).ok()?;
+    match portico_vtl::json_path(&value, path).ok()?? {
+        Value::String(s) => Some(s),
+        Value::Null => None,
+        other => Some(other.to_string()),
+    }
+}
+
+/// A request-side mapping source, the body included (`method.request.body[.PATH]`).
+pub fn request_param(
+    cx: &RequestContext<'_>,
+    source: &portico_config::mapping::ParamSource,
+    body: &[u8],
+) -> Option<String> {
+    use portico_config::mapping::ParamSource;
+    match source {
+        ParamSource::RequestBody => Some(String::from_utf8_lossy(body).into_owned()),
+        ParamSource::RequestBodyPath(p) => body_path(body, p),
+        other => cx.param(other).map(Cow::into_owned),
+    }
+}

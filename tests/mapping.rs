@@ -1,0 +1,745 @@
+//! Mapping templates, passthrough, integration-response selection, overrides, parameter
+//! mapping, binary payloads and request validation, through the real gateway with a real
+//! upstream and the `function-echo` plugin (AWS reference §6, §7, §8.9).
+
+use crate::support::*;
+
+/// Resources for each row of §6.6's passthrough table: `/pt/{json,xml,none}/{match,templates,
+/// never}` → an `http` integration whose templates are `{json: 'J', xml: 'X', none: nothing}`,
+/// with that passthrough behaviour.
+fn passthrough_paths(up: &str) -> String {
+    let mut out = String::new();
+    for (set, templates) in [
+        (
+            "json",
+            "        requestTemplates:\n          application/json: 'json:$input.body'\n",
+        ),
+        (
+            "xml",
+            "        requestTemplates:\n          application/xml: 'xml:$input.body'\n",
+        ),
+        ("none", ""),
+    ] {
+        for (name, behaviour) in [
+            ("match", "when_no_match"),
+            ("templates", "when_no_templates"),
+            ("never", "never"),
+        ] {
+            out.push_str(&format!(
+                r#"  /pt/{set}/{name}:
+    post:
+      x-amazon-apigateway-integration:
+        type: http
+        httpMethod: POST
+        uri: http://{up}/pt
+        passthroughBehavior: {behaviour}
+{templates}        responses:
+          default:
+            statusCode: 200
+"#
+            ));
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn passthrough_follows_every_row_of_the_table() {
+    let up = Upstream::start().await;
+    let dir = Dir::new();
+    let api = format!(
+        "openapi: 3.0.1\ninfo: {{title: pt, version: '1'}}\npaths:\n{}",
+        passthrough_paths(&up.addr.to_string())
+    );
+    dir.single_api(&api, "      prod: {}\n", "");
+    let gw = Portico::start(&dir);
+
+    // (templates, content type, [WHEN_NO_MATCH, WHEN_NO_TEMPLATES, NEVER]):
+    // "T" transformed, "P" passed through, "415".
+    let rows: &[(&str, Option<&str>, [&str; 3])] = &[
+        ("json", None, ["T", "T", "T"]),
+        ("json", Some("application/json"), ["T", "T", "T"]),
+        ("json", Some("application/xml"), ["P", "415", "415"]),
+        ("xml", None, ["P", "415", "415"]),
+        ("xml", Some("application/json"), ["P", "415", "415"]),
+        ("xml", Some("application/xml"), ["T", "T", "T"]),
+        ("none", Some("text/plain"), ["P", "P", "415"]),
+    ];
+    for (set, ct, expected) in rows {
+        for (name, want) in ["match", "templates", "never"].iter().zip(expected) {
+            let headers: Vec<(&str, &str)> = ct.iter().map(|c| ("content-type", *c)).collect();
+            let before = up.count();
+            let reply = send(
+                "POST",
+                &gw.url(&format!("/prod/pt/{set}/{name}")),
+                &headers,
+                "payload",
+            )
+            .await;
+            let case = format!("{set} templates, content type {ct:?}, {name}");
+            match *want {
+                "415" => {
+                    assert_gateway_error(
+                        &reply,
+                        415,
+                        r#"{"message":"Unsupported Media Type"}"#,
+                        "UnsupportedMediaTypeException",
+                    );
+                    assert_eq!(up.count(), before, "{case}: the upstream must not be called");
+                }
+                "P" => {
+                    assert_eq!(reply.status, 200, "{case}: {}", reply.text());
+                    assert_eq!(up.last().body, "payload", "{case}");
+                }
+                _ => {
+                    assert_eq!(reply.status, 200, "{case}: {}", reply.text());
+                    assert_eq!(up.last().body, format!("{set}:payload"), "{case}");
+                }
+            }
+        }
+    }
+}
+
+/// The §6.10 example 3 through an `http` integration: the request template reshapes the body,
+/// the upstream gets it, and a response template reshapes the answer.
+#[tokio::test]
+async fn request_and_response_templates_through_http() {
+    let up = Upstream::answering(|_| {
+        (
+            http::StatusCode::OK,
+            r#"{"pets":[{"name":"rex","age":3},{"name":"tom","age":5}],"total":2}"#.into(),
+        )
+    })
+    .await;
+    let dir = Dir::new();
+    let api = format!(
+        r##"openapi: 3.0.1
+info: {{title: t, version: '1'}}
+paths:
+  /things/{{id}}:
+    post:
+      x-amazon-apigateway-integration:
+        type: http
+        httpMethod: POST
+        uri: http://{up}/things
+        requestTemplates:
+          application/json: |-
+            {{"id" : "$input.params('id')", "count" : "$input.path('$.things').size()", "things" : $input.json('$.things')}}
+        responses:
+          default:
+            statusCode: 200
+            responseTemplates:
+              application/json: |-
+                #set($root = $input.path('$'))
+                {{"names": [#foreach($p in $root.pets)"$p.name"#if($foreach.hasNext), #end#end], "stage": "$context.stage", "color": "$stageVariables.color"}}
+"##,
+        up = up.addr
+    );
+    dir.single_api(&api, "      prod:\n        variables: {color: blue}\n", "");
+    let gw = Portico::start(&dir);
+    let reply = send(
+        "POST",
+        &gw.url("/prod/things/abc"),
+        &[("content-type", "application/json")],
+        r#"{"things":{"1":{},"2":{},"3":{}}}"#,
+    )
+    .await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    let sent: serde_json::Value = serde_json::from_slice(&up.last().body).expect("JSON upstream body");
+    assert_eq!(sent["id"], "abc");
+    assert_eq!(sent["count"], "3");
+    assert_eq!(sent["things"], serde_json::json!({"1": {}, "2": {}, "3": {}}));
+    assert_eq!(
+        reply.text(),
+        r#"{"names": ["rex", "tom"], "stage": "prod", "color": "blue"}"#
+    );
+    assert_eq!(reply.header("content-type"), Some("application/json"));
+}
+
+/// Selection patterns on the status code (HTTP), overrides from the response template, and
+/// response parameters from headers, multi-value headers and the body (JSONPath).
+#[tokio::test]
+async fn http_selection_patterns_parameters_and_overrides() {
+    let up = Upstream::start().await;
+    let dir = Dir::new();
+    let api = format!(
+        r#"openapi: 3.0.1
+info: {{title: t, version: '1'}}
+paths:
+  /sel:
+    get:
+      x-amazon-apigateway-integration:
+        type: http
+        httpMethod: GET
+        uri: http://{up}/sel
+        requestParameters:
+          integration.request.header.x-test-status: method.request.header.x-want
+          integration.request.querystring.q: method.request.multivaluequerystring.q
+          integration.request.header.x-static: "'fixed'"
+        responses:
+          "4\\d{{2}}":
+            statusCode: 400
+            responseParameters:
+              method.response.header.x-method: integration.response.body.method
+              method.response.header.x-up: integration.response.header.x-upstream
+            responseTemplates:
+              application/json: '{{"failed": $input.json(''$.method'')}}'
+          "5\\d{{2}}":
+            statusCode: 502
+            responseTemplates:
+              application/json: |-
+                #set($context.responseOverride.status = 503)
+                #set($context.responseOverride.header.x-override = "yes")
+                {{"overridden": true}}
+          default:
+            statusCode: 200
+            responseParameters:
+              method.response.header.x-target: integration.response.body.target
+"#,
+        up = up.addr
+    );
+    dir.single_api(&api, "      prod: {}\n", "");
+    let gw = Portico::start(&dir);
+
+    let ok = send("GET", &gw.url("/prod/sel?q=a&q=b"), &[], "").await;
+    assert_eq!(ok.status, 200, "{}", ok.text());
+    let seen = up.last();
+    assert_eq!(seen.target, "/sel?q=a%2Cb");
+    assert_eq!(seen.headers.get("x-static").unwrap(), "fixed");
+    assert_eq!(ok.header("x-target"), Some("/sel?q=a%2Cb"));
+
+    let client_error = send("GET", &gw.url("/prod/sel"), &[("x-want", "404")], "").await;
+    assert_eq!(client_error.status, 400, "{}", client_error.text());
+    assert_eq!(client_error.text(), r#"{"failed": "GET"}"#);
+    assert_eq!(client_error.header("x-method"), Some("GET"));
+    assert_eq!(client_error.header("x-up"), Some("yes"));
+
+    let server_error = send("GET", &gw.url("/prod/sel"), &[("x-want", "500")], "").await;
+    assert_eq!(server_error.status, 503, "{}", server_error.text());
+    assert_eq!(server_error.header("x-override"), Some("yes"));
+    assert_eq!(server_error.text(), r#"{"overridden": true}"#);
+}
+
+/// Request overrides: a request template rewrites the upstream's headers, query string and
+/// path parameter; setting one twice is a 500.
+#[tokio::test]
+async fn request_overrides_reach_the_upstream() {
+    let up = Upstream::start().await;
+    let dir = Dir::new();
+    let api = format!(
+        r#"openapi: 3.0.1
+info: {{title: t, version: '1'}}
+paths:
+  /o/{{id}}:
+    post:
+      x-amazon-apigateway-integration:
+        type: http
+        httpMethod: POST
+        uri: http://{up}/items/{{id}}
+        requestTemplates:
+          application/json: |-
+            #set($context.requestOverride.header.x-from-template = "h-$input.params('id')")
+            #set($name = "k")
+            #set($context.requestOverride.querystring[$name] = "v")
+            #set($context.requestOverride.path.id = "overridden")
+            {{"ok": true}}
+        responses:
+          default:
+            statusCode: 200
+  /twice:
+    post:
+      x-amazon-apigateway-integration:
+        type: http
+        httpMethod: POST
+        uri: http://{up}/twice
+        requestTemplates:
+          application/json: |-
+            #set($context.requestOverride.header.x-a = "1")
+            #set($context.requestOverride.header.x-a = "2")
+            {{}}
+        responses:
+          default:
+            statusCode: 200
+"#,
+        up = up.addr
+    );
+    dir.single_api(&api, "      prod: {}\n", "");
+    let gw = Portico::start(&dir);
+    let reply = send("POST", &gw.url("/prod/o/abc"), &[], "{}").await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    let seen = up.last();
+    assert_eq!(seen.target, "/items/overridden?k=v");
+    assert_eq!(seen.headers.get("x-from-template").unwrap(), "h-abc");
+    assert_eq!(seen.body, r#"{"ok": true}"#);
+
+    let before = up.count();
+    let twice = send("POST", &gw.url("/prod/twice"), &[], "{}").await;
+    assert_gateway_error(
+        &twice,
+        500,
+        r#"{"message": "Internal server error"}"#,
+        "InternalServerErrorException",
+    );
+    assert_eq!(up.count(), before);
+}
+
+/// AWS-validated (LocalStack snapshot, reference §6.9): a MOCK request template's
+/// `responseOverride` applies to the response, even without a response template.
+#[tokio::test]
+async fn mock_response_override_from_the_request_template() {
+    let dir = Dir::new();
+    let api = r#"openapi: 3.0.1
+info: {title: t, version: '1'}
+paths:
+  /mock:
+    get:
+      x-amazon-apigateway-integration:
+        type: mock
+        requestTemplates:
+          application/json: |-
+            #set($context.responseOverride.status = 444)
+            #set($context.responseOverride.header.foo = "bar")
+            {"statusCode": 200}
+        responses:
+          default:
+            statusCode: 200
+"#;
+    dir.single_api(api, "      prod: {}\n", "");
+    let gw = Portico::start(&dir);
+    let reply = get(&gw.url("/prod/mock")).await;
+    assert_eq!(reply.status, 444, "{}", reply.text());
+    assert_eq!(reply.header("foo"), Some("bar"));
+}
+
+fn function_api(binary: &str) -> String {
+    format!(
+        r#"openapi: 3.0.1
+info: {{title: fn, version: '1'}}
+{binary}paths:
+  /aws:
+    post:
+      x-amazon-apigateway-integration:
+        type: aws
+        httpMethod: POST
+        uri: {LAMBDA}:echo/invocations
+        requestTemplates:
+          application/json: |-
+            {{"body": "$util.escapeJavaScript($input.body)", "queryStringParameters": {{"shape": "$input.params('shape')"}}, "httpMethod": "POST", "path": "/aws"}}
+        responses:
+          ".*boom.*":
+            statusCode: 418
+            responseTemplates:
+              application/json: '{{"failed": $input.json(''$.errorMessage'')}}'
+          default:
+            statusCode: 200
+            responseTemplates:
+              application/json: '{{"status": $input.json(''$.statusCode''), "echo": $input.json(''$.body'')}}'
+  /proxy:
+    post:
+      x-amazon-apigateway-integration:
+        type: aws_proxy
+        httpMethod: POST
+        uri: {LAMBDA}:echo/invocations
+"#
+    )
+}
+
+fn function_plugins() -> String {
+    format!(
+        "plugins:\n  - name: echo\n    kind: function\n    file: {}\n",
+        component("function-echo").display()
+    )
+}
+
+/// `aws` functions: the mapped body is the event; a function error selects its integration
+/// response by `errorMessage`, a success takes the default.
+#[tokio::test]
+async fn function_selection_on_the_error_message() {
+    let dir = Dir::new();
+    dir.single_api(&function_api(""), "      prod: {}\n", &function_plugins());
+    let gw = Portico::start(&dir);
+
+    let ok = send("POST", &gw.url("/prod/aws"), &[], "hello").await;
+    assert_eq!(ok.status, 200, "{}", ok.text());
+    let body = ok.json();
+    assert_eq!(body["status"], 200);
+    let echoed: serde_json::Value = serde_json::from_str(body["echo"].as_str().unwrap()).unwrap();
+    assert_eq!(echoed["body"], "hello");
+
+    let failed = send("POST", &gw.url("/prod/aws?shape=error"), &[], "").await;
+    assert_eq!(failed.status, 418, "{}", failed.text());
+    assert_eq!(failed.text(), r#"{"failed": "boom"}"#);
+}
+
+/// A PNG through `http` (passthrough both ways, bytes intact) and through a proxy function
+/// (base64 in the event, decoded on the way back because `image/png` is a binary type).
+#[tokio::test]
+async fn binary_round_trips() {
+    let png: Vec<u8> = vec![0x89, b'P', b'N', b'G', 0x0d, 0x0a, 0x1a, 0x0a, 0, 0xff, 0xfe];
+    let up = Upstream::start().await;
+    let dir = Dir::new();
+    let binary = "x-amazon-apigateway-binary-media-types: [image/png]\n";
+    let mut api = function_api(binary);
+    api.push_str(&format!(
+        r#"  /img:
+    post:
+      x-amazon-apigateway-integration:
+        type: http
+        httpMethod: POST
+        uri: http://{up}/img
+        requestTemplates:
+          application/json: '{{"never": "used for image/png"}}'
+        responses:
+          default:
+            statusCode: 200
+  /b64:
+    post:
+      x-amazon-apigateway-integration:
+        type: http
+        httpMethod: POST
+        uri: http://{up}/b64
+        contentHandling: CONVERT_TO_TEXT
+        requestTemplates:
+          image/png: '{{"image": "$input.body"}}'
+        responses:
+          default:
+            statusCode: 200
+"#,
+        up = up.addr
+    ));
+    dir.single_api(&api, "      prod: {}\n", &function_plugins());
+    let gw = Portico::start(&dir);
+
+    let through = send(
+        "POST",
+        &gw.url("/prod/img"),
+        &[("content-type", "image/png")],
+        png.clone(),
+    )
+    .await;
+    assert_eq!(through.status, 200, "{}", through.text());
+    assert_eq!(up.last().body.to_vec(), png, "binary passthrough keeps the bytes");
+
+    let encoded = send(
+        "POST",
+        &gw.url("/prod/b64"),
+        &[("content-type", "image/png")],
+        png.clone(),
+    )
+    .await;
+    assert_eq!(encoded.status, 200, "{}", encoded.text());
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD.encode(&png);
+    assert_eq!(up.last().body, format!(r#"{{"image": "{b64}"}}"#));
+
+    let echoed = send(
+        "POST",
+        &gw.url("/prod/proxy"),
+        &[("content-type", "image/png")],
+        png.clone(),
+    )
+    .await;
+    assert_eq!(echoed.status, 200, "{}", echoed.text());
+    let event_body = echoed.json()["body"].as_str().unwrap().to_owned();
+    assert_eq!(event_body, b64, "the event carries the image base64-encoded");
+}
+
+const VALIDATED_API: &str = r#"openapi: 3.0.1
+info: {title: v, version: '1'}
+x-amazon-apigateway-request-validators:
+  all: {validateRequestBody: true, validateRequestParameters: true}
+  params-only: {validateRequestBody: false, validateRequestParameters: true}
+x-amazon-apigateway-request-validator: all
+x-amazon-apigateway-gateway-responses:
+  BAD_REQUEST_BODY:
+    responseTemplates:
+      application/json: '{"message": $context.error.messageString, "detail": "$context.error.validationErrorString"}'
+components:
+  schemas:
+    Pet:
+      type: object
+      required: [name]
+      properties:
+        name: {type: string}
+        age: {type: integer, minimum: 0}
+        owner: {$ref: '#/components/schemas/Owner'}
+    Owner:
+      type: object
+      required: [email]
+      properties:
+        email: {type: string}
+paths:
+  /pets/{issuer}:
+    post:
+      parameters:
+        - {name: issuer, in: path, required: true, schema: {type: string}}
+        - {name: qs1, in: query, required: true, schema: {type: string}}
+        - {name: x-header-param, in: header, required: true, schema: {type: string}}
+        - {name: optional, in: query, required: false, schema: {type: string}}
+      requestBody:
+        content:
+          application/json:
+            schema: {$ref: '#/components/schemas/Pet'}
+      x-amazon-apigateway-integration:
+        type: mock
+        requestTemplates:
+          application/json: '{"statusCode": 200}'
+        responses:
+          default:
+            statusCode: 200
+            responseTemplates:
+              application/json: '{"ok": true}'
+  /loose:
+    post:
+      x-amazon-apigateway-request-validator: params-only
+      requestBody:
+        content:
+          application/json:
+            schema: {$ref: '#/components/schemas/Pet'}
+      x-amazon-apigateway-integration:
+        type: mock
+        requestTemplates:
+          application/json: '{"statusCode": 200}'
+        responses:
+          default:
+            statusCode: 200
+"#;
+
+/// AWS-validated bodies and order (reference §7): parameters first, names ordered header <
+/// path < querystring; then the model; the detail in a customised gateway response.
+#[tokio::test]
+async fn validation_errors_their_order_and_detail() {
+    let dir = Dir::new();
+    dir.single_api(VALIDATED_API, "      prod: {}\n", "");
+    let gw = Portico::start(&dir);
+    let good = r#"{"name": "rex", "age": 3, "owner": {"email": "a@b"}}"#;
+
+    // Everything missing, and a bad body: the parameters answer.
+    let reply = send("POST", &gw.url("/prod/pets/x?qs1="), &[], "{}").await;
+    assert_gateway_error(
+        &reply,
+        400,
+        r#"{"message": "Missing required request parameters: [x-header-param, qs1]"}"#,
+        "BadRequestException",
+    );
+
+    let headers = [("x-header-param", "h"), ("content-type", "application/json")];
+    let bad = send("POST", &gw.url("/prod/pets/x?qs1=v"), &headers, r#"{"age": -1}"#).await;
+    assert_eq!(bad.status, 400, "{}", bad.text());
+    // Substitution, not JSON encoding: the detail's quotes land in the body as they are, as on
+    // AWS.
+    assert_eq!(
+        bad.text(),
+        r#"{"message": "Invalid request body", "detail": "[object has missing required properties (["name"]), numeric instance is lower than the required minimum (minimum: 0, found: -1)]"}"#
+    );
+
+    // A referenced model is checked too.
+    let bad_owner = send(
+        "POST",
+        &gw.url("/prod/pets/x?qs1=v"),
+        &headers,
+        r#"{"name": "rex", "owner": {}}"#,
+    )
+    .await;
+    assert_eq!(bad_owner.status, 400, "{}", bad_owner.text());
+    assert!(bad_owner.text().contains("email"), "{}", bad_owner.text());
+
+    let ok = send("POST", &gw.url("/prod/pets/x?qs1=v"), &headers, good).await;
+    assert_eq!(ok.status, 200, "{}", ok.text());
+    assert_eq!(ok.text(), r#"{"ok": true}"#);
+
+    // A params-only validator lets any body through.
+    let loose = send("POST", &gw.url("/prod/loose"), &[], "not even json").await;
+    assert_eq!(loose.status, 200, "{}", loose.text());
+}
+
+/// Bad templates and schemas are `check` errors with their place; bad requests and runaway
+/// templates answer 400/413/500 and the gateway keeps serving.
+#[tokio::test]
+async fn hostile_templates_and_bodies() {
+    let up = Upstream::start().await;
+    let many: String = (0..1001).map(|i| format!("{i},")).collect();
+    let api = format!(
+        r#"openapi: 3.0.1
+info: {{title: h, version: '1'}}
+paths:
+  /loop:
+    post:
+      x-amazon-apigateway-integration:
+        type: http
+        httpMethod: POST
+        uri: http://{up}/loop
+        requestTemplates:
+          application/json: '#foreach($i in $input.path(''$'')) $i #end'
+        responses:
+          default:
+            statusCode: 200
+  /macro:
+    post:
+      x-amazon-apigateway-integration:
+        type: http
+        httpMethod: POST
+        uri: http://{up}/macro
+        requestTemplates:
+          application/json: '#macro(again $n)#again($n)#end#again(1)'
+        responses:
+          default:
+            statusCode: 200
+  /echo:
+    post:
+      x-amazon-apigateway-integration:
+        type: http
+        httpMethod: POST
+        uri: http://{up}/echo
+        requestTemplates:
+          application/json: '{{"body": "$util.escapeJavaScript($input.body)"}}'
+        responses:
+          default:
+            statusCode: 200
+"#,
+        up = up.addr
+    );
+    let dir = Dir::new();
+    dir.single_api(&api, "      prod: {}\n", "");
+    let gw = Portico::start(&dir);
+    let internal = r#"{"message": "Internal server error"}"#;
+
+    let looped = send("POST", &gw.url("/prod/loop"), &[], format!("[{many}0]")).await;
+    assert_gateway_error(&looped, 500, internal, "InternalServerErrorException");
+    let few = send("POST", &gw.url("/prod/loop"), &[], "[1,2,3]").await;
+    assert_eq!(few.status, 200, "{}", few.text());
+
+    let recursed = send("POST", &gw.url("/prod/macro"), &[], "{}").await;
+    assert_gateway_error(&recursed, 500, internal, "InternalServerErrorException");
+
+    let big = vec![b'a'; 10 * 1024 * 1024 + 1];
+    let too_big = send("POST", &gw.url("/prod/echo"), &[], big).await;
+    assert_eq!(too_big.status, 413);
+
+    let invalid_utf8 = send("POST", &gw.url("/prod/echo"), &[], vec![b'a', 0xff, b'b']).await;
+    assert_eq!(invalid_utf8.status, 200, "{}", invalid_utf8.text());
+    assert_eq!(up.last().body, "{\"body\": \"a\\uFFFDb\"}");
+
+    // Still serving.
+    assert_eq!(send("POST", &gw.url("/prod/loop"), &[], "[1]").await.status, 200);
+}
+
+#[test]
+fn check_reports_bad_templates_and_schemas_with_their_place() {
+    let huge = "x".repeat(300 * 1024 + 1);
+    let api = format!(
+        r#"openapi: 3.0.1
+info: {{title: c, version: '1'}}
+components:
+  schemas:
+    Broken:
+      type: not-a-type
+paths:
+  /a:
+    post:
+      x-amazon-apigateway-integration:
+        type: mock
+        requestTemplates:
+          application/json: |-
+            {{"statusCode": 200}}
+            #if($x
+        responses:
+          default:
+            statusCode: 200
+  /b:
+    post:
+      x-amazon-apigateway-integration:
+        type: mock
+        requestTemplates:
+          application/json: '{huge}'
+        responses:
+          default:
+            statusCode: 200
+"#
+    );
+    let dir = Dir::new();
+    dir.single_api(&api, "      prod: {}\n", "");
+    let out = std::process::Command::new(PORTICO)
+        .args(["check", "--config"])
+        .arg(dir.path("gateway.yaml"))
+        .output()
+        .expect("run portico check");
+    assert!(!out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout).into_owned()
+        + &String::from_utf8_lossy(&out.stderr);
+    assert!(
+        text.contains("api.yaml: paths./a.post.x-amazon-apigateway-integration.requestTemplates.application/json: the template does not parse: line 2, column"),
+        "{text}"
+    );
+    assert!(text.contains("paths./b.post"), "{text}");
+    assert!(text.contains("over the 307200 byte limit"), "{text}");
+    assert!(text.contains("model Broken"), "{text}");
+}
+
+/// The SOAP recipe of docs/mapping.md: a JSON request becomes a SOAP call to an XML upstream,
+/// and the XML answer becomes JSON again.
+#[tokio::test]
+async fn json_to_soap_and_back() {
+    let up = Upstream::answering(|seen| {
+        let xml = String::from_utf8_lossy(&seen.body);
+        let number = |tag: &str| -> i64 {
+            let open = format!("<{tag}>");
+            let start = xml.find(&open).map(|i| i + open.len()).unwrap_or(0);
+            let end = xml[start..].find('<').map(|i| start + i).unwrap_or(start);
+            xml[start..end].trim().parse().unwrap_or(0)
+        };
+        let sum = number("a") + number("b");
+        (
+            http::StatusCode::OK,
+            format!(
+                r#"<?xml version="1.0"?><soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body><AddResponse><Result>{sum}</Result></AddResponse></soap:Body></soap:Envelope>"#
+            ),
+        )
+    })
+    .await;
+    let dir = Dir::new();
+    let api = format!(
+        r#"openapi: 3.0.1
+info: {{title: soap, version: '1'}}
+paths:
+  /add:
+    post:
+      x-amazon-apigateway-integration:
+        type: http
+        httpMethod: POST
+        uri: http://{up}/calculator.asmx
+        requestParameters:
+          integration.request.header.Content-Type: "'text/xml; charset=utf-8'"
+          integration.request.header.SOAPAction: "'http://tempuri.org/Add'"
+        requestTemplates:
+          application/json: |-
+            #set($r = $input.path('$'))
+            <?xml version="1.0" encoding="utf-8"?>
+            <soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body><Add xmlns="http://tempuri.org/"><a>$r.a</a><b>$r.b</b></Add></soap:Body></soap:Envelope>
+        responses:
+          default:
+            statusCode: 200
+            responseTemplates:
+              application/json: |-
+                #set($xml = $input.body)
+                {{"sum": $xml.replaceAll("(?s).*<Result>(.*)</Result>.*", "$1")}}
+"#,
+        up = up.addr
+    );
+    dir.single_api(&api, "      prod: {}\n", "");
+    let gw = Portico::start(&dir);
+    let reply = send(
+        "POST",
+        &gw.url("/prod/add"),
+        &[("content-type", "application/json")],
+        r#"{"a": 2, "b": 3}"#,
+    )
+    .await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    assert_eq!(reply.json(), serde_json::json!({"sum": 5}));
+    let seen = up.last();
+    assert_eq!(seen.headers.get("content-type").unwrap(), "text/xml; charset=utf-8");
+    assert_eq!(seen.headers.get("soapaction").unwrap(), "http://tempuri.org/Add");
+    let sent = String::from_utf8_lossy(&seen.body).into_owned();
+    assert!(sent.contains("<a>2</a><b>3</b>"), "{sent}");
+}
