@@ -71,8 +71,15 @@ enum SendError {
 impl http_client::Host for Host {
     async fn fetch(&mut self, req: Request) -> Result<Response, Error> {
         let Some(grant) = self.shared.http.clone() else {
-            // Not reachable: the interface is linked only when hosts are granted.
-            return Err(Error::HostNotAllowed(String::new()));
+            // Linked without a grant (a model validator's optional remote `$ref`s): no host is
+            // allowed.
+            let host = req
+                .url
+                .parse::<http::Uri>()
+                .ok()
+                .and_then(|u| http_host(&u).map(str::to_owned))
+                .unwrap_or_default();
+            return Err(Error::HostNotAllowed(host));
         };
         let requested = if req.timeout_ms == 0 {
             Duration::MAX
