@@ -1,0 +1,291 @@
+//! The renderer: walks the nodes, runs directives (`#set`, `#if`, `#foreach`, `#break`,
+//! `#stop`, `#define`, macro calls) and enforces the per-render budgets (steps, output size,
+//! `#foreach` iterations, macro depth).
+//!
+//! AWS renders a null or undefined reference as the empty string, where plain Velocity prints
+//! the reference's source text: `[LS:localstack/utils/aws/templating.py]` patches airspeed with
+//! "Apigateway does not return None but returns an empty string instead", and
+//! `[LS-snap:test_apigateway_canary::test_invoking_canary_deployment]` records
+//! `"nonExistingDefault": ""` from AWS. A call to a method that does not exist still renders
+//! its source text, as Velocity does.
+
+use std::collections::{HashMap, HashSet};
+use std::rc::Rc;
+
+use crate::ast::{Expr, Node, RefExpr};
+use crate::error::RenderError;
+use crate::eval::Lookup;
+use crate::overrides::{self, Slot};
+use crate::value::{MapRef, Value};
+use crate::{Input, Rendered, Template};
+
+/// How a block finished.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Flow {
+    Normal,
+    Break,
+    Stop,
+}
+
+/// The state of one render.
+pub(crate) struct Renderer<'a> {
+    pub tpl: &'a Template,
+    pub input: &'a Input<'a>,
+    pub vars: HashMap<String, Value>,
+    pub steps: u64,
+    pub macro_depth: usize,
+    /// Overrides written by this render, to refuse a second write.
+    pub written: HashSet<(Slot, String)>,
+    /// The `$context` map as built, read back for the overrides.
+    pub context: MapRef,
+    /// The parsed body, once `$input.path`/`json` needed it.
+    pub body_json: Option<Rc<serde_json::Value>>,
+}
+
+/// Renders `tpl` against `input`.
+pub(crate) fn render(tpl: &Template, input: &Input<'_>) -> Result<Rendered, RenderError> {
+    let context = overrides::build_context(input.context, &input.overrides);
+    let mut vars = HashMap::new();
+    vars.insert("context".to_string(), Value::Map(context.clone()));
+    vars.insert("input".to_string(), Value::Input);
+    vars.insert("util".to_string(), Value::Util);
+    vars.insert(
+        "stageVariables".to_string(),
+        Value::map(
+            input
+                .stage_variables
+                .iter()
+                .map(|(k, v)| (k.clone(), Value::str(v.as_str())))
+                .collect(),
+        ),
+    );
+    let mut r = Renderer {
+        tpl,
+        input,
+        vars,
+        steps: 0,
+        macro_depth: 0,
+        written: HashSet::new(),
+        context: context.clone(),
+        body_json: None,
+    };
+    let mut body = String::new();
+    r.render_nodes(&tpl.nodes, &mut body)?;
+    let overrides = overrides::collect(&r.context)?;
+    Ok(Rendered { body, overrides })
+}
+
+impl Renderer<'_> {
+    /// Counts one evaluation step against `max_steps`.
+    pub fn step(&mut self) -> Result<(), RenderError> {
+        self.steps += 1;
+        if self.steps > self.input.limits.max_steps {
+            return Err(RenderError::new(format!(
+                "template exceeded {} evaluation steps",
+                self.input.limits.max_steps
+            )));
+        }
+        Ok(())
+    }
+
+    /// Fails if a string of `len` bytes exceeds `max_output_bytes`.
+    pub fn check_len(&self, len: usize) -> Result<(), RenderError> {
+        if len > self.input.limits.max_output_bytes {
+            return Err(RenderError::new(format!(
+                "output exceeded {} bytes",
+                self.input.limits.max_output_bytes
+            )));
+        }
+        Ok(())
+    }
+
+    /// Renders `nodes` into `out`.
+    pub fn render_nodes(&mut self, nodes: &[Node], out: &mut String) -> Result<Flow, RenderError> {
+        for node in nodes {
+            self.step()?;
+            let flow = self.render_node(node, out)?;
+            self.check_len(out.len())?;
+            if flow != Flow::Normal {
+                return Ok(flow);
+            }
+        }
+        Ok(Flow::Normal)
+    }
+
+    fn render_node(&mut self, node: &Node, out: &mut String) -> Result<Flow, RenderError> {
+        match node {
+            Node::Text(t) => out.push_str(t),
+            Node::Ref(r) => self.render_ref(r, out)?,
+            Node::Escaped(r) => {
+                let defined = matches!(self.lookup(r)?, Lookup::Val(ref v) if !v.is_null());
+                if !defined {
+                    out.push('\\');
+                }
+                out.push_str(&r.source);
+            }
+            Node::Set { target, value } => self.set(target, value)?,
+            Node::If {
+                branches,
+                otherwise,
+            } => {
+                for (cond, body) in branches {
+                    if self.eval(cond)?.truthy() {
+                        return self.render_nodes(body, out);
+                    }
+                }
+                if let Some(body) = otherwise {
+                    return self.render_nodes(body, out);
+                }
+            }
+            Node::Foreach {
+                var,
+                iter,
+                body,
+                line,
+            } => return self.foreach(var, iter, body, *line, out),
+            Node::Break => return Ok(Flow::Break),
+            Node::Stop => return Ok(Flow::Stop),
+            Node::Define { name, body } => {
+                self.vars.insert(name.clone(), Value::Block(body.clone()));
+            }
+            Node::MacroCall { name, args, source } => {
+                return self.call_macro(name, args, source, out);
+            }
+        }
+        Ok(Flow::Normal)
+    }
+
+    fn render_ref(&mut self, r: &RefExpr, out: &mut String) -> Result<(), RenderError> {
+        match self.lookup(r)? {
+            Lookup::Val(Value::Null) => {}
+            Lookup::Val(v) => out.push_str(&v.to_java_string()?),
+            Lookup::NoMethod if r.quiet => {}
+            Lookup::NoMethod => out.push_str(&r.source),
+        }
+        Ok(())
+    }
+
+    fn foreach(
+        &mut self,
+        var: &str,
+        iter: &Expr,
+        body: &[Node],
+        line: u32,
+        out: &mut String,
+    ) -> Result<Flow, RenderError> {
+        let items: Vec<Value> = match self.eval(iter)? {
+            Value::List(l) => l.borrow().items.clone(),
+            Value::Map(m) => m.borrow().entries.iter().map(|(_, v)| v.clone()).collect(),
+            _ => Vec::new(),
+        };
+        let saved: Vec<(&str, Option<Value>)> =
+            [var, "foreach", "velocityCount", "velocityHasNext"]
+                .into_iter()
+                .map(|k| (k, self.vars.get(k).cloned()))
+                .collect();
+        let parent = saved[1].1.clone();
+        let n = items.len();
+        let max = self.input.limits.max_foreach;
+        let mut flow = Flow::Normal;
+        for (i, item) in items.into_iter().enumerate() {
+            if i >= max {
+                self.restore(saved);
+                return Err(RenderError::new(format!(
+                    "#foreach at line {line} exceeded {max} iterations"
+                )));
+            }
+            let has_next = i + 1 < n;
+            let mut info = vec![
+                ("hasNext".to_string(), Value::Bool(has_next)),
+                ("index".to_string(), Value::Int(i as i64)),
+                ("count".to_string(), Value::Int(i as i64 + 1)),
+                ("first".to_string(), Value::Bool(i == 0)),
+                ("last".to_string(), Value::Bool(!has_next)),
+            ];
+            if let Some(p) = &parent {
+                info.push(("parent".to_string(), p.clone()));
+            }
+            self.vars.insert(var.to_string(), item);
+            self.vars.insert("foreach".to_string(), Value::map(info));
+            self.vars
+                .insert("velocityCount".to_string(), Value::Int(i as i64 + 1));
+            self.vars
+                .insert("velocityHasNext".to_string(), Value::Bool(has_next));
+            match self.render_nodes(body, out) {
+                Ok(Flow::Normal) => {}
+                Ok(Flow::Break) => break,
+                Ok(Flow::Stop) => {
+                    flow = Flow::Stop;
+                    break;
+                }
+                Err(e) => {
+                    self.restore(saved);
+                    return Err(e);
+                }
+            }
+        }
+        self.restore(saved);
+        Ok(flow)
+    }
+
+    fn restore(&mut self, saved: Vec<(&str, Option<Value>)>) {
+        for (k, v) in saved {
+            match v {
+                Some(v) => {
+                    self.vars.insert(k.to_string(), v);
+                }
+                None => {
+                    self.vars.remove(k);
+                }
+            }
+        }
+    }
+
+    fn call_macro(
+        &mut self,
+        name: &str,
+        args: &[Expr],
+        source: &str,
+        out: &mut String,
+    ) -> Result<Flow, RenderError> {
+        let Some(def) = self.tpl.macros.get(name).cloned() else {
+            out.push_str(source);
+            return Ok(Flow::Normal);
+        };
+        if self.macro_depth >= self.input.limits.max_macro_depth {
+            return Err(RenderError::new(format!(
+                "macro #{name} nested deeper than {} calls",
+                self.input.limits.max_macro_depth
+            )));
+        }
+        let mut values = Vec::with_capacity(args.len());
+        for a in args {
+            values.push(self.eval(a)?);
+        }
+        let saved: Vec<(String, Option<Value>)> = def
+            .params
+            .iter()
+            .map(|p| (p.clone(), self.vars.get(p).cloned()))
+            .collect();
+        let mut values = values.into_iter();
+        for p in &def.params {
+            match values.next() {
+                Some(v) => self.vars.insert(p.clone(), v),
+                None => self.vars.remove(p),
+            };
+        }
+        self.macro_depth += 1;
+        let flow = self.render_nodes(&def.body, out);
+        self.macro_depth -= 1;
+        for (k, v) in saved {
+            match v {
+                Some(v) => self.vars.insert(k, v),
+                None => self.vars.remove(&k),
+            };
+        }
+        Ok(match flow? {
+            Flow::Stop => Flow::Stop,
+            _ => Flow::Normal,
+        })
+    }
+}

@@ -1,0 +1,346 @@
+//! Runtime values and how Java prints them.
+//!
+//! Maps and lists are shared and mutable (`Rc<RefCell<..>>`), as Java references are: after
+//! `#set($b = $a)`, `$b.put(..)` changes `$a` too. Rendering follows what AWS prints:
+//! - maps (made in VTL, from `$input.path` or `$util.parseJson`) as Java's
+//!   `Map.toString()`: `{a=1, b=x}`;
+//! - lists from JSON (`$input.path`, `$util.parseJson`) as JSON text, `[{"c":5}]`
+//!   (Jayway/json-smart `JSONArray.toString()`; `[LS:template_mapping.py VTLJsonList]`);
+//! - lists made in VTL as Java's `ArrayList.toString()`: `[1, a]`;
+//! - doubles as Java's `Double.toString()`: `1.0`, `0.5`, `1.0E10`.
+
+use std::cell::RefCell;
+use std::fmt::Write as _;
+use std::rc::Rc;
+use std::sync::Arc;
+
+use crate::ast::Node;
+use crate::error::RenderError;
+use crate::limits::MAX_VALUE_DEPTH;
+use crate::overrides::Slot;
+
+/// A shared map.
+pub(crate) type MapRef = Rc<RefCell<MapObj>>;
+/// A shared list.
+pub(crate) type ListRef = Rc<RefCell<ListObj>>;
+
+/// An insertion-ordered map (Java `LinkedHashMap`). Keys are strings.
+#[derive(Debug, Default)]
+pub(crate) struct MapObj {
+    pub entries: Vec<(String, Value)>,
+    /// Set on the `$context.requestOverride.*` / `responseOverride` maps: writes are
+    /// overrides, and each may be written once.
+    pub slot: Option<Slot>,
+}
+
+/// A list; `json` marks lists that came from JSON and print as JSON.
+#[derive(Debug, Default)]
+pub(crate) struct ListObj {
+    pub items: Vec<Value>,
+    pub json: bool,
+}
+
+/// A runtime value.
+#[derive(Debug, Clone)]
+pub(crate) enum Value {
+    Null,
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    Str(Rc<str>),
+    List(ListRef),
+    Map(MapRef),
+    /// A `Map.Entry` from `entrySet()`.
+    Entry(Rc<(String, Value)>),
+    /// `$input`.
+    Input,
+    /// `$util`.
+    Util,
+    /// A `#define` block, rendered where it is referenced.
+    Block(Arc<Vec<Node>>),
+}
+
+impl MapObj {
+    /// The value under `key`.
+    pub fn get(&self, key: &str) -> Option<&Value> {
+        self.entries.iter().find(|(k, _)| k == key).map(|(_, v)| v)
+    }
+
+    /// Inserts or replaces; returns the previous value.
+    pub fn insert(&mut self, key: String, value: Value) -> Option<Value> {
+        if let Some(slot) = self.entries.iter_mut().find(|(k, _)| *k == key) {
+            return Some(std::mem::replace(&mut slot.1, value));
+        }
+        self.entries.push((key, value));
+        None
+    }
+
+    /// Removes `key`; returns its value.
+    pub fn remove(&mut self, key: &str) -> Option<Value> {
+        let i = self.entries.iter().position(|(k, _)| k == key)?;
+        Some(self.entries.remove(i).1)
+    }
+}
+
+// Deeply nested values are dropped iteratively, so a template that nests a million lists
+// cannot overflow the stack on drop.
+impl Drop for ListObj {
+    fn drop(&mut self) {
+        drop_iteratively(std::mem::take(&mut self.items));
+    }
+}
+
+impl Drop for MapObj {
+    fn drop(&mut self) {
+        drop_iteratively(self.entries.drain(..).map(|(_, v)| v).collect());
+    }
+}
+
+fn drop_iteratively(mut stack: Vec<Value>) {
+    while let Some(v) = stack.pop() {
+        match v {
+            Value::List(rc) => {
+                if let Ok(cell) = Rc::try_unwrap(rc) {
+                    stack.append(&mut cell.into_inner().items.split_off(0));
+                }
+            }
+            Value::Map(rc) => {
+                if let Ok(cell) = Rc::try_unwrap(rc) {
+                    let mut m = cell.into_inner();
+                    stack.extend(m.entries.drain(..).map(|(_, v)| v));
+                }
+            }
+            Value::Entry(rc) => {
+                if let Ok((_, v)) = Rc::try_unwrap(rc) {
+                    stack.push(v);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+impl Value {
+    /// A string value.
+    pub fn str(s: impl Into<Rc<str>>) -> Value {
+        Value::Str(s.into())
+    }
+
+    /// A new VTL (ArrayList) list.
+    pub fn list(items: Vec<Value>) -> Value {
+        Value::List(Rc::new(RefCell::new(ListObj { items, json: false })))
+    }
+
+    /// A new map.
+    pub fn map(entries: Vec<(String, Value)>) -> Value {
+        Value::Map(Rc::new(RefCell::new(MapObj {
+            entries,
+            slot: None,
+        })))
+    }
+
+    /// Whether this is null.
+    pub fn is_null(&self) -> bool {
+        matches!(self, Value::Null)
+    }
+
+    /// Velocity 1.7 truthiness: null and `false` are false, everything else is true.
+    pub fn truthy(&self) -> bool {
+        !matches!(self, Value::Null | Value::Bool(false))
+    }
+
+    /// The value converted from JSON (numbers: integers to `Int`, others to `Float`).
+    pub fn from_json(j: &serde_json::Value) -> Value {
+        match j {
+            serde_json::Value::Null => Value::Null,
+            serde_json::Value::Bool(b) => Value::Bool(*b),
+            serde_json::Value::Number(n) => match n.as_i64() {
+                Some(i) => Value::Int(i),
+                None => Value::Float(n.as_f64().unwrap_or(f64::NAN)),
+            },
+            serde_json::Value::String(s) => Value::str(s.as_str()),
+            serde_json::Value::Array(a) => Value::List(Rc::new(RefCell::new(ListObj {
+                items: a.iter().map(Value::from_json).collect(),
+                json: true,
+            }))),
+            serde_json::Value::Object(o) => Value::map(
+                o.iter()
+                    .map(|(k, v)| (k.clone(), Value::from_json(v)))
+                    .collect(),
+            ),
+        }
+    }
+
+    /// Java `toString()` (lists from JSON print as JSON text, compact, doubles as Java
+    /// prints them).
+    pub fn to_java_string(&self) -> Result<String, RenderError> {
+        let mut out = String::new();
+        write_java(self, &mut out, 0)?;
+        Ok(out)
+    }
+}
+
+fn too_deep() -> RenderError {
+    RenderError::new(format!(
+        "value nested deeper than {MAX_VALUE_DEPTH} levels (does a list contain itself?)"
+    ))
+}
+
+fn write_java(v: &Value, out: &mut String, depth: usize) -> Result<(), RenderError> {
+    if depth > MAX_VALUE_DEPTH {
+        return Err(too_deep());
+    }
+    match v {
+        Value::Null => out.push_str("null"),
+        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Value::Int(i) => {
+            let _ = write!(out, "{i}");
+        }
+        Value::Float(f) => out.push_str(&java_double(*f)),
+        Value::Str(s) => out.push_str(s),
+        Value::List(l) => {
+            let l = l.borrow();
+            if l.json {
+                drop(l);
+                return write_json(v, out, depth);
+            }
+            out.push('[');
+            for (i, item) in l.items.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                write_java(item, out, depth + 1)?;
+            }
+            out.push(']');
+        }
+        Value::Map(m) => {
+            out.push('{');
+            for (i, (k, item)) in m.borrow().entries.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                out.push_str(k);
+                out.push('=');
+                write_java(item, out, depth + 1)?;
+            }
+            out.push('}');
+        }
+        Value::Entry(e) => {
+            out.push_str(&e.0);
+            out.push('=');
+            write_java(&e.1, out, depth + 1)?;
+        }
+        Value::Input => out.push_str("$input"),
+        Value::Util => out.push_str("$util"),
+        Value::Block(_) => {}
+    }
+    Ok(())
+}
+
+fn write_json(v: &Value, out: &mut String, depth: usize) -> Result<(), RenderError> {
+    if depth > MAX_VALUE_DEPTH {
+        return Err(too_deep());
+    }
+    match v {
+        Value::Null => out.push_str("null"),
+        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Value::Int(i) => {
+            let _ = write!(out, "{i}");
+        }
+        Value::Float(f) if f.is_finite() => out.push_str(&java_double(*f)),
+        Value::Float(_) => out.push_str("null"),
+        Value::Str(s) => write_json_str(s, out),
+        Value::List(l) => {
+            out.push('[');
+            for (i, item) in l.borrow().items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_json(item, out, depth + 1)?;
+            }
+            out.push(']');
+        }
+        Value::Map(m) => {
+            out.push('{');
+            for (i, (k, item)) in m.borrow().entries.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_json_str(k, out);
+                out.push(':');
+                write_json(item, out, depth + 1)?;
+            }
+            out.push('}');
+        }
+        Value::Entry(e) => {
+            out.push('{');
+            write_json_str(&e.0, out);
+            out.push(':');
+            write_json(&e.1, out, depth + 1)?;
+            out.push('}');
+        }
+        Value::Input | Value::Util | Value::Block(_) => write_json_str(&v.to_java_string()?, out),
+    }
+    Ok(())
+}
+
+fn write_json_str(s: &str, out: &mut String) {
+    match serde_json::to_string(s) {
+        Ok(j) => out.push_str(&j),
+        Err(_) => out.push_str("\"\""),
+    }
+}
+
+/// Java's `Double.toString`: plain notation with at least one fraction digit for
+/// 10^-3 <= |x| < 10^7, else `d.dddE±n`.
+pub(crate) fn java_double(f: f64) -> String {
+    if f.is_nan() {
+        return "NaN".to_string();
+    }
+    if f.is_infinite() {
+        return if f > 0.0 { "Infinity" } else { "-Infinity" }.to_string();
+    }
+    if f == 0.0 {
+        return if f.is_sign_negative() { "-0.0" } else { "0.0" }.to_string();
+    }
+    let a = f.abs();
+    if (1e-3..1e7).contains(&a) {
+        let s = format!("{f}");
+        if s.contains('.') { s } else { format!("{s}.0") }
+    } else {
+        let s = format!("{f:e}");
+        let (mant, exp) = s.split_once('e').unwrap_or((&s, "0"));
+        let mant = if mant.contains('.') {
+            mant.to_string()
+        } else {
+            format!("{mant}.0")
+        };
+        format!("{mant}E{exp}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn doubles_print_like_java() {
+        assert_eq!(java_double(1.0), "1.0");
+        assert_eq!(java_double(0.5), "0.5");
+        assert_eq!(java_double(1e10), "1.0E10");
+        assert_eq!(java_double(1.5e-5), "1.5E-5");
+        assert_eq!(java_double(1234567.0), "1234567.0");
+        assert_eq!(java_double(12345678.0), "1.2345678E7");
+        assert_eq!(java_double(-0.001), "-0.001");
+    }
+
+    #[test]
+    fn deep_nesting_drops_without_overflow() {
+        let mut v = Value::list(vec![]);
+        for _ in 0..200_000 {
+            v = Value::list(vec![v]);
+        }
+        assert!(v.to_java_string().is_err());
+        drop(v);
+    }
+}
