@@ -93,8 +93,8 @@ pub struct Grants {
     pub kv: bool,
     /// `portico:plugin/http-client` (and `wasi:http/outgoing-handler` for `wasi:http`
     /// functions): host names the plugin may call. `api.example.com` matches that host only;
-    /// `*.example.com` matches any name below `example.com` (not `example.com` itself). Empty:
-    /// no outbound HTTP.
+    /// `*.example.com` matches any name below `example.com` (not `example.com` itself), on any
+    /// port; `127.0.0.1:8080` matches that host on that port only. Empty: no outbound HTTP.
     pub http_allow: Vec<String>,
     /// Directories the plugin sees through `wasi:filesystem`.
     pub preopens: Vec<Preopen>,

@@ -7,7 +7,7 @@
 //! (`tests/draft4/optional/**`) are counted and printed. `refRemote.json`'s documents are not
 //! supplied: a small HTTP server on `127.0.0.1:0` serves `remotes/`, `http://localhost:1234`
 //! in every schema and served document is rewritten to its address, and the component fetches
-//! them through its `http-client` capability (granted `127.0.0.1`), via the test's
+//! them through its `http-client` capability (granted `127.0.0.1:{port}`), via the test's
 //! [`OutboundHttp`], a blocking HTTP/1.1 GET.
 
 mod support;
@@ -195,7 +195,7 @@ async fn json_schema_test_suite_draft4_through_the_component() {
     .expect("runtime");
     let mut s = spec("validator-jsonschema", PluginKind::ModelValidator);
     s.grants = Grants {
-        http_allow: vec!["127.0.0.1".into()],
+        http_allow: vec![base.trim_start_matches("http://").to_owned()],
         ..Grants::default()
     };
     s.instances = InstancePolicy::Reuse { max_uses: u32::MAX };
