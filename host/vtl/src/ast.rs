@@ -10,8 +10,13 @@ pub(crate) enum Node {
     Text(String),
     /// `$a.b`, `$!{a}`: rendered.
     Ref(RefExpr),
-    /// `\$a`: renders `$a` literally when `$a` is defined, `\$a` when not (Velocity).
-    Escaped(RefExpr),
+    /// `\$a`, `\\$a`: `backslashes` backslashes before a reference. Velocity prints half of
+    /// them; with an odd count the reference prints as written (`$a` when defined, `\$a`
+    /// when not), with an even count it renders normally.
+    Escaped {
+        reference: RefExpr,
+        backslashes: usize,
+    },
     /// `#set(target = value)`.
     Set { target: RefExpr, value: Expr },
     /// `#if / #elseif / #else / #end`.
@@ -60,6 +65,8 @@ pub(crate) struct RefExpr {
     pub chain: Vec<Accessor>,
     /// The reference as written, rendered when a method does not exist.
     pub source: String,
+    /// The 1-based template line it starts on, for error messages.
+    pub line: u32,
 }
 
 /// One step after a reference's root.
@@ -116,7 +123,7 @@ pub(crate) fn scan_roots(nodes: &[Node], roots: &mut Vec<String>, params: &mut b
     for node in nodes {
         match node {
             Node::Text(_) | Node::Break | Node::Stop => {}
-            Node::Ref(r) | Node::Escaped(r) => scan_ref(r, roots, params),
+            Node::Ref(r) | Node::Escaped { reference: r, .. } => scan_ref(r, roots, params),
             Node::Set { target, value } => {
                 scan_ref(target, roots, params);
                 scan_expr(value, roots, params);
@@ -149,10 +156,13 @@ pub(crate) fn scan_roots(nodes: &[Node], roots: &mut Vec<String>, params: &mut b
 
 fn scan_ref(r: &RefExpr, roots: &mut Vec<String>, params: &mut bool) {
     if r.root == "context" {
-        match r.chain.first() {
-            Some(Accessor::Prop(name)) => roots.push(name.clone()),
-            Some(Accessor::Index(Expr::Str(name))) => roots.push(name.clone()),
-            _ => roots.push("*".to_string()),
+        let first = match r.chain.first() {
+            Some(Accessor::Prop(name)) | Some(Accessor::Index(Expr::Str(name))) => name.as_str(),
+            _ => "*",
+        };
+        // The override maps belong to the engine; the host never builds them.
+        if first != "requestOverride" && first != "responseOverride" {
+            roots.push(first.to_string());
         }
     }
     if r.root == "input" && matches!(r.chain.first(), Some(Accessor::Method(m, _)) if m == "params")

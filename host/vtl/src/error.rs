@@ -14,10 +14,12 @@ pub struct ParseError {
 }
 
 /// A render that failed: a Java exception, an exceeded budget, or an override set twice.
+/// Displays as `line L: message` when the failing reference's line is known.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{message}")]
+#[error("{}{message}", line.map(|l| format!("line {l}: ")).unwrap_or_default())]
 pub struct RenderError {
     message: String,
+    line: Option<u32>,
 }
 
 impl RenderError {
@@ -25,11 +27,23 @@ impl RenderError {
     pub(crate) fn new(message: impl Into<String>) -> Self {
         RenderError {
             message: message.into(),
+            line: None,
         }
     }
 
-    /// The log message.
+    /// The same error, placed at `line` unless it already has a line.
+    pub(crate) fn at_line(mut self, line: u32) -> Self {
+        self.line.get_or_insert(line);
+        self
+    }
+
+    /// The log message, without the line.
     pub fn message(&self) -> &str {
         &self.message
+    }
+
+    /// The template line of the reference that failed, when known.
+    pub fn line(&self) -> Option<u32> {
+        self.line
     }
 }

@@ -29,6 +29,7 @@ impl Renderer<'_> {
     /// Resolves a reference.
     pub fn lookup(&mut self, r: &RefExpr) -> Result<Lookup, RenderError> {
         self.lookup_chain(&r.root, &r.chain)
+            .map_err(|e| e.at_line(r.line))
     }
 
     fn lookup_chain(&mut self, root: &str, chain: &[Accessor]) -> Result<Lookup, RenderError> {
@@ -101,6 +102,13 @@ impl Renderer<'_> {
     /// Evaluates an expression.
     pub fn eval(&mut self, e: &Expr) -> Result<Value, RenderError> {
         self.step()?;
+        self.enter()?;
+        let v = self.eval_at_depth(e);
+        self.leave();
+        v
+    }
+
+    fn eval_at_depth(&mut self, e: &Expr) -> Result<Value, RenderError> {
         Ok(match e {
             Expr::Ref(r) => match self.lookup(r)? {
                 Lookup::Val(v) => v,
@@ -163,6 +171,9 @@ impl Renderer<'_> {
         }
         let l = self.eval(a)?;
         let r = self.eval(b)?;
+        if matches!(op, BinOp::Eq | BinOp::Ne) {
+            self.charge(l.size_hint() + r.size_hint())?;
+        }
         Ok(match op {
             BinOp::Eq => Value::Bool(java_eq(&l, &r, 0)?),
             BinOp::Ne => Value::Bool(!java_eq(&l, &r, 0)?),
@@ -197,10 +208,13 @@ impl Renderer<'_> {
             return Ok(());
         }
         let Some((last, init)) = target.chain.split_last() else {
-            self.vars.insert(target.root.clone(), v);
+            self.set_var(&target.root, v);
             return Ok(());
         };
-        let base = match self.lookup_chain(&target.root, init)? {
+        let base = match self
+            .lookup_chain(&target.root, init)
+            .map_err(|e| e.at_line(target.line))?
+        {
             Lookup::Val(b) => b,
             Lookup::NoMethod => return Ok(()),
         };
@@ -215,6 +229,7 @@ impl Renderer<'_> {
                         self.map_put(m, key.to_java_string()?, v)?;
                     }
                     Value::List(l) => {
+                        self.note_insert(&base, &v);
                         let i = as_index(&key)?;
                         let mut l = l.borrow_mut();
                         let len = l.items.len();
@@ -238,6 +253,7 @@ impl Renderer<'_> {
         key: String,
         v: Value,
     ) -> Result<Option<Value>, RenderError> {
+        self.note_insert(&Value::Map(m.clone()), &v);
         let slot = m.borrow().slot;
         if let Some(slot) = slot
             && slot.tracks(&key)
@@ -291,9 +307,11 @@ fn index(base: &Value, key: &Value) -> Result<Value, RenderError> {
 }
 
 fn range(a: &Value, b: &Value) -> Result<Value, RenderError> {
+    // Velocity 1.7's ASTIntegerRange takes numbers only (their intValue); anything else makes
+    // the range null.
     let as_int = |v: &Value| match v {
         Value::Int(i) => Some(*i),
-        Value::Str(s) => s.trim().parse().ok(),
+        Value::Float(f) if f.is_finite() => Some(*f as i64),
         _ => None,
     };
     let (Some(a), Some(b)) = (as_int(a), as_int(b)) else {

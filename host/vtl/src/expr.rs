@@ -401,6 +401,7 @@ impl Parser<'_> {
             root,
             chain,
             source: self.src[start..self.pos].to_string(),
+            line: self.line_of(start),
         })
     }
 
@@ -410,11 +411,7 @@ impl Parser<'_> {
         let mut chain = Vec::new();
         loop {
             match self.peek() {
-                Some(b'.')
-                    if self
-                        .peek_at(1)
-                        .is_some_and(|c| c.is_ascii_alphabetic() || c == b'_') =>
-                {
+                Some(b'.') if self.peek_at(1).is_some_and(|c| c.is_ascii_alphabetic()) => {
                     self.pos += 1;
                     let Some(name) = self.ident() else {
                         return Err(self.error("expected a name after '.'"));

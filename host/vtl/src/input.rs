@@ -17,12 +17,13 @@
 //! - `json(path)` of a missing definite path is the empty string, `path(path)` is null
 //!   (Portico choice; unverified against AWS).
 
+use std::cell::RefCell;
 use std::rc::Rc;
 
 use crate::error::RenderError;
 use crate::jsonpath::{self, Selected};
 use crate::render::Renderer;
-use crate::value::Value;
+use crate::value::{MapObj, Value};
 
 impl Renderer<'_> {
     /// `$input.body`.
@@ -64,7 +65,12 @@ impl Renderer<'_> {
                     .map_err(|e| RenderError::new(format!("bad JSONPath {path:?}: {e}")))?;
                 let found = sel.to_json();
                 if name == "path" {
-                    return Ok(Some(found.as_ref().map_or(Value::Null, Value::from_json)));
+                    let mut nodes = 0;
+                    let v = found
+                        .as_ref()
+                        .map_or(Value::Null, |j| Value::from_json_counted(j, &mut nodes));
+                    self.charge(nodes)?;
+                    return Ok(Some(v));
                 }
                 let text = match (&sel, found) {
                     (Selected::One(None), _) | (_, None) => String::new(),
@@ -72,9 +78,10 @@ impl Renderer<'_> {
                         .map_err(|e| RenderError::new(format!("JSON output failed: {e}")))?,
                 };
                 self.check_len(text.len())?;
+                self.charge(text.len() / 64)?;
                 Ok(Some(Value::str(text)))
             }
-            ("params", 0) => Ok(Some(self.params_map())),
+            ("params", 0) => Ok(Some(self.params_map()?)),
             ("params", 1) => {
                 let key = args[0].to_java_string()?;
                 let i = self.input;
@@ -101,21 +108,20 @@ impl Renderer<'_> {
         }
     }
 
-    fn params_map(&self) -> Value {
+    fn params_map(&mut self) -> Result<Value, RenderError> {
+        let i = self.input;
+        self.charge(i.path.len() + i.header.len() + i.querystring.len())?;
         let group = |list: &[(String, String)]| {
-            let mut entries: Vec<(String, Value)> = Vec::new();
+            let mut map = MapObj::default();
             for (k, v) in list {
-                match entries.iter_mut().find(|(ek, _)| ek == k) {
-                    Some(slot) => slot.1 = Value::str(v.as_str()),
-                    None => entries.push((k.clone(), Value::str(v.as_str()))),
-                }
+                map.insert(k.clone(), Value::str(v.as_str()));
             }
-            Value::map(entries)
+            Value::Map(Rc::new(RefCell::new(map)))
         };
-        Value::map(vec![
-            ("path".to_string(), group(self.input.path)),
-            ("header".to_string(), group(self.input.header)),
-            ("querystring".to_string(), group(self.input.querystring)),
-        ])
+        Ok(Value::map(vec![
+            ("path".to_string(), group(i.path)),
+            ("header".to_string(), group(i.header)),
+            ("querystring".to_string(), group(i.querystring)),
+        ]))
     }
 }

@@ -6,9 +6,7 @@
 use fancy_regex::{Regex, RegexBuilder};
 
 use crate::error::RenderError;
-
-/// Backtracking steps one match may take before it fails.
-pub(crate) const BACKTRACK_LIMIT: usize = 100_000;
+use crate::limits::REGEX_BACKTRACK_LIMIT;
 
 fn fail(e: fancy_regex::Error) -> RenderError {
     RenderError::new(format!("regular expression failed: {e}"))
@@ -18,7 +16,7 @@ fn fail(e: fancy_regex::Error) -> RenderError {
 pub(crate) fn compile(java: &str) -> Result<Regex, RenderError> {
     let pattern = translate(java);
     RegexBuilder::new(&pattern)
-        .backtrack_limit(BACKTRACK_LIMIT)
+        .backtrack_limit(REGEX_BACKTRACK_LIMIT)
         .build()
         .map_err(|e| RenderError::new(format!("bad regular expression {java:?}: {e}")))
 }

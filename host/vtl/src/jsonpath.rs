@@ -10,6 +10,8 @@
 
 use serde_json::Value as Json;
 
+use crate::limits::MAX_JSONPATH_NESTING;
+
 /// One path step.
 #[derive(Debug)]
 enum Seg {
@@ -430,7 +432,7 @@ impl Cur<'_> {
 
     fn enter(&mut self) -> Result<(), String> {
         self.depth += 1;
-        if self.depth > 32 {
+        if self.depth > MAX_JSONPATH_NESTING {
             return Err("JSONPath filter nested too deeply".to_string());
         }
         Ok(())

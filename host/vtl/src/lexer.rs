@@ -92,26 +92,19 @@ impl<'s> Parser<'s> {
         }
     }
 
-    /// Reads a Velocity identifier (`[A-Za-z_][A-Za-z0-9_-]*`; a `-` only when a letter,
-    /// digit or `_` follows, as Velocity 1.7 allows hyphens inside names).
+    /// Reads a Velocity 1.7 identifier, `[A-Za-z_][A-Za-z0-9_-]*` (`Parser.jjt` IDENTIFIER):
+    /// hyphens belong to the name, even a trailing one, so `$a-$b` reads `$a-` then `$b`.
     pub fn ident(&mut self) -> Option<String> {
         let start = self.pos;
         match self.peek() {
             Some(c) if c.is_ascii_alphabetic() || c == b'_' => self.pos += 1,
             _ => return None,
         }
-        loop {
-            match self.peek() {
-                Some(c) if c.is_ascii_alphanumeric() || c == b'_' => self.pos += 1,
-                Some(b'-')
-                    if self
-                        .peek_at(1)
-                        .is_some_and(|c| c.is_ascii_alphanumeric() || c == b'_') =>
-                {
-                    self.pos += 1
-                }
-                _ => break,
-            }
+        while self
+            .peek()
+            .is_some_and(|c| c.is_ascii_alphanumeric() || c == b'_' || c == b'-')
+        {
+            self.pos += 1;
         }
         Some(self.src[start..self.pos].to_string())
     }
@@ -149,6 +142,14 @@ impl<'s> Parser<'s> {
             line,
             column,
             message: message.into(),
+        }
+    }
+
+    /// The 1-based line of byte offset `at` in the outermost template.
+    pub fn line_of(&self, at: usize) -> u32 {
+        match self.origin {
+            Some((line, _)) => line,
+            None => self.line_col(at).0,
         }
     }
 

@@ -5,21 +5,26 @@
 //! ([`Template::render`]) against the request's [`Input`]. It is pure Rust with no I/O, so it
 //! also builds for `wasm32-wasip2`.
 //!
-//! How the pieces fit:
-//! - [`parser`](crate::parser) turns template text into nodes ([`ast`](crate::ast)), with
-//!   Velocity 1.7 whitespace gobbling; [`expr`](crate::expr) parses the expressions inside
-//!   directives and method arguments; both share the byte cursor in [`lexer`](crate::lexer).
-//! - [`render`](crate::render) walks the nodes (directives, macros, budgets);
-//!   [`eval`](crate::eval) evaluates expressions and references; [`methods`](crate::methods)
-//!   is the Java method table for strings, maps and lists; [`value`](crate::value) is the
-//!   runtime value and its Java `toString`.
-//! - `$input` lives in [`input`](crate::input) (with JSONPath in [`jsonpath`](crate::jsonpath)),
-//!   `$util` in [`util`](crate::util), Java regexes in [`jregex`](crate::jregex), and the
-//!   `$context.requestOverride` / `responseOverride` bookkeeping in
-//!   [`overrides`](crate::overrides).
+//! How the pieces fit (all modules are private):
+//! - `parser` turns template text into nodes (`ast`), with Velocity 1.7's whitespace
+//!   gobbling; `expr` parses the expressions inside directives and method arguments; both
+//!   share the byte cursor in `lexer`.
+//! - `render` walks the nodes (directives, macros, budgets); `eval` evaluates expressions and
+//!   references; `methods` is the Java method table for strings, maps and lists; `value` is
+//!   the runtime value and its Java `toString`.
+//! - `$input` lives in `input` (with Jayway-style JSONPath in `jsonpath`), `$util` in `util`,
+//!   Java regexes in `jregex`, and the `$context.requestOverride` / `responseOverride`
+//!   bookkeeping in `overrides`; `limits` names every budget.
 //!
-//! Where AWS differs from plain Velocity 1.7, AWS wins; each such place says so and cites the
-//! source (see `tests/cases.yaml`).
+//! Where AWS differs from plain Velocity 1.7, AWS wins; each such place says so in its module
+//! and cites the source, and `tests/cases/*.yaml` records every behaviour with its source:
+//! - a null or undefined reference renders as the empty string, not its source text;
+//! - an empty body reads as `{}` (`$input.body`, `$input.json('$')`, `$input.path('$')`);
+//! - `#foreach` fails past 1000 iterations (Velocity has no cap by default);
+//! - writing the same override twice is an error (AWS answers 5XX).
+//!
+//! Every budget in [`Limits`] (and the parse-time constants) turns a hostile template into a
+//! [`ParseError`] or [`RenderError`], never a panic, a hang or unbounded memory.
 
 mod ast;
 mod error;
@@ -43,7 +48,8 @@ use std::sync::Arc;
 pub use error::{ParseError, RenderError};
 pub use limits::{
     DEFAULT_MAX_FOREACH, DEFAULT_MAX_MACRO_DEPTH, DEFAULT_MAX_OUTPUT_BYTES, DEFAULT_MAX_STEPS,
-    Limits, MAX_NESTING, MAX_RANGE_LEN, MAX_TEMPLATE_BYTES, MAX_VALUE_DEPTH,
+    Limits, MAX_JSONPATH_NESTING, MAX_NESTING, MAX_RANGE_LEN, MAX_RENDER_DEPTH, MAX_TEMPLATE_BYTES,
+    MAX_VALUE_DEPTH, REGEX_BACKTRACK_LIMIT,
 };
 
 /// A parsed mapping template. Parsed once per deploy, never per request; `Send + Sync`, so one
@@ -97,7 +103,8 @@ impl Template {
     /// The `$context.<first segment>` names the template reads, sorted, so the host builds only
     /// those (e.g. `["authorizer", "identity", "requestId"]`). A `$context` read whose first
     /// segment is not a literal name (`$context[$k]`, `$context` passed whole) adds `"*"`:
-    /// build everything.
+    /// build everything. `requestOverride` and `responseOverride` are never listed: the engine
+    /// provides them from [`Input::overrides`].
     pub fn context_roots(&self) -> &[String] {
         &self.context_roots
     }

@@ -17,6 +17,18 @@ pub const MAX_RANGE_LEN: usize = 100_000;
 /// that contains itself would otherwise recurse forever).
 pub const MAX_VALUE_DEPTH: usize = 256;
 
+/// Deepest recursion of the renderer (blocks inside blocks, expressions inside expressions,
+/// macro bodies inside macro calls, counted together), so no combination of nesting and macro
+/// recursion can exhaust the stack, including a Wasm guest's small one.
+pub const MAX_RENDER_DEPTH: usize = 200;
+
+/// Backtracking steps one regular-expression match may take (`matches`, `replaceAll`,
+/// `split`, JSONPath `=~`) before it fails instead of hanging on a catastrophic pattern.
+pub const REGEX_BACKTRACK_LIMIT: usize = 100_000;
+
+/// Deepest nesting of a JSONPath filter expression (`[?( .. )]`).
+pub const MAX_JSONPATH_NESTING: usize = 32;
+
 /// AWS's `#foreach` cap: 1000 iterations per loop (`[DG:limits]`).
 pub const DEFAULT_MAX_FOREACH: usize = 1000;
 
@@ -27,7 +39,7 @@ pub const DEFAULT_MAX_MACRO_DEPTH: usize = 20;
 pub const DEFAULT_MAX_OUTPUT_BYTES: usize = 10 * 1024 * 1024;
 
 /// Evaluation steps (nodes rendered plus expressions evaluated) one render may take.
-pub const DEFAULT_MAX_STEPS: u64 = 5_000_000;
+pub const DEFAULT_MAX_STEPS: u64 = 2_000_000;
 
 /// Budgets for one render. Every exceeded budget is a [`crate::RenderError`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -59,10 +59,32 @@ impl Renderer<'_> {
     pub fn call_method(&mut self, base: &Value, name: &str, args: Vec<Value>) -> Found {
         let found = match base {
             Value::Input => return self.input_method(name, &args),
-            Value::Util => return util::call(name, &args),
+            Value::Util => {
+                if let Some(Value::Str(s)) = args.first() {
+                    self.charge(s.len() / 64)?;
+                }
+                return util::call(name, &args);
+            }
             Value::Str(s) => self.str_method(s, name, &args)?,
             Value::Map(m) => self.map_method(m, name, &args)?,
-            Value::List(l) => list_method(l, name, &args)?,
+            Value::List(l) => {
+                let len = l.borrow().items.len();
+                let linear = matches!(name, "contains" | "indexOf" | "remove" | "addAll")
+                    || (name == "add" && args.len() == 2);
+                if linear {
+                    let extra = match args.first() {
+                        Some(Value::List(o)) if name == "addAll" => o.borrow().items.len(),
+                        _ => 0,
+                    };
+                    self.charge(len + extra)?;
+                }
+                if matches!(name, "add" | "addAll" | "set") {
+                    for a in &args {
+                        self.note_insert(base, a);
+                    }
+                }
+                list_method(l, name, &args)?
+            }
             Value::Entry(e) => match (name, args.len()) {
                 ("getKey", 0) => Some(Value::str(e.0.as_str())),
                 ("getValue", 0) => Some(e.1.clone()),
@@ -88,8 +110,15 @@ impl Renderer<'_> {
             return Ok(found);
         }
         Ok(match (name, args.len()) {
-            ("toString", 0) => Some(Value::str(base.to_java_string()?)),
-            ("equals", 1) => Some(Value::Bool(java_eq(base, &args[0], 0)?)),
+            ("toString", 0) => {
+                let s = base.to_java_string()?;
+                self.charge(s.len() / 16)?;
+                Some(Value::str(s))
+            }
+            ("equals", 1) => {
+                self.charge(base.size_hint() + args[0].size_hint())?;
+                Some(Value::Bool(java_eq(base, &args[0], 0)?))
+            }
             _ => None,
         })
     }
@@ -218,6 +247,13 @@ impl Renderer<'_> {
                 None => Ok(String::new()),
             }
         };
+        let len = m.borrow().entries.len();
+        if matches!(
+            name,
+            "remove" | "containsValue" | "keySet" | "values" | "entrySet"
+        ) {
+            self.charge(len)?;
+        }
         let v = match (name, args.len()) {
             ("get", 1) => m.borrow().get(&key(0)?).cloned().unwrap_or(Value::Null),
             ("put", 2) => self
@@ -228,6 +264,7 @@ impl Renderer<'_> {
                     return Ok(None);
                 };
                 let entries = other.borrow().entries.clone();
+                self.charge(entries.len())?;
                 for (k, v) in entries {
                     self.map_put(m, k, v)?;
                 }
@@ -250,7 +287,7 @@ impl Renderer<'_> {
             ("isEmpty", 0) => Value::Bool(m.borrow().entries.is_empty()),
             ("size", 0) => Value::Int(m.borrow().entries.len() as i64),
             ("clear", 0) => {
-                m.borrow_mut().entries.clear();
+                m.borrow_mut().clear();
                 Value::Null
             }
             ("keySet", 0) => Value::list(

@@ -43,14 +43,23 @@ impl Slot {
     }
 }
 
+/// An override map pre-filled from `entries`; a repeated name becomes a list (a multi-value
+/// override), as [`collect`] reads it back.
 fn slot_map(slot: Slot, entries: &[(String, String)]) -> Value {
-    Value::Map(Rc::new(RefCell::new(MapObj {
-        entries: entries
-            .iter()
-            .map(|(k, v)| (k.clone(), Value::str(v.as_str())))
-            .collect(),
-        slot: Some(slot),
-    })))
+    let mut map = MapObj::new(Vec::new(), Some(slot));
+    for (k, v) in entries {
+        let v = Value::str(v.as_str());
+        match map.get(k).cloned() {
+            None => {
+                map.insert(k.clone(), v);
+            }
+            Some(Value::List(l)) => l.borrow_mut().items.push(v),
+            Some(first) => {
+                map.insert(k.clone(), Value::list(vec![first, v]));
+            }
+        }
+    }
+    Value::Map(Rc::new(RefCell::new(map)))
 }
 
 /// The `$context` map: the host's tree plus the override maps (pre-filled from `given`).
@@ -87,10 +96,10 @@ pub(crate) fn build_context(tree: &serde_json::Value, given: &Overrides) -> MapR
         }
         m.insert(
             "responseOverride".to_string(),
-            Value::Map(Rc::new(RefCell::new(MapObj {
-                entries: response,
-                slot: Some(Slot::Response),
-            }))),
+            Value::Map(Rc::new(RefCell::new(MapObj::new(
+                response,
+                Some(Slot::Response),
+            )))),
         );
     }
     map

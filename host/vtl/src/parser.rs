@@ -1,11 +1,14 @@
 //! The template parser: text, references, comments, unparsed blocks and directives, with
 //! Velocity 1.7's whitespace gobbling.
 //!
-//! Gobbling, as Velocity 1.7 (`space.gobbling = bc` in Velocity 2 terms) does it: every
-//! directive (`#set`, `#if(..)`, `#elseif(..)`, `#else`, `#end`, `#foreach(..)`, `#break`,
-//! `#stop`, `#macro(..)`, `#define(..)`) consumes the spaces and one newline that end its line,
-//! if only blanks follow it; `#set` also consumes the blanks before it when it starts its line.
-//! A `##` comment consumes its newline. Macro calls gobble nothing.
+//! Gobbling follows Velocity 1.7's lexer (`Parser.jjt`): the `)` that closes a directive's
+//! arguments (`#set`, `#if`, `#elseif`, `#foreach`, `#macro`, `#define` and macro calls) takes
+//! the blanks and one newline after it when the line ends there; so do `#else` and `#end`;
+//! `#break` and `#stop` take nothing. `#set` also takes the blanks before it, but only when they
+//! are a whole text run, i.e. they follow the start of the template, another directive, a
+//! reference or a comment: Velocity's TEXT token is one maximal run of characters other than
+//! `$ # \`, so indentation after ordinary text (even on an earlier line) stays. A `##` comment
+//! takes its newline.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -58,7 +61,9 @@ impl Parser<'_> {
     pub(crate) fn parse_block(&mut self) -> Result<(Vec<Node>, Closer), ParseError> {
         let mut nodes = Vec::new();
         let mut text = String::new();
-        let mut line_clean = self.pos == 0 || self.bytes.get(self.pos - 1) == Some(&b'\n');
+        // Where the current run of plain text starts in `text`: Velocity's TEXT token is one
+        // maximal run, so `#set` eats the blanks before it only when they are the whole run.
+        let mut run_start = 0;
         loop {
             let Some(c) = self.peek() else {
                 flush(&mut text, &mut nodes);
@@ -69,34 +74,44 @@ impl Parser<'_> {
                     if let Some(r) = self.text_ref()? {
                         flush(&mut text, &mut nodes);
                         nodes.push(Node::Ref(r));
+                        run_start = 0;
                     } else {
                         text.push('$');
                         self.pos += 1;
                     }
-                    line_clean = false;
                 }
                 b'\\' => {
-                    line_clean = false;
-                    if self.peek_at(1) == Some(b'$') {
-                        let save = self.pos;
+                    // Velocity 1.7 escapes: n backslashes before a reference or a directive
+                    // print n/2 of them; an odd n also makes what follows literal.
+                    let start = self.pos;
+                    while self.peek() == Some(b'\\') {
                         self.pos += 1;
+                    }
+                    let n = self.pos - start;
+                    if self.peek() == Some(b'$') {
+                        let at = self.pos;
                         if let Some(r) = self.text_ref()? {
                             flush(&mut text, &mut nodes);
-                            nodes.push(Node::Escaped(r));
+                            nodes.push(Node::Escaped {
+                                reference: r,
+                                backslashes: n,
+                            });
+                            run_start = 0;
                             continue;
                         }
-                        self.pos = save;
-                    }
-                    if self.peek_at(1) == Some(b'#') && self.directive_follows(self.pos + 2) {
-                        text.push('#');
-                        self.pos += 2;
+                        self.pos = at;
+                    } else if self.peek() == Some(b'#') && self.directive_follows(self.pos + 1) {
+                        text.push_str(&"\\".repeat(n / 2));
+                        if n % 2 == 1 {
+                            text.push('#');
+                            self.pos += 1;
+                        }
                         continue;
                     }
-                    text.push('\\');
-                    self.pos += 1;
+                    text.push_str(&self.src[start..self.pos]);
                 }
                 b'#' => {
-                    if let Some(end) = self.hash(&mut text, &mut nodes, &mut line_clean)? {
+                    if let Some(end) = self.hash(&mut text, &mut nodes, &mut run_start)? {
                         flush(&mut text, &mut nodes);
                         return Ok((nodes, end));
                     }
@@ -104,16 +119,12 @@ impl Parser<'_> {
                 b'\n' => {
                     text.push('\n');
                     self.pos += 1;
-                    line_clean = true;
                 }
                 _ => {
                     let start = self.pos;
                     while let Some(c) = self.peek() {
                         if matches!(c, b'$' | b'#' | b'\\' | b'\n') {
                             break;
-                        }
-                        if c != b' ' && c != b'\t' && c != b'\r' {
-                            line_clean = false;
                         }
                         self.pos += 1;
                     }
@@ -134,7 +145,7 @@ impl Parser<'_> {
         &mut self,
         text: &mut String,
         nodes: &mut Vec<Node>,
-        line_clean: &mut bool,
+        run_start: &mut usize,
     ) -> Result<Option<Closer>, ParseError> {
         let start = self.pos;
         match self.peek_at(1) {
@@ -142,10 +153,10 @@ impl Parser<'_> {
                 while let Some(c) = self.peek() {
                     self.pos += 1;
                     if c == b'\n' {
-                        *line_clean = true;
-                        return Ok(None);
+                        break;
                     }
                 }
+                *run_start = text.len();
                 return Ok(None);
             }
             Some(b'*') => {
@@ -153,6 +164,7 @@ impl Parser<'_> {
                     return Err(self.error("unterminated #* comment"));
                 };
                 self.pos += 2 + off + 2;
+                *run_start = text.len();
                 return Ok(None);
             }
             Some(b'[') if self.peek_at(2) == Some(b'[') => {
@@ -161,7 +173,7 @@ impl Parser<'_> {
                 };
                 text.push_str(&self.src[self.pos + 3..self.pos + 3 + off]);
                 self.pos += 3 + off + 3;
-                *line_clean = false;
+                *run_start = text.len();
                 return Ok(None);
             }
             _ => {}
@@ -176,7 +188,6 @@ impl Parser<'_> {
             _ => {
                 self.pos = start + 1;
                 text.push('#');
-                *line_clean = false;
                 return Ok(None);
             }
         };
@@ -194,13 +205,14 @@ impl Parser<'_> {
                 return Ok(Some(Closer::Else(start)));
             }
             "break" | "stop" => {
+                // Velocity 1.7's #break and #stop take no parentheses and eat no newline.
                 flush(text, nodes);
                 nodes.push(if name == "break" {
                     Node::Break
                 } else {
                     Node::Stop
                 });
-                *line_clean = self.gobble_newline();
+                *run_start = 0;
                 return Ok(None);
             }
             _ => {}
@@ -209,20 +221,19 @@ impl Parser<'_> {
         if self.peek() != Some(b'(') {
             self.pos = after_name;
             text.push_str(&self.src[start..after_name]);
-            *line_clean = false;
             return Ok(None);
         }
         self.pos += 1;
         match name.as_str() {
             "set" => {
                 let (target, value) = self.set_args()?;
-                if *line_clean {
-                    let keep = text.trim_end_matches([' ', '\t']).len();
-                    text.truncate(keep);
+                let run = text.get(*run_start..).unwrap_or("");
+                if run.bytes().all(|b| b == b' ' || b == b'\t') {
+                    text.truncate(*run_start);
                 }
                 flush(text, nodes);
                 nodes.push(Node::Set { target, value });
-                *line_clean = self.gobble_newline();
+                self.gobble_newline();
             }
             "elseif" => {
                 let cond = self.paren_expr()?;
@@ -233,17 +244,14 @@ impl Parser<'_> {
                 let node = self.if_directive(start)?;
                 flush(text, nodes);
                 nodes.push(node);
-                *line_clean = false;
             }
             "foreach" => {
                 let node = self.foreach_directive(start)?;
                 flush(text, nodes);
                 nodes.push(node);
-                *line_clean = false;
             }
             "macro" => {
                 self.macro_directive(start)?;
-                *line_clean = false;
             }
             "define" => {
                 self.skip_ws();
@@ -257,7 +265,6 @@ impl Parser<'_> {
                     name,
                     body: Arc::new(body),
                 });
-                *line_clean = false;
             }
             _ => {
                 let mut args = Vec::new();
@@ -281,9 +288,10 @@ impl Parser<'_> {
                     args,
                     source: self.src[start..self.pos].to_string(),
                 });
-                *line_clean = false;
+                self.gobble_newline();
             }
         }
+        *run_start = text.len();
         Ok(None)
     }
 
@@ -453,6 +461,7 @@ impl Parser<'_> {
             root,
             chain,
             source: self.src[start..self.pos].to_string(),
+            line: self.line_of(start),
         }))
     }
 }

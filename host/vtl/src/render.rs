@@ -9,14 +9,16 @@
 //! `"nonExistingDefault": ""` from AWS. A call to a method that does not exist still renders
 //! its source text, as Velocity does.
 
+use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 use std::rc::Rc;
 
 use crate::ast::{Expr, Node, RefExpr};
 use crate::error::RenderError;
 use crate::eval::Lookup;
+use crate::limits::MAX_RENDER_DEPTH;
 use crate::overrides::{self, Slot};
-use crate::value::{MapRef, Value};
+use crate::value::{MapObj, MapRef, Value};
 use crate::{Input, Rendered, Template};
 
 /// How a block finished.
@@ -33,6 +35,8 @@ pub(crate) struct Renderer<'a> {
     pub input: &'a Input<'a>,
     pub vars: HashMap<String, Value>,
     pub steps: u64,
+    /// Current recursion depth of blocks and expressions ([`MAX_RENDER_DEPTH`]).
+    pub depth: usize,
     pub macro_depth: usize,
     /// Overrides written by this render, to refuse a second write.
     pub written: HashSet<(Slot, String)>,
@@ -40,6 +44,10 @@ pub(crate) struct Renderer<'a> {
     pub context: MapRef,
     /// The parsed body, once `$input.path`/`json` needed it.
     pub body_json: Option<Rc<serde_json::Value>>,
+    /// Lists and maps that had a list or map put into them: the only places a reference cycle
+    /// (`$l.add($l)`) can form. They are emptied when the render ends, so a cycle cannot
+    /// outlive the request as leaked memory.
+    pub cycle_risk: Vec<Value>,
 }
 
 /// Renders `tpl` against `input`.
@@ -64,18 +72,44 @@ pub(crate) fn render(tpl: &Template, input: &Input<'_>) -> Result<Rendered, Rend
         input,
         vars,
         steps: 0,
+        depth: 0,
         macro_depth: 0,
         written: HashSet::new(),
         context: context.clone(),
         body_json: None,
+        cycle_risk: Vec::new(),
     };
     let mut body = String::new();
-    r.render_nodes(&tpl.nodes, &mut body)?;
-    let overrides = overrides::collect(&r.context)?;
-    Ok(Rendered { body, overrides })
+    let rendered = r
+        .render_nodes(&tpl.nodes, &mut body)
+        .and_then(|_| overrides::collect(&r.context));
+    r.break_cycles();
+    Ok(Rendered {
+        body,
+        overrides: rendered?,
+    })
 }
 
 impl Renderer<'_> {
+    /// Remembers `container` if `inserted` is a list or map (see `cycle_risk`).
+    pub fn note_insert(&mut self, container: &Value, inserted: &Value) {
+        if matches!(inserted, Value::List(_) | Value::Map(_)) {
+            self.cycle_risk.push(container.clone());
+        }
+    }
+
+    /// Empties every container a cycle could run through.
+    fn break_cycles(&mut self) {
+        self.vars.clear();
+        for v in std::mem::take(&mut self.cycle_risk) {
+            match v {
+                Value::List(l) => l.borrow_mut().items.clear(),
+                Value::Map(m) => m.borrow_mut().clear(),
+                _ => {}
+            }
+        }
+    }
+
     /// Counts one evaluation step against `max_steps`.
     pub fn step(&mut self) -> Result<(), RenderError> {
         self.steps += 1;
@@ -86,6 +120,13 @@ impl Renderer<'_> {
             )));
         }
         Ok(())
+    }
+
+    /// Counts `n` steps for an operation whose cost grows with its input (copying a list,
+    /// converting JSON), so such work is bounded by `max_steps` too.
+    pub fn charge(&mut self, n: usize) -> Result<(), RenderError> {
+        self.steps = self.steps.saturating_add(n as u64);
+        self.step()
     }
 
     /// Fails if a string of `len` bytes exceeds `max_output_bytes`.
@@ -99,8 +140,35 @@ impl Renderer<'_> {
         Ok(())
     }
 
+    /// Enters one level of recursion, failing past [`MAX_RENDER_DEPTH`]; pair with `leave`.
+    pub fn enter(&mut self) -> Result<(), RenderError> {
+        if self.depth >= MAX_RENDER_DEPTH {
+            return Err(RenderError::new(format!(
+                "template recursion deeper than {MAX_RENDER_DEPTH} levels"
+            )));
+        }
+        self.depth += 1;
+        Ok(())
+    }
+
+    /// Leaves one level of recursion.
+    pub fn leave(&mut self) {
+        self.depth = self.depth.saturating_sub(1);
+    }
+
     /// Renders `nodes` into `out`.
     pub fn render_nodes(&mut self, nodes: &[Node], out: &mut String) -> Result<Flow, RenderError> {
+        self.enter()?;
+        let flow = self.render_nodes_at_depth(nodes, out);
+        self.leave();
+        flow
+    }
+
+    fn render_nodes_at_depth(
+        &mut self,
+        nodes: &[Node],
+        out: &mut String,
+    ) -> Result<Flow, RenderError> {
         for node in nodes {
             self.step()?;
             let flow = self.render_node(node, out)?;
@@ -116,14 +184,25 @@ impl Renderer<'_> {
         match node {
             Node::Text(t) => out.push_str(t),
             Node::Ref(r) => self.render_ref(r, out)?,
-            Node::Escaped(r) => {
-                let defined = matches!(self.lookup(r)?, Lookup::Val(ref v) if !v.is_null());
-                if !defined {
-                    out.push('\\');
+            Node::Escaped {
+                reference,
+                backslashes,
+            } => {
+                out.push_str(&"\\".repeat(backslashes / 2));
+                if backslashes % 2 == 0 {
+                    self.render_ref(reference, out)?;
+                } else {
+                    let defined =
+                        matches!(self.lookup(reference)?, Lookup::Val(ref v) if !v.is_null());
+                    if !defined {
+                        out.push('\\');
+                    }
+                    out.push_str(&reference.source);
                 }
-                out.push_str(&r.source);
             }
-            Node::Set { target, value } => self.set(target, value)?,
+            Node::Set { target, value } => self
+                .set(target, value)
+                .map_err(|e| e.at_line(target.line))?,
             Node::If {
                 branches,
                 otherwise,
@@ -158,7 +237,11 @@ impl Renderer<'_> {
     fn render_ref(&mut self, r: &RefExpr, out: &mut String) -> Result<(), RenderError> {
         match self.lookup(r)? {
             Lookup::Val(Value::Null) => {}
-            Lookup::Val(v) => out.push_str(&v.to_java_string()?),
+            Lookup::Val(v) => {
+                let s = v.to_java_string()?;
+                self.charge(s.len() / 16)?;
+                out.push_str(&s);
+            }
             Lookup::NoMethod if r.quiet => {}
             Lookup::NoMethod => out.push_str(&r.source),
         }
@@ -178,6 +261,7 @@ impl Renderer<'_> {
             Value::Map(m) => m.borrow().entries.iter().map(|(_, v)| v.clone()).collect(),
             _ => Vec::new(),
         };
+        self.charge(items.len())?;
         let saved: Vec<(&str, Option<Value>)> =
             [var, "foreach", "velocityCount", "velocityHasNext"]
                 .into_iter()
@@ -186,31 +270,40 @@ impl Renderer<'_> {
         let parent = saved[1].1.clone();
         let n = items.len();
         let max = self.input.limits.max_foreach;
+        // One `$foreach` object per loop, updated in place, as Velocity's ForeachScope is.
+        let mut info = vec![
+            ("hasNext".to_string(), Value::Bool(false)),
+            ("index".to_string(), Value::Int(0)),
+            ("count".to_string(), Value::Int(0)),
+            ("first".to_string(), Value::Bool(false)),
+            ("last".to_string(), Value::Bool(false)),
+        ];
+        if let Some(p) = parent {
+            info.push(("parent".to_string(), p));
+        }
+        let info = Rc::new(RefCell::new(MapObj::new(info, None)));
+        self.vars
+            .insert("foreach".to_string(), Value::Map(info.clone()));
         let mut flow = Flow::Normal;
         for (i, item) in items.into_iter().enumerate() {
             if i >= max {
                 self.restore(saved);
-                return Err(RenderError::new(format!(
-                    "#foreach at line {line} exceeded {max} iterations"
-                )));
+                return Err(
+                    RenderError::new(format!("#foreach exceeded {max} iterations")).at_line(line),
+                );
             }
             let has_next = i + 1 < n;
-            let mut info = vec![
-                ("hasNext".to_string(), Value::Bool(has_next)),
-                ("index".to_string(), Value::Int(i as i64)),
-                ("count".to_string(), Value::Int(i as i64 + 1)),
-                ("first".to_string(), Value::Bool(i == 0)),
-                ("last".to_string(), Value::Bool(!has_next)),
-            ];
-            if let Some(p) = &parent {
-                info.push(("parent".to_string(), p.clone()));
+            {
+                let mut m = info.borrow_mut();
+                m.set("hasNext", Value::Bool(has_next));
+                m.set("index", Value::Int(i as i64));
+                m.set("count", Value::Int(i as i64 + 1));
+                m.set("first", Value::Bool(i == 0));
+                m.set("last", Value::Bool(!has_next));
             }
-            self.vars.insert(var.to_string(), item);
-            self.vars.insert("foreach".to_string(), Value::map(info));
-            self.vars
-                .insert("velocityCount".to_string(), Value::Int(i as i64 + 1));
-            self.vars
-                .insert("velocityHasNext".to_string(), Value::Bool(has_next));
+            self.set_var(var, item);
+            self.set_var("velocityCount", Value::Int(i as i64 + 1));
+            self.set_var("velocityHasNext", Value::Bool(has_next));
             match self.render_nodes(body, out) {
                 Ok(Flow::Normal) => {}
                 Ok(Flow::Break) => break,
@@ -226,6 +319,16 @@ impl Renderer<'_> {
         }
         self.restore(saved);
         Ok(flow)
+    }
+
+    /// Sets a variable, reusing its slot when it exists.
+    pub fn set_var(&mut self, name: &str, v: Value) {
+        match self.vars.get_mut(name) {
+            Some(slot) => *slot = v,
+            None => {
+                self.vars.insert(name.to_string(), v);
+            }
+        }
     }
 
     fn restore(&mut self, saved: Vec<(&str, Option<Value>)>) {
@@ -287,5 +390,52 @@ impl Renderer<'_> {
             Flow::Stop => Flow::Stop,
             _ => Flow::Normal,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Limits, Overrides};
+
+    #[test]
+    fn a_list_that_contains_itself_is_freed_after_the_render() {
+        let tpl = Template::parse("#set($l = [])#set($ok = $l.add($l))#set($m = {'me': $l})");
+        let Ok(tpl) = tpl else {
+            panic!("parse failed");
+        };
+        let ctx = serde_json::json!({});
+        let input = Input {
+            body: "",
+            path: &[],
+            querystring: &[],
+            header: &[],
+            context: &ctx,
+            stage_variables: &[],
+            overrides: Overrides::default(),
+            limits: Limits::default(),
+        };
+        let context = overrides::build_context(input.context, &input.overrides);
+        let mut r = Renderer {
+            tpl: &tpl,
+            input: &input,
+            vars: HashMap::new(),
+            steps: 0,
+            depth: 0,
+            macro_depth: 0,
+            written: HashSet::new(),
+            context,
+            body_json: None,
+            cycle_risk: Vec::new(),
+        };
+        let mut out = String::new();
+        assert!(r.render_nodes(&tpl.nodes, &mut out).is_ok());
+        let Some(Value::List(l)) = r.vars.get("l") else {
+            panic!("$l is not a list");
+        };
+        let weak = Rc::downgrade(l);
+        r.break_cycles();
+        drop(r);
+        assert!(weak.upgrade().is_none(), "the cycle kept the list alive");
     }
 }

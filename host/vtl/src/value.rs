@@ -8,8 +8,13 @@
 //!   (Jayway/json-smart `JSONArray.toString()`; `[LS:template_mapping.py VTLJsonList]`);
 //! - lists made in VTL as Java's `ArrayList.toString()`: `[1, a]`;
 //! - doubles as Java's `Double.toString()`: `1.0`, `0.5`, `1.0E10`.
+//!
+//! Printing, JSON output and comparison stop at [`MAX_VALUE_DEPTH`] (a list may contain
+//! itself); nested values are dropped iteratively; the renderer empties the containers a cycle
+//! could run through when a render ends, so `Rc` cycles never outlive a request.
 
 use std::cell::RefCell;
+use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::rc::Rc;
 use std::sync::Arc;
@@ -24,10 +29,16 @@ pub(crate) type MapRef = Rc<RefCell<MapObj>>;
 /// A shared list.
 pub(crate) type ListRef = Rc<RefCell<ListObj>>;
 
-/// An insertion-ordered map (Java `LinkedHashMap`). Keys are strings.
+/// Maps with more entries than this keep a hash index beside the ordered entries.
+const INDEX_THRESHOLD: usize = 16;
+
+/// An insertion-ordered map (Java `LinkedHashMap`). Keys are strings. Small maps are searched
+/// linearly; larger ones keep a hash index, so building or reading a big map stays linear.
 #[derive(Debug, Default)]
 pub(crate) struct MapObj {
+    /// The entries in insertion order; keys are unique.
     pub entries: Vec<(String, Value)>,
+    index: Option<HashMap<String, usize>>,
     /// Set on the `$context.requestOverride.*` / `responseOverride` maps: writes are
     /// overrides, and each may be written once.
     pub slot: Option<Slot>,
@@ -61,24 +72,81 @@ pub(crate) enum Value {
 }
 
 impl MapObj {
+    /// A map of `entries` (keys must be unique).
+    pub fn new(entries: Vec<(String, Value)>, slot: Option<Slot>) -> Self {
+        let mut m = MapObj {
+            entries,
+            index: None,
+            slot,
+        };
+        m.reindex();
+        m
+    }
+
+    fn reindex(&mut self) {
+        self.index = (self.entries.len() > INDEX_THRESHOLD).then(|| {
+            self.entries
+                .iter()
+                .enumerate()
+                .map(|(i, (k, _))| (k.clone(), i))
+                .collect()
+        });
+    }
+
+    fn position(&self, key: &str) -> Option<usize> {
+        match &self.index {
+            Some(ix) => ix.get(key).copied(),
+            None => self.entries.iter().position(|(k, _)| k == key),
+        }
+    }
+
     /// The value under `key`.
     pub fn get(&self, key: &str) -> Option<&Value> {
-        self.entries.iter().find(|(k, _)| k == key).map(|(_, v)| v)
+        self.position(key).map(|i| &self.entries[i].1)
     }
 
     /// Inserts or replaces; returns the previous value.
     pub fn insert(&mut self, key: String, value: Value) -> Option<Value> {
-        if let Some(slot) = self.entries.iter_mut().find(|(k, _)| *k == key) {
-            return Some(std::mem::replace(&mut slot.1, value));
+        if let Some(i) = self.position(&key) {
+            return Some(std::mem::replace(&mut self.entries[i].1, value));
         }
-        self.entries.push((key, value));
+        match &mut self.index {
+            Some(ix) => {
+                ix.insert(key.clone(), self.entries.len());
+                self.entries.push((key, value));
+            }
+            None => {
+                self.entries.push((key, value));
+                if self.entries.len() > INDEX_THRESHOLD {
+                    self.reindex();
+                }
+            }
+        }
         None
     }
 
-    /// Removes `key`; returns its value.
+    /// Replaces the value under `key` without allocating when the key exists.
+    pub fn set(&mut self, key: &str, value: Value) {
+        match self.position(key) {
+            Some(i) => self.entries[i].1 = value,
+            None => {
+                self.insert(key.to_string(), value);
+            }
+        }
+    }
+
+    /// Removes `key`; returns its value. Linear in the map's size.
     pub fn remove(&mut self, key: &str) -> Option<Value> {
-        let i = self.entries.iter().position(|(k, _)| k == key)?;
-        Some(self.entries.remove(i).1)
+        let i = self.position(key)?;
+        let (_, v) = self.entries.remove(i);
+        self.reindex();
+        Some(v)
+    }
+
+    /// Removes every entry.
+    pub fn clear(&mut self) {
+        self.entries.clear();
+        self.index = None;
     }
 }
 
@@ -133,10 +201,17 @@ impl Value {
 
     /// A new map.
     pub fn map(entries: Vec<(String, Value)>) -> Value {
-        Value::Map(Rc::new(RefCell::new(MapObj {
-            entries,
-            slot: None,
-        })))
+        Value::Map(Rc::new(RefCell::new(MapObj::new(entries, None))))
+    }
+
+    /// The number of elements of a list or map (0 for anything else): what a comparison or a
+    /// copy of this value costs, for the step budget.
+    pub fn size_hint(&self) -> usize {
+        match self {
+            Value::List(l) => l.borrow().items.len(),
+            Value::Map(m) => m.borrow().entries.len(),
+            _ => 0,
+        }
     }
 
     /// Whether this is null.
@@ -151,6 +226,13 @@ impl Value {
 
     /// The value converted from JSON (numbers: integers to `Int`, others to `Float`).
     pub fn from_json(j: &serde_json::Value) -> Value {
+        let mut nodes = 0;
+        Value::from_json_counted(j, &mut nodes)
+    }
+
+    /// [`Value::from_json`], adding the number of JSON nodes converted to `nodes`.
+    pub fn from_json_counted(j: &serde_json::Value, nodes: &mut usize) -> Value {
+        *nodes += 1;
         match j {
             serde_json::Value::Null => Value::Null,
             serde_json::Value::Bool(b) => Value::Bool(*b),
@@ -160,12 +242,15 @@ impl Value {
             },
             serde_json::Value::String(s) => Value::str(s.as_str()),
             serde_json::Value::Array(a) => Value::List(Rc::new(RefCell::new(ListObj {
-                items: a.iter().map(Value::from_json).collect(),
+                items: a
+                    .iter()
+                    .map(|v| Value::from_json_counted(v, nodes))
+                    .collect(),
                 json: true,
             }))),
             serde_json::Value::Object(o) => Value::map(
                 o.iter()
-                    .map(|(k, v)| (k.clone(), Value::from_json(v)))
+                    .map(|(k, v)| (k.clone(), Value::from_json_counted(v, nodes)))
                     .collect(),
             ),
         }

@@ -57,7 +57,6 @@ fn context_roots_and_params() {
             "authorizer".to_string(),
             "identity".to_string(),
             "requestId".to_string(),
-            "responseOverride".to_string(),
         ])
     );
     assert_eq!(t.map(|t| t.reads_input_params()), Some(false));
@@ -107,4 +106,30 @@ fn deep_value_nesting_built_by_template_is_bounded() {
                #foreach($i in [1..1000])#set($n = [])#set($ok = $cur.add($n))#set($cur = $n)#end$root";
     let out = render(src, "");
     assert!(out.is_err_and(|e| e.contains("nested deeper")));
+}
+
+/// The worst nesting the parser allows, inside the deepest macro recursion, renders (or fails
+/// cleanly) on a 1 MiB stack, the size of a small Wasm guest's.
+#[test]
+fn worst_case_recursion_fits_a_small_stack() {
+    let ifs = "#if(true)".repeat(30);
+    let ends = "#end".repeat(30);
+    let expr = format!("{}1{}", "(".repeat(25), ")".repeat(25));
+    let src = format!(
+        "#macro(deep $n){ifs}#set($x = {expr})#if($n > 0)#set($m = $n - 1)#deep($m)#end{ends}#end#deep(25)"
+    );
+    let handle = std::thread::Builder::new()
+        .stack_size(1024 * 1024)
+        .spawn(move || render(&src, "").map(|_| ()))
+        .map(|h| h.join());
+    let result = match handle {
+        Ok(Ok(r)) => r,
+        _ => Err("thread failed".to_string()),
+    };
+    assert!(
+        result
+            .as_ref()
+            .is_err_and(|e| e.contains("recursion deeper than 200 levels")),
+        "{result:?}"
+    );
 }

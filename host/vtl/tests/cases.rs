@@ -181,7 +181,13 @@ fn yaml_cases() {
             case.name
         );
         assert!(!case.source.is_empty(), "case {} has no source", case.name);
-        if let Err(why) = run(case) {
+        let started = std::time::Instant::now();
+        let outcome = run(case);
+        let took = started.elapsed();
+        if took.as_millis() > 200 {
+            eprintln!("slow case {}: {took:?}", case.name);
+        }
+        if let Err(why) = outcome {
             failures.push(format!(
                 "=== case {} ({}) ===\n{why}",
                 case.name, case.source
