@@ -205,7 +205,7 @@ pub struct RawQuota {
 pub struct RawPlugin {
     /// Unique name; for functions, the Lambda function name.
     pub name: String,
-    /// `authorizer`, `mapper`, `validator` or `function`.
+    /// `authorizer`, `mapper`, `validator`, `function`, `template-mapper` or `model-validator`.
     pub kind: String,
     /// The component file, relative to the gateway file.
     pub file: String,

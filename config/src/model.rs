@@ -477,6 +477,10 @@ pub enum PluginKind {
     Validator,
     /// `function` world or `wasi:http/incoming-handler`: serves `aws_proxy` integrations.
     Function,
+    /// `template-mapper` world: renders mapping templates (Velocity).
+    TemplateMapper,
+    /// `model-validator` world: validates request bodies against JSON Schema draft-4 models.
+    ModelValidator,
 }
 
 impl PluginKind {
@@ -487,6 +491,8 @@ impl PluginKind {
             PluginKind::Mapper => "mapper",
             PluginKind::Validator => "validator",
             PluginKind::Function => "function",
+            PluginKind::TemplateMapper => "template-mapper",
+            PluginKind::ModelValidator => "model-validator",
         }
     }
 }

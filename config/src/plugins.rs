@@ -55,11 +55,15 @@ pub fn validate(
             "mapper" => PluginKind::Mapper,
             "validator" => PluginKind::Validator,
             "function" => PluginKind::Function,
+            "template-mapper" => PluginKind::TemplateMapper,
+            "model-validator" => PluginKind::ModelValidator,
             other => {
                 report.error(
                     file,
                     format!("{path}.kind"),
-                    format!("{other:?} is not authorizer, mapper, validator or function"),
+                    format!(
+                        "{other:?} is not authorizer, mapper, validator, function, template-mapper or model-validator"
+                    ),
                 );
                 continue;
             }

@@ -311,6 +311,8 @@ fn spec(def: &PluginDef) -> rt::PluginSpec {
             PluginKind::Mapper => rt::PluginKind::Mapper,
             PluginKind::Validator => rt::PluginKind::Validator,
             PluginKind::Function => rt::PluginKind::Function,
+            PluginKind::TemplateMapper => rt::PluginKind::TemplateMapper,
+            PluginKind::ModelValidator => rt::PluginKind::ModelValidator,
         },
         grants: rt::Grants {
             log: def.log,

@@ -1,4 +1,4 @@
-//! The only place `bindgen!` runs. The `capabilities` world is generated once; the four plugin
+//! The only place `bindgen!` runs. The `capabilities` world is generated once; the plugin
 //! worlds reuse its interface modules (`with:`), so one set of `Host` impls (in `cap/`) serves
 //! every world. Exports are async (`call_async`, for epoch yields); only `http-client.fetch`
 //! is an async import, the other capabilities answer synchronously.
@@ -42,7 +42,7 @@ world!(authorizer, "authorizer");
 
 /// The `authorize` export of components built for `portico:plugin@0.1.0` (`wit/compat/0.1.0`):
 /// no method ARN, no `lambda-output` decision. Only exports are typed here; their imports are
-/// 0.1.0 interfaces, which the linker resolves to the 0.1.1 ones (semver-compatible).
+/// 0.1.0 interfaces, which the linker resolves to the 0.1.2 ones (semver-compatible).
 #[allow(unsafe_code, missing_docs, clippy::all)]
 pub(crate) mod authorizer_v0 {
     wasmtime::component::bindgen!({
@@ -57,3 +57,5 @@ pub(crate) mod authorizer_v0 {
 world!(mapper, "mapper");
 world!(validator, "validator");
 world!(function, "function");
+world!(template_mapper, "template-mapper");
+world!(model_validator, "model-validator");

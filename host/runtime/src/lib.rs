@@ -1,7 +1,8 @@
 //! Portico's WebAssembly plugin runtime.
 //!
-//! Every programmable step of the gateway (authorizers, mappers, validators, functions) is a
-//! WebAssembly component implementing one world of the `portico:plugin` WIT package (`wit/`).
+//! Every programmable step of the gateway (authorizers, mappers, validators, functions, template
+//! mappers, model validators) is a WebAssembly component implementing one world of the
+//! `portico:plugin` WIT package (`wit/`).
 //! This crate is the only place that knows about wasmtime: the proxy hands it component bytes
 //! and a [`PluginSpec`], gets a [`Plugin`] back, and calls it with plain Rust values.
 //!
@@ -23,6 +24,19 @@
 //!   and checks what guests return.
 //! - Errors (`error.rs`): [`LoadError`] at deploy time, [`Fault`] per call. An answer (deny,
 //!   validation failure, function error) is never a fault.
+//!
+//! ## Prepared templates and models
+//!
+//! A template mapper or model validator parses a template (compiles a model) once and keeps it
+//! *in the instance*, under an id the proxy picks. [`Plugin::render_template`] and
+//! [`Plugin::validate_model`] therefore take the source along with the id: the guest answers
+//! `unknown-template` / `unknown-model` when its instance has not prepared that id, and the same
+//! host call then prepares it and asks again, in the same instance and store, within the one
+//! deadline. With [`InstancePolicy::Fresh`] every call pays the parse; the first-party
+//! `mapper-vtl` and `validator-jsonschema` keep no request state (only parsed templates,
+//! compiled models and fetched `$ref` documents), so running them with instance reuse
+//! (`instances: reuse` in the gateway file) is safe, and makes the prepare happen once per
+//! instance.
 //!
 //! Calls must run inside a tokio runtime with the time driver enabled (deadlines use
 //! `tokio::time`); [`Runtime::load`] blocks while compiling and belongs in `spawn_blocking`.
@@ -55,5 +69,6 @@ pub use spec::{
     DEFAULT_MEMORY_LIMIT, DEFAULT_TIMEOUT, Grants, InstancePolicy, PluginKind, PluginSpec, Preopen,
 };
 pub use types::{
-    Decision, Field, MAX_LAMBDA_OUTPUT, MappedRequest, MappedResponse, Reply, RequestHead,
+    Decision, Field, MAX_LAMBDA_OUTPUT, MappedRequest, MappedResponse, ModelFailure, Overrides,
+    RenderFailure, RenderInput, Rendered, Reply, RequestHead, TemplateError,
 };

@@ -2,8 +2,9 @@
 //!
 //! Order, each step with its own error:
 //! 1. exports: the world the kind needs must be there (`WrongWorld`, listing what is exported);
-//! 2. imports, by name: a Portico capability must be granted (`NotGranted`), anything else must
-//!    be an allowed WASI 0.2 interface (`UnsupportedImport`);
+//! 2. imports, by name: a Portico capability must be granted (`NotGranted`; a model validator's
+//!    `http-client` is the one exception, linked ungranted), anything else must be an allowed
+//!    WASI 0.2 interface (`UnsupportedImport`);
 //! 3. linking: a linker holding WASI, `wasi:http` when imported (functions, or plugins granted
 //!    outbound HTTP), and only the granted capabilities, turned into an `InstancePre` (`Link`);
 //! 4. typing: the generated `*Pre::new` checks every export's signature (`WrongWorld`).
@@ -13,7 +14,9 @@ use wasmtime::component::types::ComponentItem;
 use wasmtime::component::{Component, Linker};
 use wasmtime_wasi_http::p2::bindings::ProxyPre;
 
-use crate::bindings::{authorizer, authorizer_v0, function, mapper, validator};
+use crate::bindings::{
+    authorizer, authorizer_v0, function, mapper, model_validator, template_mapper, validator,
+};
 use crate::cap;
 use crate::error::LoadError;
 use crate::host::Host;
@@ -28,6 +31,8 @@ pub(crate) enum Entry {
     Validator(validator::ValidatorPre<Host>),
     Function(function::FunctionPre<Host>),
     WasiHttp(ProxyPre<Host>),
+    TemplateMapper(template_mapper::TemplateMapperPre<Host>),
+    ModelValidator(model_validator::ModelValidatorPre<Host>),
 }
 
 /// The `wasi:http` handler export a function may have instead of `handle`.
@@ -67,7 +72,7 @@ pub(crate) fn link(
     if spec.grants.kv {
         cap::kv::add_to_linker(&mut linker).map_err(link_err)?;
     }
-    if !spec.grants.http_allow.is_empty() {
+    if !spec.grants.http_allow.is_empty() || spec.kind == PluginKind::ModelValidator {
         cap::http::add_to_linker(&mut linker).map_err(link_err)?;
     }
     let pre = linker.instantiate_pre(component).map_err(link_err)?;
@@ -92,6 +97,12 @@ pub(crate) fn link(
         }
         PluginKind::Function if wasi_http => Entry::WasiHttp(ProxyPre::new(pre).map_err(wrong)?),
         PluginKind::Function => Entry::Function(function::FunctionPre::new(pre).map_err(wrong)?),
+        PluginKind::TemplateMapper => {
+            Entry::TemplateMapper(template_mapper::TemplateMapperPre::new(pre).map_err(wrong)?)
+        }
+        PluginKind::ModelValidator => {
+            Entry::ModelValidator(model_validator::ModelValidatorPre::new(pre).map_err(wrong)?)
+        }
     })
 }
 
@@ -120,6 +131,8 @@ fn check_exports(spec: &PluginSpec, exports: &[(String, &'static str)]) -> Resul
         PluginKind::Mapper => has_func("map-request") && has_func("map-response"),
         PluginKind::Validator => has_func("validate"),
         PluginKind::Function => has_func("handle") || has_handler,
+        PluginKind::TemplateMapper => has_func("prepare") && has_func("render"),
+        PluginKind::ModelValidator => has_func("prepare") && has_func("validate"),
     };
     if !ok {
         let found = if exports.is_empty() {
@@ -206,6 +219,9 @@ fn check_import(spec: &PluginSpec, name: &str, wasi_http: bool) -> Result<(), Lo
                 "kv" if spec.grants.kv => Ok(()),
                 "kv" => Err(not_granted("add `kv` to grants")),
                 "http-client" if !spec.grants.http_allow.is_empty() => Ok(()),
+                // Optional for a model validator (remote `$ref`s): linked without a grant, every
+                // fetch then answers `host-not-allowed`.
+                "http-client" if spec.kind == PluginKind::ModelValidator => Ok(()),
                 "http-client" => Err(not_granted("list the hosts it calls in `http_allow`")),
                 _ => Err(unsupported("")),
             }

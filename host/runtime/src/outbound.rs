@@ -62,10 +62,13 @@ pub(crate) struct AllowList {
     exact: Vec<String>,
     /// `*.example.com` entries, stored as `.example.com`.
     suffixes: Vec<String>,
+    /// `host:port` entries: that host on that port only.
+    with_port: Vec<(String, u16)>,
 }
 
 impl AllowList {
-    /// Parses `http_allow` entries: host names, or `*.` followed by a host name.
+    /// Parses `http_allow` entries: host names (any port), `*.` followed by a host name (any
+    /// port), or a host name and a port (`127.0.0.1:8080`: that port only).
     pub(crate) fn parse(entries: &[String]) -> Result<Self, String> {
         let mut list = Self::default();
         for entry in entries {
@@ -73,6 +76,23 @@ impl AllowList {
             let (wildcard, name) = match lower.strip_prefix("*.") {
                 Some(rest) => (true, rest),
                 None => (false, lower.as_str()),
+            };
+            let invalid = || {
+                format!(
+                    "http_allow entry {entry:?} is not a host name, `*.` followed by a host name, \
+                     or a host name and a port"
+                )
+            };
+            let (name, port) = match name.rsplit_once(':') {
+                Some((host, port)) if !wildcard => {
+                    let number = port.parse::<u16>().ok();
+                    // `x:080` or `x:+80` would not be the port the entry seems to say.
+                    match number.filter(|n| *n > 0 && n.to_string() == port) {
+                        Some(n) => (host, Some(n)),
+                        None => return Err(invalid()),
+                    }
+                }
+                _ => (name, None),
             };
             let valid = !name.is_empty()
                 && name.len() <= 253
@@ -84,11 +104,11 @@ impl AllowList {
                             .all(|b| b.is_ascii_alphanumeric() || b == b'-')
                 });
             if !valid {
-                return Err(format!(
-                    "http_allow entry {entry:?} is not a host name or `*.` followed by a host name"
-                ));
+                return Err(invalid());
             }
-            if wildcard {
+            if let Some(port) = port {
+                list.with_port.push((name.to_owned(), port));
+            } else if wildcard {
                 list.suffixes.push(format!(".{name}"));
             } else {
                 list.exact.push(name.to_owned());
@@ -99,18 +119,34 @@ impl AllowList {
 
     /// Whether nothing is allowed.
     pub(crate) fn is_empty(&self) -> bool {
-        self.exact.is_empty() && self.suffixes.is_empty()
+        self.exact.is_empty() && self.suffixes.is_empty() && self.with_port.is_empty()
     }
 
-    /// Whether `host` (from a URI, any case, maybe with a trailing dot) is allowed.
-    pub(crate) fn allows(&self, host: &str) -> bool {
+    /// Whether `host` (from a URI, any case, maybe with a trailing dot) on `port` (the URI's,
+    /// or its scheme's default) is allowed.
+    pub(crate) fn allows(&self, host: &str, port: u16) -> bool {
         let host = host.strip_suffix('.').unwrap_or(host).to_ascii_lowercase();
         self.exact.contains(&host)
             || self
                 .suffixes
                 .iter()
                 .any(|s| host.len() > s.len() && host.ends_with(s.as_str()))
+            || self.with_port.iter().any(|(h, p)| *h == host && *p == port)
     }
+}
+
+/// The port of an absolute `http`/`https` URI: its own, or the scheme's default.
+pub(crate) fn http_port(uri: &http::Uri) -> u16 {
+    uri.port_u16().unwrap_or(
+        if uri
+            .scheme_str()
+            .is_some_and(|s| s.eq_ignore_ascii_case("https"))
+        {
+            443
+        } else {
+            80
+        },
+    )
 }
 
 /// The host of an absolute `http`/`https` URI, if the URI is one.
@@ -133,19 +169,35 @@ mod tests {
     #[test]
     fn exact_and_wildcard_hosts() {
         let l = list(&["api.example.com", "*.internal.test"]);
-        assert!(l.allows("api.example.com"));
-        assert!(l.allows("API.Example.COM."));
-        assert!(!l.allows("example.com"));
-        assert!(!l.allows("evil-api.example.com"));
-        assert!(l.allows("a.internal.test"));
-        assert!(l.allows("a.b.internal.test"));
-        assert!(!l.allows("internal.test"));
-        assert!(!l.allows("xinternal.test"));
+        assert!(l.allows("api.example.com", 443));
+        assert!(l.allows("API.Example.COM.", 8443));
+        assert!(!l.allows("example.com", 443));
+        assert!(!l.allows("evil-api.example.com", 443));
+        assert!(l.allows("a.internal.test", 80));
+        assert!(l.allows("a.b.internal.test", 80));
+        assert!(!l.allows("internal.test", 80));
+        assert!(!l.allows("xinternal.test", 80));
+    }
+
+    #[test]
+    fn a_port_entry_allows_that_port_only() {
+        let l = list(&["127.0.0.1:8080", "schemas.test:443"]);
+        assert!(l.allows("127.0.0.1", 8080));
+        assert!(!l.allows("127.0.0.1", 8081));
+        assert!(!l.allows("127.0.0.2", 8080));
+        assert!(l.allows("Schemas.Test", 443));
+        assert!(!l.allows("schemas.test", 80));
+        assert_eq!(http_port(&"https://a.b/c".parse().unwrap()), 443);
+        assert_eq!(http_port(&"http://a.b/c".parse().unwrap()), 80);
+        assert_eq!(http_port(&"http://a.b:1234/c".parse().unwrap()), 1234);
     }
 
     #[test]
     fn bad_entries_are_rejected() {
-        for bad in ["", "*", "*.", "a..b", "http://x", "a/b", "*.*.x", "x:80"] {
+        for bad in [
+            "", "*", "*.", "a..b", "http://x", "a/b", "*.*.x", "x:", "x:0", "x:080", "x:65536",
+            "*.x:80", ":80",
+        ] {
             assert!(AllowList::parse(&[bad.to_string()]).is_err(), "{bad:?}");
         }
     }

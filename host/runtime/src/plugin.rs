@@ -13,14 +13,19 @@ use tokio::sync::OwnedSemaphorePermit;
 use wasmtime::Store;
 use wasmtime_wasi_http::p2::bindings::Proxy;
 
-use crate::bindings::{authorizer, authorizer_v0, function, mapper, validator};
+use crate::bindings::{
+    authorizer, authorizer_v0, function, mapper, model_validator, template_mapper, validator,
+};
 use crate::cap;
 use crate::error::{DeadlineExceeded, Fault};
 use crate::host::{self, Host, Shared};
 use crate::loader::Entry;
 use crate::runtime::Runtime;
 use crate::spec::{InstancePolicy, PluginKind, PluginSpec};
-use crate::types::{self, Decision, MappedRequest, MappedResponse, Reply, RequestHead};
+use crate::types::{
+    self, Decision, MappedRequest, MappedResponse, ModelFailure, RenderFailure, RenderInput,
+    Rendered, Reply, RequestHead, TemplateError,
+};
 
 /// Grace after the deadline before the outer timer drops a call that is stuck in a host
 /// future; guest code is stopped at the deadline itself by the epoch callback.
@@ -80,6 +85,8 @@ pub(crate) enum Exports {
     Validator(validator::Validator),
     Function(function::Function),
     WasiHttp(Proxy),
+    TemplateMapper(template_mapper::TemplateMapper),
+    ModelValidator(model_validator::ModelValidator),
 }
 
 /// The idle instances of a plugin with the reuse policy: one single-entry lock-free queue per
@@ -344,6 +351,149 @@ impl Plugin {
         .await
     }
 
+    /// Parses template `source` in one instance and keeps it there under `id`; returns the
+    /// `$context` roots it reads, or where it does not parse. With [`InstancePolicy::Fresh`]
+    /// the parsed template dies with the instance: this is a deploy-time check, and
+    /// [`render_template`](Self::render_template) prepares on its own where needed.
+    pub async fn prepare_template(
+        &self,
+        cx: &CallContext,
+        id: u64,
+        source: &str,
+    ) -> Result<Result<Vec<String>, TemplateError>, Fault> {
+        self.require(
+            matches!(self.inner.entry, Entry::TemplateMapper(_)),
+            "prepare_template",
+        )?;
+        self.run(
+            cx,
+            async |store, ex| match ex {
+                Exports::TemplateMapper(t) => t.call_prepare(store, id, source).await,
+                _ => Err(wrong_kind()),
+            },
+            |r| Ok(r.map_err(TemplateError::from)),
+        )
+        .await
+    }
+
+    /// Renders template `id` (whose text is `source`). Renders in the instance first; when the
+    /// instance has not prepared `id` (always, for a fresh one), prepares it and renders again
+    /// in the same instance, within the one deadline. With instance reuse, a template is
+    /// parsed once per instance.
+    pub async fn render_template(
+        &self,
+        cx: &CallContext,
+        id: u64,
+        source: &str,
+        input: RenderInput,
+    ) -> Result<Result<Rendered, RenderFailure>, Fault> {
+        use template_mapper::RenderError;
+        self.require(
+            matches!(self.inner.entry, Entry::TemplateMapper(_)),
+            "render_template",
+        )?;
+        let input = types::render_input(id, input);
+        self.run(
+            cx,
+            async |store, ex| {
+                let Exports::TemplateMapper(t) = ex else {
+                    return Err(wrong_kind());
+                };
+                match t.call_render(&mut *store, &input).await? {
+                    Err(RenderError::UnknownTemplate) => {}
+                    first => return Ok(Twice::First(first)),
+                }
+                if let Err(e) = t.call_prepare(&mut *store, id, source).await? {
+                    return Ok(Twice::Unprepared(e));
+                }
+                t.call_render(store, &input).await.map(Twice::Again)
+            },
+            |r| match r {
+                Twice::First(Ok(out)) | Twice::Again(Ok(out)) => Ok(Ok(types::rendered(out))),
+                Twice::First(Err(RenderError::Failed(m)))
+                | Twice::Again(Err(RenderError::Failed(m))) => Ok(Err(RenderFailure::Failed(m))),
+                Twice::Unprepared(e) => Ok(Err(RenderFailure::Template(e.into()))),
+                Twice::First(Err(RenderError::UnknownTemplate))
+                | Twice::Again(Err(RenderError::UnknownTemplate)) => Err(Fault::BadReturn(
+                    format!("template mapper does not know template {id} right after preparing it"),
+                )),
+            },
+        )
+        .await
+    }
+
+    /// Compiles model `schema` (JSON text) with the `documents` its `$ref`s reach ((url, JSON
+    /// text) pairs) in one instance and keeps it there under `id`. `Ok(Err(why))`: the model
+    /// does not compile. Like [`prepare_template`](Self::prepare_template), a deploy-time check
+    /// with [`InstancePolicy::Fresh`].
+    pub async fn prepare_model(
+        &self,
+        cx: &CallContext,
+        id: u64,
+        schema: &str,
+        documents: &[(String, String)],
+    ) -> Result<Result<(), String>, Fault> {
+        self.require(
+            matches!(self.inner.entry, Entry::ModelValidator(_)),
+            "prepare_model",
+        )?;
+        self.run(
+            cx,
+            async |store, ex| match ex {
+                Exports::ModelValidator(v) => v.call_prepare(store, id, schema, documents).await,
+                _ => Err(wrong_kind()),
+            },
+            Ok,
+        )
+        .await
+    }
+
+    /// Validates `body` against model `id` (compiled from `schema` and `documents`, see
+    /// [`prepare_model`](Self::prepare_model)). Validates in the instance first; when the
+    /// instance has not prepared `id`, prepares it and validates again in the same instance,
+    /// within the one deadline.
+    pub async fn validate_model(
+        &self,
+        cx: &CallContext,
+        id: u64,
+        schema: &str,
+        documents: &[(String, String)],
+        body: &[u8],
+    ) -> Result<Result<(), ModelFailure>, Fault> {
+        use model_validator::ValidateError;
+        self.require(
+            matches!(self.inner.entry, Entry::ModelValidator(_)),
+            "validate_model",
+        )?;
+        self.run(
+            cx,
+            async |store, ex| {
+                let Exports::ModelValidator(v) = ex else {
+                    return Err(wrong_kind());
+                };
+                match v.call_validate(&mut *store, id, body).await? {
+                    Err(ValidateError::UnknownModel) => {}
+                    first => return Ok(Twice::First(first)),
+                }
+                if let Err(e) = v.call_prepare(&mut *store, id, schema, documents).await? {
+                    return Ok(Twice::Unprepared(e));
+                }
+                v.call_validate(store, id, body).await.map(Twice::Again)
+            },
+            |r| match r {
+                Twice::First(Ok(())) | Twice::Again(Ok(())) => Ok(Ok(())),
+                Twice::First(Err(ValidateError::Invalid(m)))
+                | Twice::Again(Err(ValidateError::Invalid(m))) => Ok(Err(ModelFailure::Invalid(m))),
+                Twice::Unprepared(why) => Ok(Err(ModelFailure::Model(why))),
+                Twice::First(Err(ValidateError::UnknownModel))
+                | Twice::Again(Err(ValidateError::UnknownModel)) => Err(Fault::BadReturn(format!(
+                    "model validator does not know model {id} right after preparing it"
+                ))),
+            },
+        )
+        .await
+    }
+
     /// Refuses a call the plugin's world has no entry point for (a proxy bug, not a guest
     /// fault, but reported as one rather than panicking).
     fn require(&self, ok: bool, call: &str) -> Result<(), Fault> {
@@ -361,7 +511,9 @@ impl Plugin {
         )))
     }
 
-    /// Runs one call: instance, deadline, call, fault classification, instance policy.
+    /// Runs one call: instance, deadline, call, fault classification, instance policy. `call`
+    /// may make several export calls into the one instance (use, then prepare and use again:
+    /// [`render_template`](Self::render_template)); they share the deadline.
     async fn run<T, R>(
         &self,
         cx: &CallContext,
@@ -453,6 +605,14 @@ impl Plugin {
                 .instantiate_async(&mut store)
                 .await
                 .map(Exports::WasiHttp),
+            Entry::TemplateMapper(pre) => pre
+                .instantiate_async(&mut store)
+                .await
+                .map(Exports::TemplateMapper),
+            Entry::ModelValidator(pre) => pre
+                .instantiate_async(&mut store)
+                .await
+                .map(Exports::ModelValidator),
         };
         match exports {
             Ok(exports) => Ok(Live {
@@ -509,6 +669,14 @@ impl Plugin {
     }
 }
 
+/// How a use-or-prepare call ended: the first call's answer, the prepare's refusal, or the
+/// answer of the call after preparing.
+enum Twice<T, E> {
+    First(T),
+    Unprepared(E),
+    Again(T),
+}
+
 fn wrong_kind() -> wasmtime::Error {
     // Not reachable: every entry point checks the kind with `Plugin::require` first.
     wasmtime::Error::msg("the plugin's kind does not have this entry point")
@@ -522,6 +690,8 @@ impl PluginKind {
             Self::Mapper => "mapper",
             Self::Validator => "validator",
             Self::Function => "function",
+            Self::TemplateMapper => "template-mapper",
+            Self::ModelValidator => "model-validator",
         }
     }
 }

@@ -57,16 +57,24 @@ pub enum PluginKind {
     /// `portico:plugin/function` (exports `handle`), or a component exporting the standard
     /// `wasi:http/incoming-handler`.
     Function,
+    /// `portico:plugin/template-mapper`: exports `prepare` and `render` (mapping templates).
+    TemplateMapper,
+    /// `portico:plugin/model-validator`: exports `prepare` and `validate` (request models). Its
+    /// `http-client` import is linked without a grant (a fetch then answers `host-not-allowed`),
+    /// since fetching remote `$ref`s is optional.
+    ModelValidator,
 }
 
 impl PluginKind {
     /// The world's full name, as error messages show it.
     pub fn world(self) -> &'static str {
         match self {
-            Self::Authorizer => "portico:plugin/authorizer@0.1.1",
-            Self::Mapper => "portico:plugin/mapper@0.1.1",
-            Self::Validator => "portico:plugin/validator@0.1.1",
-            Self::Function => "portico:plugin/function@0.1.1 or wasi:http/proxy@0.2",
+            Self::Authorizer => "portico:plugin/authorizer@0.1.2",
+            Self::Mapper => "portico:plugin/mapper@0.1.2",
+            Self::Validator => "portico:plugin/validator@0.1.2",
+            Self::Function => "portico:plugin/function@0.1.2 or wasi:http/proxy@0.2",
+            Self::TemplateMapper => "portico:plugin/template-mapper@0.1.2",
+            Self::ModelValidator => "portico:plugin/model-validator@0.1.2",
         }
     }
 }
@@ -85,8 +93,8 @@ pub struct Grants {
     pub kv: bool,
     /// `portico:plugin/http-client` (and `wasi:http/outgoing-handler` for `wasi:http`
     /// functions): host names the plugin may call. `api.example.com` matches that host only;
-    /// `*.example.com` matches any name below `example.com` (not `example.com` itself). Empty:
-    /// no outbound HTTP.
+    /// `*.example.com` matches any name below `example.com` (not `example.com` itself), on any
+    /// port; `127.0.0.1:8080` matches that host on that port only. Empty: no outbound HTTP.
     pub http_allow: Vec<String>,
     /// Directories the plugin sees through `wasi:filesystem`.
     pub preopens: Vec<Preopen>,

@@ -7,7 +7,9 @@
 
 use bytes::Bytes;
 
-use crate::bindings::{authorizer, authorizer_v0, caps::portico::plugin::types as wit, mapper};
+use crate::bindings::{
+    authorizer, authorizer_v0, caps::portico::plugin::types as wit, mapper, template_mapper as tm,
+};
 use crate::error::Fault;
 
 /// A header or parameter: name and value, in the order the client sent them.
@@ -99,6 +101,136 @@ pub struct MappedResponse {
     pub headers: Vec<Field>,
     /// Response body.
     pub body: Bytes,
+}
+
+/// Where and why a mapping template does not parse (1-based line and column).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TemplateError {
+    /// Line in the template source, from 1.
+    pub line: u32,
+    /// Column in that line, from 1.
+    pub column: u32,
+    /// What is wrong there.
+    pub message: String,
+}
+
+/// What a mapping template set besides its body: `$context.requestOverride.*` and
+/// `$context.responseOverride.*`. As the template wrote them: the proxy checks names, values and
+/// the status when it applies them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Overrides {
+    /// `$context.requestOverride.header.<name>`.
+    pub request_header: Vec<Field>,
+    /// `$context.requestOverride.path.<name>`.
+    pub request_path: Vec<Field>,
+    /// `$context.requestOverride.querystring.<name>`.
+    pub request_querystring: Vec<Field>,
+    /// `$context.responseOverride.header.<name>`.
+    pub response_header: Vec<Field>,
+    /// `$context.responseOverride.status`.
+    pub response_status: Option<u16>,
+}
+
+/// What one rendering of a mapping template sees.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RenderInput {
+    /// `$input.body`.
+    pub body: String,
+    /// `$input.params().path`.
+    pub path: Vec<Field>,
+    /// `$input.params().querystring`.
+    pub querystring: Vec<Field>,
+    /// `$input.params().header`.
+    pub header: Vec<Field>,
+    /// `$context`, as JSON text (an object).
+    pub context: String,
+    /// `$stageVariables`.
+    pub stage_variables: Vec<Field>,
+    /// Overrides already set (a request template's, seen by the response template).
+    pub overrides: Overrides,
+}
+
+/// A rendered mapping template.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Rendered {
+    /// The rendered body.
+    pub body: String,
+    /// The input's overrides plus those the template set.
+    pub overrides: Overrides,
+}
+
+/// Why a template produced no output (an answer of the template, not a plugin fault).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RenderFailure {
+    /// The template source does not parse.
+    Template(TemplateError),
+    /// It parsed, and failed while rendering (a limit, a bad `$input.path` expression …).
+    Failed(String),
+}
+
+/// Why a body was not accepted by a model (an answer of the model, not a plugin fault).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ModelFailure {
+    /// The model does not compile (bad schema, unknown remote `$ref`): why.
+    Model(String),
+    /// The body does not match: AWS's `$context.error.validationErrorString`, e.g.
+    /// `[object has missing required properties (["name"])]`.
+    Invalid(String),
+}
+
+impl From<Overrides> for tm::Overrides {
+    fn from(o: Overrides) -> Self {
+        Self {
+            request_header: o.request_header,
+            request_path: o.request_path,
+            request_querystring: o.request_querystring,
+            response_header: o.response_header,
+            response_status: o.response_status,
+        }
+    }
+}
+
+impl From<tm::Overrides> for Overrides {
+    fn from(o: tm::Overrides) -> Self {
+        Self {
+            request_header: o.request_header,
+            request_path: o.request_path,
+            request_querystring: o.request_querystring,
+            response_header: o.response_header,
+            response_status: o.response_status,
+        }
+    }
+}
+
+impl From<tm::TemplateError> for TemplateError {
+    fn from(e: tm::TemplateError) -> Self {
+        Self {
+            line: e.line,
+            column: e.column,
+            message: e.message,
+        }
+    }
+}
+
+/// The WIT input for template `template`.
+pub(crate) fn render_input(template: u64, i: RenderInput) -> tm::RenderInput {
+    tm::RenderInput {
+        template,
+        body: i.body,
+        path: i.path,
+        querystring: i.querystring,
+        header: i.header,
+        context: i.context,
+        stage_variables: i.stage_variables,
+        overrides: i.overrides.into(),
+    }
+}
+
+pub(crate) fn rendered(r: tm::Rendered) -> Rendered {
+    Rendered {
+        body: r.body,
+        overrides: r.overrides.into(),
+    }
 }
 
 impl From<RequestHead> for wit::RequestHead {

@@ -6,7 +6,10 @@ mod support;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use portico_runtime::{Decision, Fault, Grants, LoadError, MappedResponse, PluginKind, Preopen};
+use portico_runtime::{
+    Decision, Fault, Grants, InstancePolicy, LoadError, MappedResponse, ModelFailure, Overrides,
+    PluginKind, Preopen, RenderFailure, RenderInput,
+};
 use support::*;
 
 #[tokio::test]
@@ -138,7 +141,7 @@ async fn ungranted_log_is_rejected_at_load() {
         .unwrap_err();
     assert_eq!(
         err.to_string(),
-        "plugin authorizer-header imports portico:plugin/log@0.1.1, which its grants do not \
+        "plugin authorizer-header imports portico:plugin/log@0.1.2, which its grants do not \
          include (add `log` to grants)"
     );
 }
@@ -245,7 +248,7 @@ async fn wrong_world_is_rejected_with_what_it_exports() {
         LoadError::WrongWorld {
             expected, detail, ..
         } => {
-            assert_eq!(*expected, "portico:plugin/authorizer@0.1.1");
+            assert_eq!(*expected, "portico:plugin/authorizer@0.1.2");
             assert!(detail.contains("validate (func)"), "{detail}");
         }
         other => panic!("{other:?}"),
@@ -271,12 +274,12 @@ async fn kv_needs_its_grant_and_persists_across_calls() {
         .load(&s, &fixture("authorizer-needs-kv"))
         .unwrap_err();
     match &err {
-        LoadError::NotGranted { import, .. } => assert_eq!(import, "portico:plugin/kv@0.1.1"),
+        LoadError::NotGranted { import, .. } => assert_eq!(import, "portico:plugin/kv@0.1.2"),
         other => panic!("{other:?}"),
     }
     assert_eq!(
         err.to_string(),
-        "plugin authorizer-needs-kv imports portico:plugin/kv@0.1.1, which its grants do not \
+        "plugin authorizer-needs-kv imports portico:plugin/kv@0.1.2, which its grants do not \
          include (add `kv` to grants)"
     );
 
@@ -540,4 +543,180 @@ async fn files_are_reachable_only_through_preopens() {
             other => panic!("{path} (preopen {preopen}) was readable: {other:?}"),
         }
     }
+}
+
+// Template mappers and model validators: the template (model) lives in the instance; the host
+// call prepares it when the instance does not know it.
+
+/// A request template exercising `$input`, `$context`, `$util` and an override.
+const PET_TEMPLATE: &str = r#"#set($inputRoot = $input.path('$'))
+{
+  "id": "$input.params('id')",
+  "requestId": "$context.requestId",
+  "name": "$util.escapeJavaScript($inputRoot.name)",
+  "stage": "$stageVariables.env"
+}
+#set($context.responseOverride.status = 201)"#;
+
+fn pet_input(body: &str) -> RenderInput {
+    RenderInput {
+        body: body.into(),
+        path: vec![("id".into(), "42".into())],
+        context: r#"{"requestId": "req-9", "stage": "prod"}"#.into(),
+        stage_variables: vec![("env".into(), "test".into())],
+        ..RenderInput::default()
+    }
+}
+
+#[tokio::test]
+async fn template_mapper_renders_through_the_component() {
+    let p = load("mapper-vtl", PluginKind::TemplateMapper, Grants::default());
+    let roots = p.prepare_template(&cx(), 1, PET_TEMPLATE).await;
+    // The override the template sets is not a `$context` value it reads.
+    assert_eq!(roots, Ok(Ok(vec!["requestId".into()])));
+    let out = p
+        .render_template(
+            &cx(),
+            1,
+            PET_TEMPLATE,
+            pet_input(r#"{"name": "Rex \"the dog\""}"#),
+        )
+        .await
+        .expect("no fault")
+        .expect("renders");
+    let body: serde_json::Value = serde_json::from_str(&out.body).expect("JSON out");
+    assert_eq!(
+        body,
+        serde_json::json!({"id": "42", "requestId": "req-9", "name": "Rex \"the dog\"", "stage": "test"})
+    );
+    assert_eq!(
+        out.overrides,
+        Overrides {
+            response_status: Some(201),
+            ..Overrides::default()
+        }
+    );
+}
+
+#[tokio::test]
+async fn unknown_template_is_prepared_then_rendered_on_fresh_and_reused_instances() {
+    // Fresh: every call is a new instance that knows no template, so every call prepares what
+    // it is given.
+    let fresh = load("mapper-vtl", PluginKind::TemplateMapper, Grants::default());
+    for (source, want) in [("one $input.body", "one a"), ("two $input.body", "two a")] {
+        let out = fresh
+            .render_template(&cx(), 7, source, pet_input("a"))
+            .await;
+        assert_eq!(out.map(|r| r.map(|r| r.body)), Ok(Ok(want.into())));
+    }
+    assert_eq!(fresh.instantiations(), 2);
+
+    // Reused: the first call prepares id 7 and the instance keeps it, so a second call under
+    // the same id renders the template prepared first (the source is not parsed again).
+    let reused = load_with(
+        "mapper-vtl",
+        PluginKind::TemplateMapper,
+        Grants::default(),
+        InstancePolicy::Reuse { max_uses: 100 },
+    );
+    for source in ["one $input.body", "two $input.body"] {
+        let out = reused
+            .render_template(&cx(), 7, source, pet_input("a"))
+            .await;
+        assert_eq!(out.map(|r| r.map(|r| r.body)), Ok(Ok("one a".into())));
+    }
+    assert_eq!(reused.instantiations(), 1);
+    let other = reused
+        .render_template(&cx(), 8, "two $input.body", pet_input("b"))
+        .await;
+    assert_eq!(other.map(|r| r.map(|r| r.body)), Ok(Ok("two b".into())));
+}
+
+#[tokio::test]
+async fn template_parse_error_has_line_and_column() {
+    let p = load("mapper-vtl", PluginKind::TemplateMapper, Grants::default());
+    let source = "{\n  #if($input.body\n}";
+    let prepared = p
+        .prepare_template(&cx(), 1, source)
+        .await
+        .expect("no fault");
+    let Err(e) = prepared else {
+        panic!("{prepared:?}");
+    };
+    // The `#if(` on line 2 runs on to the `}` opening line 3.
+    assert_eq!((e.line, e.column), (3, 1), "{e:?}");
+    assert!(e.message.contains("expected ')'"), "{e:?}");
+    let rendered = p
+        .render_template(&cx(), 1, source, pet_input(""))
+        .await
+        .expect("no fault");
+    assert_eq!(rendered, Err(RenderFailure::Template(e)));
+}
+
+const PET_MODEL: &str = r#"{"type": "object", "required": ["name"],
+    "properties": {"name": {"type": "string"}, "age": {"type": "integer", "minimum": 0}}}"#;
+
+#[tokio::test]
+async fn model_validator_answers_aws_validation_error_strings() {
+    for policy in [
+        InstancePolicy::Fresh,
+        InstancePolicy::Reuse { max_uses: 100 },
+    ] {
+        let p = load_with(
+            "validator-jsonschema",
+            PluginKind::ModelValidator,
+            Grants::default(),
+            policy,
+        );
+        assert_eq!(p.prepare_model(&cx(), 1, PET_MODEL, &[]).await, Ok(Ok(())));
+        let ok = p
+            .validate_model(&cx(), 1, PET_MODEL, &[], br#"{"name": "Rex", "age": 3}"#)
+            .await;
+        assert_eq!(ok, Ok(Ok(())), "{policy:?}");
+        let missing = p
+            .validate_model(&cx(), 1, PET_MODEL, &[], br#"{"age": 3}"#)
+            .await;
+        assert_eq!(
+            missing,
+            Ok(Err(ModelFailure::Invalid(
+                r#"[object has missing required properties (["name"])]"#.into()
+            ))),
+            "{policy:?}"
+        );
+        let not_json = p.validate_model(&cx(), 1, PET_MODEL, &[], b"{").await;
+        assert!(
+            matches!(&not_json, Ok(Err(ModelFailure::Invalid(m))) if m.starts_with("[Invalid JSON in request body")),
+            "{not_json:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn model_validator_uses_supplied_documents_and_needs_a_grant_to_fetch() {
+    let p = load(
+        "validator-jsonschema",
+        PluginKind::ModelValidator,
+        Grants::default(),
+    );
+    let schema = r#"{"$ref": "https://schemas.example.com/pet.json"}"#;
+    let docs = vec![(
+        "https://schemas.example.com/pet.json".to_string(),
+        PET_MODEL.to_string(),
+    )];
+    let bad = p.validate_model(&cx(), 2, schema, &docs, b"{}").await;
+    assert_eq!(
+        bad,
+        Ok(Err(ModelFailure::Invalid(
+            r#"[object has missing required properties (["name"])]"#.into()
+        )))
+    );
+    // Not supplied, and no host granted: the model does not compile, saying why.
+    let unfetched = p.validate_model(&cx(), 3, schema, &[], b"{}").await;
+    assert!(
+        matches!(&unfetched, Ok(Err(ModelFailure::Model(m)))
+            if m.contains("https://schemas.example.com/pet.json") && m.contains("not allowed")),
+        "{unfetched:?}"
+    );
+    let broken = p.prepare_model(&cx(), 4, r#"{"type": 12}"#, &[]).await;
+    assert!(matches!(broken, Ok(Err(_))), "{broken:?}");
 }

@@ -14,8 +14,6 @@ mod bindings {
 
 use bindings::{Allow, Decision, Guest};
 
-
-
 struct Legacy;
 
 impl Guest for Legacy {

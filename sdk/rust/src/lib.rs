@@ -17,7 +17,7 @@
 //! How the pieces fit:
 //!
 //! - [`bindings`] holds what `wit_bindgen::generate!` makes of `wit/` (package
-//!   `portico:plugin@0.1.1`): the host capabilities once, then one module per plugin world.
+//!   `portico:plugin@0.1.2`): the host capabilities once, then one module per plugin world.
 //! - [`Authorizer`], [`Mapper`], [`Validator`] and [`Function`] are the traits a plugin
 //!   implements; [`export_authorizer!`], [`export_mapper!`], [`export_validator!`] and
 //!   [`export_function!`] export an implementation as the component's world. A crate exports

@@ -19,7 +19,7 @@ use wasmtime_wasi_http::{RequestOptions, WasiBody, WasiHttpHooks};
 
 use crate::bindings::caps::portico::plugin::http_client::{self, Error, Request, Response};
 use crate::host::Host;
-use crate::outbound::{AllowList, OutboundError, OutboundHttp, http_host};
+use crate::outbound::{AllowList, OutboundError, OutboundHttp, http_host, http_port};
 
 /// Largest request body a guest may send through `wasi:http` (the WIT `http-client` takes a
 /// `list<u8>`, bounded by the guest's memory).
@@ -43,7 +43,7 @@ impl HttpGrant {
         timeout: Duration,
     ) -> Result<http::Response<Bytes>, SendError> {
         let host = http_host(req.uri()).ok_or(SendError::BadUrl)?;
-        if !self.allow.allows(host) {
+        if !self.allow.allows(host, http_port(req.uri())) {
             return Err(SendError::NotAllowed(host.to_owned()));
         }
         if timeout.is_zero() {
@@ -71,8 +71,15 @@ enum SendError {
 impl http_client::Host for Host {
     async fn fetch(&mut self, req: Request) -> Result<Response, Error> {
         let Some(grant) = self.shared.http.clone() else {
-            // Not reachable: the interface is linked only when hosts are granted.
-            return Err(Error::HostNotAllowed(String::new()));
+            // Linked without a grant (a model validator's optional remote `$ref`s): no host is
+            // allowed.
+            let host = req
+                .url
+                .parse::<http::Uri>()
+                .ok()
+                .and_then(|u| http_host(&u).map(str::to_owned))
+                .unwrap_or_default();
+            return Err(Error::HostNotAllowed(host));
         };
         let requested = if req.timeout_ms == 0 {
             Duration::MAX
