@@ -85,7 +85,11 @@ async fn passthrough_follows_every_row_of_the_table() {
                         r#"{"message":"Unsupported Media Type"}"#,
                         "UnsupportedMediaTypeException",
                     );
-                    assert_eq!(up.count(), before, "{case}: the upstream must not be called");
+                    assert_eq!(
+                        up.count(),
+                        before,
+                        "{case}: the upstream must not be called"
+                    );
                 }
                 "P" => {
                     assert_eq!(reply.status, 200, "{case}: {}", reply.text());
@@ -145,10 +149,14 @@ paths:
     )
     .await;
     assert_eq!(reply.status, 200, "{}", reply.text());
-    let sent: serde_json::Value = serde_json::from_slice(&up.last().body).expect("JSON upstream body");
+    let sent: serde_json::Value =
+        serde_json::from_slice(&up.last().body).expect("JSON upstream body");
     assert_eq!(sent["id"], "abc");
     assert_eq!(sent["count"], "3");
-    assert_eq!(sent["things"], serde_json::json!({"1": {}, "2": {}, "3": {}}));
+    assert_eq!(
+        sent["things"],
+        serde_json::json!({"1": {}, "2": {}, "3": {}})
+    );
     assert_eq!(
         reply.text(),
         r#"{"names": ["rex", "tom"], "stage": "prod", "color": "blue"}"#
@@ -375,7 +383,9 @@ async fn function_selection_on_the_error_message() {
 /// (base64 in the event, decoded on the way back because `image/png` is a binary type).
 #[tokio::test]
 async fn binary_round_trips() {
-    let png: Vec<u8> = vec![0x89, b'P', b'N', b'G', 0x0d, 0x0a, 0x1a, 0x0a, 0, 0xff, 0xfe];
+    let png: Vec<u8> = vec![
+        0x89, b'P', b'N', b'G', 0x0d, 0x0a, 0x1a, 0x0a, 0, 0xff, 0xfe,
+    ];
     let up = Upstream::start().await;
     let dir = Dir::new();
     let binary = "x-amazon-apigateway-binary-media-types: [image/png]\n";
@@ -418,7 +428,11 @@ async fn binary_round_trips() {
     )
     .await;
     assert_eq!(through.status, 200, "{}", through.text());
-    assert_eq!(up.last().body.to_vec(), png, "binary passthrough keeps the bytes");
+    assert_eq!(
+        up.last().body.to_vec(),
+        png,
+        "binary passthrough keeps the bytes"
+    );
 
     let encoded = send(
         "POST",
@@ -441,7 +455,10 @@ async fn binary_round_trips() {
     .await;
     assert_eq!(echoed.status, 200, "{}", echoed.text());
     let event_body = echoed.json()["body"].as_str().unwrap().to_owned();
-    assert_eq!(event_body, b64, "the event carries the image base64-encoded");
+    assert_eq!(
+        event_body, b64,
+        "the event carries the image base64-encoded"
+    );
 }
 
 const VALIDATED_API: &str = r#"openapi: 3.0.1
@@ -523,8 +540,17 @@ async fn validation_errors_their_order_and_detail() {
         "BadRequestException",
     );
 
-    let headers = [("x-header-param", "h"), ("content-type", "application/json")];
-    let bad = send("POST", &gw.url("/prod/pets/x?qs1=v"), &headers, r#"{"age": -1}"#).await;
+    let headers = [
+        ("x-header-param", "h"),
+        ("content-type", "application/json"),
+    ];
+    let bad = send(
+        "POST",
+        &gw.url("/prod/pets/x?qs1=v"),
+        &headers,
+        r#"{"age": -1}"#,
+    )
+    .await;
     assert_eq!(bad.status, 400, "{}", bad.text());
     // Substitution, not JSON encoding: the detail's quotes land in the body as they are, as on
     // AWS.
@@ -621,7 +647,10 @@ paths:
     assert_eq!(up.last().body, "{\"body\": \"a\\uFFFDb\"}");
 
     // Still serving.
-    assert_eq!(send("POST", &gw.url("/prod/loop"), &[], "[1]").await.status, 200);
+    assert_eq!(
+        send("POST", &gw.url("/prod/loop"), &[], "[1]").await.status,
+        200
+    );
 }
 
 #[test]
@@ -665,8 +694,8 @@ paths:
         .output()
         .expect("run portico check");
     assert!(!out.status.success());
-    let text = String::from_utf8_lossy(&out.stdout).into_owned()
-        + &String::from_utf8_lossy(&out.stderr);
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
     assert!(
         text.contains("api.yaml: paths./a.post.x-amazon-apigateway-integration.requestTemplates.application/json: the template does not parse: line 2, column"),
         "{text}"
@@ -738,8 +767,14 @@ paths:
     assert_eq!(reply.status, 200, "{}", reply.text());
     assert_eq!(reply.json(), serde_json::json!({"sum": 5}));
     let seen = up.last();
-    assert_eq!(seen.headers.get("content-type").unwrap(), "text/xml; charset=utf-8");
-    assert_eq!(seen.headers.get("soapaction").unwrap(), "http://tempuri.org/Add");
+    assert_eq!(
+        seen.headers.get("content-type").unwrap(),
+        "text/xml; charset=utf-8"
+    );
+    assert_eq!(
+        seen.headers.get("soapaction").unwrap(),
+        "http://tempuri.org/Add"
+    );
     let sent = String::from_utf8_lossy(&seen.body).into_owned();
     assert!(sent.contains("<a>2</a><b>3</b>"), "{sent}");
 }

@@ -92,11 +92,13 @@ impl ParamSource {
         } else if expr == "integration.response.body" {
             Ok(Self::ResponseBody)
         } else if let Some(n) = named("integration.response.body.") {
-            n.and_then(|p| body_path(expr, &p)).map(Self::ResponseBodyPath)
+            n.and_then(|p| body_path(expr, &p))
+                .map(Self::ResponseBodyPath)
         } else if expr == "method.request.body" {
             Ok(Self::RequestBody)
         } else if let Some(n) = named("method.request.body.") {
-            n.and_then(|p| body_path(expr, &p)).map(Self::RequestBodyPath)
+            n.and_then(|p| body_path(expr, &p))
+                .map(Self::RequestBodyPath)
         } else {
             Err(format!(
                 "{expr} is not a mapping expression (expected 'static', method.request.path|querystring|header.NAME, stageVariables.NAME or context.NAME)"

@@ -166,9 +166,16 @@ pub fn import(file: &str, doc: &Value, report: &mut Report) -> Imported {
                 continue;
             };
             let shared = item.get("parameters");
-            if let Some(route) =
-                operation(&mut cx, &opath, resource, method, op, shared, &methods, &mut models)
-            {
+            if let Some(route) = operation(
+                &mut cx,
+                &opath,
+                resource,
+                method,
+                op,
+                shared,
+                &methods,
+                &mut models,
+            ) {
                 out.routes.push(route);
             }
         }
@@ -202,6 +209,9 @@ fn binary_media_types(cx: &mut Cx<'_>, path: &DocPath, value: &Value) -> BinaryM
 }
 
 /// One method of `resource`; `None` when it has no usable integration (reported).
+// The walk's state (diagnostics, place, the document's schemes and validators, the models an
+// inline body schema joins) is each needed here; a struct for one call would only rename it.
+#[allow(clippy::too_many_arguments)]
 fn operation(
     cx: &mut Cx<'_>,
     path: &DocPath,
@@ -488,8 +498,14 @@ paths:
           default: {statusCode: 200}
 "#);
         let text = report.to_string();
-        assert!(text.contains("nope is not declared in x-amazon-apigateway-request-validators"), "{text}");
+        assert!(
+            text.contains("nope is not declared in x-amazon-apigateway-request-validators"),
+            "{text}"
+        );
         assert!(text.contains("sometimes is not when_no_match"), "{text}");
-        assert!(text.contains("requestTemplates.application/json: the template does not parse: line 1"), "{text}");
+        assert!(
+            text.contains("requestTemplates.application/json: the template does not parse: line 1"),
+            "{text}"
+        );
     }
 }

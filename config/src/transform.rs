@@ -256,9 +256,17 @@ mod tests {
     #[test]
     fn response_template_follows_the_first_accept() {
         let t = templates(&["application/xml", "text/plain"]);
-        assert_eq!(response_template(&t, Some("text/plain, application/xml")).unwrap().0, "text/plain");
+        assert_eq!(
+            response_template(&t, Some("text/plain, application/xml"))
+                .unwrap()
+                .0,
+            "text/plain"
+        );
         // No match and no application/json: the first defined.
-        assert_eq!(response_template(&t, Some("image/png")).unwrap().0, "application/xml");
+        assert_eq!(
+            response_template(&t, Some("image/png")).unwrap().0,
+            "application/xml"
+        );
         let t = templates(&["application/json", "text/plain"]);
         assert_eq!(response_template(&t, None).unwrap().0, "application/json");
         assert!(response_template(&templates(&[]), None).is_none());
@@ -266,7 +274,8 @@ mod tests {
 
     #[test]
     fn binary_media_types_glob() {
-        let b = BinaryMediaTypes::new(["image~1*".to_owned(), "application/octet-stream".to_owned()]);
+        let b =
+            BinaryMediaTypes::new(["image~1*".to_owned(), "application/octet-stream".to_owned()]);
         assert!(b.matches(Some("image/png")));
         assert!(b.matches(Some("IMAGE/webp; q=1, text/html")));
         assert!(!b.matches(Some("text/html, image/png")));

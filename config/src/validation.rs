@@ -89,10 +89,19 @@ mod tests {
 
     #[test]
     fn required_params_sort_like_aws() {
-        let mut params = vec![
-            RequiredParam { location: ParamLocation::Querystring, name: "qs1".into() },
-            RequiredParam { location: ParamLocation::Path, name: "issuer".into() },
-            RequiredParam { location: ParamLocation::Header, name: "x-header-param".into() },
+        let mut params = [
+            RequiredParam {
+                location: ParamLocation::Querystring,
+                name: "qs1".into(),
+            },
+            RequiredParam {
+                location: ParamLocation::Path,
+                name: "issuer".into(),
+            },
+            RequiredParam {
+                location: ParamLocation::Header,
+                name: "x-header-param".into(),
+            },
         ];
         params.sort();
         assert_eq!(

@@ -159,7 +159,12 @@ pub(super) fn method_validation(
 
 /// The model a body schema names: a `$ref` to one of the API's models, or an inline schema
 /// added to the models under a name made from its place in the document.
-fn model_name(path: &DocPath, schema: &Value, models: &mut Vec<(String, Value)>, i: usize) -> String {
+fn model_name(
+    path: &DocPath,
+    schema: &Value,
+    models: &mut Vec<(String, Value)>,
+    i: usize,
+) -> String {
     if let Some(r) = schema.get("$ref").and_then(Value::as_str)
         && let Some(name) = ref_model_name(r)
         && schema.as_object().is_some_and(|o| o.len() == 1)

@@ -22,9 +22,9 @@ use portico_config::transform::BinaryMediaTypes;
 use super::Answer;
 use super::lambda::{self, AuthorizerContext};
 use super::response::{self, ResponseCx, Selector, Upstream};
-use crate::phase::mapping;
 use crate::Gateway;
 use crate::integration::headers;
+use crate::phase::mapping;
 use crate::phase::plugin::record_fault;
 use crate::pipeline::body::full;
 use crate::pipeline::context::RequestContext;
@@ -72,8 +72,13 @@ pub async fn call(
                 scopes: cx.authorizer.map(|a| a.scopes.clone()).unwrap_or_default(),
             };
             let is_binary = binary.matches(cx.header("content-type"));
-            let event =
-                lambda::event(integration.payload_format, cx, &body, is_binary, &authorizer);
+            let event = lambda::event(
+                integration.payload_format,
+                cx,
+                &body,
+                is_binary,
+                &authorizer,
+            );
             version
                 .plugin
                 .invoke_event(&call, event)

@@ -153,7 +153,12 @@ fn response_param(
     let header_values = |h: &str| -> Vec<&str> {
         upstream
             .headers
-            .map(|m| m.get_all(h).iter().filter_map(|v| v.to_str().ok()).collect())
+            .map(|m| {
+                m.get_all(h)
+                    .iter()
+                    .filter_map(|v| v.to_str().ok())
+                    .collect()
+            })
             .unwrap_or_default()
     };
     match source {

@@ -48,7 +48,8 @@ pub fn map_request(
     let content_type = cx.header("content-type");
     let is_binary = binary.matches(content_type);
     let payload = convert(body, is_binary, integration.content_handling)?;
-    let as_text = !is_binary || integration.content_handling == Some(ContentHandling::ConvertToText);
+    let as_text =
+        !is_binary || integration.content_handling == Some(ContentHandling::ConvertToText);
     match request_mapping(
         &integration.request_templates,
         integration.passthrough,
@@ -84,14 +85,13 @@ pub fn convert(
     handling: Option<ContentHandling>,
 ) -> Result<Bytes, GatewayError> {
     match (is_binary, handling) {
-        (false, Some(ContentHandling::ConvertToBinary)) => B64
-            .decode(body.trim_ascii())
-            .map(Bytes::from)
-            .map_err(|e| {
+        (false, Some(ContentHandling::ConvertToBinary)) => {
+            B64.decode(body.trim_ascii()).map(Bytes::from).map_err(|e| {
                 GatewayError::Configuration(format!(
                     "CONVERT_TO_BINARY: the payload is not base64: {e}"
                 ))
-            }),
+            })
+        }
         (true, Some(ContentHandling::ConvertToText)) => Ok(Bytes::from(B64.encode(&body))),
         _ => Ok(body),
     }
@@ -244,7 +244,12 @@ pub fn context_tree(cx: &RequestContext<'_>, roots: &[String]) -> Value {
             "authorizer" => authorizer_tree(cx),
             "error" => {
                 let mut m = Map::new();
-                for k in ["message", "messageString", "responseType", "validationErrorString"] {
+                for k in [
+                    "message",
+                    "messageString",
+                    "responseType",
+                    "validationErrorString",
+                ] {
                     m.insert(k.to_owned(), Value::from(var(&format!("error.{k}"))));
                 }
                 Value::Object(m)

@@ -7,9 +7,7 @@
 //! - a body that fails its model: 400 BAD_REQUEST_BODY, `{"message": "Invalid request body"}`,
 //!   the detail in `$context.error.validationErrorString`.
 
-use portico_config::validation::{
-    ApiModels, MethodValidation, ParamLocation, missing_message,
-};
+use portico_config::validation::{ApiModels, MethodValidation, ParamLocation, missing_message};
 
 use crate::pipeline::context::RequestContext;
 use crate::pipeline::error::GatewayError;

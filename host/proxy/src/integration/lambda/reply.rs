@@ -364,8 +364,13 @@ mod tests {
     }
 
     fn futures_body(resp: Response<Body>) -> Vec<u8> {
-        let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
-        rt.block_on(resp.into_body().collect()).unwrap().to_bytes().to_vec()
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        rt.block_on(resp.into_body().collect())
+            .unwrap()
+            .to_bytes()
+            .to_vec()
     }
 
     #[test]
