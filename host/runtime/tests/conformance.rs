@@ -29,7 +29,7 @@ use support::{cache_dir, cx, fixture, spec};
 
 const SUITE: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../../../shared/conformance/json-schema-test-suite"
+    "/../../tests/conformance/json-schema-test-suite"
 );
 
 /// Documents the remotes server has answered with 200.

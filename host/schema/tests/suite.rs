@@ -13,7 +13,7 @@ use serde_json::Value;
 
 const SUITE: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../../../shared/conformance/json-schema-test-suite"
+    "/../../tests/conformance/json-schema-test-suite"
 );
 
 /// Every file under `dir`, recursively, sorted.
