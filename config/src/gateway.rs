@@ -270,6 +270,14 @@ pub struct RawApi {
     /// Stages by name.
     #[serde(default)]
     pub stages: BTreeMap<String, RawStage>,
+    /// A `template-mapper` plugin that renders this API's VTL mapping templates (default: the
+    /// built-in engine).
+    #[serde(default)]
+    pub template_mapper: Option<String>,
+    /// A `model-validator` plugin that checks this API's request bodies against its models
+    /// (default: the built-in validator).
+    #[serde(default)]
+    pub model_validator: Option<String>,
 }
 
 /// A stage.

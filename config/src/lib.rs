@@ -347,6 +347,10 @@ fn load_inner(source: &dyn Source, file: &str, report: &mut Report) -> Option<Co
             api_key_source: imported.api_key_source,
             binary_media_types: imported.binary_media_types,
             models,
+            engines: Engines {
+                template_mapper: raw_api.template_mapper.clone(),
+                model_validator: raw_api.model_validator.clone(),
+            },
             policy: imported.policy.as_ref().and_then(|doc| {
                 let scope = portico_auth::policy::ArnScope {
                     region: &aws.region,
@@ -369,6 +373,7 @@ fn load_inner(source: &dyn Source, file: &str, report: &mut Report) -> Option<Co
     let plugins = plugins::validate(source, file, &raw.plugins, report);
     files.extend(plugins.iter().map(|p| p.file.clone()));
     plugins::check_references(&apis, &plugins, report);
+    plugins::check_engines(file, &apis, &plugins, report);
     let cache_dir = match raw.cache_dir.as_deref() {
         Some("off") => None,
         Some(dir) => Some(source.path(dir).unwrap_or_else(|| PathBuf::from(dir))),

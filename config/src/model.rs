@@ -310,6 +310,18 @@ pub struct Api {
     /// The API's models (`components.schemas` / `definitions`), compiled; `None` when it has
     /// none.
     pub models: Option<crate::validation::ApiModels>,
+    /// The components that render its templates and validate its bodies, when not built in.
+    pub engines: Engines,
+}
+
+/// The plugins an API's mapping templates and models run in, by name. `None`: the built-in
+/// engine (`portico-vtl`, `portico-schema`), which the first-party components also embed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Engines {
+    /// A `template-mapper` plugin (gateway file `template_mapper`).
+    pub template_mapper: Option<String>,
+    /// A `model-validator` plugin (gateway file `model_validator`).
+    pub model_validator: Option<String>,
 }
 
 /// A stage: a name (the first path segment), its variables and its settings.

@@ -222,6 +222,34 @@ pub fn function_for_stage(
     Some(name)
 }
 
+/// The `template_mapper` and `model_validator` of every API (in gateway file `file`) must name
+/// plugins of those kinds.
+pub fn check_engines(file: &str, apis: &[Api], plugins: &[PluginDef], report: &mut Report) {
+    for (i, api) in apis.iter().enumerate() {
+        let engines = [
+            ("template_mapper", &api.engines.template_mapper, PluginKind::TemplateMapper),
+            ("model_validator", &api.engines.model_validator, PluginKind::ModelValidator),
+        ];
+        for (field, name, kind) in engines {
+            let Some(name) = name else { continue };
+            let path = format!("apis[{i}].{field}");
+            match plugins.iter().find(|p| &p.name == name) {
+                Some(p) if p.kind == kind => {}
+                Some(p) => report.error(
+                    file,
+                    path,
+                    format!("plugin {name} is a {} plugin, not a {}", p.kind.name(), kind.name()),
+                ),
+                None => report.error(
+                    file,
+                    path,
+                    format!("the gateway file declares no plugin {name} (add it under `plugins:` with kind {})", kind.name()),
+                ),
+            }
+        }
+    }
+}
+
 /// Every plugin a method names must exist and be of the right kind.
 pub fn check_references(apis: &[Api], plugins: &[PluginDef], report: &mut Report) {
     let by_name: BTreeMap<&str, &PluginDef> =

@@ -8,10 +8,12 @@
 //! - [`plugin`]: validator and mapper plugins (400 / 500), and plugin fault accounting;
 //! - [`cache`]: the stage response cache (lookup, single-flight fill, invalidation);
 //! - [`mapping`]: request templates, passthrough and `contentHandling` of non-proxy
-//!   integrations (415 / 500).
+//!   integrations (415 / 500);
+//! - [`engine`]: the API's template and model engines when they are components.
 
 pub mod authorize;
 pub mod cache;
+pub mod engine;
 pub mod mapping;
 pub mod plugin;
 pub mod traffic;

@@ -39,7 +39,6 @@ use http::{HeaderValue, Request, Response, Version};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use portico_cache::{CachedResponse, Fill};
-use portico_config::transform::BinaryMediaTypes;
 use portico_config::{IntegrationKind, UnauthorizedCacheControl};
 
 use self::body::{Body, Observed, OnDone, full};
@@ -50,6 +49,7 @@ use crate::integration::http::{Forwarding, Payload};
 use crate::integration::{self, Answer};
 use crate::listener::Worker;
 use crate::phase::cache::{self, CacheStatus, RouteCaching, StageCacheRt};
+use crate::phase::engine::ApiMapping;
 use crate::phase::traffic;
 use crate::phase::{authorize, plugin, validate};
 use crate::plugins::Slot;
@@ -214,7 +214,14 @@ pub async fn handle(
         let cx = RequestContext { api_key: key, ..cx };
 
         if let (Some(validation), ReqBody::Whole(bytes)) = (&route.validation, &body)
-            && let Err(e) = validate::check(&cx, validation, api.models.as_ref(), bytes)
+            && let Err(e) = validate::check(
+                &cx,
+                validation,
+                api.models.as_ref(),
+                api.engines.models.as_deref().map(|s| (gw, s)),
+                bytes,
+            )
+            .await
         {
             break 'pipeline Err(e);
         }
@@ -233,7 +240,10 @@ pub async fn handle(
             function: stage.functions.get(route_id).and_then(Option::as_ref),
             snap: &snap,
             route,
-            binary: &api.binary_media_types,
+            mapping: ApiMapping {
+                binary: &api.binary_media_types,
+                templates: api.engines.templates.as_deref().map(|s| (gw, s)),
+            },
             conn,
             max_body,
             body,
@@ -303,8 +313,8 @@ struct Integrate<'r> {
     function: Option<&'r Arc<Slot>>,
     snap: &'r Snapshot,
     route: &'r RouteRt,
-    /// The API's `binaryMediaTypes`.
-    binary: &'r BinaryMediaTypes,
+    /// The API's `binaryMediaTypes` and template engine.
+    mapping: ApiMapping<'r>,
     conn: &'r ConnInfo,
     max_body: u64,
     body: ReqBody,
@@ -326,7 +336,7 @@ impl Integrate<'_> {
             function,
             snap,
             route,
-            binary,
+            mapping,
             conn,
             max_body,
             body,
@@ -354,7 +364,7 @@ impl Integrate<'_> {
         };
         let answer = match integration.kind {
             IntegrationKind::Mock => {
-                integration::mock::respond(&cx, integration, binary, whole(body))
+                integration::mock::respond(&cx, integration, mapping, whole(body)).await
             }
             IntegrationKind::FunctionMapped => {
                 integration::function::call_mapped(
@@ -363,7 +373,7 @@ impl Integrate<'_> {
                     &cx,
                     integration,
                     function,
-                    binary,
+                    mapping,
                     whole(body),
                 )
                 .await
@@ -375,7 +385,7 @@ impl Integrate<'_> {
                     &cx,
                     integration,
                     function,
-                    binary,
+                    mapping.binary,
                     whole(body),
                 )
                 .await
@@ -389,7 +399,7 @@ impl Integrate<'_> {
                 let payload = match (integration.kind, body) {
                     (IntegrationKind::Http, body) => Payload::Mapped {
                         body: whole(body),
-                        binary,
+                        api: mapping,
                     },
                     (_, ReqBody::Whole(bytes)) => Payload::Proxy(full(bytes)),
                     (_, ReqBody::Stream(stream)) => Payload::Proxy(stream),

@@ -69,6 +69,8 @@ pub struct ApiRt {
     pub binary_media_types: portico_config::transform::BinaryMediaTypes,
     /// The models request validation checks bodies against.
     pub models: Option<portico_config::validation::ApiModels>,
+    /// The components its templates render in and its bodies validate in, if not built in.
+    pub engines: crate::phase::engine::Engines,
 }
 
 /// One route, compiled.
@@ -265,6 +267,7 @@ impl Snapshot {
                 policy: api.policy.clone(),
                 binary_media_types: api.binary_media_types.clone(),
                 models: api.models.clone(),
+                engines: engines(slots, api, &mut errors),
             });
         }
         if !errors.is_empty() {
@@ -345,6 +348,29 @@ fn stage_function(
             ));
             None
         }
+    }
+}
+
+/// The API's engine components (`portico check` has made sure they name plugins of the right
+/// kinds; a plugin that failed to load is an error here).
+fn engines(
+    slots: &HashMap<String, Arc<Slot>>,
+    api: &portico_config::Api,
+    errors: &mut Vec<String>,
+) -> crate::phase::engine::Engines {
+    let mut find = |name: &Option<String>, kind: PluginKind| {
+        let name = name.as_deref()?;
+        match slots.get(name) {
+            Some(s) if s.kind == kind => Some(Arc::clone(s)),
+            _ => {
+                errors.push(format!("api {}: no {} plugin named {name}", api.name, kind.name()));
+                None
+            }
+        }
+    };
+    crate::phase::engine::Engines {
+        templates: find(&api.engines.template_mapper, PluginKind::TemplateMapper),
+        models: find(&api.engines.model_validator, PluginKind::ModelValidator),
     }
 }
 

@@ -40,7 +40,7 @@ pub mod models;
 pub mod refs;
 
 pub use model::{Model, compile_schema};
-pub use models::{ModelError, Models};
+pub use models::{ModelError, Models, Portable};
 
 /// The largest schema document accepted, in bytes of its compact JSON serialization (1 MiB).
 /// Portico's own bound (AWS publishes no per-model size); larger documents are a compile error.

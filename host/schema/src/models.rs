@@ -13,6 +13,29 @@ use crate::refs;
 #[derive(Debug, Default)]
 pub struct Models {
     by_name: HashMap<String, Model>,
+    /// Each model as a validator component prepares it (see [`Models::portable`]).
+    portable: HashMap<String, PortableModel>,
+    /// Every document a model may reach, by URL, as JSON text.
+    documents: Vec<(String, String)>,
+}
+
+/// A model's component form, owned.
+#[derive(Debug)]
+struct PortableModel {
+    id: u64,
+    schema: String,
+}
+
+/// One model in the form a `model-validator` component takes: its `$ref`s rewritten to
+/// absolute URLs, as JSON text, under an id that changes whenever it or a document changes.
+#[derive(Debug, Clone)]
+pub struct Portable<'a> {
+    /// The id a component keeps its compiled form under.
+    pub id: u64,
+    /// The schema, `$ref`s rewritten, as JSON text.
+    pub schema: &'a str,
+    /// Every document (the API's other models included) its `$ref`s may reach: (URL, JSON).
+    pub documents: &'a [(String, String)],
 }
 
 /// A model that does not compile: its name and the reason (a `portico check` error).
@@ -80,10 +103,30 @@ impl Models {
             store.insert(url.clone(), schema.clone());
             compiled.push((name, url, schema));
         }
+        let documents: Vec<(String, String)> = {
+            let mut docs: Vec<(String, String)> =
+                store.iter().map(|(u, d)| (u.clone(), d.to_string())).collect();
+            docs.sort();
+            docs
+        };
+        let mut hasher = std::hash::DefaultHasher::new();
+        std::hash::Hash::hash(&documents, &mut hasher);
+        let documents_hash = std::hash::Hasher::finish(&hasher);
         let store = Documents::new(store);
+        let mut portable = HashMap::with_capacity(compiled.len());
 
         let mut by_name = HashMap::with_capacity(compiled.len());
         for (name, url, schema) in compiled {
+            let text = schema.to_string();
+            let mut hasher = std::hash::DefaultHasher::new();
+            std::hash::Hash::hash(&(documents_hash, &text), &mut hasher);
+            portable.insert(
+                name.clone(),
+                PortableModel {
+                    id: std::hash::Hasher::finish(&hasher),
+                    schema: text,
+                },
+            );
             match model::build(schema, Some(&url), store.clone()) {
                 Ok(model) => {
                     by_name.insert(name.clone(), model);
@@ -92,7 +135,11 @@ impl Models {
             }
         }
         if errors.is_empty() {
-            Ok(Models { by_name })
+            Ok(Models {
+                by_name,
+                portable,
+                documents,
+            })
         } else {
             Err(errors)
         }
@@ -102,6 +149,16 @@ impl Models {
     #[must_use]
     pub fn get(&self, name: &str) -> Option<&Model> {
         self.by_name.get(name)
+    }
+
+    /// Model `name` as a `model-validator` component prepares it, if the API has it.
+    #[must_use]
+    pub fn portable(&self, name: &str) -> Option<Portable<'_>> {
+        self.portable.get(name).map(|p| Portable {
+            id: p.id,
+            schema: &p.schema,
+            documents: &self.documents,
+        })
     }
 
     /// How many models the API has.

@@ -165,7 +165,13 @@ fn scan_ref(r: &RefExpr, roots: &mut Vec<String>, params: &mut bool) {
             roots.push(first.to_string());
         }
     }
-    if r.root == "input" && matches!(r.chain.first(), Some(Accessor::Method(m, _)) if m == "params")
+    // `$input.params(..)`, and `$input` itself handed on (`#set($i = $input)`), may read the
+    // parameters; `body`, `json` and `path` do not.
+    if r.root == "input"
+        && !matches!(r.chain.first(),
+            Some(Accessor::Prop(p)) if p == "body")
+        && !matches!(r.chain.first(),
+            Some(Accessor::Method(m, _)) if m == "json" || m == "path" || m == "getBody")
     {
         *params = true;
     }

@@ -63,15 +63,22 @@ impl Renderer<'_> {
                 let root = self.body_json()?;
                 let sel = jsonpath::select(&root, &path)
                     .map_err(|e| RenderError::new(format!("bad JSONPath {path:?}: {e}")))?;
-                let found = sel.to_json();
                 if name == "path" {
+                    // Converted straight from the parsed body: no intermediate JSON copy.
                     let mut nodes = 0;
-                    let v = found
-                        .as_ref()
-                        .map_or(Value::Null, |j| Value::from_json_counted(j, &mut nodes));
+                    let v = match &sel {
+                        Selected::One(None) => Value::Null,
+                        Selected::One(Some(j)) => Value::from_json_counted(j, &mut nodes),
+                        Selected::Many(js) => Value::json_list(
+                            js.iter()
+                                .map(|j| Value::from_json_counted(j, &mut nodes))
+                                .collect(),
+                        ),
+                    };
                     self.charge(nodes)?;
                     return Ok(Some(v));
                 }
+                let found = sel.to_json();
                 let text = match (&sel, found) {
                     (Selected::One(None), _) | (_, None) => String::new(),
                     (_, Some(j)) => serde_json::to_string(&j)

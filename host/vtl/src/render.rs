@@ -10,7 +10,10 @@
 //! its source text, as Velocity does.
 
 use std::cell::RefCell;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
+
+/// Variable names come from the template, not the request, so a fast hasher is safe here.
+type Vars = foldhash::HashMap<String, Value>;
 use std::rc::Rc;
 
 use crate::ast::{Expr, Node, RefExpr};
@@ -33,7 +36,7 @@ pub(crate) enum Flow {
 pub(crate) struct Renderer<'a> {
     pub tpl: &'a Template,
     pub input: &'a Input<'a>,
-    pub vars: HashMap<String, Value>,
+    pub vars: Vars,
     pub steps: u64,
     /// Current recursion depth of blocks and expressions ([`MAX_RENDER_DEPTH`]).
     pub depth: usize,
@@ -53,7 +56,7 @@ pub(crate) struct Renderer<'a> {
 /// Renders `tpl` against `input`.
 pub(crate) fn render(tpl: &Template, input: &Input<'_>) -> Result<Rendered, RenderError> {
     let context = overrides::build_context(input.context, &input.overrides);
-    let mut vars = HashMap::new();
+    let mut vars = Vars::default();
     vars.insert("context".to_string(), Value::Map(context.clone()));
     vars.insert("input".to_string(), Value::Input);
     vars.insert("util".to_string(), Value::Util);
@@ -419,7 +422,7 @@ mod tests {
         let mut r = Renderer {
             tpl: &tpl,
             input: &input,
-            vars: HashMap::new(),
+            vars: Vars::default(),
             steps: 0,
             depth: 0,
             macro_depth: 0,

@@ -230,6 +230,11 @@ impl Value {
         Value::from_json_counted(j, &mut nodes)
     }
 
+    /// A list that came from JSON (it prints as JSON).
+    pub fn json_list(items: Vec<Value>) -> Value {
+        Value::List(Rc::new(RefCell::new(ListObj { items, json: true })))
+    }
+
     /// [`Value::from_json`], adding the number of JSON nodes converted to `nodes`.
     pub fn from_json_counted(j: &serde_json::Value, nodes: &mut usize) -> Value {
         *nodes += 1;
@@ -241,13 +246,11 @@ impl Value {
                 None => Value::Float(n.as_f64().unwrap_or(f64::NAN)),
             },
             serde_json::Value::String(s) => Value::str(s.as_str()),
-            serde_json::Value::Array(a) => Value::List(Rc::new(RefCell::new(ListObj {
-                items: a
-                    .iter()
+            serde_json::Value::Array(a) => Value::json_list(
+                a.iter()
                     .map(|v| Value::from_json_counted(v, nodes))
                     .collect(),
-                json: true,
-            }))),
+            ),
             serde_json::Value::Object(o) => Value::map(
                 o.iter()
                     .map(|(k, v)| (k.clone(), Value::from_json_counted(v, nodes)))

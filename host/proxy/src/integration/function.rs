@@ -24,7 +24,7 @@ use super::lambda::{self, AuthorizerContext};
 use super::response::{self, ResponseCx, Selector, Upstream};
 use crate::Gateway;
 use crate::integration::headers;
-use crate::phase::mapping;
+use crate::phase::mapping::{self, ApiMapping};
 use crate::phase::plugin::record_fault;
 use crate::pipeline::body::full;
 use crate::pipeline::context::RequestContext;
@@ -111,11 +111,11 @@ pub async fn call_mapped(
     cx: &RequestContext<'_>,
     integration: &Integration,
     resolved: Option<&Arc<Slot>>,
-    binary: &BinaryMediaTypes,
+    api: ApiMapping<'_>,
     body: Bytes,
 ) -> Result<Answer, GatewayError> {
     let slot = resolve(snap, cx, integration, resolved)?;
-    let mapped = mapping::map_request(cx, integration, binary, body.clone())?;
+    let mapped = mapping::map_request(cx, integration, api, body.clone()).await?;
     let version = slot.current();
     if version.plugin.is_wasi_http() {
         return Err(GatewayError::Configuration(
@@ -148,11 +148,12 @@ pub async fn call_mapped(
             body: out,
         },
         ResponseCx {
-            binary,
+            api,
             request_body: &body,
             overrides: mapped.overrides,
         },
-    )?;
+    )
+    .await?;
     Ok(Answer {
         response,
         integration_latency: Some(latency),

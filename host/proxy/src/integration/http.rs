@@ -19,14 +19,13 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use portico_config::mapping::{ParamSource, ParamTarget};
 use portico_config::template::Var;
-use portico_config::transform::BinaryMediaTypes;
 use portico_config::{Integration, IntegrationKind};
 
 use super::Answer;
 use super::response::{self, ResponseCx, Selector, Upstream};
 use crate::integration::headers;
 use crate::integration::upstream::Upstream as UpstreamClient;
-use crate::phase::mapping::{self, Mapped};
+use crate::phase::mapping::{self, ApiMapping, Mapped};
 use crate::pipeline::body::{Body, BoxError, full};
 use crate::pipeline::context::RequestContext;
 use crate::pipeline::error::GatewayError;
@@ -98,8 +97,8 @@ pub enum Payload<'a> {
     Mapped {
         /// The method request body.
         body: Bytes,
-        /// The API's binary media types.
-        binary: &'a BinaryMediaTypes,
+        /// The API's binary media types and template engine.
+        api: ApiMapping<'a>,
     },
 }
 
@@ -113,11 +112,11 @@ pub async fn call(
     fwd: &Forwarding,
 ) -> Result<Answer, GatewayError> {
     let proxy = integration.kind == IntegrationKind::HttpProxy;
-    let (body, mapped, request_body, binary) = match payload {
+    let (body, mapped, request_body, api) = match payload {
         Payload::Proxy(body) => (body, Mapped::default(), Bytes::new(), None),
-        Payload::Mapped { body, binary } => {
-            let mapped = mapping::map_request(cx, integration, binary, body.clone())?;
-            (full(mapped.body.clone()), mapped, body, Some(binary))
+        Payload::Mapped { body, api } => {
+            let mapped = mapping::map_request(cx, integration, api, body.clone()).await?;
+            (full(mapped.body.clone()), mapped, body, Some(api))
         }
     };
     let overrides = &mapped.overrides;
@@ -227,11 +226,12 @@ pub async fn call(
             body: bytes,
         },
         ResponseCx {
-            binary: binary.unwrap_or(&NO_BINARY),
+            api: api.unwrap_or(ApiMapping::PLAIN),
             request_body: &request_body,
             overrides: mapped.overrides,
         },
-    )?;
+    )
+    .await?;
     Ok(Answer {
         response,
         integration_latency: Some(latency),
@@ -254,8 +254,6 @@ fn upstream_error(e: &hyper_util::client::legacy::Error, max_body: u64) -> Gatew
     ))
 }
 
-/// No binary media types (proxy integrations do not convert bodies).
-static NO_BINARY: BinaryMediaTypes = BinaryMediaTypes::EMPTY;
 
 /// Builds the upstream URI: the template with its variables filled (a request template's
 /// `requestOverride.path` first), then the query string (mapped parameters, then

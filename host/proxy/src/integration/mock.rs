@@ -7,22 +7,21 @@
 
 use bytes::Bytes;
 use portico_config::Integration;
-use portico_config::transform::BinaryMediaTypes;
 
 use super::Answer;
 use super::response::{self, ResponseCx, Selector, Upstream};
-use crate::phase::mapping;
+use crate::phase::mapping::{self, ApiMapping};
 use crate::pipeline::context::RequestContext;
 use crate::pipeline::error::GatewayError;
 
 /// Answers a MOCK integration.
-pub fn respond(
+pub async fn respond(
     cx: &RequestContext<'_>,
     integration: &Integration,
-    binary: &BinaryMediaTypes,
+    api: ApiMapping<'_>,
     body: Bytes,
 ) -> Result<Answer, GatewayError> {
-    let mapped = mapping::map_request(cx, integration, binary, body.clone())?;
+    let mapped = mapping::map_request(cx, integration, api, body.clone()).await?;
     let status = if mapped.transformed {
         status_of(&mapped.body).ok_or_else(|| {
             GatewayError::Configuration(format!(
@@ -42,11 +41,12 @@ pub fn respond(
             body: Bytes::new(),
         },
         ResponseCx {
-            binary,
+            api,
             request_body: &body,
             overrides: mapped.overrides,
         },
-    )?;
+    )
+    .await?;
     Ok(Answer {
         response,
         integration_latency: None,

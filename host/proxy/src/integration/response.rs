@@ -13,11 +13,11 @@
 use ::http::{HeaderMap, HeaderName, HeaderValue, Response, StatusCode, header};
 use bytes::Bytes;
 use portico_config::mapping::ParamSource;
-use portico_config::transform::{BinaryMediaTypes, ContentHandling, response_template};
+use portico_config::transform::{ContentHandling, response_template};
 use portico_config::{Integration, IntegrationResponse};
 use portico_vtl::Overrides;
 
-use crate::phase::mapping;
+use crate::phase::mapping::{self, ApiMapping};
 use crate::pipeline::body::{Body, full};
 use crate::pipeline::context::RequestContext;
 use crate::pipeline::error::GatewayError;
@@ -43,8 +43,8 @@ pub struct Upstream<'a> {
 
 /// What the response side of the mapping needs from the request.
 pub struct ResponseCx<'a> {
-    /// The API's binary media types.
-    pub binary: &'a BinaryMediaTypes,
+    /// The API's binary media types and template engine.
+    pub api: ApiMapping<'a>,
     /// The method request body, for `method.request.body` sources.
     pub request_body: &'a [u8],
     /// What the request template overrode (its `responseOverride.*` apply here).
@@ -78,7 +78,7 @@ pub fn select<'i>(
 }
 
 /// Builds the method response from the selected integration response.
-pub fn build(
+pub async fn build(
     cx: &RequestContext<'_>,
     integration: &Integration,
     selector: Selector<'_>,
@@ -90,7 +90,7 @@ pub fn build(
         .headers
         .and_then(|h| h.get(header::CONTENT_TYPE))
         .and_then(|v| v.to_str().ok());
-    let is_binary = rcx.binary.matches(upstream_type);
+    let is_binary = rcx.api.binary.matches(upstream_type);
     let payload = mapping::convert(upstream.body.clone(), is_binary, chosen.content_handling)?;
     let as_text = !is_binary || chosen.content_handling == Some(ContentHandling::ConvertToText);
 
@@ -100,7 +100,7 @@ pub fn build(
         Some((ty, template)) if as_text => {
             content_type = ty;
             let text = String::from_utf8_lossy(&payload);
-            let rendered = mapping::render(cx, template, &text, overrides)?;
+            let rendered = mapping::render(cx, rcx.api, template, &text, overrides).await?;
             overrides = rendered.overrides;
             Bytes::from(rendered.body)
         }

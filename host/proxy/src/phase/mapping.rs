@@ -17,12 +17,12 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use bytes::Bytes;
 use portico_config::Integration;
-use portico_config::transform::{
-    BinaryMediaTypes, ContentHandling, MappingTemplate, RequestMapping, request_mapping,
-};
+use portico_config::transform::{ContentHandling, MappingTemplate, RequestMapping, request_mapping};
 use portico_vtl::{Input, Limits, Overrides};
 use serde_json::{Map, Value};
 
+pub use crate::phase::engine::ApiMapping;
+use crate::phase::engine;
 use crate::pipeline::context::RequestContext;
 use crate::pipeline::error::GatewayError;
 
@@ -39,14 +39,14 @@ pub struct Mapped {
 }
 
 /// Maps the request body of a non-proxy integration.
-pub fn map_request(
+pub async fn map_request(
     cx: &RequestContext<'_>,
     integration: &Integration,
-    binary: &BinaryMediaTypes,
+    api: ApiMapping<'_>,
     body: Bytes,
 ) -> Result<Mapped, GatewayError> {
     let content_type = cx.header("content-type");
-    let is_binary = binary.matches(content_type);
+    let is_binary = api.binary.matches(content_type);
     let payload = convert(body, is_binary, integration.content_handling)?;
     let as_text =
         !is_binary || integration.content_handling == Some(ContentHandling::ConvertToText);
@@ -67,7 +67,7 @@ pub fn map_request(
         }),
         RequestMapping::Transform(template) => {
             let text = String::from_utf8_lossy(&payload);
-            let rendered = render(cx, template, &text, Overrides::default())?;
+            let rendered = render(cx, api, template, &text, Overrides::default()).await?;
             Ok(Mapped {
                 body: Bytes::from(rendered.body),
                 overrides: rendered.overrides,
@@ -97,16 +97,30 @@ pub fn convert(
     }
 }
 
-/// Renders `template` over this request with `body` as `$input.body`.
-pub fn render(
+/// Renders `template` over this request with `body` as `$input.body`, in the API's engine.
+pub async fn render(
     cx: &RequestContext<'_>,
+    api: ApiMapping<'_>,
     template: &MappingTemplate,
     body: &str,
     overrides: Overrides,
 ) -> Result<portico_vtl::Rendered, GatewayError> {
     let t = &template.parsed;
+    // The built-in parse says what the template reads, whichever engine renders it.
     let context = context_tree(cx, t.context_roots());
-    let params = Params::of(cx);
+    let params = Params::of(cx, t.reads_input_params());
+    if let Some((gw, slot)) = api.templates {
+        let input = portico_runtime::RenderInput {
+            body: body.to_owned(),
+            path: params.path,
+            querystring: params.querystring,
+            header: params.header,
+            context: context.to_string(),
+            stage_variables: params.stage_variables,
+            overrides: engine::overrides_in(overrides),
+        };
+        return engine::render(gw, slot, cx, template, input).await;
+    }
     let input = Input {
         body,
         path: &params.path,
@@ -132,8 +146,27 @@ struct Params {
 }
 
 impl Params {
-    fn of(cx: &RequestContext<'_>) -> Self {
+    /// The request's parameters; only the stage variables when the template never reads
+    /// `$input.params` (most templates), so a render does not copy every header.
+    fn of(cx: &RequestContext<'_>, with_input: bool) -> Self {
         let owned = |(k, v): (&str, &str)| (k.to_owned(), v.to_owned());
+        let stage_variables = cx
+            .stage
+            .map(|s| {
+                s.variables
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        if !with_input {
+            return Self {
+                path: Vec::new(),
+                querystring: Vec::new(),
+                header: Vec::new(),
+                stage_variables,
+            };
+        }
         Self {
             path: cx.params.iter().map(|&(k, v)| owned((k, v))).collect(),
             querystring: cx
@@ -146,15 +179,7 @@ impl Params {
                 .iter()
                 .filter_map(|(k, v)| Some((k.as_str().to_owned(), v.to_str().ok()?.to_owned())))
                 .collect(),
-            stage_variables: cx
-                .stage
-                .map(|s| {
-                    s.variables
-                        .iter()
-                        .map(|(k, v)| (k.clone(), v.clone()))
-                        .collect()
-                })
-                .unwrap_or_default(),
+            stage_variables,
         }
     }
 }

@@ -9,15 +9,20 @@
 
 use portico_config::validation::{ApiModels, MethodValidation, ParamLocation, missing_message};
 
+use crate::Gateway;
+use crate::phase::engine;
 use crate::pipeline::context::RequestContext;
 use crate::pipeline::error::GatewayError;
+use crate::plugins::Slot;
 
 /// Runs the method's validation; `body` is the collected request body (validation of a body
-/// always collects it).
-pub fn check(
+/// always collects it). `component`: the API's `model_validator`, when the body is not checked
+/// by the built-in validator.
+pub async fn check(
     cx: &RequestContext<'_>,
     validation: &MethodValidation,
     models: Option<&ApiModels>,
+    component: Option<(&Gateway, &Slot)>,
     body: &[u8],
 ) -> Result<(), GatewayError> {
     let blank = |v: Option<&str>| v.is_none_or(|v| v.trim().is_empty());
@@ -37,10 +42,15 @@ pub fn check(
     let Some(name) = validation.model_for(cx.header("content-type")) else {
         return Ok(());
     };
-    let model = models.and_then(|m| m.0.get(name)).ok_or_else(|| {
-        // `portico check` refuses a method whose model does not exist.
-        GatewayError::Configuration(format!("the body model {name} is not compiled"))
-    })?;
+    // `portico check` refuses a method whose model does not exist.
+    let not_compiled =
+        || GatewayError::Configuration(format!("the body model {name} is not compiled"));
+    let models = &models.ok_or_else(not_compiled)?.0;
+    if let Some((gw, slot)) = component {
+        let model = models.portable(name).ok_or_else(not_compiled)?;
+        return engine::validate(gw, slot, cx, model, name, body).await;
+    }
+    let model = models.get(name).ok_or_else(not_compiled)?;
     model
         .validate_bytes(body)
         .map_err(GatewayError::InvalidRequestBody)
