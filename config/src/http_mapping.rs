@@ -380,9 +380,7 @@ fn parse_source(expr: &str, side: Side) -> Result<Source, String> {
     };
     let request_side = expr.starts_with("request.");
     if expr.starts_with("response.") && side == Side::Request {
-        return Err(format!(
-            "${expr} is only available in responseParameters"
-        ));
+        return Err(format!("${expr} is only available in responseParameters"));
     }
     if request_side && side == Side::Response {
         return Err(format!(
@@ -527,7 +525,10 @@ mod tests {
         let m = parse_request("append:querystring.id", "$request.path.id/x").unwrap();
         assert_eq!(
             m.value.parts,
-            vec![src(Source::Param(ParamSource::Path("id".into()))), lit("/x")]
+            vec![
+                src(Source::Param(ParamSource::Path("id".into()))),
+                lit("/x")
+            ]
         );
     }
 
@@ -537,8 +538,13 @@ mod tests {
         assert!(err("replace:header.x", "a").contains("not a mapping operation"));
         assert!(err("remove:path", "''").contains("the path can only be overwritten"));
         assert!(err("append:path", "/x").contains("the path can only be overwritten"));
-        assert!(err("overwrite:statuscode", "201").contains("only be mapped in responseParameters"));
-        assert!(err("overwrite:header.x", "$response.header.a").contains("only available in responseParameters"));
+        assert!(
+            err("overwrite:statuscode", "201").contains("only be mapped in responseParameters")
+        );
+        assert!(
+            err("overwrite:header.x", "$response.header.a")
+                .contains("only available in responseParameters")
+        );
         assert!(err("overwrite:header.x", "$request.body..a").contains("recursive descent"));
         assert!(err("overwrite:header.x", "$request.body.a[?(@.b)]").contains("filter"));
         assert!(err("overwrite:header.x", "${request.header.a").contains("not closed"));

@@ -15,9 +15,7 @@ use super::lambda::function_target;
 use super::resource::path_params;
 use super::responses::integration_response;
 use crate::diag::DocPath;
-use crate::http_mapping::{
-    self, RequestMapping, ResponseMapping, Source, Target, is_http_api_key,
-};
+use crate::http_mapping::{self, RequestMapping, ResponseMapping, Source, Target, is_http_api_key};
 use crate::mapping::{ParamSource, ParamTarget, Side};
 use crate::model::{Integration, IntegrationKind, PayloadFormat};
 use crate::template::{Template, Var};
@@ -172,10 +170,7 @@ pub(super) fn parse_integration(
         let m = http_request_mapping(cx, path, obj, kind, &params, resource);
         (Vec::new(), m)
     } else {
-        (
-            request_parameters(cx, path, obj, resource, &params),
-            None,
-        )
+        (request_parameters(cx, path, obj, resource, &params), None)
     };
     let http_response_mapping = http_response_mapping(cx, path, obj, kind);
 
@@ -377,7 +372,10 @@ fn http_response_mapping(
     };
     let rpath = path.key("responseParameters");
     let Some(map) = value.as_object() else {
-        cx.error(&rpath, "must be a mapping of integration status code to mappings");
+        cx.error(
+            &rpath,
+            "must be a mapping of integration status code to mappings",
+        );
         return out;
     };
     if !http_mapping_kind_ok(cx, &rpath, kind) {

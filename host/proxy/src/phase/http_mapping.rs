@@ -15,14 +15,13 @@
 use std::borrow::Cow;
 
 use bytes::Bytes;
-use http_body_util::BodyExt;
 use http::request::Parts;
 use http::uri::PathAndQuery;
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode, Uri};
+use http_body_util::BodyExt;
 use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
 use portico_config::http_mapping::{
-    BODY_PATH_LIMIT, Operation, Part, RequestMapping, ResponseMapping, Source, Target,
-    Value,
+    BODY_PATH_LIMIT, Operation, Part, RequestMapping, ResponseMapping, Source, Target, Value,
 };
 
 use crate::integration::headers;
