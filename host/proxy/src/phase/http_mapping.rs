@@ -183,7 +183,7 @@ pub fn apply_response(
         .iter()
         .map(|m| match m.op {
             Operation::Remove => None,
-            _ => eval(cx, &m.value, &[], Some((&head.headers, &bytes))),
+            _ => eval(cx, &m.value, &[], Some((&head.headers, bytes))),
         })
         .collect();
     for (m, value) in mapping.mappings.iter().zip(values) {
