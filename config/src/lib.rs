@@ -14,6 +14,7 @@ mod auth;
 pub mod diag;
 pub mod doc;
 pub mod gateway;
+pub mod http_mapping;
 pub mod mapping;
 pub mod model;
 pub mod openapi;

@@ -461,6 +461,13 @@ pub struct Integration {
     pub cache_key_parameters: Vec<ParamSource>,
     /// `cacheNamespace`: routes sharing a namespace share entries (default: the resource path).
     pub cache_namespace: Option<String>,
+    /// HTTP API `requestParameters` (`append|overwrite|remove:header|querystring.NAME`,
+    /// `overwrite:path`) of an `http_proxy` or `aws_proxy` integration; `None` when there are
+    /// none (REST mappings live in `request_parameters`).
+    pub http_request_mapping: Option<crate::http_mapping::RequestMapping>,
+    /// HTTP API `responseParameters`, by integration status code (200–599); empty when there
+    /// are none.
+    pub http_response_mapping: BTreeMap<u16, crate::http_mapping::ResponseMapping>,
 }
 
 /// One integration response: which integration statuses it takes, and what it answers.

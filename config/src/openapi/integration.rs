@@ -15,6 +15,7 @@ use super::lambda::function_target;
 use super::resource::path_params;
 use super::responses::integration_response;
 use crate::diag::DocPath;
+use crate::http_mapping::{self, RequestMapping, ResponseMapping, Source, Target, is_http_api_key};
 use crate::mapping::{ParamSource, ParamTarget, Side};
 use crate::model::{Integration, IntegrationKind, PayloadFormat};
 use crate::template::{Template, Var};
@@ -43,6 +44,7 @@ pub(super) fn parse_integration(
             | "uri"
             | "httpMethod"
             | "requestParameters"
+            | "responseParameters"
             | "requestTemplates"
             | "responses"
             | "timeoutInMillis"
@@ -160,7 +162,17 @@ pub(super) fn parse_integration(
     };
 
     let params = path_params(resource);
-    let request_parameters = request_parameters(cx, path, obj, resource, &params);
+    let http_api_style = obj
+        .get("requestParameters")
+        .and_then(Value::as_object)
+        .is_some_and(|m| m.keys().any(|k| is_http_api_key(k)));
+    let (request_parameters, http_request_mapping) = if http_api_style {
+        let m = http_request_mapping(cx, path, obj, kind, &params, resource);
+        (Vec::new(), m)
+    } else {
+        (request_parameters(cx, path, obj, resource, &params), None)
+    };
+    let http_response_mapping = http_response_mapping(cx, path, obj, kind);
 
     let uri = match str_field(cx, path, obj, "uri") {
         Some(u) if is_http => match Template::parse_uri(u) {
@@ -277,7 +289,130 @@ pub(super) fn parse_integration(
         payload_format,
         cache_key_parameters,
         cache_namespace,
+        http_request_mapping,
+        http_response_mapping,
     })
+}
+
+/// The integration kinds HTTP API parameter mapping applies to.
+fn http_mapping_kind_ok(cx: &mut Cx<'_>, path: &DocPath, kind: IntegrationKind) -> bool {
+    if matches!(kind, IntegrationKind::HttpProxy | IntegrationKind::Function) {
+        return true;
+    }
+    cx.error(
+        path,
+        "HTTP API parameter mapping (append|overwrite|remove:…) applies to http_proxy and aws_proxy integrations only",
+    );
+    false
+}
+
+/// HTTP API `requestParameters` (`append|overwrite|remove:header|querystring.NAME`,
+/// `overwrite:path`); `None` when anything was wrong (reported). A map that mixes them with
+/// REST's `integration.request.*` keys is an error.
+fn http_request_mapping(
+    cx: &mut Cx<'_>,
+    path: &DocPath,
+    obj: &Map<String, Value>,
+    kind: IntegrationKind,
+    params: &[&str],
+    resource: &str,
+) -> Option<RequestMapping> {
+    let rpath = path.key("requestParameters");
+    let map = obj.get("requestParameters")?.as_object()?;
+    if !http_mapping_kind_ok(cx, &rpath, kind) {
+        return None;
+    }
+    let errors_before = cx.error_count();
+    let mut out = RequestMapping::default();
+    for (key, value) in map {
+        let kpath = rpath.key(key);
+        if !is_http_api_key(key) {
+            cx.error(
+                &kpath,
+                format!("{key}: this requestParameters mixes REST (integration.request.*) and HTTP API (append|overwrite|remove:…) keys; use one style"),
+            );
+            continue;
+        }
+        let Some(value) = value.as_str() else {
+            cx.error(&kpath, "must be a string");
+            continue;
+        };
+        match http_mapping::parse_request(key, value) {
+            Ok(m) => {
+                for s in m.value.sources() {
+                    if let Source::Param(ParamSource::Path(p)) = s
+                        && !params.contains(&p.as_str())
+                    {
+                        cx.error(
+                            &kpath,
+                            format!("the route {resource} has no path parameter {p}"),
+                        );
+                    }
+                }
+                out.mappings.push(m);
+            }
+            Err(e) => cx.error(&kpath, e),
+        }
+    }
+    out.sort();
+    (cx.error_count() == errors_before).then_some(out)
+}
+
+/// HTTP API `responseParameters`: integration status code (200–599) → header and status code
+/// mappings.
+fn http_response_mapping(
+    cx: &mut Cx<'_>,
+    path: &DocPath,
+    obj: &Map<String, Value>,
+    kind: IntegrationKind,
+) -> BTreeMap<u16, ResponseMapping> {
+    let mut out = BTreeMap::new();
+    let Some(value) = obj.get("responseParameters") else {
+        return out;
+    };
+    let rpath = path.key("responseParameters");
+    let Some(map) = value.as_object() else {
+        cx.error(
+            &rpath,
+            "must be a mapping of integration status code to mappings",
+        );
+        return out;
+    };
+    if !http_mapping_kind_ok(cx, &rpath, kind) {
+        return out;
+    }
+    for (status, entries) in map {
+        let spath = rpath.key(status);
+        let code = match http_mapping::parse_status_key(status) {
+            Ok(c) => c,
+            Err(e) => {
+                cx.error(&spath, e);
+                continue;
+            }
+        };
+        let Some(entries) = entries.as_object() else {
+            cx.error(&spath, "must be a mapping of append|overwrite|remove:header.NAME or overwrite:statuscode to a value");
+            continue;
+        };
+        let mut mapping = ResponseMapping::default();
+        for (key, value) in entries {
+            let kpath = spath.key(key);
+            let Some(value) = value.as_str() else {
+                cx.error(&kpath, "must be a string");
+                continue;
+            };
+            match http_mapping::parse_response(key, value) {
+                Ok(m) if m.target == Target::StatusCode => {
+                    mapping.status = http_mapping::status_value(value).ok();
+                }
+                Ok(m) => mapping.mappings.push(m),
+                Err(e) => cx.error(&kpath, e),
+            }
+        }
+        mapping.sort();
+        out.insert(code, mapping);
+    }
+    out
 }
 
 /// Mapping templates by content type, each parsed now: a template that does not parse is an

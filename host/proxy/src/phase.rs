@@ -7,6 +7,8 @@
 //! - [`validate`]: request validation, required parameters then the body model (400);
 //! - [`plugin`]: validator and mapper plugins (400 / 500), and plugin fault accounting;
 //! - [`cache`]: the stage response cache (lookup, single-flight fill, invalidation);
+//! - [`http_mapping`]: HTTP API parameter mapping of `http_proxy` and `aws_proxy` integrations
+//!   (`append|overwrite|remove` on headers, query string, path and status code);
 //! - [`mapping`]: request templates, passthrough and `contentHandling` of non-proxy
 //!   integrations (415 / 500);
 //! - [`engine`]: the API's template and model engines when they are components.
@@ -14,6 +16,7 @@
 pub mod authorize;
 pub mod cache;
 pub mod engine;
+pub mod http_mapping;
 pub mod mapping;
 pub mod plugin;
 pub mod traffic;

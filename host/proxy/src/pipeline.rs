@@ -51,7 +51,7 @@ use crate::listener::Worker;
 use crate::phase::cache::{self, CacheStatus, RouteCaching, StageCacheRt};
 use crate::phase::engine::ApiMapping;
 use crate::phase::traffic;
-use crate::phase::{authorize, plugin, validate};
+use crate::phase::{authorize, http_mapping, plugin, validate};
 use crate::plugins::Slot;
 use crate::snapshot::router::BadPath;
 use crate::snapshot::{ApiRt, RouteRt, Snapshot};
@@ -156,7 +156,11 @@ pub async fn handle(
             || route.validation.is_some()
             || route.access.needs_body()
             || integration.kind.is_function()
-            || integration.kind.is_mapped();
+            || integration.kind.is_mapped()
+            || integration
+                .http_request_mapping
+                .as_ref()
+                .is_some_and(|m| m.reads_body());
         let limit = usize::try_from(max_body).unwrap_or(usize::MAX);
         let incoming: Body = http_body_util::Limited::new(body, limit).boxed();
         let body = if needs_body {
@@ -357,6 +361,22 @@ impl Integrate<'_> {
             (_, b) => (*cx, b),
         };
         let integration = &route.integration;
+        // HTTP API parameter mapping: the integration sees the edited head.
+        let http_mapped_parts;
+        let cx = match &integration.http_request_mapping {
+            Some(m) => {
+                let bytes: &[u8] = match &body {
+                    ReqBody::Whole(b) => b,
+                    ReqBody::Stream(_) => &[],
+                };
+                http_mapped_parts = http_mapping::map_request(&cx, m, bytes)?;
+                RequestContext {
+                    parts: &http_mapped_parts,
+                    ..cx
+                }
+            }
+            None => cx,
+        };
         let whole = |body: ReqBody| match body {
             ReqBody::Whole(b) => b,
             // Not reached: function and non-proxy routes always collect the body.
@@ -414,6 +434,27 @@ impl Integrate<'_> {
                 )
                 .await
             }
+        };
+        let answer = match answer {
+            Ok(a) if !integration.http_response_mapping.is_empty() => {
+                let status = a.response.status().as_u16();
+                match integration.http_response_mapping.get(&status) {
+                    None => Ok(a),
+                    Some(m) => {
+                        let reads = m.reads_body();
+                        let (mut head, body) = a.response.into_parts();
+                        let read = http_mapping::read_body(body, reads).await;
+                        read.and_then(|(body, bytes)| {
+                            http_mapping::apply_response(&cx, m, &mut head, &bytes)?;
+                            Ok(Answer {
+                                response: Response::from_parts(head, body),
+                                integration_latency: a.integration_latency,
+                            })
+                        })
+                    }
+                }
+            }
+            other => other,
         };
         match (answer, &route.mapper) {
             (Ok(a), Some(mapper)) => {

@@ -52,6 +52,15 @@ const RESPONSE_REMAPPED: &[(&str, &str)] = &[
     ("server", "x-amzn-remapped-server"),
 ];
 
+/// The name an upstream's response header `name` (lower case) reaches the client under, when
+/// it is one the gateway renames (`server` → `x-amzn-remapped-server`).
+pub fn remapped_response_header(name: &str) -> Option<&'static str> {
+    RESPONSE_REMAPPED
+        .iter()
+        .find(|(from, _)| *from == name)
+        .map(|(_, to)| *to)
+}
+
 /// Removes the hop-by-hop headers, those the `Connection` header names, and `also`.
 fn strip(headers: &mut HeaderMap, also: &[&[&str]]) {
     let named: Vec<HeaderName> = headers

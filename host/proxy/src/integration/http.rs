@@ -25,6 +25,7 @@ use super::Answer;
 use super::response::{self, ResponseCx, Selector, Upstream};
 use crate::integration::headers;
 use crate::integration::upstream::Upstream as UpstreamClient;
+use crate::phase::http_mapping;
 use crate::phase::mapping::{self, ApiMapping, Mapped};
 use crate::pipeline::body::{Body, BoxError, full};
 use crate::pipeline::context::RequestContext;
@@ -120,7 +121,10 @@ pub async fn call(
         }
     };
     let overrides = &mapped.overrides;
-    let uri = target_uri(cx, integration, proxy, &request_body, overrides)?;
+    let mut uri = target_uri(cx, integration, proxy, &request_body, overrides)?;
+    if proxy && http_mapping::path_overwritten(cx.parts) {
+        uri = with_path(uri, cx.parts.uri.path())?;
+    }
     let method = prepared
         .method
         .clone()
@@ -254,6 +258,19 @@ fn upstream_error(e: &hyper_util::client::legacy::Error, max_body: u64) -> Gatew
     ))
 }
 
+/// `uri` with its path replaced by an `overwrite:path` mapping's (its query kept).
+fn with_path(uri: Uri, path: &str) -> Result<Uri, GatewayError> {
+    let mut parts = uri.into_parts();
+    let target = match parts.path_and_query.as_ref().and_then(|pq| pq.query()) {
+        Some(q) => format!("{path}?{q}"),
+        None => path.to_owned(),
+    };
+    parts.path_and_query = Some(target.parse().map_err(|e| {
+        GatewayError::Configuration(format!("the mapped path {path:?} is invalid: {e}"))
+    })?);
+    Uri::from_parts(parts)
+        .map_err(|e| GatewayError::Configuration(format!("the mapped path is invalid: {e}")))
+}
 
 /// Builds the upstream URI: the template with its variables filled (a request template's
 /// `requestOverride.path` first), then the query string (mapped parameters, then
