@@ -104,10 +104,52 @@ async fn passthrough_follows_every_row_of_the_table() {
     }
 }
 
+/// Where an API's templates and models run: the built-in engines, or the first-party
+/// components named per API (`template_mapper`, `model_validator`). Both must answer alike.
+#[derive(Clone, Copy, Debug)]
+enum Engine {
+    BuiltIn,
+    Components,
+}
+
+impl Engine {
+    /// The gateway-file `plugins:` section this engine needs.
+    fn plugins(self) -> String {
+        match self {
+            Engine::BuiltIn => String::new(),
+            Engine::Components => format!(
+                "plugins:\n  - name: vtl\n    kind: template-mapper\n    file: {}\n    instances: reuse\n  - name: schema\n    kind: model-validator\n    file: {}\n    instances: reuse\n",
+                component("mapper-vtl").display(),
+                component("validator-jsonschema").display()
+            ),
+        }
+    }
+
+    /// `stages` with the API's engine settings after them.
+    fn stages(self, stages: &str) -> String {
+        match self {
+            Engine::BuiltIn => stages.to_owned(),
+            Engine::Components => {
+                format!("{stages}    template_mapper: vtl\n    model_validator: schema\n")
+            }
+        }
+    }
+}
+
 /// The §6.10 example 3 through an `http` integration: the request template reshapes the body,
 /// the upstream gets it, and a response template reshapes the answer.
 #[tokio::test]
 async fn request_and_response_templates_through_http() {
+    templates_through_http(Engine::BuiltIn).await;
+}
+
+/// The same, rendered by the `mapper-vtl` component.
+#[tokio::test]
+async fn request_and_response_templates_through_the_mapper_component() {
+    templates_through_http(Engine::Components).await;
+}
+
+async fn templates_through_http(engine: Engine) {
     let up = Upstream::answering(|_| {
         (
             http::StatusCode::OK,
@@ -139,7 +181,11 @@ paths:
 "##,
         up = up.addr
     );
-    dir.single_api(&api, "      prod:\n        variables: {color: blue}\n", "");
+    dir.single_api(
+        &api,
+        &engine.stages("      prod:\n        variables: {color: blue}\n"),
+        &engine.plugins(),
+    );
     let gw = Portico::start(&dir);
     let reply = send(
         "POST",
@@ -162,6 +208,63 @@ paths:
         r#"{"names": ["rex", "tom"], "stage": "prod", "color": "blue"}"#
     );
     assert_eq!(reply.header("content-type"), Some("application/json"));
+}
+
+/// A template that builds a 2.5 MB string: the built-in engine renders it; the same template
+/// in a `mapper-vtl` limited to 1 MiB of memory answers 500, counts a plugin fault under the
+/// plugin's name, and the gateway keeps serving. Proof that an API's templates go to its
+/// component, and that a component's fault is contained.
+#[tokio::test]
+async fn a_mapper_component_out_of_memory_answers_500_and_counts_a_fault() {
+    let api = r##"openapi: 3.0.1
+info: {title: t, version: '1'}
+paths:
+  /m:
+    post:
+      x-amazon-apigateway-integration:
+        type: mock
+        requestTemplates:
+          application/json: '{"statusCode": 200}'
+        responses:
+          default:
+            statusCode: 200
+            responseTemplates:
+              application/json: '#set($s = "0123456789012345678901234567890123456789")#foreach($i in [1..16])#set($s = "$s$s")#end$s.length()'
+"##;
+    let json = [("content-type", "application/json")];
+    let built_in = Dir::new();
+    built_in.single_api(api, "      prod: {}\n", "");
+    let gw = Portico::start(&built_in);
+    let reply = send("POST", &gw.url("/prod/m"), &json, "{}").await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    assert_eq!(reply.text(), "2621440");
+    drop(gw);
+
+    let dir = Dir::new();
+    let plugins = Engine::Components.plugins().replace(
+        "    instances: reuse\n  - name: schema",
+        "    instances: reuse\n    memory_mb: 1\n  - name: schema",
+    );
+    dir.single_api(
+        api,
+        &Engine::Components.stages("      prod: {}\n"),
+        &plugins,
+    );
+    let gw = Portico::start(&dir);
+    for _ in 0..2 {
+        let reply = send("POST", &gw.url("/prod/m"), &json, "{}").await;
+        assert_gateway_error(
+            &reply,
+            500,
+            r#"{"message": "Internal server error"}"#,
+            "InternalServerErrorException",
+        );
+    }
+    let metrics = get(&gw.admin_url("/metrics")).await.text();
+    assert!(
+        metrics.contains(r#"portico_plugin_faults_total{plugin="vtl",fault="out_of_memory"} 2"#),
+        "{metrics}"
+    );
 }
 
 /// Selection patterns on the status code (HTTP), overrides from the response template, and
@@ -526,8 +629,22 @@ paths:
 /// path < querystring; then the model; the detail in a customised gateway response.
 #[tokio::test]
 async fn validation_errors_their_order_and_detail() {
+    validation_errors(Engine::BuiltIn).await;
+}
+
+/// The same, bodies checked by the `validator-jsonschema` component.
+#[tokio::test]
+async fn validation_through_the_validator_component() {
+    validation_errors(Engine::Components).await;
+}
+
+async fn validation_errors(engine: Engine) {
     let dir = Dir::new();
-    dir.single_api(VALIDATED_API, "      prod: {}\n", "");
+    dir.single_api(
+        VALIDATED_API,
+        &engine.stages("      prod: {}\n"),
+        &engine.plugins(),
+    );
     let gw = Portico::start(&dir);
     let good = r#"{"name": "rex", "age": 3, "owner": {"email": "a@b"}}"#;
 
@@ -715,7 +832,14 @@ paths:
 "#
     );
     let dir = Dir::new();
-    dir.single_api(&api, "      prod: {}\n", "");
+    // Engines must name plugins of their kinds.
+    dir.single_api(
+        &api,
+        "      prod: {}\n    template_mapper: nothere\n    model_validator: vtl\n",
+        &Engine::Components
+            .plugins()
+            .replace("name: schema", "name: other"),
+    );
     let out = std::process::Command::new(PORTICO)
         .args(["check", "--config"])
         .arg(dir.path("gateway.yaml"))
@@ -724,6 +848,16 @@ paths:
     assert!(!out.status.success());
     let text =
         String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(
+        text.contains("apis[0].template_mapper: the gateway file declares no plugin nothere"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "apis[0].model_validator: plugin vtl is a template-mapper plugin, not a model-validator"
+        ),
+        "{text}"
+    );
     assert!(
         text.contains("api.yaml: paths./a.post.x-amazon-apigateway-integration.requestTemplates.application/json: the template does not parse: line 2, column"),
         "{text}"

@@ -227,8 +227,16 @@ pub fn function_for_stage(
 pub fn check_engines(file: &str, apis: &[Api], plugins: &[PluginDef], report: &mut Report) {
     for (i, api) in apis.iter().enumerate() {
         let engines = [
-            ("template_mapper", &api.engines.template_mapper, PluginKind::TemplateMapper),
-            ("model_validator", &api.engines.model_validator, PluginKind::ModelValidator),
+            (
+                "template_mapper",
+                &api.engines.template_mapper,
+                PluginKind::TemplateMapper,
+            ),
+            (
+                "model_validator",
+                &api.engines.model_validator,
+                PluginKind::ModelValidator,
+            ),
         ];
         for (field, name, kind) in engines {
             let Some(name) = name else { continue };

@@ -363,7 +363,11 @@ fn engines(
         match slots.get(name) {
             Some(s) if s.kind == kind => Some(Arc::clone(s)),
             _ => {
-                errors.push(format!("api {}: no {} plugin named {name}", api.name, kind.name()));
+                errors.push(format!(
+                    "api {}: no {} plugin named {name}",
+                    api.name,
+                    kind.name()
+                ));
                 None
             }
         }

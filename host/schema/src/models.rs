@@ -104,8 +104,10 @@ impl Models {
             compiled.push((name, url, schema));
         }
         let documents: Vec<(String, String)> = {
-            let mut docs: Vec<(String, String)> =
-                store.iter().map(|(u, d)| (u.clone(), d.to_string())).collect();
+            let mut docs: Vec<(String, String)> = store
+                .iter()
+                .map(|(u, d)| (u.clone(), d.to_string()))
+                .collect();
             docs.sort();
             docs
         };

@@ -71,7 +71,10 @@ fn context_roots_and_params() {
     // `$input` handed on may read the parameters later; its body and paths do not.
     let reads = |src: &str| Template::parse(src).ok().map(|t| t.reads_input_params());
     assert_eq!(reads("#set($i = $input)$i.params('a')"), Some(true));
-    assert_eq!(reads("$input.body $input.json('$') $input.path('$.a')"), Some(false));
+    assert_eq!(
+        reads("$input.body $input.json('$') $input.path('$.a')"),
+        Some(false)
+    );
 }
 
 #[test]

@@ -17,12 +17,14 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use bytes::Bytes;
 use portico_config::Integration;
-use portico_config::transform::{ContentHandling, MappingTemplate, RequestMapping, request_mapping};
+use portico_config::transform::{
+    ContentHandling, MappingTemplate, RequestMapping, request_mapping,
+};
 use portico_vtl::{Input, Limits, Overrides};
 use serde_json::{Map, Value};
 
-pub use crate::phase::engine::ApiMapping;
 use crate::phase::engine;
+pub use crate::phase::engine::ApiMapping;
 use crate::pipeline::context::RequestContext;
 use crate::pipeline::error::GatewayError;
 
