@@ -147,6 +147,10 @@ header_args() {
 wait_ok() {
     local url=$1 name=$2 i code hdr=()
     header_args "${3:-}" hdr
+    # $4: a JSON file to POST instead of a GET.
+    if [[ -n ${4:-} ]]; then
+        hdr+=(-X POST -H 'Content-Type: application/json' --data-binary "@$4")
+    fi
     for ((i = 0; i < 200; i++)); do
         code=$(curl -s "${hdr[@]}" -o "$WORK/probe-$name.body" -w '%{http_code}' "$url" 2>/dev/null || true)
         if [[ $code == 200 ]]; then

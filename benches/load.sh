@@ -122,6 +122,9 @@ measure() {
         H[$target]=$(${REFRESH[$target]})
     fi
     header_args "${H[$target]:-}" hdr
+    if [[ -n ${SCRIPT[$target]:-} ]]; then
+        hdr+=(-s "${SCRIPT[$target]}")
+    fi
     local out="$WORK/wrk-$target-$round.txt"
     run_wrk -t"$THREADS" -c"$CONNECTIONS" -d"$WARMUP" "${hdr[@]}" "$url" >/dev/null
     local t0 t1
@@ -298,6 +301,124 @@ $(proxy_route /sigv4 sigv4)
         uri: 'http://127.0.0.1:$UP_PORT/cached.json'
 EOF
 
+# The mapping scenario: a POST of a ~1 KB order. `/plain` sends it through `http_proxy`
+# untouched (the baseline); `/mapped` checks its required parameters and its body against a
+# draft-4 model, renders a ~30-line request template (the one of benches/benches/mapping.rs),
+# calls the upstream, and renders a response template over the upstream's JSON. The API is
+# served twice: `mapped.bench` renders and validates with the built-in engines,
+# `mapped-wasm.bench` through the mapper-vtl and validator-jsonschema components (reused
+# instances).
+cat >"$WORK/mapped.yaml" <<'EOT'
+openapi: 3.0.1
+info: {title: mapped, version: '1'}
+x-amazon-apigateway-request-validators:
+  all: {validateRequestBody: true, validateRequestParameters: true}
+components:
+  schemas:
+    Order:
+      type: object
+      required: [customer, items]
+      properties:
+        customer:
+          type: object
+          required: [name, email]
+          properties:
+            name: {type: string, minLength: 1, maxLength: 100}
+            email: {type: string}
+            vip: {type: boolean}
+        items:
+          type: array
+          minItems: 1
+          maxItems: 50
+          items:
+            type: object
+            required: [sku, quantity, price]
+            additionalProperties: false
+            properties:
+              sku: {type: string, pattern: '^SKU-[0-9]+$'}
+              title: {type: string}
+              quantity: {type: integer, minimum: 1}
+              price: {type: number, minimum: 0}
+        note: {type: string, maxLength: 500}
+paths:
+  /plain/{id}:
+    post:
+      x-amazon-apigateway-integration:
+        type: http_proxy
+        httpMethod: GET
+        uri: 'http://127.0.0.1:UP_PORT/item.json'
+  /mapped/{id}:
+    post:
+      parameters:
+        - {name: id, in: path, required: true, schema: {type: string}}
+        - {name: dryRun, in: query, required: true, schema: {type: string}}
+      x-amazon-apigateway-request-validator: all
+      requestBody:
+        content:
+          application/json: {schema: {$ref: '#/components/schemas/Order'}}
+      x-amazon-apigateway-integration:
+        type: http
+        httpMethod: GET
+        uri: 'http://127.0.0.1:UP_PORT/item.json'
+        passthroughBehavior: never
+        requestTemplates:
+          application/json: |
+            #set($inputRoot = $input.path('$'))
+            #set($count = 0)
+            {
+              "orderId": "$input.params('id')",
+              "requestId": "$context.requestId",
+              "stage": "$context.stage",
+              "customer": {
+                "name": "$util.escapeJavaScript($inputRoot.customer.name)",
+                "email": "$inputRoot.customer.email"
+                #if($inputRoot.customer.vip == true)
+                ,"tier": "gold"
+                #else
+                ,"tier": "standard"
+                #end
+              },
+              "items": [
+            #foreach($item in $inputRoot.items)
+                #set($count = $count + $item.quantity)
+                {
+                  "sku": "$item.sku",
+                  "title": "$util.escapeJavaScript($item.title)",
+                  "quantity": $item.quantity,
+                  "price": $item.price
+                }#if($foreach.hasNext),#end
+            #end
+              ],
+              "totalQuantity": $count,
+              #if($input.params('dryRun') == "true")
+              "dryRun": true,
+              #end
+              "note": "$util.escapeJavaScript($inputRoot.note)"
+            }
+        responses:
+          default:
+            statusCode: 200
+            responseTemplates:
+              application/json: |
+                #set($item = $input.path('$'))
+                {"sku": "$item.id", "title": "$util.escapeJavaScript($item.name)", "price": $item.price, "tags": $input.json('$.tags'), "available": #if($item.stock > 0)true#{else}false#end, "requestId": "$context.requestId"}
+EOT
+sed -i "s/UP_PORT/$UP_PORT/" "$WORK/mapped.yaml"
+python3 - "$WORK/order.lua" "$WORK/order.json" <<'EOT'
+import json, sys
+items = [{"sku": f"SKU-{i:04}", "title": f'Item "{i}" with a quote', "quantity": i,
+          "price": round(9.99 * i, 2)} for i in range(1, 6)]
+body = json.dumps({"customer": {"name": 'Ada "Countess" Lovelace', "email": "ada@example.com",
+                                "vip": True},
+                   "items": items, "note": "leave at the door\nthanks"})
+with open(sys.argv[1], "w") as f:
+    f.write('wrk.method = "POST"\n')
+    f.write('wrk.headers["Content-Type"] = "application/json"\n')
+    f.write("wrk.body = " + json.dumps(body) + "\n")
+with open(sys.argv[2], "w") as f:
+    f.write(body)
+EOT
+
 BENCH_KEY=bench-key-0123456789abcdef
 SIGV4_KEY=AKIDBENCH00000000000
 SIGV4_SECRET=bench-secret-0123456789abcdef
@@ -344,7 +465,19 @@ plugins:
     file: $AUTHORIZER
     config: {header: authorization, tokens: {bench-token: bench-user}}
     instances: reuse
+  - {name: vtl, kind: template-mapper, file: $ROOT/plugins/dist/mapper-vtl.wasm, instances: reuse}
+  - {name: schema, kind: model-validator, file: $ROOT/plugins/dist/validator-jsonschema.wasm, instances: reuse}
 apis:
+  - name: mapped
+    spec: mapped.yaml
+    hosts: [mapped.bench]
+    stages: {bench: {}}
+  - name: mapped-wasm
+    spec: mapped.yaml
+    hosts: [mapped-wasm.bench]
+    stages: {bench: {}}
+    template_mapper: vtl
+    model_validator: schema
   - name: bench
     spec: api.yaml
     stages:
@@ -399,11 +532,23 @@ URL[portico-jwt]=http://$PORTICO_ADDR/bench/jwt/item.json
 URL[portico-jwt-cached]=http://$PORTICO_ADDR/bench/jwt-cached/item.json
 URL[portico-authz-policy]=http://$PORTICO_ADDR/bench/authz-policy/item.json
 URL[portico-sigv4]=http://$PORTICO_ADDR/bench/sigv4/item.json
+URL[portico-post]=http://$PORTICO_ADDR/bench/plain/o-1234?dryRun=true
+URL[portico-mapped]=http://$PORTICO_ADDR/bench/mapped/o-1234?dryRun=true
+URL[portico-mapped-wasm]=http://$PORTICO_ADDR/bench/mapped/o-1234?dryRun=true
+H[portico-post]="Host: mapped.bench"
+H[portico-mapped]="Host: mapped.bench"
+H[portico-mapped-wasm]="Host: mapped-wasm.bench"
+# Targets measured with a wrk script (a POST with a body).
+declare -A SCRIPT
+SCRIPT[portico-post]=$WORK/order.lua
+SCRIPT[portico-mapped]=$WORK/order.lua
+SCRIPT[portico-mapped-wasm]=$WORK/order.lua
 PID[portico-apikey-cluster]=$CLUSTER_PID
 H[portico-apikey]="x-api-key: $BENCH_KEY"
 H[portico-apikey-cluster]="x-api-key: $BENCH_KEY"
 for t in portico portico-authz portico-authz-reuse portico-authz-cached portico-cache portico-apikey \
-    portico-full portico-full-reuse portico-jwt portico-jwt-cached portico-authz-policy portico-sigv4; do
+    portico-full portico-full-reuse portico-jwt portico-jwt-cached portico-authz-policy portico-sigv4 \
+    portico-post portico-mapped portico-mapped-wasm; do
     PID[$t]=$PORTICO_PID
 done
 H[portico-authz]="Authorization: bench-token"
@@ -420,11 +565,11 @@ H[portico-sigv4]=$(sigv4_headers)
 declare -A REFRESH
 REFRESH[portico-sigv4]=sigv4_headers
 
-TARGETS=${TARGETS:-direct nginx-proxy portico portico-authz portico-authz-reuse portico-authz-cached portico-cache portico-apikey portico-apikey-cluster portico-full portico-full-reuse portico-jwt portico-jwt-cached portico-authz-policy portico-sigv4}
+TARGETS=${TARGETS:-direct nginx-proxy portico portico-authz portico-authz-reuse portico-authz-cached portico-cache portico-apikey portico-apikey-cluster portico-full portico-full-reuse portico-jwt portico-jwt-cached portico-authz-policy portico-sigv4 portico-post portico-mapped portico-mapped-wasm}
 read -r -a TARGET_LIST <<<"$TARGETS"
 for t in "${TARGET_LIST[@]}"; do
     [[ -n ${URL[$t]:-} ]] || die "unknown target $t (known: ${!URL[*]})"
-    wait_ok "${URL[$t]}" "$t" "${H[$t]:-}"
+    wait_ok "${URL[$t]}" "$t" "${H[$t]:-}" "${SCRIPT[$t]:+$WORK/order.json}"
 done
 
 # --- measure -----------------------------------------------------------------------------------
@@ -554,6 +699,8 @@ measured portico-authz-reuse portico && cpu_target portico-authz-reuse 3
 measured portico-cache direct && rps_target portico-cache direct 1.5
 measured portico-jwt-cached portico && rps_target portico-jwt-cached portico 0.97
 measured portico-jwt portico && cpu_target portico-jwt 15
+measured portico-mapped portico-post && rps_target portico-mapped portico-post 0.85
+measured portico-mapped-wasm portico-post && rps_target portico-mapped-wasm portico-post 0.85
 if ((TARGETS_MET + TARGETS_MISSED == 0)); then
     printf '  (none measured: the targets compare portico, portico-full*, portico-authz*, portico-cache\n'
     printf '   against nginx-proxy, portico or direct; add those to TARGETS)\n'
