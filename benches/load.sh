@@ -27,6 +27,14 @@
 #                    (TTL 0, fresh instances): the host parses and evaluates it each time,
 #   portico-sigv4  - an AWS_IAM route: every request's SigV4 signature (by botocore, re-signed
 #                    before each measurement) verified against the gateway file's credentials,
+#   portico-post   - a POST of a ~1 KB JSON order through a plain `http_proxy` route (the
+#                    baseline of the mapping scenario),
+#   portico-mapped - "VTL request + response mapping + validation": the same POST checked
+#                    (required path and query parameters, the body against a draft-4 model),
+#                    a ~30-line request template, the `http` integration, a response template,
+#   portico-mapped-wasm - the same with the API's templates and models in the mapper-vtl and
+#                    validator-jsonschema components (`template_mapper`, `model_validator`,
+#                    reused instances),
 # measured back to back in one run with wrk, interleaved over ROUNDS rounds
 # (direct, nginx, portico, ..., direct, nginx, portico, ...) and summarised by the median per
 # target, then as ratios (each Portico scenario against plain Portico, Portico against nginx and
@@ -47,7 +55,8 @@
 #   KEEP_DIR=PATH     copy the raw wrk outputs, configs and server logs there at the end
 #   TARGETS="direct nginx-proxy portico portico-authz portico-authz-reuse portico-authz-cached
 #            portico-cache portico-apikey portico-apikey-cluster portico-full portico-full-reuse
-#            portico-jwt portico-jwt-cached portico-authz-policy portico-sigv4"
+#            portico-jwt portico-jwt-cached portico-authz-policy portico-sigv4 portico-post
+#            portico-mapped portico-mapped-wasm"
 #                     (the default: all of them)
 #
 # Installs nginx, wrk, redis-server, curl and python3 with apt-get when they are missing (needs

@@ -241,9 +241,10 @@ impl Renderer<'_> {
         match self.lookup(r)? {
             Lookup::Val(Value::Null) => {}
             Lookup::Val(v) => {
-                let s = v.to_java_string()?;
-                self.charge(s.len() / 16)?;
-                out.push_str(&s);
+                // Printed straight into the output: no string per reference.
+                let before = out.len();
+                crate::value::write_java(&v, out, 0)?;
+                self.charge((out.len() - before) / 16)?;
             }
             Lookup::NoMethod if r.quiet => {}
             Lookup::NoMethod => out.push_str(&r.source),

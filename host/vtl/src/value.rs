@@ -274,7 +274,8 @@ fn too_deep() -> RenderError {
     ))
 }
 
-fn write_java(v: &Value, out: &mut String, depth: usize) -> Result<(), RenderError> {
+/// Appends the Java `toString()` of `v` to `out` (see [`Value::to_java_string`]).
+pub(crate) fn write_java(v: &Value, out: &mut String, depth: usize) -> Result<(), RenderError> {
     if depth > MAX_VALUE_DEPTH {
         return Err(too_deep());
     }
