@@ -483,7 +483,8 @@ async fn function_selection_on_the_error_message() {
 }
 
 /// A PNG through `http` (passthrough both ways, bytes intact) and through a proxy function
-/// (base64 in the event, decoded on the way back because `image/png` is a binary type).
+/// (base64 in the event; a base64 reply decoded on the way back when the first Accept type is
+/// binary).
 #[tokio::test]
 async fn binary_round_trips() {
     let png: Vec<u8> = vec![
@@ -562,6 +563,27 @@ async fn binary_round_trips() {
         event_body, b64,
         "the event carries the image base64-encoded"
     );
+
+    // The way back: a reply with isBase64Encoded is decoded when the first Accept type is a
+    // binary media type, and stays base64 text when it is not.
+    let decoded = send(
+        "POST",
+        &gw.url("/prod/proxy?shape=base64"),
+        &[("accept", "image/png, */*")],
+        "",
+    )
+    .await;
+    assert_eq!(decoded.status, 200, "{}", decoded.text());
+    assert_eq!(decoded.body.to_vec(), b"test-data".to_vec());
+    let text = send(
+        "POST",
+        &gw.url("/prod/proxy?shape=base64"),
+        &[("accept", "application/json")],
+        "",
+    )
+    .await;
+    assert_eq!(text.status, 200, "{}", text.text());
+    assert_eq!(text.text(), "dGVzdC1kYXRh");
 }
 
 const VALIDATED_API: &str = r#"openapi: 3.0.1
@@ -754,6 +776,15 @@ paths:
 
     let recursed = send("POST", &gw.url("/prod/macro"), &[], "{}").await;
     assert_gateway_error(&recursed, 500, internal, "InternalServerErrorException");
+
+    // Deep nesting: a body 100 000 arrays deep read by `$input.path` is a 500 (the JSON
+    // parser's depth limit), not a stack overflow; at a depth JSON allows, the loop runs.
+    let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+    let deep = send("POST", &gw.url("/prod/loop"), &[], deep).await;
+    assert_gateway_error(&deep, 500, internal, "InternalServerErrorException");
+    let nested = format!("[{}{}]", "[".repeat(100), "]".repeat(100));
+    let nested = send("POST", &gw.url("/prod/loop"), &[], nested).await;
+    assert_eq!(nested.status, 200, "{}", nested.text());
 
     // Only the head of a 10 MB + 1 body is sent: the gateway answers from Content-Length
     // (sending the whole body races the gateway's early answer and close).
