@@ -60,6 +60,20 @@ impl Renderer<'_> {
         match (name, args.len()) {
             ("json" | "path", 1) => {
                 let path = args[0].to_java_string()?;
+                // `$input.path('$')`, the most common call: the body parsed straight into
+                // values, with no JSON tree in between.
+                if name == "path" && path.trim() == "$" && self.body_json.is_none() {
+                    let body = self.input.body;
+                    if body.trim().is_empty() {
+                        return Ok(Some(Value::map(Vec::new())));
+                    }
+                    let mut nodes = 0;
+                    let v = crate::value::parse_json(body, &mut nodes).map_err(|e| {
+                        RenderError::new(format!("the body is not valid JSON: {e}"))
+                    })?;
+                    self.charge(nodes)?;
+                    return Ok(Some(v));
+                }
                 let root = self.body_json()?;
                 let sel = jsonpath::select(&root, &path)
                     .map_err(|e| RenderError::new(format!("bad JSONPath {path:?}: {e}")))?;

@@ -433,3 +433,79 @@ mod tests {
         drop(v);
     }
 }
+
+/// Parses JSON text straight into runtime values (what `$input.path('$')` returns), without a
+/// `serde_json::Value` in between; numbers convert as [`Value::from_json`] converts them, and
+/// `nodes` counts the values made. serde_json's nesting limit (128) applies.
+pub(crate) fn parse_json(text: &str, nodes: &mut usize) -> Result<Value, serde_json::Error> {
+    use serde::de::DeserializeSeed as _;
+    let mut de = serde_json::Deserializer::from_str(text);
+    let v = JsonSeed { nodes }.deserialize(&mut de)?;
+    de.end()?;
+    Ok(v)
+}
+
+struct JsonSeed<'n> {
+    nodes: &'n mut usize,
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for JsonSeed<'_> {
+    type Value = Value;
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for JsonSeed<'_> {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("JSON")
+    }
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        *self.nodes += 1;
+        Ok(Value::Null)
+    }
+    fn visit_bool<E>(self, b: bool) -> Result<Value, E> {
+        *self.nodes += 1;
+        Ok(Value::Bool(b))
+    }
+    fn visit_i64<E>(self, i: i64) -> Result<Value, E> {
+        *self.nodes += 1;
+        Ok(Value::Int(i))
+    }
+    fn visit_u64<E>(self, u: u64) -> Result<Value, E> {
+        *self.nodes += 1;
+        Ok(i64::try_from(u).map_or(Value::Float(u as f64), Value::Int))
+    }
+    fn visit_f64<E>(self, f: f64) -> Result<Value, E> {
+        *self.nodes += 1;
+        Ok(Value::Float(f))
+    }
+    fn visit_str<E>(self, s: &str) -> Result<Value, E> {
+        *self.nodes += 1;
+        Ok(Value::str(s))
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        *self.nodes += 1;
+        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+        while let Some(v) = seq.next_element_seed(JsonSeed {
+            nodes: &mut *self.nodes,
+        })? {
+            items.push(v);
+        }
+        Ok(Value::json_list(items))
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        *self.nodes += 1;
+        let mut obj = MapObj::default();
+        while let Some(key) = map.next_key::<String>()? {
+            let v = map.next_value_seed(JsonSeed {
+                nodes: &mut *self.nodes,
+            })?;
+            // A repeated key keeps its first place and its last value, as serde_json's map does.
+            obj.insert(key, v);
+        }
+        Ok(Value::Map(Rc::new(RefCell::new(obj))))
+    }
+}
