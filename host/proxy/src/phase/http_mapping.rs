@@ -262,7 +262,7 @@ fn source<'a>(
 ) -> Option<Cow<'a, str>> {
     match source {
         Source::Param(p) => cx.param(p),
-        Source::RequestPath => Some(Cow::Borrowed(path_below_stage(cx))),
+        Source::RequestPath => Some(Cow::Borrowed(cx.path_in_stage())),
         Source::RequestBody => Some(String::from_utf8_lossy(request_body).into_owned().into()),
         Source::RequestBodyPath(p) => body_path(truncated(request_body), p).map(Cow::Owned),
         Source::ResponseHeader(n) => {
@@ -294,20 +294,6 @@ fn source<'a>(
 /// then cut short and selects nothing).
 fn truncated(body: &[u8]) -> &[u8] {
     &body[..body.len().min(BODY_PATH_LIMIT)]
-}
-
-/// `$request.path`: the request path without the stage.
-fn path_below_stage<'a>(cx: &'a RequestContext<'_>) -> &'a str {
-    let path = cx.parts.uri.path();
-    let Some(stage) = cx.stage else { return path };
-    match path
-        .strip_prefix('/')
-        .and_then(|p| p.strip_prefix(stage.name.as_str()))
-    {
-        Some("") => "/",
-        Some(rest) if rest.starts_with('/') => rest,
-        _ => path,
-    }
 }
 
 /// True when the request head says an `overwrite:path` set its path.

@@ -152,15 +152,7 @@ impl Params {
     /// `$input.params` (most templates), so a render does not copy every header.
     fn of(cx: &RequestContext<'_>, with_input: bool) -> Self {
         let owned = |(k, v): (&str, &str)| (k.to_owned(), v.to_owned());
-        let stage_variables = cx
-            .stage
-            .map(|s| {
-                s.variables
-                    .iter()
-                    .map(|(k, v)| (k.clone(), v.clone()))
-                    .collect()
-            })
-            .unwrap_or_default();
+        let stage_variables = cx.stage_variable_pairs();
         if !with_input {
             return Self {
                 path: Vec::new(),

@@ -150,6 +150,33 @@ pub fn clf_time(t: SystemTime) -> String {
 }
 
 impl RequestContext<'_> {
+    /// The request path without its first segment when that segment is the stage: `/test/a//b`
+    /// → `/a//b`, `/test` → `/`. Not decoded. (Lambda 1.0 `path`, HTTP API `$request.path`.)
+    pub fn path_in_stage(&self) -> &str {
+        let path = self.parts.uri.path();
+        let Some(stage) = self.stage else { return path };
+        match path
+            .strip_prefix('/')
+            .and_then(|p| p.strip_prefix(stage.name.as_str()))
+        {
+            Some("") => "/",
+            Some(rest) if rest.starts_with('/') => rest,
+            _ => path,
+        }
+    }
+
+    /// The stage variables as owned pairs (what plugins and template engines take).
+    pub fn stage_variable_pairs(&self) -> Vec<(String, String)> {
+        self.stage
+            .map(|s| {
+                s.variables
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
     /// The SigV4 caller, on `AWS_IAM` methods.
     pub fn iam(&self) -> Option<&IamCaller> {
         self.authorizer.and_then(|a| a.iam.as_ref())
@@ -362,15 +389,7 @@ impl RequestContext<'_> {
                     .iter()
                     .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
             ),
-            stage_variables: self
-                .stage
-                .map(|s| {
-                    s.variables
-                        .iter()
-                        .map(|(k, v)| (k.clone(), v.clone()))
-                        .collect()
-                })
-                .unwrap_or_default(),
+            stage_variables: self.stage_variable_pairs(),
         }
     }
 

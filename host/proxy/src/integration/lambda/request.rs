@@ -148,21 +148,6 @@ fn stage_name<'a>(cx: &'a RequestContext<'_>) -> &'a str {
     cx.stage.map_or("", |s| s.name.as_str())
 }
 
-/// The request path without its first segment when that segment is the stage: `/test/a//b` →
-/// `/a//b`, `/test` → `/`. Not decoded.
-fn path_in_stage<'a>(cx: &'a RequestContext<'_>) -> &'a str {
-    let path = cx.parts.uri.path();
-    let Some(stage) = cx.stage else { return path };
-    match path
-        .strip_prefix('/')
-        .and_then(|p| p.strip_prefix(stage.name.as_str()))
-    {
-        Some("") => "/",
-        Some(rest) if rest.starts_with('/') => rest,
-        _ => path,
-    }
-}
-
 fn domain_prefix<'a>(cx: &'a RequestContext<'_>) -> &'a str {
     cx.domain_name().split('.').next().unwrap_or("")
 }
@@ -196,7 +181,7 @@ pub(super) fn v1(
     });
     json!({
         "resource": cx.resource_path,
-        "path": path_in_stage(cx),
+        "path": cx.path_in_stage(),
         "httpMethod": method,
         "headers": last(&headers),
         "multiValueHeaders": all(&headers),
