@@ -15,6 +15,11 @@
 //!
 //! `cargo bench -p portico-benches --bench mapping`
 
+/// The gateway binary's allocator (host/gateway/src/main.rs): parsing and rendering allocate
+/// per node, so the system allocator would measure a different program.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::hint::black_box;
 use std::path::PathBuf;
 use std::time::Duration;
