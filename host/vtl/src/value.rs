@@ -408,32 +408,6 @@ pub(crate) fn java_double(f: f64) -> String {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn doubles_print_like_java() {
-        assert_eq!(java_double(1.0), "1.0");
-        assert_eq!(java_double(0.5), "0.5");
-        assert_eq!(java_double(1e10), "1.0E10");
-        assert_eq!(java_double(1.5e-5), "1.5E-5");
-        assert_eq!(java_double(1234567.0), "1234567.0");
-        assert_eq!(java_double(12345678.0), "1.2345678E7");
-        assert_eq!(java_double(-0.001), "-0.001");
-    }
-
-    #[test]
-    fn deep_nesting_drops_without_overflow() {
-        let mut v = Value::list(vec![]);
-        for _ in 0..200_000 {
-            v = Value::list(vec![v]);
-        }
-        assert!(v.to_java_string().is_err());
-        drop(v);
-    }
-}
-
 /// Parses JSON text straight into runtime values (what `$input.path('$')` returns), without a
 /// `serde_json::Value` in between; numbers convert as [`Value::from_json`] converts them, and
 /// `nodes` counts the values made. serde_json's nesting limit (128) applies.
@@ -507,5 +481,42 @@ impl<'de> serde::de::Visitor<'de> for JsonSeed<'_> {
             obj.insert(key, v);
         }
         Ok(Value::Map(Rc::new(RefCell::new(obj))))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn doubles_print_like_java() {
+        assert_eq!(java_double(1.0), "1.0");
+        assert_eq!(java_double(0.5), "0.5");
+        assert_eq!(java_double(1e10), "1.0E10");
+        assert_eq!(java_double(1.5e-5), "1.5E-5");
+        assert_eq!(java_double(1234567.0), "1234567.0");
+        assert_eq!(java_double(12345678.0), "1.2345678E7");
+        assert_eq!(java_double(-0.001), "-0.001");
+    }
+
+    #[test]
+    fn deep_nesting_drops_without_overflow() {
+        let mut v = Value::list(vec![]);
+        for _ in 0..200_000 {
+            v = Value::list(vec![v]);
+        }
+        assert!(v.to_java_string().is_err());
+        drop(v);
+    }
+
+    #[test]
+    fn json_parsed_straight_into_values_matches_the_tree_conversion() {
+        let text = r#"{"a": 1, "b": [1.5, "x", null, true], "a": 2, "big": 18446744073709551615}"#;
+        let mut nodes = 0;
+        let direct = super::parse_json(text, &mut nodes).map(|v| v.to_java_string());
+        let tree: serde_json::Value = serde_json::from_str(text).unwrap_or_default();
+        let via_tree = Value::from_json(&tree).to_java_string();
+        assert_eq!(direct.ok(), Some(via_tree));
+        assert_eq!(nodes, 9, "every value parsed counts, a repeated key too");
     }
 }
