@@ -29,6 +29,11 @@ impl Documents {
         }
     }
 
+    /// Every document, by URL.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &Value)> {
+        self.by_url.iter().map(|(url, doc)| (url.as_str(), doc))
+    }
+
     /// The document at `url` (its fragment, if any, is ignored).
     #[must_use]
     pub fn get(&self, url: &str) -> Option<&Value> {

@@ -21,6 +21,11 @@ pub struct Model {
 }
 
 impl Model {
+    /// The schema as compiled (its `$ref`s rewritten to absolute URLs).
+    pub(crate) fn root(&self) -> &Value {
+        &self.root
+    }
+
     /// Ok, or Err(validation_error_string): AWS's `$context.error.validationErrorString` text,
     /// a bracketed list of fge messages such as `[object has missing required properties (["name"])]`.
     pub fn validate(&self, body: &Value) -> Result<(), String> {

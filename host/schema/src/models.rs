@@ -2,6 +2,7 @@
 //! `$ref` each other, and the error a broken model gives ([`ModelError`]).
 
 use std::collections::{HashMap, HashSet};
+use std::sync::OnceLock;
 
 use serde_json::Value;
 
@@ -13,17 +14,19 @@ use crate::refs;
 #[derive(Debug, Default)]
 pub struct Models {
     by_name: HashMap<String, Model>,
-    /// Each model as a validator component prepares it (see [`Models::portable`]).
-    portable: HashMap<String, PortableModel>,
-    /// Every document a model may reach, by URL, as JSON text.
-    documents: Vec<(String, String)>,
+    /// Every document a model may reach, the models themselves included (`$ref`s rewritten).
+    store: Documents,
+    /// The models as a validator component prepares them, derived from `store` the first time
+    /// [`Models::portable`] is asked (only APIs with a `model_validator` ever ask).
+    portable: OnceLock<PortableSet>,
 }
 
-/// A model's component form, owned.
+/// Every model's component form, and the documents as JSON text.
 #[derive(Debug)]
-struct PortableModel {
-    id: u64,
-    schema: String,
+struct PortableSet {
+    /// (id, schema text) by model name.
+    models: HashMap<String, (u64, String)>,
+    documents: Vec<(String, String)>,
 }
 
 /// One model in the form a `model-validator` component takes: its `$ref`s rewritten to
@@ -103,32 +106,10 @@ impl Models {
             store.insert(url.clone(), schema.clone());
             compiled.push((name, url, schema));
         }
-        let documents: Vec<(String, String)> = {
-            let mut docs: Vec<(String, String)> = store
-                .iter()
-                .map(|(u, d)| (u.clone(), d.to_string()))
-                .collect();
-            docs.sort();
-            docs
-        };
-        let mut hasher = std::hash::DefaultHasher::new();
-        std::hash::Hash::hash(&documents, &mut hasher);
-        let documents_hash = std::hash::Hasher::finish(&hasher);
         let store = Documents::new(store);
-        let mut portable = HashMap::with_capacity(compiled.len());
 
         let mut by_name = HashMap::with_capacity(compiled.len());
         for (name, url, schema) in compiled {
-            let text = schema.to_string();
-            let mut hasher = std::hash::DefaultHasher::new();
-            std::hash::Hash::hash(&(documents_hash, &text), &mut hasher);
-            portable.insert(
-                name.clone(),
-                PortableModel {
-                    id: std::hash::Hasher::finish(&hasher),
-                    schema: text,
-                },
-            );
             match model::build(schema, Some(&url), store.clone()) {
                 Ok(model) => {
                     by_name.insert(name.clone(), model);
@@ -139,8 +120,8 @@ impl Models {
         if errors.is_empty() {
             Ok(Models {
                 by_name,
-                portable,
-                documents,
+                store,
+                portable: OnceLock::new(),
             })
         } else {
             Err(errors)
@@ -156,11 +137,37 @@ impl Models {
     /// Model `name` as a `model-validator` component prepares it, if the API has it.
     #[must_use]
     pub fn portable(&self, name: &str) -> Option<Portable<'_>> {
-        self.portable.get(name).map(|p| Portable {
-            id: p.id,
-            schema: &p.schema,
-            documents: &self.documents,
+        let set = self.portable.get_or_init(|| self.portable_set());
+        set.models.get(name).map(|(id, schema)| Portable {
+            id: *id,
+            schema,
+            documents: &set.documents,
         })
+    }
+
+    fn portable_set(&self) -> PortableSet {
+        let hash = |v: &dyn Fn(&mut std::hash::DefaultHasher)| {
+            let mut hasher = std::hash::DefaultHasher::new();
+            v(&mut hasher);
+            std::hash::Hasher::finish(&hasher)
+        };
+        let mut documents: Vec<(String, String)> = self
+            .store
+            .iter()
+            .map(|(url, doc)| (url.to_owned(), doc.to_string()))
+            .collect();
+        documents.sort();
+        let documents_hash = hash(&|h| std::hash::Hash::hash(&documents, h));
+        let models = self
+            .by_name
+            .iter()
+            .map(|(name, model)| {
+                let text = model.root().to_string();
+                let id = hash(&|h| std::hash::Hash::hash(&(documents_hash, &text), h));
+                (name.clone(), (id, text))
+            })
+            .collect();
+        PortableSet { models, documents }
     }
 
     /// How many models the API has.
