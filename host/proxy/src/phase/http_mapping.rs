@@ -18,7 +18,6 @@ use bytes::Bytes;
 use http::request::Parts;
 use http::uri::PathAndQuery;
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode, Uri};
-use http_body_util::BodyExt;
 use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
 use portico_config::http_mapping::{
     BODY_PATH_LIMIT, Operation, Part, RequestMapping, ResponseMapping, Source, Target, Value,
@@ -26,6 +25,7 @@ use portico_config::http_mapping::{
 
 use crate::integration::headers;
 use crate::phase::mapping::body_path;
+use crate::phase::plugin::collect_bounded;
 use crate::pipeline::body::{Body, full};
 use crate::pipeline::context::RequestContext;
 use crate::pipeline::error::GatewayError;
@@ -80,11 +80,7 @@ pub fn map_request(
                 edit_headers(&mut parts.headers, name, m.op, value.as_deref())?;
             }
             Target::Query(name) => {
-                let pairs = query.get_or_insert_with(|| {
-                    cx.query_pairs()
-                        .map(|(k, v)| (k.into_owned(), v.into_owned()))
-                        .collect()
-                });
+                let pairs = query.get_or_insert_with(|| cx.query_pair_list());
                 match (m.op, value) {
                     (Operation::Remove, _) => pairs.retain(|(k, _)| k != name),
                     (Operation::Overwrite, Some(v)) => {
@@ -151,22 +147,11 @@ pub async fn read_body(body: Body, whole: bool) -> Result<(Body, Bytes), Gateway
     if !whole {
         return Ok((body, Bytes::new()));
     }
-    let mut body = body;
-    let mut buf = bytes::BytesMut::new();
-    while let Some(frame) = body.frame().await {
-        let frame = frame.map_err(|e| {
+    let bytes = collect_bounded(body, MAX_RESPONSE_BODY)
+        .await
+        .map_err(|e| {
             GatewayError::IntegrationFailure(format!("reading the integration response: {e}"))
         })?;
-        if let Ok(data) = frame.into_data() {
-            if buf.len() + data.len() > MAX_RESPONSE_BODY {
-                return Err(GatewayError::IntegrationFailure(format!(
-                    "the integration response is over {MAX_RESPONSE_BODY} bytes"
-                )));
-            }
-            buf.extend_from_slice(&data);
-        }
-    }
-    let bytes = buf.freeze();
     Ok((full(bytes.clone()), bytes))
 }
 

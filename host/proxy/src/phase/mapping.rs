@@ -151,7 +151,6 @@ impl Params {
     /// The request's parameters; only the stage variables when the template never reads
     /// `$input.params` (most templates), so a render does not copy every header.
     fn of(cx: &RequestContext<'_>, with_input: bool) -> Self {
-        let owned = |(k, v): (&str, &str)| (k.to_owned(), v.to_owned());
         let stage_variables = cx.stage_variable_pairs();
         if !with_input {
             return Self {
@@ -162,17 +161,9 @@ impl Params {
             };
         }
         Self {
-            path: cx.params.iter().map(|&(k, v)| owned((k, v))).collect(),
-            querystring: cx
-                .query_pairs()
-                .map(|(k, v)| (k.into_owned(), v.into_owned()))
-                .collect(),
-            header: cx
-                .parts
-                .headers
-                .iter()
-                .filter_map(|(k, v)| Some((k.as_str().to_owned(), v.to_str().ok()?.to_owned())))
-                .collect(),
+            path: cx.path_param_pairs(),
+            querystring: cx.query_pair_list(),
+            header: cx.header_pairs(),
             stage_variables,
         }
     }

@@ -54,7 +54,7 @@ pub async fn collect(body: Body, max: u64) -> Result<Bytes, GatewayError> {
 }
 
 /// Reads a body whole, failing past `max` bytes.
-async fn collect_bounded(mut body: Body, max: usize) -> Result<Bytes, BoxError> {
+pub(crate) async fn collect_bounded(mut body: Body, max: usize) -> Result<Bytes, BoxError> {
     let mut buf = bytes::BytesMut::new();
     while let Some(frame) = body.frame().await {
         if let Ok(data) = frame?.into_data() {

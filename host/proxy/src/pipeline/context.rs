@@ -165,6 +165,30 @@ impl RequestContext<'_> {
         }
     }
 
+    /// The headers with text values, as owned pairs (what plugins and template engines take).
+    pub fn header_pairs(&self) -> Vec<(String, String)> {
+        self.parts
+            .headers
+            .iter()
+            .filter_map(|(k, v)| Some((k.as_str().to_owned(), v.to_str().ok()?.to_owned())))
+            .collect()
+    }
+
+    /// The query-string parameters, decoded, in order, as owned pairs.
+    pub fn query_pair_list(&self) -> Vec<(String, String)> {
+        self.query_pairs()
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect()
+    }
+
+    /// The path parameters as owned pairs.
+    pub fn path_param_pairs(&self) -> Vec<(String, String)> {
+        self.params
+            .iter()
+            .map(|&(k, v)| (k.to_owned(), v.to_owned()))
+            .collect()
+    }
+
     /// The stage variables as owned pairs (what plugins and template engines take).
     pub fn stage_variable_pairs(&self) -> Vec<(String, String)> {
         self.stage
@@ -364,7 +388,6 @@ impl RequestContext<'_> {
 
     /// The request head as plugins see it.
     pub fn plugin_head(&self) -> portico_runtime::RequestHead {
-        let pairs = |it: &mut dyn Iterator<Item = (String, String)>| it.collect::<Vec<_>>();
         portico_runtime::RequestHead {
             request_id: self.request_id.to_owned(),
             method: self.parts.method.as_str().to_owned(),
@@ -373,22 +396,9 @@ impl RequestContext<'_> {
             stage: self.stage.map(|s| s.name.clone()).unwrap_or_default(),
             api_id: self.api.to_owned(),
             source_ip: self.source_ip.to_string(),
-            headers: pairs(&mut self.parts.headers.iter().filter_map(|(k, v)| {
-                v.to_str()
-                    .ok()
-                    .map(|v| (k.as_str().to_owned(), v.to_owned()))
-            })),
-            query: pairs(
-                &mut self
-                    .query_pairs()
-                    .map(|(k, v)| (k.into_owned(), v.into_owned())),
-            ),
-            path_parameters: pairs(
-                &mut self
-                    .params
-                    .iter()
-                    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
-            ),
+            headers: self.header_pairs(),
+            query: self.query_pair_list(),
+            path_parameters: self.path_param_pairs(),
             stage_variables: self.stage_variable_pairs(),
         }
     }
