@@ -880,12 +880,12 @@ paths:
     let text =
         String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
     assert!(
-        text.contains("apis[0].template_mapper: the gateway file declares no plugin nothere"),
+        text.contains("apis[0].template_mapper: template_mapper names nothere, but the gateway file declares no plugin of that name"),
         "{text}"
     );
     assert!(
         text.contains(
-            "apis[0].model_validator: plugin vtl is a template-mapper plugin, not a model-validator"
+            "apis[0].model_validator: model_validator names plugin vtl, which is a template-mapper plugin, not a model-validator"
         ),
         "{text}"
     );

@@ -225,6 +225,7 @@ pub fn function_for_stage(
 /// The `template_mapper` and `model_validator` of every API (in gateway file `file`) must name
 /// plugins of those kinds.
 pub fn check_engines(file: &str, apis: &[Api], plugins: &[PluginDef], report: &mut Report) {
+    let by_name = by_name(plugins);
     for (i, api) in apis.iter().enumerate() {
         let engines = [
             (
@@ -240,45 +241,49 @@ pub fn check_engines(file: &str, apis: &[Api], plugins: &[PluginDef], report: &m
         ];
         for (field, name, kind) in engines {
             let Some(name) = name else { continue };
-            let path = format!("apis[{i}].{field}");
-            match plugins.iter().find(|p| &p.name == name) {
-                Some(p) if p.kind == kind => {}
-                Some(p) => report.error(
-                    file,
-                    path,
-                    format!("plugin {name} is a {} plugin, not a {}", p.kind.name(), kind.name()),
-                ),
-                None => report.error(
-                    file,
-                    path,
-                    format!("the gateway file declares no plugin {name} (add it under `plugins:` with kind {})", kind.name()),
-                ),
+            if let Some(why) = wrong_plugin(&by_name, name, kind) {
+                report.error(file, format!("apis[{i}].{field}"), format!("{field} {why}"));
             }
         }
     }
 }
 
+/// The plugins by name.
+fn by_name(plugins: &[PluginDef]) -> BTreeMap<&str, &PluginDef> {
+    plugins.iter().map(|p| (p.name.as_str(), p)).collect()
+}
+
+/// Why plugin `name` cannot serve as a `kind` plugin (absent, or of another kind); `None`
+/// when it can.
+fn wrong_plugin(
+    by_name: &BTreeMap<&str, &PluginDef>,
+    name: &str,
+    kind: PluginKind,
+) -> Option<String> {
+    match by_name.get(name) {
+        Some(p) if p.kind == kind => None,
+        Some(p) => Some(format!(
+            "names plugin {name}, which is a {} plugin, not a {}",
+            p.kind.name(),
+            kind.name()
+        )),
+        None => Some(format!(
+            "names {name}, but the gateway file declares no plugin of that name (add it under `plugins:` with kind {})",
+            kind.name()
+        )),
+    }
+}
+
 /// Every plugin a method names must exist and be of the right kind.
 pub fn check_references(apis: &[Api], plugins: &[PluginDef], report: &mut Report) {
-    let by_name: BTreeMap<&str, &PluginDef> =
-        plugins.iter().map(|p| (p.name.as_str(), p)).collect();
+    let by_name = by_name(plugins);
     for api in apis {
         let spec = &api.spec;
         for route in &api.routes {
             let mut need = |name: &str, kind: PluginKind, what: &str| {
-                match by_name.get(name) {
-                Some(p) if p.kind == kind => {}
-                Some(p) => report.error(
-                    spec,
-                    &route.location,
-                    format!("{what} names plugin {name}, which is a {} plugin, not a {}", p.kind.name(), kind.name()),
-                ),
-                None => report.error(
-                    spec,
-                    &route.location,
-                    format!("{what} names {name}, but the gateway file declares no plugin of that name (add it under `plugins:` with kind {})", kind.name()),
-                ),
-            }
+                if let Some(why) = wrong_plugin(&by_name, name, kind) {
+                    report.error(spec, &route.location, format!("{what} {why}"));
+                }
             };
             if let Some(a) = &route.authorizer
                 && let Some(plugin) = a.plugin()
