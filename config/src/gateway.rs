@@ -17,6 +17,9 @@ pub struct RawGateway {
     /// The admin listener.
     #[serde(default)]
     pub admin: Option<RawListener>,
+    /// Custom domain names: certificates by SNI, base path mappings and routing rules.
+    #[serde(default)]
+    pub domains: Vec<RawDomain>,
     /// Data-plane worker threads, each with its own runtime, sockets and upstream pool
     /// (default 0: one per core). Read at start.
     #[serde(default)]
@@ -254,6 +257,137 @@ fn yes() -> bool {
 pub struct RawListener {
     /// `IP:PORT`; port 0 picks a free port.
     pub address: String,
+    /// TLS on this listener (data plane only): its default certificate and policy.
+    #[serde(default)]
+    pub tls: Option<RawListenerTls>,
+}
+
+/// A listener's `tls:` block.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawListenerTls {
+    /// PEM certificate chain served to clients whose SNI names no custom domain.
+    pub certificate: String,
+    /// PEM private key of that certificate.
+    pub key: String,
+    /// `TLS_1_2` (default) or `SecurityPolicy_TLS13_1_3_2025_09`.
+    #[serde(default)]
+    pub security_policy: Option<String>,
+}
+
+/// A custom domain name (AWS `DomainName`), with its mappings.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDomain {
+    /// The domain name, or a wildcard `*.example.com`.
+    pub name: String,
+    /// PEM certificate chain for this name (chosen by SNI).
+    pub certificate: String,
+    /// PEM private key.
+    pub key: String,
+    /// `TLS_1_2` (default) or `SecurityPolicy_TLS13_1_3_2025_09`.
+    #[serde(default)]
+    pub security_policy: Option<String>,
+    /// `BASIC` or `STRICT` (the SNI must name the Host); required with an enhanced policy.
+    #[serde(default)]
+    pub endpoint_access_mode: Option<String>,
+    /// Mutual TLS: clients must present a certificate that chains to this truststore.
+    #[serde(default)]
+    pub mutual_tls: Option<RawMutualTls>,
+    /// `API_MAPPING_ONLY` (default), `ROUTING_RULE_ONLY` or `ROUTING_RULE_THEN_API_MAPPING`.
+    #[serde(default)]
+    pub routing_mode: Option<String>,
+    /// Base path mappings (AWS API mappings).
+    #[serde(default)]
+    pub base_path_mappings: Vec<RawBasePathMapping>,
+    /// Routing rules, evaluated by priority.
+    #[serde(default)]
+    pub routing_rules: Vec<RawRoutingRule>,
+}
+
+/// `mutual_tls:` of a domain.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawMutualTls {
+    /// PEM bundle of trusted CA certificates (AWS `truststoreUri`).
+    pub truststore: String,
+}
+
+/// One base path mapping.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawBasePathMapping {
+    /// `(none)`, or one or more path segments (`v1`, `orders/v2`).
+    #[serde(default)]
+    pub base_path: Option<String>,
+    /// The API's name.
+    pub api: String,
+    /// The stage.
+    pub stage: String,
+}
+
+/// One routing rule (AWS `RoutingRule`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRoutingRule {
+    /// 1 to 1 000 000; lower is evaluated first; unique per domain.
+    pub priority: u32,
+    /// Up to two `match_headers` and one `match_base_paths`, all of which must hold.
+    #[serde(default)]
+    pub conditions: Vec<RawRuleCondition>,
+    /// Exactly one `invoke_api`.
+    pub actions: Vec<RawRuleAction>,
+}
+
+/// A routing-rule condition: exactly one of its fields.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRuleCondition {
+    /// Header conditions: any of these header/glob pairs.
+    #[serde(default)]
+    pub match_headers: Option<RawAnyOf<RawHeaderGlob>>,
+    /// Base-path condition: any of these base paths.
+    #[serde(default)]
+    pub match_base_paths: Option<RawAnyOf<String>>,
+}
+
+/// `{any_of: [...]}`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAnyOf<T> {
+    /// The alternatives.
+    pub any_of: Vec<T>,
+}
+
+/// A header and a glob for its value.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawHeaderGlob {
+    /// Header name (case-insensitive).
+    pub header: String,
+    /// Value glob (case-sensitive): `value`, `prefix*`, `*suffix` or `*infix*`.
+    pub value_glob: String,
+}
+
+/// A routing-rule action.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRuleAction {
+    /// Invoke an API's stage.
+    pub invoke_api: RawInvokeApi,
+}
+
+/// `invoke_api:`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawInvokeApi {
+    /// The API's name.
+    pub api: String,
+    /// The stage.
+    pub stage: String,
+    /// Remove the matched base path before routing (default false).
+    #[serde(default)]
+    pub strip_base_path: bool,
 }
 
 /// An API entry.
@@ -353,6 +487,10 @@ pub struct RawLimits {
     pub header_read_timeout_ms: Option<u64>,
     /// Milliseconds a shutdown waits for in-flight requests (default 30 000).
     pub drain_timeout_ms: Option<u64>,
+    /// Milliseconds a client has to finish its TLS handshake (default 10 000).
+    pub tls_handshake_timeout_ms: Option<u64>,
+    /// TLS handshakes in progress at once, per worker (default 1 024); more wait.
+    pub max_tls_handshakes: Option<usize>,
 }
 
 /// Reload settings.

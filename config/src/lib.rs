@@ -23,6 +23,7 @@ pub mod responses;
 pub mod stage;
 pub mod template;
 pub mod transform;
+pub mod transport;
 pub mod usage;
 pub mod validation;
 
@@ -140,12 +141,16 @@ fn load_inner(source: &dyn Source, file: &str, report: &mut Report) -> Option<Co
             .map_err(|_| report.error(file, path, format!("{s:?} is not an IP:PORT address")))
             .ok()
     };
-    let listeners: Vec<SocketAddr> = raw
-        .listeners
-        .iter()
-        .enumerate()
-        .filter_map(|(i, l)| addr(format!("listeners[{i}].address"), &l.address, report))
-        .collect();
+    let listeners = transport::listeners(report, file, source, &raw.listeners, &mut files);
+    if let Some(a) = &raw.admin
+        && a.tls.is_some()
+    {
+        report.error(
+            file,
+            "admin.tls",
+            "the admin listener serves loopback operators in cleartext; put TLS on data-plane listeners",
+        );
+    }
     let admin = raw
         .admin
         .as_ref()
@@ -176,6 +181,22 @@ fn load_inner(source: &dyn Source, file: &str, report: &mut Report) -> Option<Co
     }
     if let Some(v) = l.drain_timeout_ms {
         limits.drain_timeout = Duration::from_millis(v);
+    }
+    if let Some(v) = l.tls_handshake_timeout_ms {
+        if v == 0 {
+            report.error(
+                file,
+                "limits.tls_handshake_timeout_ms",
+                "must be more than 0",
+            );
+        }
+        limits.tls_handshake_timeout = Duration::from_millis(v);
+    }
+    if let Some(v) = l.max_tls_handshakes {
+        if v == 0 {
+            report.error(file, "limits.max_tls_handshakes", "must be more than 0");
+        }
+        limits.max_tls_handshakes = v;
     }
 
     let access_log = match raw.access_log.as_deref() {
@@ -347,6 +368,7 @@ fn load_inner(source: &dyn Source, file: &str, report: &mut Report) -> Option<Co
             gateway_responses: imported.gateway_responses,
             api_key_source: imported.api_key_source,
             binary_media_types: imported.binary_media_types,
+            disable_execute_api_endpoint: imported.disable_execute_api_endpoint,
             models,
             engines: Engines {
                 template_mapper: raw_api.template_mapper.clone(),
@@ -370,6 +392,8 @@ fn load_inner(source: &dyn Source, file: &str, report: &mut Report) -> Option<Co
             }),
         });
     }
+
+    let domains = transport::domains(report, file, source, &raw.domains, &apis, &mut files);
 
     let plugins = plugins::validate(source, file, &raw.plugins, report);
     files.extend(plugins.iter().map(|p| p.file.clone()));
@@ -405,6 +429,7 @@ fn load_inner(source: &dyn Source, file: &str, report: &mut Report) -> Option<Co
         client_ip,
         listeners,
         admin,
+        domains,
         workers,
         apis,
         limits,

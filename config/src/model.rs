@@ -15,10 +15,12 @@ use crate::template::Template;
 /// A whole, validated gateway configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// Addresses the data plane listens on.
-    pub listeners: Vec<SocketAddr>,
+    /// The data plane's listeners, cleartext or TLS.
+    pub listeners: Vec<crate::transport::Listener>,
     /// The admin listener (`/health`, `/metrics`, `/reload`), if any.
     pub admin: Option<SocketAddr>,
+    /// Custom domain names: certificates by SNI, mappings and routing rules.
+    pub domains: Vec<crate::transport::Domain>,
     /// Data-plane worker threads; 0 means one per core. Takes effect at start.
     pub workers: usize,
     /// The APIs, in the order the gateway file lists them.
@@ -241,6 +243,11 @@ pub struct Limits {
     pub header_read_timeout: Duration,
     /// How long a shutdown waits for in-flight requests before giving up on them.
     pub drain_timeout: Duration,
+    /// How long a TLS handshake may take before the connection is closed.
+    pub tls_handshake_timeout: Duration,
+    /// TLS handshakes in progress at once on one worker; further connections wait their turn
+    /// (within their handshake timeout).
+    pub max_tls_handshakes: usize,
 }
 
 impl Default for Limits {
@@ -251,6 +258,8 @@ impl Default for Limits {
             max_uri_bytes: 10_240,
             header_read_timeout: Duration::from_secs(10),
             drain_timeout: Duration::from_secs(30),
+            tls_handshake_timeout: Duration::from_secs(10),
+            max_tls_handshakes: 1024,
         }
     }
 }
@@ -307,6 +316,9 @@ pub struct Api {
     pub policy: Option<portico_auth::policy::Policy>,
     /// `x-amazon-apigateway-binary-media-types`.
     pub binary_media_types: crate::transform::BinaryMediaTypes,
+    /// `x-amazon-apigateway-endpoint-configuration.disableExecuteApiEndpoint`: the API answers
+    /// only through custom domains.
+    pub disable_execute_api_endpoint: bool,
     /// The API's models (`components.schemas` / `definitions`), compiled; `None` when it has
     /// none.
     pub models: Option<crate::validation::ApiModels>,

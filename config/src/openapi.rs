@@ -63,6 +63,8 @@ pub struct Imported {
     pub policy: Option<Value>,
     /// `x-amazon-apigateway-binary-media-types`.
     pub binary_media_types: BinaryMediaTypes,
+    /// `x-amazon-apigateway-endpoint-configuration.disableExecuteApiEndpoint`.
+    pub disable_execute_api_endpoint: bool,
     /// The models (`components.schemas` / `definitions`, plus inline body schemas under made-up
     /// names), compiled by the loader, which knows the API's id.
     pub models: Vec<(String, Value)>,
@@ -109,6 +111,8 @@ pub fn import(file: &str, doc: &Value, report: &mut Report) -> Imported {
             out.policy = Some(value.clone());
         } else if key == "x-amazon-apigateway-binary-media-types" {
             out.binary_media_types = binary_media_types(&mut cx, &path, value);
+        } else if key == "x-amazon-apigateway-endpoint-configuration" {
+            out.disable_execute_api_endpoint = endpoint_configuration(&mut cx, &path, value);
         } else if key == "x-amazon-apigateway-request-validators" {
             validators = validate::validators(&mut cx, &path, value);
         } else if key == "x-amazon-apigateway-request-validator" {
@@ -190,6 +194,31 @@ struct Methods<'a> {
     validators: &'a validate::Validators,
     /// The document's `x-amazon-apigateway-request-validator`.
     default_validator: Option<&'a RequestValidator>,
+}
+
+/// `x-amazon-apigateway-endpoint-configuration`: whether `disableExecuteApiEndpoint` is set.
+/// Endpoint types and VPC endpoints do not apply to a self-hosted gateway (a warning).
+fn endpoint_configuration(cx: &mut Cx<'_>, path: &DocPath, value: &Value) -> bool {
+    let Some(map) = value.as_object() else {
+        cx.error(path, "must be a mapping");
+        return false;
+    };
+    let mut disabled = false;
+    for (k, v) in map {
+        let p = path.key(k);
+        match k.as_str() {
+            "disableExecuteApiEndpoint" => match v.as_bool() {
+                Some(b) => disabled = b,
+                None => cx.error(&p, "must be true or false"),
+            },
+            "types" | "vpcEndpointIds" | "ipAddressType" => cx.warn(
+                &p,
+                "endpoint types (EDGE, REGIONAL, PRIVATE) and VPC endpoints do not apply to a self-hosted gateway",
+            ),
+            _ => cx.error(&p, format!("unknown field {k}")),
+        }
+    }
+    disabled
 }
 
 /// `x-amazon-apigateway-binary-media-types`: a list of MIME types.

@@ -18,10 +18,6 @@ const METADATA_EXTENSIONS: &[(&str, &str)] = &[
         "x-amazon-apigateway-authtype",
         "a label for the console only",
     ),
-    (
-        "x-amazon-apigateway-endpoint-configuration",
-        "endpoint types (EDGE, REGIONAL, PRIVATE) do not apply to a self-hosted gateway",
-    ),
 ];
 
 /// Extensions that change behaviour and are not implemented yet.

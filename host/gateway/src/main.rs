@@ -45,7 +45,8 @@ enum Command {
         /// The gateway file. Without it, the embedded demo API is served.
         #[arg(long)]
         config: Option<PathBuf>,
-        /// Data-plane listen address; repeat for several. Replaces the file's listeners.
+        /// Data-plane listen address (cleartext); repeat for several. Replaces the file's
+        /// cleartext listeners; its TLS listeners stay.
         #[arg(long = "listen")]
         listen: Vec<SocketAddr>,
         /// Admin listen address. Replaces the file's admin listener.
@@ -302,7 +303,12 @@ impl Origin {
         };
         loaded.map(|(mut config, report)| {
             if !self.listen.is_empty() {
-                config.listeners.clone_from(&self.listen);
+                config.listeners.retain(|l| l.tls.is_some());
+                let plain = self
+                    .listen
+                    .iter()
+                    .map(|a| portico_config::transport::Listener::plain(*a));
+                config.listeners.splice(0..0, plain);
             }
             if self.admin.is_some() {
                 config.admin = self.admin;
@@ -344,9 +350,13 @@ async fn serve(origin: Origin) -> anyhow::Result<()> {
         );
     }
     let bound = portico_proxy::listener::Bound::bind(&config.listeners, config.workers)
-        .with_context(|| format!("cannot listen on {:?}", config.listeners))?;
-    for addr in bound.addrs() {
-        println!("listening on http://{addr}");
+        .with_context(|| {
+            let addrs: Vec<_> = config.listeners.iter().map(|l| l.addr).collect();
+            format!("cannot listen on {addrs:?}")
+        })?;
+    for (i, addr) in bound.addrs().iter().enumerate() {
+        let scheme = if bound.is_tls(i) { "https" } else { "http" };
+        println!("listening on {scheme}://{addr}");
     }
     let admin_listener = match config.admin {
         Some(addr) => {

@@ -99,6 +99,11 @@ impl std::fmt::Display for ReloadError {
 impl Gateway {
     /// Builds the gateway around a first, already validated configuration.
     pub fn new(config: &Config, loader: Loader) -> std::io::Result<Arc<Self>> {
+        // One crypto provider for every TLS endpoint of the process (listeners, upstreams).
+        // An error means one is installed already (a second gateway in one process).
+        let _ = rustls::crypto::CryptoProvider::install_default(Arc::unwrap_or_clone(
+            portico_config::transport::crypto_provider(),
+        ));
         let metrics = Arc::new(Metrics::new());
         let upstream = Upstreams::new()?;
         let runtime = portico_runtime::Runtime::new(portico_runtime::RuntimeOptions {

@@ -21,6 +21,7 @@
 //! done or the drain timeout passes.
 
 pub mod h2c;
+pub mod tls;
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -39,6 +40,9 @@ use socket2::{Domain, Protocol, Socket, Type};
 use tokio::net::TcpListener;
 use tokio::sync::{Notify, watch};
 
+use portico_config::transport::Listener;
+use tokio::io::AsyncBufReadExt;
+
 use crate::Gateway;
 use crate::integration::upstream::Upstream;
 use crate::pipeline::{ConnInfo, handle};
@@ -56,17 +60,20 @@ pub struct Bound {
     sockets: Vec<Vec<std::net::TcpListener>>,
     /// The addresses actually bound (port 0 resolved), in configuration order.
     addrs: Vec<SocketAddr>,
+    /// Whether each address terminates TLS (fixed at start; certificates reload).
+    tls: Vec<bool>,
 }
 
 impl Bound {
-    /// Binds every address once per worker. The first socket of an address resolves port 0;
-    /// the others join it with `SO_REUSEPORT`. `workers` 0 means one per core.
-    pub fn bind(addrs: &[SocketAddr], workers: usize) -> std::io::Result<Self> {
+    /// Binds every listener's address once per worker. The first socket of an address
+    /// resolves port 0; the others join it with `SO_REUSEPORT`. `workers` 0 means one per
+    /// core.
+    pub fn bind(listeners: &[Listener], workers: usize) -> std::io::Result<Self> {
         let workers = worker_count(workers);
         let mut sockets: Vec<Vec<std::net::TcpListener>> =
             (0..workers).map(|_| Vec::new()).collect();
-        let mut bound = Vec::with_capacity(addrs.len());
-        for addr in addrs {
+        let mut bound = Vec::with_capacity(listeners.len());
+        for addr in listeners.iter().map(|l| &l.addr) {
             let actual = if workers > 1 {
                 // SO_REUSEPORT would let these sockets join a port that another process (a
                 // stale gateway of the same user) already listens on, and split its traffic.
@@ -88,12 +95,18 @@ impl Bound {
         Ok(Self {
             sockets,
             addrs: bound,
+            tls: listeners.iter().map(|l| l.tls.is_some()).collect(),
         })
     }
 
     /// The bound addresses.
     pub fn addrs(&self) -> &[SocketAddr] {
         &self.addrs
+    }
+
+    /// Whether the listener at `index` terminates TLS.
+    pub fn is_tls(&self, index: usize) -> bool {
+        self.tls.get(index).copied().unwrap_or(false)
     }
 
     /// How many workers will serve.
@@ -132,6 +145,8 @@ pub struct Worker {
     /// This worker's upstream connection pool. Its connections are driven on this worker's
     /// runtime, so a proxied request never hands off to another thread.
     pub upstream: Upstream,
+    /// TLS handshakes this worker runs at once (`limits.max_tls_handshakes`).
+    handshakes: tokio::sync::Semaphore,
 }
 
 /// Serves on `bound` until `shutdown` resolves, then drains. Runs the workers on their own
@@ -139,14 +154,16 @@ pub struct Worker {
 pub async fn serve(gw: Arc<Gateway>, bound: Bound, shutdown: impl Future<Output = ()>) {
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut done = Vec::new();
+    let tls = Arc::new(bound.tls);
     for (index, sockets) in bound.sockets.into_iter().enumerate() {
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let gw = Arc::clone(&gw);
         let stop = stop_rx.clone();
+        let tls = Arc::clone(&tls);
         let spawned = std::thread::Builder::new()
             .name(format!("portico-worker-{index}"))
             .spawn(move || {
-                run_worker(index, gw, sockets, stop);
+                run_worker(index, gw, sockets, &tls, stop);
                 let _ = tx.send(());
             });
         match spawned {
@@ -167,6 +184,7 @@ fn run_worker(
     index: usize,
     gw: Arc<Gateway>,
     sockets: Vec<std::net::TcpListener>,
+    tls: &[bool],
     stop: watch::Receiver<bool>,
 ) {
     let runtime = match tokio::runtime::Builder::new_current_thread()
@@ -180,14 +198,16 @@ fn run_worker(
         }
     };
     runtime.block_on(async move {
+        let handshakes = gw.snapshot().limits.max_tls_handshakes;
         let worker = Arc::new(Worker {
             index,
             upstream: gw.upstream.worker_client(),
+            handshakes: tokio::sync::Semaphore::new(handshakes),
         });
         let graceful = Arc::new(GracefulShutdown::new());
         let upgraded = Arc::new(Upgraded::default());
         let mut loops = Vec::new();
-        for socket in sockets {
+        for (listener_index, socket) in sockets.into_iter().enumerate() {
             let listener = match TcpListener::from_std(socket) {
                 Ok(l) => l,
                 Err(e) => {
@@ -200,10 +220,13 @@ fn run_worker(
                 worker: Arc::clone(&worker),
                 stop: stop.clone(),
                 upgraded: Arc::clone(&upgraded),
+                h2c: true,
             };
+            let tls = tls.get(listener_index).copied().unwrap_or(false);
             loops.push(tokio::spawn(accept_loop(
                 ctx,
                 listener,
+                (listener_index, tls),
                 Arc::clone(&graceful),
             )));
         }
@@ -257,6 +280,8 @@ struct ConnCtx {
     stop: watch::Receiver<bool>,
     /// Counts upgraded connections so that shutdown can wait for them.
     upgraded: Arc<Upgraded>,
+    /// Whether `Upgrade: h2c` is honoured (cleartext connections only).
+    h2c: bool,
 }
 
 /// Connections upgraded to h2c run outside hyper-util's graceful-shutdown watcher; this
@@ -294,7 +319,12 @@ impl Drop for UpgradedGuard {
     }
 }
 
-async fn accept_loop(ctx: ConnCtx, listener: TcpListener, graceful: Arc<GracefulShutdown>) {
+async fn accept_loop(
+    ctx: ConnCtx,
+    listener: TcpListener,
+    (index, tls): (usize, bool),
+    graceful: Arc<GracefulShutdown>,
+) {
     let mut stop = ctx.stop.clone();
     let local = match listener.local_addr() {
         Ok(a) => a,
@@ -318,58 +348,134 @@ async fn accept_loop(ctx: ConnCtx, listener: TcpListener, graceful: Arc<Graceful
             }
         };
         let _ = stream.set_nodelay(true);
-        let conn = ConnInfo {
-            peer,
-            local,
-            scheme: "http",
-        };
-        let header_timeout = ctx.gw.snapshot().limits.header_read_timeout;
-        let service = {
-            let ctx = ctx.clone();
-            service_fn(move |req| {
-                let ctx = ctx.clone();
-                async move { Ok::<_, Infallible>(dispatch(ctx, req, conn).await) }
-            })
-        };
-        let mut builder = auto::Builder::new(TokioExecutor::new());
-        builder
-            .http1()
-            .timer(TokioTimer::new())
-            .header_read_timeout(header_timeout)
-            .keep_alive(true);
-        builder
-            .http2()
-            .timer(TokioTimer::new())
-            .max_header_list_size(H2_MAX_HEADER_LIST);
+        let ctx = ctx.clone();
         let watcher = graceful.watcher();
         tokio::spawn(async move {
-            // hyper's header timer starts with the first byte; a client that sends nothing
-            // at all is cut off here.
-            if !first_bytes(&stream, header_timeout).await {
+            let limits = &ctx.gw.snapshot().limits;
+            let header_timeout = limits.header_read_timeout;
+            if !tls {
+                // hyper's header timer starts with the first byte; a client that sends
+                // nothing at all is cut off here.
+                if !first_bytes(&stream, header_timeout).await {
+                    return;
+                }
+                let conn = ConnInfo {
+                    peer,
+                    local,
+                    scheme: "http",
+                    tls: None,
+                };
+                let builder = http_builder(header_timeout);
+                let service = service(ctx.clone(), conn);
+                let connection =
+                    builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+                if let Err(e) = watcher.watch(connection.into_owned()).await {
+                    tracing::debug!("connection from {peer} ended: {e}");
+                }
                 return;
             }
-            let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+            let handshake_timeout = limits.tls_handshake_timeout;
+            let snap = ctx.gw.snapshot();
+            let accepted = tls::accept(
+                stream,
+                index,
+                &snap.tls,
+                &ctx.worker.handshakes,
+                handshake_timeout,
+            )
+            .await;
+            drop(snap);
+            let (stream, info) = match accepted {
+                Ok(s) => s,
+                Err(e) => {
+                    ctx.gw.metrics.tls_handshake_failures.inc();
+                    tracing::debug!("TLS from {peer}: {e}");
+                    return;
+                }
+            };
+            // The same guard as cleartext: the first request byte within the header timeout.
+            let mut stream = tokio::io::BufReader::new(stream);
+            match tokio::time::timeout(header_timeout, stream.fill_buf()).await {
+                Ok(Ok(buf)) if !buf.is_empty() => {}
+                _ => return,
+            }
+            let h2 = info.h2;
+            let conn = ConnInfo {
+                peer,
+                local,
+                scheme: "https",
+                tls: Some(Arc::new(info)),
+            };
+            let builder = http_builder(header_timeout);
+            let builder = if h2 {
+                builder.http2_only()
+            } else {
+                builder.http1_only()
+            };
+            // h2c upgrades are for cleartext only: over TLS, ALPN chose the protocol.
+            let conn_ctx = ConnCtx {
+                h2c: false,
+                ..ctx.clone()
+            };
+            let service = service(conn_ctx, conn);
+            let connection = builder.serve_connection(TokioIo::new(stream), service);
             if let Err(e) = watcher.watch(connection.into_owned()).await {
-                tracing::debug!("connection from {peer} ended: {e}");
+                tracing::debug!("TLS connection from {peer} ended: {e}");
             }
         });
     }
+}
+
+/// The connection builder with the gateway's HTTP/1.1 and HTTP/2 limits and timers.
+fn http_builder(header_timeout: Duration) -> auto::Builder<TokioExecutor> {
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(header_timeout)
+        .keep_alive(true);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .max_header_list_size(H2_MAX_HEADER_LIST);
+    builder
+}
+
+/// The service of one connection: every request goes to [`dispatch`].
+fn service(
+    ctx: ConnCtx,
+    conn: ConnInfo,
+) -> impl hyper::service::Service<
+    Request<Incoming>,
+    Response = http::Response<crate::pipeline::body::Body>,
+    Error = Infallible,
+    Future = impl Future<Output = Result<http::Response<crate::pipeline::body::Body>, Infallible>>
+             + Send,
+> + Clone
++ Send
++ 'static {
+    let conn = Arc::new(conn);
+    service_fn(move |req| {
+        let ctx = ctx.clone();
+        let conn = Arc::clone(&conn);
+        async move { Ok::<_, Infallible>(dispatch(ctx, req, conn).await) }
+    })
 }
 
 /// Routes an h2c upgrade request to the upgrade path, everything else to the pipeline.
 async fn dispatch(
     ctx: ConnCtx,
     mut req: Request<Incoming>,
-    conn: ConnInfo,
+    conn: Arc<ConnInfo>,
 ) -> http::Response<crate::pipeline::body::Body> {
-    if req.version() == Version::HTTP_11 && h2c::wants_upgrade(&req) {
+    if ctx.h2c && req.version() == Version::HTTP_11 && h2c::wants_upgrade(&req) {
         let (parts, body) = req.into_parts();
         if let Some(frame) = h2c::headers_frame(&parts) {
             req = Request::from_parts(parts, body);
             let on_upgrade = hyper::upgrade::on(&mut req);
             let (gw, worker) = (Arc::clone(&ctx.gw), Arc::clone(&ctx.worker));
             let service = service_fn(move |req| {
-                let (gw, worker) = (Arc::clone(&gw), Arc::clone(&worker));
+                let (gw, worker, conn) = (Arc::clone(&gw), Arc::clone(&worker), Arc::clone(&conn));
                 async move { Ok::<_, Infallible>(handle(&gw, &worker, req, &conn).await) }
             });
             let mut stop = ctx.stop.clone();
@@ -394,7 +500,7 @@ mod tests {
 
     #[test]
     fn workers_share_one_port_that_nobody_else_holds() {
-        let any: SocketAddr = "127.0.0.1:0".parse().unwrap();
+        let any = Listener::plain("127.0.0.1:0".parse().unwrap());
         let bound = Bound::bind(&[any], 3).unwrap();
         assert_eq!(bound.workers(), 3);
         let addr = bound.addrs()[0];
@@ -403,8 +509,11 @@ mod tests {
             assert_eq!(worker[0].local_addr().unwrap(), addr);
         }
         // A second gateway on the same port is refused, not let in beside the first.
-        let err = Bound::bind(&[addr], 2).err().expect("the port is in use");
+        let taken = Listener::plain(addr);
+        let err = Bound::bind(std::slice::from_ref(&taken), 2)
+            .err()
+            .expect("the port is in use");
         assert_eq!(err.kind(), std::io::ErrorKind::AddrInUse);
-        assert!(Bound::bind(&[addr], 1).is_err());
+        assert!(Bound::bind(&[taken], 1).is_err());
     }
 }

@@ -59,14 +59,16 @@ use crate::telemetry::RouteMetrics;
 use crate::telemetry::access_log::Record;
 
 /// Facts about the connection a request arrived on.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct ConnInfo {
     /// The client.
     pub peer: SocketAddr,
     /// The local address the client connected to.
     pub local: SocketAddr,
-    /// `http` (TLS arrives with the transport capability).
+    /// `http` or `https`.
     pub scheme: &'static str,
+    /// What the TLS handshake established; `None` on cleartext.
+    pub tls: Option<Arc<crate::listener::tls::TlsInfo>>,
 }
 
 /// Serves one request on the snapshot current when it arrived.
@@ -96,6 +98,9 @@ pub async fn handle(
         arrived,
         api: "",
         stage: None,
+        in_stage: "",
+        base_path_matched: None,
+        tls: conn.tls.as_deref(),
         resource_path: "",
         params: &[],
         error: None,
@@ -106,6 +111,8 @@ pub async fn handle(
 
     let mut metrics = &snap.unrouted;
     let mut api: Option<&ApiRt> = None;
+    // The API whose gateway responses answer an error raised before `api` is known.
+    let mut api_for_errors: Option<&ApiRt> = None;
     let mut cache_status: Option<CacheStatus> = None;
     let mut api_key_id: Option<&str> = None;
     let mut principal_id: Option<String> = None;
@@ -113,20 +120,44 @@ pub async fn handle(
         if let Err(e) = check_limits(&snap, &parts) {
             break 'pipeline Err(e);
         }
-        api = snap.api_for_host(strip_port(cx.domain_name()));
-        let Some(api) = api else {
-            break 'pipeline Err(GatewayError::MissingAuthenticationToken);
-        };
-        cx.api = &api.name;
+        let host = strip_port(cx.domain_name());
         let path = parts.uri.path();
-        let after_slash = path.strip_prefix('/').unwrap_or(path);
-        let (stage_name, rest) = match after_slash.find('/') {
-            Some(i) => (&after_slash[..i], &after_slash[i..]),
-            None => (after_slash, ""),
+        let (found_api, stage, rest) = match snap.domains.get(&host.to_ascii_lowercase()) {
+            Some(domain) => {
+                if let Err(e) = domain_admits(domain, conn, host) {
+                    break 'pipeline Err(e);
+                }
+                let Some(routed) = domain.route(path, &parts.headers) else {
+                    break 'pipeline Err(GatewayError::Forbidden(None));
+                };
+                let api = &snap.apis[routed.target.api];
+                cx.base_path_matched = Some(routed.base_path_matched);
+                (api, &api.stages[routed.target.stage], routed.rest)
+            }
+            None => {
+                let Some(api) = snap.api_for_host(host) else {
+                    break 'pipeline Err(GatewayError::MissingAuthenticationToken);
+                };
+                if api.disable_execute_api_endpoint {
+                    api_for_errors = Some(api);
+                    break 'pipeline Err(GatewayError::Forbidden(None));
+                }
+                let after_slash = path.strip_prefix('/').unwrap_or(path);
+                let (stage_name, rest) = match after_slash.find('/') {
+                    Some(i) => (&after_slash[..i], &after_slash[i..]),
+                    None => (after_slash, ""),
+                };
+                let Some(stage) = api.stage(stage_name) else {
+                    api_for_errors = Some(api);
+                    break 'pipeline Err(GatewayError::MissingAuthenticationToken);
+                };
+                (api, stage, rest)
+            }
         };
-        let Some(stage) = api.stage(stage_name) else {
-            break 'pipeline Err(GatewayError::MissingAuthenticationToken);
-        };
+        api = Some(found_api);
+        let api = found_api;
+        cx.api = &api.name;
+        cx.in_stage = rest;
         cx.stage = Some(stage);
         metrics = &stage.unmatched;
         let found = match api.router.find(&parts.method, rest) {
@@ -273,7 +304,8 @@ pub async fn handle(
             }
             let ty = e.response_type().map_or("", |t| t.name());
             let cx = RequestContext { params: &[], ..cx };
-            (rescue(&e, &cx, api.map(|a| &a.responses)), None, ty)
+            let responses = api.or(api_for_errors).map(|a| &a.responses);
+            (rescue(&e, &cx, responses), None, ty)
         }
     };
     if let Ok(id) = HeaderValue::from_str(request_id) {
@@ -306,6 +338,28 @@ pub async fn handle(
     let (head, body) = response.into_parts();
     let body: Body = http_body_util::BodyExt::boxed(Observed::new(body, Box::new(done)));
     Response::from_parts(head, body)
+}
+
+/// A custom domain's transport checks: STRICT wants the SNI to name the Host (421 otherwise);
+/// mutual TLS wants the request on a handshake this domain's verifier ran (a client that
+/// sent another SNI, or none, got no certificate check: 403).
+fn domain_admits(
+    domain: &crate::snapshot::domains::DomainRt,
+    conn: &ConnInfo,
+    host: &str,
+) -> Result<(), GatewayError> {
+    let tls = conn.tls.as_deref();
+    if domain.strict
+        && !tls
+            .and_then(|t| t.sni.as_deref())
+            .is_some_and(|sni| sni.eq_ignore_ascii_case(host))
+    {
+        return Err(GatewayError::MisdirectedRequest);
+    }
+    if domain.mutual_tls && tls.and_then(|t| t.domain.as_deref()) != Some(&*domain.name) {
+        return Err(GatewayError::Forbidden(None));
+    }
+    Ok(())
 }
 
 /// Everything the integration phase needs: mapper (request), integration, mapper (response).

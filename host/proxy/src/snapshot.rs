@@ -7,6 +7,7 @@
 //! from stable ids, so a reload keeps every bucket and counter; their changes are staged in a
 //! [`Pending`] that the gateway commits only after the whole build succeeded.
 
+pub mod domains;
 pub mod router;
 
 use std::collections::{BTreeMap, HashMap};
@@ -47,6 +48,10 @@ pub struct Snapshot {
     pub traffic: SnapshotTraffic,
     /// When `X-Forwarded-For` names the client.
     pub client_ip: portico_config::ClientIpTrust,
+    /// The TLS configurations: each TLS listener's default, each custom domain's.
+    pub tls: crate::listener::tls::TlsTable,
+    /// Custom domains and where their requests go.
+    pub domains: domains::Domains,
 }
 
 /// One API, compiled.
@@ -67,6 +72,8 @@ pub struct ApiRt {
     pub policy: Option<portico_auth::policy::Policy>,
     /// `binaryMediaTypes`.
     pub binary_media_types: portico_config::transform::BinaryMediaTypes,
+    /// Reached only through custom domains (`disableExecuteApiEndpoint`).
+    pub disable_execute_api_endpoint: bool,
     /// The models request validation checks bodies against.
     pub models: Option<portico_config::validation::ApiModels>,
     /// The components its templates render in and its bodies validate in, if not built in.
@@ -266,10 +273,25 @@ impl Snapshot {
                 api_key_source: api.api_key_source,
                 policy: api.policy.clone(),
                 binary_media_types: api.binary_media_types.clone(),
+                disable_execute_api_endpoint: api.disable_execute_api_endpoint,
                 models: api.models.clone(),
                 engines: engines(slots, api, &mut errors),
             });
         }
+        let domains = domains::Domains::build(
+            &config.domains,
+            |api, stage| {
+                let a = apis.iter().position(|a| a.name == api)?;
+                let s = apis[a].stages.iter().position(|s| s.name == stage)?;
+                Some(domains::Target { api: a, stage: s })
+            },
+            &mut errors,
+        );
+        let tls = crate::listener::tls::TlsTable::build(&config.listeners, &config.domains)
+            .unwrap_or_else(|e| {
+                errors.extend(e);
+                crate::listener::tls::TlsTable::default()
+            });
         if !errors.is_empty() {
             return Err(errors);
         }
@@ -289,6 +311,8 @@ impl Snapshot {
         let snapshot = Self {
             traffic,
             client_ip: config.client_ip.clone(),
+            tls,
+            domains,
             generation,
             apis,
             by_host,

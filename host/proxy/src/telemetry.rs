@@ -133,6 +133,8 @@ pub struct Metrics {
     pub reloads_failed: Counter,
     /// Access-log lines dropped because the writer fell behind.
     pub access_log_dropped: Counter,
+    /// TLS handshakes that failed or timed out.
+    pub tls_handshake_failures: Counter,
     /// Plugin faults by plugin and kind.
     pub plugin_faults: Family<PluginLabels, Counter>,
     /// Every per-method label set registered, with the generation of the last snapshot build
@@ -171,6 +173,7 @@ impl Metrics {
         let reloads_ok = Counter::default();
         let reloads_failed = Counter::default();
         let access_log_dropped = Counter::default();
+        let tls_handshake_failures = Counter::default();
         let plugin_faults = Family::<PluginLabels, Counter>::default();
         registry.register(
             "plugin_faults",
@@ -209,6 +212,11 @@ impl Metrics {
             reloads_failed.clone(),
         );
         registry.register(
+            "tls_handshake_failures",
+            "TLS handshakes that failed, timed out, or were refused (a client certificate missing or not trusted)",
+            tls_handshake_failures.clone(),
+        );
+        registry.register(
             "access_log_dropped",
             "Access-log lines dropped because the writer fell behind",
             access_log_dropped.clone(),
@@ -225,6 +233,7 @@ impl Metrics {
             reloads_ok,
             reloads_failed,
             access_log_dropped,
+            tls_handshake_failures,
             plugin_faults,
             series: Mutex::default(),
         }

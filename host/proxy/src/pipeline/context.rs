@@ -34,6 +34,13 @@ pub struct RequestContext<'a> {
     pub api: &'a str,
     /// The stage, once resolved.
     pub stage: Option<&'a StageRt>,
+    /// The path inside the stage: what the API's router matches (after the stage segment, or
+    /// after a custom domain's base path); empty for the stage root.
+    pub in_stage: &'a str,
+    /// `$context.customDomain.basePathMatched`, when the request came through a custom domain.
+    pub base_path_matched: Option<&'a str>,
+    /// The TLS handshake, on TLS connections.
+    pub tls: Option<&'a crate::listener::tls::TlsInfo>,
     /// `$context.resourcePath`, once routed.
     pub resource_path: &'a str,
     /// Path parameters (raw values).
@@ -153,16 +160,16 @@ impl RequestContext<'_> {
     /// The request path without its first segment when that segment is the stage: `/test/a//b`
     /// → `/a//b`, `/test` → `/`. Not decoded. (Lambda 1.0 `path`, HTTP API `$request.path`.)
     pub fn path_in_stage(&self) -> &str {
-        let path = self.parts.uri.path();
-        let Some(stage) = self.stage else { return path };
-        match path
-            .strip_prefix('/')
-            .and_then(|p| p.strip_prefix(stage.name.as_str()))
-        {
-            Some("") => "/",
-            Some(rest) if rest.starts_with('/') => rest,
-            _ => path,
+        match (self.stage, self.in_stage) {
+            (None, _) => self.parts.uri.path(),
+            (Some(_), "") => "/",
+            (Some(_), rest) => rest,
         }
+    }
+
+    /// The client certificate of a mutual-TLS connection.
+    pub fn client_cert(&self) -> Option<&crate::listener::tls::ClientCert> {
+        self.tls?.client_cert.as_ref()
     }
 
     /// The headers with text values, as owned pairs (what plugins and template engines take).
@@ -273,6 +280,19 @@ impl RequestContext<'_> {
             "domainName" => self.domain_name().into(),
             "domainPrefix" => self.domain_name().split('.').next().unwrap_or("").into(),
             "identity.sourceIp" => self.source_ip.to_string().into(),
+            "customDomain.basePathMatched" => self.base_path_matched.unwrap_or("").into(),
+            "tlsVersion" => self.tls.map_or("", |t| t.version).into(),
+            "cipherSuite" => self.tls.map_or("", |t| t.cipher_suite).into(),
+            "identity.clientCert.clientCertPem" => self.client_cert()?.pem.as_str().into(),
+            "identity.clientCert.subjectDN" => self.client_cert()?.subject_dn.as_str().into(),
+            "identity.clientCert.issuerDN" => self.client_cert()?.issuer_dn.as_str().into(),
+            "identity.clientCert.serialNumber" => self.client_cert()?.serial_number.as_str().into(),
+            "identity.clientCert.validity.notBefore" => {
+                self.client_cert()?.not_before.as_str().into()
+            }
+            "identity.clientCert.validity.notAfter" => {
+                self.client_cert()?.not_after.as_str().into()
+            }
             "accountId" => self.stage.map_or("", |s| s.account_id.as_str()).into(),
             "identity.accessKey" => self.iam().map_or("", |i| &i.access_key).into(),
             "identity.userArn" => self.iam().map_or("", |i| &i.user_arn).into(),

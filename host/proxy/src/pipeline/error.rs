@@ -60,6 +60,10 @@ pub enum GatewayError {
     /// false`, a token without the route's scopes), with an optional `www-authenticate`.
     #[error("forbidden")]
     Forbidden(Option<String>),
+    /// A custom domain in STRICT mode got a request whose TLS SNI does not name its Host:
+    /// 421 `{"message":"Misdirected Request"}`.
+    #[error("the TLS server name does not match the Host")]
+    MisdirectedRequest,
     /// A SigV4 signature did not verify: 403 INVALID_SIGNATURE with AWS's message.
     #[error("invalid signature")]
     InvalidSignature(String),
@@ -142,6 +146,7 @@ impl GatewayError {
             | Self::BadPath
             | Self::CacheInvalidationDenied
             | Self::Forbidden(_)
+            | Self::MisdirectedRequest
             | Self::PluginReply(_) => {
                 return None;
             }
@@ -222,6 +227,11 @@ fn respond(
             GatewayError::Forbidden(_) => {
                 (StatusCode::FORBIDDEN, "ForbiddenException", "Forbidden")
             }
+            GatewayError::MisdirectedRequest => (
+                StatusCode::MISDIRECTED_REQUEST,
+                "MisdirectedRequestException",
+                "Misdirected Request",
+            ),
             GatewayError::TrafficUnavailable(_) => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "ServiceUnavailableException",
