@@ -17,5 +17,6 @@ mod plugins;
 mod proxy;
 mod reload;
 mod routing;
+mod tls;
 mod traffic;
 mod traffic_cluster;

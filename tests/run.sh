@@ -4,7 +4,7 @@
 #   bash tests/run.sh
 #
 # It installs what the tests need first (the wasm32-wasip2 target, curl for the HTTP/2 upgrade
-# tests, redis-server for the cluster tests, which start their own on a free loopback port),
+# and TLS tests, openssl's s_client for the TLS policy tests, redis-server for the cluster tests, which start their own on a free loopback port),
 # builds the WebAssembly plugins and the JavaScript and Python SDK templates
 # (plugins/build.sh --all: npm and pip fetch componentize-js and componentize-py) and botocore
 # for the SigV4 tests (tests/.venv), then runs
@@ -20,6 +20,7 @@ rustup target add wasm32-wasip2
 rustup component add rustfmt clippy >/dev/null 2>&1 || true
 missing=()
 command -v curl >/dev/null || missing+=(curl)
+command -v openssl >/dev/null || missing+=(openssl)
 command -v redis-server >/dev/null || missing+=(redis-server)
 # python3 with venv: componentize-py (sdk/python) and botocore (the SigV4 tests) live in venvs.
 command -v python3 >/dev/null || missing+=(python3)

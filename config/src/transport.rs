@@ -384,7 +384,7 @@ pub(crate) fn domains(
             });
         }
         // Longest first: `orders/v2` is tried before `orders`, and `(none)` last.
-        mappings.sort_by(|a, b| b.base_path.len().cmp(&a.base_path.len()));
+        mappings.sort_by_key(|m| std::cmp::Reverse(m.base_path.len()));
         let mut rules = Vec::new();
         let mut priorities = BTreeSet::new();
         for (j, r) in d.routing_rules.iter().enumerate() {

@@ -47,8 +47,13 @@ impl InProcess {
         });
         let gw = Gateway::new(&config, loader).expect("the gateway starts");
         // Two workers: the data plane's own threads, as `portico serve` runs it.
-        let data = portico_proxy::listener::Bound::bind(&["127.0.0.1:0".parse().unwrap()], 2)
-            .expect("bind");
+        let data = portico_proxy::listener::Bound::bind(
+            &[portico_config::transport::Listener::plain(
+                "127.0.0.1:0".parse().unwrap(),
+            )],
+            2,
+        )
+        .expect("bind");
         let admin = TcpListener::bind("127.0.0.1:0").await.expect("bind admin");
         let (addr, admin_addr) = (data.addrs()[0], admin.local_addr().unwrap());
         let (stop, _) = watch::channel(false);

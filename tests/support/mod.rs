@@ -74,6 +74,8 @@ impl Dir {
 pub struct Portico {
     pub child: Child,
     pub addr: SocketAddr,
+    /// The first TLS listener, when the gateway file has one.
+    pub tls_addr: Option<SocketAddr>,
     pub admin: Option<SocketAddr>,
     /// Every line printed on stdout so far (access-log lines included).
     pub stdout: Arc<Mutex<Vec<String>>>,
@@ -129,6 +131,7 @@ impl Portico {
             }
         });
         let mut addr = None;
+        let mut tls_addr = None;
         let mut admin = None;
         let deadline = Instant::now() + Duration::from_secs(180);
         while addr.is_none() || (admin.is_none() && Instant::now() < deadline) {
@@ -150,6 +153,8 @@ impl Portico {
             };
             if let Some(a) = line.strip_prefix("listening on http://") {
                 addr = Some(a.parse().expect("listen addr"));
+            } else if let Some(a) = line.strip_prefix("listening on https://") {
+                tls_addr = tls_addr.or(Some(a.parse().expect("listen addr")));
             } else if let Some(a) = line.strip_prefix("admin listening on http://") {
                 admin = Some(a.parse().expect("admin addr"));
                 // The admin line follows the data listeners.
@@ -159,6 +164,7 @@ impl Portico {
         Self {
             child,
             addr: addr.expect("addr"),
+            tls_addr,
             admin,
             stdout,
             stderr,

@@ -184,6 +184,20 @@ pub struct ClientCert {
     pub not_after: String,
 }
 
+impl ClientCert {
+    /// The certificate as AWS shows it: `$context.identity.clientCert` and the Lambda events'
+    /// `clientCert` object.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "clientCertPem": self.pem,
+            "subjectDN": self.subject_dn,
+            "issuerDN": self.issuer_dn,
+            "serialNumber": self.serial_number,
+            "validity": {"notBefore": self.not_before, "notAfter": self.not_after},
+        })
+    }
+}
+
 /// Why a handshake did not complete.
 #[derive(Debug, thiserror::Error)]
 pub enum HandshakeError {

@@ -174,6 +174,7 @@ const SCALARS: &[&str] = &[
     "accountId",
     "apiId",
     "awsEndpointRequestId",
+    "cipherSuite",
     "domainName",
     "domainPrefix",
     "extendedRequestId",
@@ -185,6 +186,7 @@ const SCALARS: &[&str] = &[
     "resourceId",
     "resourcePath",
     "stage",
+    "tlsVersion",
 ];
 
 /// `$context.identity.*`, all strings (empty when they do not apply).
@@ -212,6 +214,8 @@ const ALL_ROOTS: &[&str] = &[
     "apiId",
     "authorizer",
     "awsEndpointRequestId",
+    "cipherSuite",
+    "customDomain",
     "domainName",
     "domainPrefix",
     "error",
@@ -227,6 +231,7 @@ const ALL_ROOTS: &[&str] = &[
     "resourceId",
     "resourcePath",
     "stage",
+    "tlsVersion",
 ];
 
 /// The `$context` tree for the roots a template reads (`*`: all of them).
@@ -249,8 +254,14 @@ pub fn context_tree(cx: &RequestContext<'_>, roots: &[String]) -> Value {
                 for k in IDENTITY {
                     m.insert((*k).to_owned(), Value::from(var(&format!("identity.{k}"))));
                 }
+                if let Some(cert) = cx.client_cert() {
+                    m.insert("clientCert".into(), cert.to_json());
+                }
                 Value::Object(m)
             }
+            "customDomain" => serde_json::json!({
+                "basePathMatched": var("customDomain.basePathMatched"),
+            }),
             "authorizer" => authorizer_tree(cx),
             "error" => {
                 let mut m = Map::new();

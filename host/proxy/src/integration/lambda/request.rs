@@ -152,6 +152,12 @@ fn domain_prefix<'a>(cx: &'a RequestContext<'_>) -> &'a str {
     cx.domain_name().split('.').next().unwrap_or("")
 }
 
+/// The mutual-TLS client certificate, as both payload formats carry it (1.0 under
+/// `requestContext.identity`, 2.0 under `requestContext.authentication`).
+fn client_cert(cx: &RequestContext<'_>) -> Option<Value> {
+    cx.client_cert().map(|cert| cert.to_json())
+}
+
 fn epoch_ms(cx: &RequestContext<'_>) -> u64 {
     u64::try_from(cx.request_time_epoch()).unwrap_or(u64::MAX)
 }
@@ -199,6 +205,7 @@ pub(super) fn v1(
                 "accessKey": cx.iam().map(|i| i.access_key.as_str()),
                 "accountId": cx.iam().map(|i| i.account_id.as_str()),
                 "caller": cx.iam().map(|i| i.user.as_str()),
+                "clientCert": client_cert(cx),
                 "cognitoAuthenticationProvider": null,
                 "cognitoAuthenticationType": null,
                 "cognitoIdentityId": null,
@@ -284,6 +291,9 @@ pub(super) fn v2(
             }
         }
         rc.insert("authorizer".into(), Value::Object(a));
+    }
+    if let Some(cert) = client_cert(cx) {
+        rc.insert("authentication".into(), json!({ "clientCert": cert }));
     }
     rc.insert("domainName".into(), cx.domain_name().into());
     rc.insert("domainPrefix".into(), domain_prefix(cx).into());
@@ -401,6 +411,13 @@ mod tests {
                     + std::time::Duration::from_millis(1_428_582_896_000),
                 api: "1234567890",
                 stage: Some(&self.stage),
+                // The path after the stage segment, as the pipeline's router leaves it.
+                in_stage: {
+                    let path = self.parts.uri.path();
+                    path[1..].find('/').map_or("", |i| &path[i + 1..])
+                },
+                base_path_matched: None,
+                tls: None,
                 resource_path: self.resource,
                 params: &self.params,
                 error: None,
@@ -473,6 +490,7 @@ mod tests {
                     "accessKey": null,
                     "accountId": null,
                     "caller": null,
+                    "clientCert": null,
                     "cognitoAuthenticationProvider": null,
                     "cognitoAuthenticationType": null,
                     "cognitoIdentityId": null,

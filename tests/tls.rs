@@ -1,0 +1,812 @@
+//! TLS listeners and custom domains, with real clients: `curl` over HTTP/1.1 and HTTP/2,
+//! `openssl s_client` for the security policies, and a rustls client counting every request
+//! while the certificate rotates.
+//!
+//! Certificates are made per test with rcgen: a server CA, certificates for each domain, and
+//! a client CA with good, expired and foreign client certificates.
+
+use std::net::SocketAddr;
+use std::process::{Command, Output};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use rcgen::{
+    BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair, KeyUsagePurpose,
+};
+use serde_json::Value;
+
+use crate::support::*;
+
+/// A certificate authority that issues certificates into a test directory.
+struct Ca {
+    issuer: CertifiedIssuer<'static, KeyPair>,
+}
+
+impl Ca {
+    fn new(name: &str) -> Self {
+        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        params.distinguished_name.push(DnType::CommonName, name);
+        params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+        let issuer = CertifiedIssuer::self_signed(params, KeyPair::generate().unwrap()).unwrap();
+        Self { issuer }
+    }
+
+    fn pem(&self) -> String {
+        self.issuer.pem()
+    }
+
+    /// Issues a certificate for `names` (the first is also its common name), valid from
+    /// `days_from_now.0` to `days_from_now.1` days from now; returns (cert PEM, key PEM).
+    fn issue(&self, names: &[&str], days_from_now: (i64, i64)) -> (String, String) {
+        let mut params =
+            CertificateParams::new(names.iter().map(|n| (*n).to_owned()).collect::<Vec<_>>())
+                .unwrap();
+        params.distinguished_name.push(DnType::CommonName, names[0]);
+        let now = time::OffsetDateTime::now_utc();
+        params.not_before = now + time::Duration::days(days_from_now.0);
+        params.not_after = now + time::Duration::days(days_from_now.1);
+        let key = KeyPair::generate().unwrap();
+        let cert = params.signed_by(&key, &self.issuer).unwrap();
+        (cert.pem(), key.serialize_pem())
+    }
+
+    /// Issues into `dir` as `NAME.pem` / `NAME.key`.
+    fn issue_into(&self, dir: &Dir, file: &str, names: &[&str]) {
+        let (cert, key) = self.issue(names, (-1, 30));
+        dir.write(&format!("{file}.pem"), &cert);
+        dir.write(&format!("{file}.key"), &key);
+    }
+}
+
+/// A mock API whose `GET /whoami` reports what the gateway knows of the request.
+fn whoami_api(extra_root: &str) -> String {
+    let template = r#"{"api":"$context.apiId","stage":"$context.stage","domain":"$context.domainName","prefix":"$context.domainPrefix","base":"$context.customDomain.basePathMatched","resource":"$context.resourcePath","path":"$context.path","tls":"$context.tlsVersion","subject":"$context.identity.clientCert.subjectDN","issuer":"$context.identity.clientCert.issuerDN","serial":"$context.identity.clientCert.serialNumber","notAfter":"$context.identity.clientCert.validity.notAfter"}"#;
+    format!(
+        "openapi: 3.0.1\ninfo: {{title: t, version: '1'}}\n{extra_root}paths:\n{}",
+        mock_at("/whoami", "", template)
+    )
+}
+
+/// `curl` over TLS to `host` (resolved to the gateway), trusting `ca`.
+fn curl(ca: &str, tls: SocketAddr, host: &str, path: &str, extra: &[&str]) -> Output {
+    let port = tls.port();
+    Command::new("curl")
+        .args(["-sS", "--max-time", "10", "--cacert", ca])
+        .arg("--resolve")
+        .arg(format!("{host}:{port}:127.0.0.1"))
+        .args(["-w", "\n%{http_code} %{http_version}"])
+        .args(extra)
+        .arg(format!("https://{host}:{port}{path}"))
+        .output()
+        .expect("curl (apt-get install curl)")
+}
+
+/// Splits curl's output into (JSON body, status, HTTP version).
+#[track_caller]
+fn answer(out: &Output) -> (Value, u16, String) {
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "curl failed: {}{}",
+        text,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (body, last) = text.rsplit_once('\n').expect("status line");
+    let (status, version) = last.split_once(' ').expect("status and version");
+    let body = serde_json::from_str(body).unwrap_or(Value::String(body.to_owned()));
+    (body, status.parse().unwrap(), version.to_owned())
+}
+
+/// Runs `openssl s_client` against the gateway with `args`; true when the handshake
+/// completed with a certificate.
+fn s_client(tls: SocketAddr, args: &[&str]) -> (bool, String) {
+    let out = Command::new("openssl")
+        .arg("s_client")
+        .arg("-connect")
+        .arg(tls.to_string())
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("openssl (apt-get install openssl)");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let ok = text.contains("-----BEGIN CERTIFICATE-----") && out.status.success();
+    (ok, text)
+}
+
+/// The serial number of the certificate the gateway serves for `sni`.
+fn served_serial(tls: SocketAddr, sni: &str) -> String {
+    let (ok, text) = s_client(tls, &["-servername", sni]);
+    assert!(ok, "{text}");
+    let start = text.find("-----BEGIN CERTIFICATE-----").unwrap();
+    let end = text.find("-----END CERTIFICATE-----").unwrap() + 25;
+    let mut x509 = Command::new("openssl")
+        .args(["x509", "-noout", "-serial"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write as _;
+    x509.stdin
+        .take()
+        .unwrap()
+        .write_all(&text.as_bytes()[start..end])
+        .unwrap();
+    let out = x509.wait_with_output().unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+/// A gateway with a TLS listener (default certificate `default.example.test`), two APIs and
+/// the domains in `domains` (YAML for `domains:`).
+fn tls_gateway(dir: &Dir, domains: &str, extra: &str) {
+    dir.write("shop.yaml", &whoami_api(""));
+    dir.write(
+        "private.yaml",
+        &whoami_api(
+            "x-amazon-apigateway-endpoint-configuration:\n  disableExecuteApiEndpoint: true\n",
+        ),
+    );
+    dir.write(
+        "gateway.yaml",
+        &format!(
+            r#"listeners:
+  - address: 127.0.0.1:0
+  - address: 127.0.0.1:0
+    tls:
+      certificate: default.pem
+      key: default.key
+admin:
+  address: 127.0.0.1:0
+reload:
+  poll_interval_ms: 100
+{extra}apis:
+  - name: shop
+    spec: shop.yaml
+    stages:
+      prod: {{}}
+      beta: {{}}
+  - name: private
+    spec: private.yaml
+    hosts: [private.internal]
+    stages:
+      prod: {{}}
+domains:
+{domains}"#
+        ),
+    );
+}
+
+const DOMAINS: &str = r#"  - name: shop.example.test
+    certificate: shop.pem
+    key: shop.key
+    base_path_mappings:
+      - {base_path: "(none)", api: shop, stage: prod}
+      - {base_path: v2/beta, api: shop, stage: beta}
+      - {base_path: private, api: private, stage: prod}
+  - name: "*.tenants.example.test"
+    certificate: tenants.pem
+    key: tenants.key
+    base_path_mappings:
+      - {base_path: t, api: shop, stage: beta}
+  - name: strict.example.test
+    certificate: strict.pem
+    key: strict.key
+    security_policy: SecurityPolicy_TLS13_1_3_2025_09
+    endpoint_access_mode: STRICT
+    base_path_mappings:
+      - {api: shop, stage: prod}
+"#;
+
+/// Writes the server CA and every domain certificate.
+fn server_certs(dir: &Dir) -> Ca {
+    let ca = Ca::new("Portico Test Server CA");
+    dir.write("server-ca.pem", &ca.pem());
+    ca.issue_into(dir, "default", &["default.example.test"]);
+    ca.issue_into(dir, "shop", &["shop.example.test"]);
+    ca.issue_into(dir, "tenants", &["*.tenants.example.test"]);
+    ca.issue_into(dir, "strict", &["strict.example.test"]);
+    ca
+}
+
+#[tokio::test]
+async fn domains_by_sni_over_http1_and_http2() {
+    let dir = Dir::new();
+    let _ca = server_certs(&dir);
+    tls_gateway(&dir, DOMAINS, "");
+    let gw = Portico::start(&dir);
+    let tls = gw.tls_addr.expect("a TLS listener");
+    let ca = dir.path("server-ca.pem");
+    let ca = ca.to_str().unwrap();
+
+    for (flag, version) in [("--http1.1", "1.1"), ("--http2", "2")] {
+        // The exact domain: (none) maps to shop/prod; curl verifies the certificate against
+        // the CA, so the SNI chose the right one.
+        let (body, status, v) = answer(&curl(ca, tls, "shop.example.test", "/whoami", &[flag]));
+        assert_eq!((status, v.as_str()), (200, version), "{body}");
+        assert_eq!(body["api"], "shop");
+        assert_eq!(body["stage"], "prod");
+        assert_eq!(body["domain"], "shop.example.test");
+        assert_eq!(body["prefix"], "shop");
+        assert_eq!(body["base"], "(none)");
+        assert_eq!(body["resource"], "/whoami");
+        assert_eq!(body["tls"], "TLSv1.3");
+
+        // A multi-level base path reaches the other stage; the longest mapping wins.
+        let (body, status, _) = answer(&curl(
+            ca,
+            tls,
+            "shop.example.test",
+            "/v2/beta/whoami",
+            &[flag],
+        ));
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(
+            (&body["stage"], &body["base"]),
+            (&"beta".into(), &"v2/beta".into())
+        );
+        assert_eq!(body["path"], "/v2/beta/whoami");
+
+        // The wildcard covers one label, with its own certificate.
+        let (body, status, _) = answer(&curl(
+            ca,
+            tls,
+            "acme.tenants.example.test",
+            "/t/whoami",
+            &[flag],
+        ));
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["stage"], "beta");
+        assert_eq!(body["prefix"], "acme");
+        assert_eq!(body["base"], "t");
+    }
+
+    // A path no base path matches falls to the (none) mapping, whose API has no such resource.
+    let (body, status, _) = answer(&curl(ca, tls, "shop.example.test", "/v2/whoami", &[]));
+    assert_eq!(status, 403);
+    assert_eq!(
+        body,
+        serde_json::json!({"message": "Missing Authentication Token"})
+    );
+    // On a domain without a (none) mapping, an unmapped base path is 403 Forbidden, as API
+    // Gateway answers.
+    let (body, status, _) = answer(&curl(ca, tls, "acme.tenants.example.test", "/whoami", &[]));
+    assert_eq!(status, 403);
+    assert_eq!(body, serde_json::json!({"message": "Forbidden"}));
+
+    // The execute-api style endpoint still serves `shop` by stage segment, over TLS with the
+    // listener's default certificate (no SNI: an IP address).
+    let out = Command::new("curl")
+        .args(["-sS", "-k", "--max-time", "10"])
+        .arg(format!("https://127.0.0.1:{}/prod/whoami", tls.port()))
+        .output()
+        .unwrap();
+    let body: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(body["api"], "shop");
+    assert_eq!(body["base"], "");
+    let (ok, text) = s_client(tls, &["-noservername"]);
+    assert!(ok, "{text}");
+    assert!(text.contains("CN = default.example.test"), "{text}");
+
+    // disableExecuteApiEndpoint: the API's own host answers 403, its domain mapping serves.
+    let direct = send(
+        "GET",
+        &gw.url("/prod/whoami"),
+        &[("host", "private.internal")],
+        "",
+    )
+    .await;
+    assert_gateway_error(
+        &direct,
+        403,
+        r#"{"message":"Forbidden"}"#,
+        "ForbiddenException",
+    );
+    let (body, status, _) = answer(&curl(ca, tls, "shop.example.test", "/private/whoami", &[]));
+    assert_eq!((status, &body["api"]), (200, &"private".into()), "{body}");
+}
+
+#[tokio::test]
+async fn security_policies_and_strict_access_mode() {
+    let dir = Dir::new();
+    let _ca = server_certs(&dir);
+    tls_gateway(&dir, DOMAINS, "");
+    let gw = Portico::start(&dir);
+    let tls = gw.tls_addr.expect("a TLS listener");
+    let ca = dir.path("server-ca.pem");
+    let ca = ca.to_str().unwrap();
+
+    // TLS 1.1 is never offered; TLS_1_2 takes 1.2 and 1.3; the 2025 TLS 1.3 policy only 1.3.
+    let (ok, text) = s_client(
+        tls,
+        &[
+            "-servername",
+            "shop.example.test",
+            "-tls1_1",
+            "-cipher",
+            "DEFAULT@SECLEVEL=0",
+        ],
+    );
+    assert!(!ok, "TLS 1.1 must be refused: {text}");
+    for (sni, flag, accepted) in [
+        ("shop.example.test", "-tls1_2", true),
+        ("shop.example.test", "-tls1_3", true),
+        ("strict.example.test", "-tls1_2", false),
+        ("strict.example.test", "-tls1_3", true),
+    ] {
+        let (ok, text) = s_client(tls, &["-servername", sni, flag]);
+        assert_eq!(ok, accepted, "{sni} {flag}: {text}");
+        if accepted {
+            let protocol = if flag == "-tls1_2" {
+                "TLSv1.2"
+            } else {
+                "TLSv1.3"
+            };
+            assert!(text.contains(protocol), "{text}");
+        }
+    }
+
+    // STRICT: the SNI must name the Host. Same SNI and Host: served.
+    let (body, status, _) = answer(&curl(ca, tls, "strict.example.test", "/whoami", &[]));
+    assert_eq!(
+        (status, &body["domain"]),
+        (200, &"strict.example.test".into())
+    );
+    // Another domain's SNI, the strict domain's Host: 421.
+    let (body, status, _) = answer(&curl(
+        ca,
+        tls,
+        "shop.example.test",
+        "/whoami",
+        &["-H", "Host: strict.example.test"],
+    ));
+    assert_eq!(status, 421, "{body}");
+    assert_eq!(body, serde_json::json!({"message": "Misdirected Request"}));
+    // Cleartext has no SNI at all: 421 too. BASIC domains route on cleartext by Host.
+    let plain = send(
+        "GET",
+        &gw.url("/whoami"),
+        &[("host", "strict.example.test")],
+        "",
+    )
+    .await;
+    assert_eq!(plain.status, 421);
+    let plain = send(
+        "GET",
+        &gw.url("/whoami"),
+        &[("host", "shop.example.test")],
+        "",
+    )
+    .await;
+    assert_eq!(plain.status, 200, "{}", plain.text());
+    assert_eq!(plain.json()["tls"], "");
+}
+
+#[tokio::test]
+async fn routing_rules_in_every_mode() {
+    let dir = Dir::new();
+    let _ca = server_certs(&dir);
+    let rules = r#"    routing_rules:
+      - priority: 10
+        conditions:
+          - match_headers: {any_of: [{header: X-Version, value_glob: "beta*"}]}
+        actions:
+          - invoke_api: {api: shop, stage: beta}
+      - priority: 20
+        conditions:
+          - match_headers: {any_of: [{header: Accept, value_glob: "*webp*"}]}
+          - match_headers: {any_of: [{header: Pet, value_glob: "Dog-*"}, {header: Pet, value_glob: "Cat-*"}]}
+          - match_base_paths: {any_of: [shopper]}
+        actions:
+          - invoke_api: {api: private, stage: prod, strip_base_path: true}
+"#;
+    let domains = format!(
+        r#"  - name: rules.example.test
+    certificate: shop.pem
+    key: shop.key
+    routing_mode: ROUTING_RULE_ONLY
+{rules}  - name: both.example.test
+    certificate: shop.pem
+    key: shop.key
+    routing_mode: ROUTING_RULE_THEN_API_MAPPING
+{rules}    base_path_mappings:
+      - {{api: shop, stage: prod}}
+  - name: mappings.example.test
+    certificate: shop.pem
+    key: shop.key
+    routing_mode: API_MAPPING_ONLY
+{rules}    base_path_mappings:
+      - {{api: shop, stage: prod}}
+"#
+    );
+    tls_gateway(&dir, &domains, "");
+    let gw = Portico::start(&dir);
+    let get =
+        |host: &'static str, path: &'static str, headers: Vec<(&'static str, &'static str)>| {
+            let url = gw.url(path);
+            async move {
+                let mut all = vec![("host", host)];
+                all.extend(headers);
+                send("GET", &url, &all, "").await
+            }
+        };
+    for host in ["rules.example.test", "both.example.test"] {
+        // Rule 10: the header glob (name case-insensitive, value case-sensitive).
+        let r = get(host, "/whoami", vec![("x-version", "beta-7")]).await;
+        assert_eq!(
+            (r.status.as_u16(), r.json()["stage"].as_str()),
+            (200, Some("beta"))
+        );
+        assert_eq!(r.json()["base"], "(none)");
+        // Rule 20: every condition holds; its base path is stripped.
+        let r = get(
+            host,
+            "/shopper/whoami",
+            vec![("accept", "image/webp"), ("pet", "Cat-Tom")],
+        )
+        .await;
+        assert_eq!(r.status, 200, "{}", r.text());
+        assert_eq!(
+            (r.json()["api"].as_str(), r.json()["base"].as_str()),
+            (Some("private"), Some("shopper"))
+        );
+        // Both rules match: the lower priority value wins, and evaluation stops there.
+        let r = get(
+            host,
+            "/whoami",
+            vec![
+                ("x-version", "beta"),
+                ("accept", "image/webp"),
+                ("pet", "Dog-Rex"),
+            ],
+        )
+        .await;
+        assert_eq!(r.json()["stage"], "beta");
+    }
+    // No rule matches: ROUTING_RULE_ONLY refuses, ROUTING_RULE_THEN_API_MAPPING falls back to
+    // the mapping.
+    let r = get("rules.example.test", "/whoami", vec![("x-version", "Beta")]).await;
+    assert_gateway_error(&r, 403, r#"{"message":"Forbidden"}"#, "ForbiddenException");
+    let r = get("both.example.test", "/whoami", vec![("x-version", "Beta")]).await;
+    assert_eq!(
+        (r.status.as_u16(), r.json()["stage"].as_str()),
+        (200, Some("prod"))
+    );
+    // A rule's base path is a whole segment: `/shopperX` does not match `shopper`.
+    let r = get(
+        "rules.example.test",
+        "/shopperX/whoami",
+        vec![("accept", "image/webp"), ("pet", "Cat-Tom")],
+    )
+    .await;
+    assert_eq!(r.status, 403);
+    // API_MAPPING_ONLY never evaluates rules (and `check` warns that they are unused).
+    let r = get(
+        "mappings.example.test",
+        "/whoami",
+        vec![("x-version", "beta")],
+    )
+    .await;
+    assert_eq!(r.json()["stage"], "prod");
+    let check = Command::new(PORTICO)
+        .args([
+            "check",
+            "--config",
+            dir.path("gateway.yaml").to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&check.stdout).into_owned()
+        + &String::from_utf8_lossy(&check.stderr);
+    assert!(
+        text.contains("domains[2].routing_rules: warning: routing_mode is API_MAPPING_ONLY"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn mutual_tls_refuses_bad_client_certificates_in_the_handshake() {
+    let dir = Dir::new();
+    let server = server_certs(&dir);
+    server.issue_into(&dir, "mtls", &["mtls.example.test"]);
+    let clients = Ca::new("Portico Test Client CA");
+    dir.write("truststore.pem", &clients.pem());
+    let (good, good_key) = clients.issue(&["alice"], (-1, 30));
+    let (expired, expired_key) = clients.issue(&["bob"], (-30, -1));
+    let (foreign, foreign_key) = Ca::new("Somebody Else").issue(&["mallory"], (-1, 30));
+    for (name, (cert, key)) in [
+        ("good", (&good, &good_key)),
+        ("expired", (&expired, &expired_key)),
+        ("foreign", (&foreign, &foreign_key)),
+    ] {
+        dir.write(&format!("client-{name}.pem"), cert);
+        dir.write(&format!("client-{name}.key"), key);
+    }
+    let domains = format!(
+        "{DOMAINS}  - name: mtls.example.test\n    certificate: mtls.pem\n    key: mtls.key\n    mutual_tls:\n      truststore: truststore.pem\n    base_path_mappings:\n      - {{api: shop, stage: prod}}\n"
+    );
+    tls_gateway(&dir, &domains, "");
+    let gw = Portico::start(&dir);
+    let tls = gw.tls_addr.expect("a TLS listener");
+    let ca = dir.path("server-ca.pem");
+    let ca = ca.to_str().unwrap();
+    let with = |name: &str| {
+        let cert = dir.path(&format!("client-{name}.pem"));
+        let key = dir.path(&format!("client-{name}.key"));
+        curl(
+            ca,
+            tls,
+            "mtls.example.test",
+            "/whoami",
+            &[
+                "--cert",
+                cert.to_str().unwrap(),
+                "--key",
+                key.to_str().unwrap(),
+            ],
+        )
+    };
+
+    let (body, status, _) = answer(&with("good"));
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["subject"], "CN=alice");
+    assert_eq!(body["issuer"], "CN=Portico Test Client CA");
+    assert!(
+        body["serial"].as_str().is_some_and(|s| s.contains(':')),
+        "{body}"
+    );
+    assert!(
+        body["notAfter"]
+            .as_str()
+            .is_some_and(|s| s.ends_with(" GMT")),
+        "{body}"
+    );
+
+    // No certificate, an expired one, one from another CA: the handshake fails, no HTTP
+    // answer at all.
+    for out in [
+        curl(ca, tls, "mtls.example.test", "/whoami", &[]),
+        with("expired"),
+        with("foreign"),
+    ] {
+        assert!(
+            !out.status.success(),
+            "must be refused: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+    }
+    // Another domain's SNI (no certificate asked) with the mTLS domain's Host: 403, not a
+    // way around the check.
+    let (body, status, _) = answer(&curl(
+        ca,
+        tls,
+        "shop.example.test",
+        "/whoami",
+        &["-H", "Host: mtls.example.test"],
+    ));
+    assert_eq!(status, 403, "{body}");
+    // Cleartext cannot reach it either.
+    let plain = send(
+        "GET",
+        &gw.url("/whoami"),
+        &[("host", "mtls.example.test")],
+        "",
+    )
+    .await;
+    assert_eq!(plain.status, 403);
+}
+
+/// A TLS client trusting `ca_pem` that sends `GET path` to `host` on a new connection.
+async fn tls_get(ca_pem: &str, tls: SocketAddr, host: &str, path: &str) -> Result<u16, String> {
+    use rustls::pki_types::pem::PemObject as _;
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in rustls::pki_types::CertificateDer::pem_slice_iter(ca_pem.as_bytes()) {
+        roots
+            .add(cert.map_err(|e| e.to_string())?)
+            .map_err(|e| e.to_string())?;
+    }
+    let config = rustls::ClientConfig::builder()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+    let tcp = tokio::net::TcpStream::connect(tls)
+        .await
+        .map_err(|e| e.to_string())?;
+    let name =
+        rustls::pki_types::ServerName::try_from(host.to_owned()).map_err(|e| e.to_string())?;
+    let stream = connector
+        .connect(name, tcp)
+        .await
+        .map_err(|e| e.to_string())?;
+    let (mut sender, conn) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+            .await
+            .map_err(|e| e.to_string())?;
+    tokio::spawn(conn);
+    let req = http::Request::get(path)
+        .header("host", host)
+        .body(http_body_util::Empty::<bytes::Bytes>::new())
+        .unwrap();
+    let resp = sender.send_request(req).await.map_err(|e| e.to_string())?;
+    Ok(resp.status().as_u16())
+}
+
+#[tokio::test]
+async fn certificates_rotate_under_load_and_a_bad_one_is_refused() {
+    let dir = Dir::new();
+    let ca = server_certs(&dir);
+    tls_gateway(&dir, DOMAINS, "");
+    let gw = Portico::start(&dir);
+    let tls = gw.tls_addr.expect("a TLS listener");
+    let ca_pem = ca.pem();
+    let before = served_serial(tls, "shop.example.test");
+
+    // Clients open a new TLS connection per request for the whole rotation.
+    let stop = Arc::new(AtomicBool::new(false));
+    let ok = Arc::new(AtomicUsize::new(0));
+    let failed = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let mut clients = Vec::new();
+    for _ in 0..4 {
+        let (stop, ok, failed, ca_pem) = (stop.clone(), ok.clone(), failed.clone(), ca_pem.clone());
+        clients.push(tokio::spawn(async move {
+            while !stop.load(Ordering::Relaxed) {
+                match tls_get(&ca_pem, tls, "shop.example.test", "/whoami").await {
+                    Ok(200) => {
+                        ok.fetch_add(1, Ordering::Relaxed);
+                    }
+                    other => failed.lock().unwrap().push(format!("{other:?}")),
+                }
+            }
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    ca.issue_into(&dir, "shop", &["shop.example.test"]);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut after = before.clone();
+    while after == before && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        after = served_serial(tls, "shop.example.test");
+    }
+    assert_ne!(after, before, "the rotated certificate is served");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    stop.store(true, Ordering::Relaxed);
+    for c in clients {
+        c.await.unwrap();
+    }
+    assert!(
+        failed.lock().unwrap().is_empty(),
+        "{:?}",
+        failed.lock().unwrap()
+    );
+    assert!(
+        ok.load(Ordering::Relaxed) > 20,
+        "{} requests",
+        ok.load(Ordering::Relaxed)
+    );
+
+    // A broken certificate file: the reload is refused, the last good certificate serves.
+    dir.write(
+        "shop.pem",
+        "-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----\n",
+    );
+    let reply = send("POST", &gw.admin_url("/reload"), &[], "").await;
+    assert!(
+        reply.status.is_client_error() || reply.status.is_server_error(),
+        "{}",
+        reply.text()
+    );
+    assert!(reply.text().contains("shop.pem"), "{}", reply.text());
+    assert_eq!(served_serial(tls, "shop.example.test"), after);
+    assert_eq!(
+        tls_get(&ca_pem, tls, "shop.example.test", "/whoami").await,
+        Ok(200)
+    );
+}
+
+#[tokio::test]
+async fn handshakes_are_bounded_in_time() {
+    let dir = Dir::new();
+    let _ca = server_certs(&dir);
+    tls_gateway(&dir, DOMAINS, "limits:\n  tls_handshake_timeout_ms: 300\n");
+    let gw = Portico::start(&dir);
+    let tls = gw.tls_addr.expect("a TLS listener");
+    // A client that connects and never says hello is cut off at the handshake timeout.
+    use tokio::io::AsyncReadExt as _;
+    let mut idle = tokio::net::TcpStream::connect(tls).await.unwrap();
+    let started = Instant::now();
+    let mut buf = [0u8; 16];
+    let n = tokio::time::timeout(Duration::from_secs(5), idle.read(&mut buf))
+        .await
+        .expect("closed by the gateway")
+        .unwrap_or(0);
+    assert_eq!(n, 0);
+    assert!(started.elapsed() >= Duration::from_millis(250));
+    // Garbage instead of a ClientHello: closed, and the gateway serves on.
+    use tokio::io::AsyncWriteExt as _;
+    let mut junk = tokio::net::TcpStream::connect(tls).await.unwrap();
+    junk.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let _ = tokio::time::timeout(Duration::from_secs(5), junk.read(&mut buf)).await;
+    let metrics = get(&gw.admin_url("/metrics")).await.text();
+    let failures = metrics
+        .lines()
+        .find(|l| l.starts_with("portico_tls_handshake_failures_total"))
+        .and_then(|l| l.split_whitespace().last())
+        .and_then(|v| v.parse::<f64>().ok())
+        .unwrap_or(0.0);
+    assert!(failures >= 2.0, "{metrics}");
+    let ca = dir.path("server-ca.pem");
+    let (_, status, _) = answer(&curl(
+        ca.to_str().unwrap(),
+        tls,
+        "shop.example.test",
+        "/whoami",
+        &[],
+    ));
+    assert_eq!(status, 200);
+}
+
+#[test]
+fn check_reports_bad_tls_configuration() {
+    let dir = Dir::new();
+    let ca = server_certs(&dir);
+    let (other_cert, _) = ca.issue(&["other.example.test"], (-1, 30));
+    dir.write("mismatch.pem", &other_cert);
+    dir.write("empty.pem", "");
+    let domains = r#"  - name: a.example.test
+    certificate: mismatch.pem
+    key: shop.key
+  - name: b.example.test
+    certificate: missing.pem
+    key: shop.key
+  - name: c.example.test
+    certificate: shop.pem
+    key: shop.key
+    security_policy: TLS_1_0
+  - name: "bad name"
+    certificate: shop.pem
+    key: shop.key
+    mutual_tls:
+      truststore: empty.pem
+    base_path_mappings:
+      - {base_path: /v1, api: nope, stage: prod}
+      - {base_path: v2, api: shop, stage: gamma}
+    routing_rules:
+      - priority: 0
+        conditions:
+          - match_headers: {any_of: [{header: x, value_glob: "a*b"}]}
+        actions: []
+"#;
+    tls_gateway(&dir, domains, "");
+    let out = Command::new(PORTICO)
+        .args([
+            "check",
+            "--config",
+            dir.path("gateway.yaml").to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    for expected in [
+        "domains[0].key: shop.key is not the key of mismatch.pem",
+        "domains[1].certificate: cannot read",
+        "domains[2].security_policy: TLS_1_0 is refused",
+        "domains[3].name: \"bad name\" is not a domain name",
+        "domains[3].mutual_tls.truststore: empty.pem holds no CERTIFICATE block",
+        "domains[3].base_path_mappings[0].base_path: \"/v1\"",
+        "domains[3].base_path_mappings[0]: no API is named \"nope\"",
+        "domains[3].base_path_mappings[1]: API shop has no stage \"gamma\"",
+        "domains[3].routing_rules[0].priority: must be 1 to 1000000",
+        "value_glob: \"a*b\": a * may only stand at the start or the end",
+        "domains[3].routing_rules[0].actions: a rule has exactly one action",
+    ] {
+        assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
+    }
+}
