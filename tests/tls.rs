@@ -705,6 +705,24 @@ async fn certificates_rotate_under_load_and_a_bad_one_is_refused() {
         tls_get(&ca_pem, tls, "shop.example.test", "/whoami").await,
         Ok(200)
     );
+
+    // The sockets are bound at start: a reload that turns the TLS listener into a cleartext
+    // one is refused, and TLS keeps serving.
+    let file = std::fs::read_to_string(dir.path("gateway.yaml")).unwrap();
+    let plain = file.replace(
+        "    tls:\n      certificate: default.pem\n      key: default.key\n",
+        "",
+    );
+    assert_ne!(plain, file);
+    dir.write("gateway.yaml", &plain);
+    ca.issue_into(&dir, "shop", &["shop.example.test"]);
+    let reply = send("POST", &gw.admin_url("/reload"), &[], "").await;
+    assert!(reply.text().contains("fixed at start"), "{}", reply.text());
+    assert_eq!(served_serial(tls, "shop.example.test"), after);
+    assert_eq!(
+        tls_get(&ca_pem, tls, "shop.example.test", "/whoami").await,
+        Ok(200)
+    );
 }
 
 #[tokio::test]

@@ -230,6 +230,18 @@ impl Gateway {
     /// snapshot are as they were.
     fn apply(&self, config: &Config) -> Result<u64, ReloadError> {
         let generation = self.generation.load(Ordering::Acquire) + 1;
+        // The sockets were bound at start: their addresses, and which are TLS, stay.
+        let shape = |c: &Config| -> Vec<_> {
+            c.listeners
+                .iter()
+                .map(|l| (l.addr, l.tls.is_some()))
+                .collect()
+        };
+        if shape(config) != shape(&self.config.lock().unwrap_or_else(|p| p.into_inner())) {
+            return Err(ReloadError::Build(vec![
+                "listeners: addresses and TLS on/off are fixed at start; restart Portico to change them (certificates and policies reload)".into(),
+            ]));
+        }
         let plugins = self
             .plugins
             .stage(&config.plugins)

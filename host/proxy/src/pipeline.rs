@@ -424,8 +424,15 @@ impl Integrate<'_> {
                     ReqBody::Stream(_) => &[],
                 };
                 http_mapped_parts = http_mapping::map_request(&cx, m, bytes)?;
+                // An `overwrite:path` is the whole path the integration sees.
+                let in_stage = if http_mapping::path_overwritten(&http_mapped_parts) {
+                    http_mapped_parts.uri.path()
+                } else {
+                    cx.in_stage
+                };
                 RequestContext {
                     parts: &http_mapped_parts,
+                    in_stage,
                     ..cx
                 }
             }
