@@ -10,6 +10,7 @@ mod cache;
 mod cli;
 mod hostile;
 mod http2;
+mod http3;
 mod http_mapping;
 mod mapping;
 mod mock;

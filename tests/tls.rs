@@ -19,12 +19,12 @@ use serde_json::Value;
 use crate::support::*;
 
 /// A certificate authority that issues certificates into a test directory.
-struct Ca {
+pub(crate) struct Ca {
     issuer: CertifiedIssuer<'static, KeyPair>,
 }
 
 impl Ca {
-    fn new(name: &str) -> Self {
+    pub(crate) fn new(name: &str) -> Self {
         let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
         params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
         params.distinguished_name.push(DnType::CommonName, name);
@@ -33,7 +33,7 @@ impl Ca {
         Self { issuer }
     }
 
-    fn pem(&self) -> String {
+    pub(crate) fn pem(&self) -> String {
         self.issuer.pem()
     }
 
@@ -53,7 +53,7 @@ impl Ca {
     }
 
     /// Issues into `dir` as `NAME.pem` / `NAME.key`.
-    fn issue_into(&self, dir: &Dir, file: &str, names: &[&str]) {
+    pub(crate) fn issue_into(&self, dir: &Dir, file: &str, names: &[&str]) {
         let (cert, key) = self.issue(names, (-1, 30));
         dir.write(&format!("{file}.pem"), &cert);
         dir.write(&format!("{file}.key"), &key);

@@ -273,6 +273,9 @@ pub struct RawListenerTls {
     /// `TLS_1_2` (default) or `SecurityPolicy_TLS13_1_3_2025_09`.
     #[serde(default)]
     pub security_policy: Option<String>,
+    /// Also serve HTTP/3 (QUIC) on the same port over UDP, advertised with `Alt-Svc`.
+    #[serde(default)]
+    pub http3: bool,
 }
 
 /// A custom domain name (AWS `DomainName`), with its mappings.

@@ -58,6 +58,8 @@ pub struct ListenerTls {
     pub certificate: Arc<CertifiedKey>,
     /// The TLS versions offered.
     pub security_policy: SecurityPolicy,
+    /// Whether HTTP/3 is served on the same port over UDP.
+    pub http3: bool,
 }
 
 /// AWS security policies, by the TLS versions they accept.
@@ -260,6 +262,7 @@ fn listener_tls(read: &mut Reader<'_>, path: &str, raw: &RawListenerTls) -> Opti
     Some(ListenerTls {
         certificate,
         security_policy: security_policy?,
+        http3: raw.http3,
     })
 }
 

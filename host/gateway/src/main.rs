@@ -357,6 +357,9 @@ async fn serve(origin: Origin) -> anyhow::Result<()> {
     for (i, addr) in bound.addrs().iter().enumerate() {
         let scheme = if bound.is_tls(i) { "https" } else { "http" };
         println!("listening on {scheme}://{addr}");
+        if bound.is_http3(i) {
+            println!("listening on udp://{addr} (HTTP/3)");
+        }
     }
     let admin_listener = match config.admin {
         Some(addr) => {

@@ -16,11 +16,16 @@
 //! opens with the h2 preface (prior knowledge). An HTTP/1.1 request asking for `Upgrade: h2c` is
 //! switched to HTTP/2 by [`crate::listener::h2c`], with the same HTTP/2 limits and timers.
 //!
+//! TLS listeners terminate TLS first ([`tls`]) and serve HTTP/1.1 or HTTP/2 by ALPN; with
+//! `http3: true` they also serve HTTP/3 on the same port over UDP ([`quic`]) and advertise it
+//! with `Alt-Svc`.
+//!
 //! Shutdown: when `shutdown` resolves, every worker stops accepting, tells every open connection
-//! to finish (HTTP/1 stops keep-alive, HTTP/2 sends GOAWAY), and [`serve`] returns once they are
-//! done or the drain timeout passes.
+//! to finish (HTTP/1 stops keep-alive, HTTP/2 and HTTP/3 send GOAWAY), and [`serve`] returns
+//! once they are done or the drain timeout passes.
 
 pub mod h2c;
+pub mod quic;
 pub mod tls;
 
 use std::convert::Infallible;
@@ -58,6 +63,8 @@ const BACKLOG: i32 = 1024;
 pub struct Bound {
     /// `sockets[w]` holds worker `w`'s socket for every address, in address order.
     sockets: Vec<Vec<std::net::TcpListener>>,
+    /// `udp[w][i]`: worker `w`'s UDP socket for listener `i`, when it serves HTTP/3.
+    udp: Vec<Vec<Option<std::net::UdpSocket>>>,
     /// The addresses actually bound (port 0 resolved), in configuration order.
     addrs: Vec<SocketAddr>,
     /// Whether each address terminates TLS (fixed at start; certificates reload).
@@ -72,8 +79,11 @@ impl Bound {
         let workers = worker_count(workers);
         let mut sockets: Vec<Vec<std::net::TcpListener>> =
             (0..workers).map(|_| Vec::new()).collect();
+        let mut udp: Vec<Vec<Option<std::net::UdpSocket>>> =
+            (0..workers).map(|_| Vec::new()).collect();
         let mut bound = Vec::with_capacity(listeners.len());
-        for addr in listeners.iter().map(|l| &l.addr) {
+        for listener in listeners {
+            let addr = &listener.addr;
             let actual = if workers > 1 {
                 // SO_REUSEPORT would let these sockets join a port that another process (a
                 // stale gateway of the same user) already listens on, and split its traffic.
@@ -90,10 +100,23 @@ impl Bound {
             for worker in sockets.iter_mut().skip(1) {
                 worker.push(listen(actual, true)?);
             }
+            let http3 = listener.tls.as_ref().is_some_and(|t| t.http3);
+            if http3 && workers > 1 {
+                // The same guard as TCP: the UDP port must be free before the group joins it.
+                drop(datagram(actual, false)?);
+            }
+            for worker in &mut udp {
+                worker.push(if http3 {
+                    Some(datagram(actual, workers > 1)?)
+                } else {
+                    None
+                });
+            }
             bound.push(actual);
         }
         Ok(Self {
             sockets,
+            udp,
             addrs: bound,
             tls: listeners.iter().map(|l| l.tls.is_some()).collect(),
         })
@@ -109,6 +132,14 @@ impl Bound {
         self.tls.get(index).copied().unwrap_or(false)
     }
 
+    /// Whether the listener at `index` also serves HTTP/3 over UDP.
+    pub fn is_http3(&self, index: usize) -> bool {
+        self.udp
+            .first()
+            .and_then(|w| w.get(index))
+            .is_some_and(Option::is_some)
+    }
+
     /// How many workers will serve.
     pub fn workers(&self) -> usize {
         self.sockets.len()
@@ -121,6 +152,20 @@ pub fn worker_count(configured: usize) -> usize {
         0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
         n => n,
     }
+}
+
+/// A UDP socket for QUIC on `addr` (the TCP listener's resolved address).
+fn datagram(addr: SocketAddr, reuse_port: bool) -> std::io::Result<std::net::UdpSocket> {
+    let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
+    if reuse_port {
+        socket.set_reuse_port(true)?;
+    }
+    if addr.is_ipv6() {
+        socket.set_only_v6(true)?;
+    }
+    socket.set_nonblocking(true)?;
+    socket.bind(&addr.into())?;
+    Ok(socket.into())
 }
 
 fn listen(addr: SocketAddr, reuse_port: bool) -> std::io::Result<std::net::TcpListener> {
@@ -155,15 +200,23 @@ pub async fn serve(gw: Arc<Gateway>, bound: Bound, shutdown: impl Future<Output 
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut done = Vec::new();
     let tls = Arc::new(bound.tls);
-    for (index, sockets) in bound.sockets.into_iter().enumerate() {
+    let addrs = Arc::new(bound.addrs);
+    for (index, (sockets, udp)) in bound.sockets.into_iter().zip(bound.udp).enumerate() {
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let addrs = Arc::clone(&addrs);
         let gw = Arc::clone(&gw);
         let stop = stop_rx.clone();
         let tls = Arc::clone(&tls);
         let spawned = std::thread::Builder::new()
             .name(format!("portico-worker-{index}"))
             .spawn(move || {
-                run_worker(index, gw, sockets, &tls, stop);
+                let sockets = WorkerSockets {
+                    tcp: sockets,
+                    udp,
+                    tls: &tls,
+                    addrs: &addrs,
+                };
+                run_worker(index, gw, sockets, stop);
                 let _ = tx.send(());
             });
         match spawned {
@@ -179,12 +232,21 @@ pub async fn serve(gw: Arc<Gateway>, bound: Bound, shutdown: impl Future<Output 
     }
 }
 
+/// One worker's share of [`Bound`].
+struct WorkerSockets<'a> {
+    tcp: Vec<std::net::TcpListener>,
+    udp: Vec<Option<std::net::UdpSocket>>,
+    /// Whether each listener is TLS.
+    tls: &'a [bool],
+    /// Each listener's bound address.
+    addrs: &'a [SocketAddr],
+}
+
 /// One worker: a current-thread runtime serving its sockets until `stop`, then draining.
 fn run_worker(
     index: usize,
     gw: Arc<Gateway>,
-    sockets: Vec<std::net::TcpListener>,
-    tls: &[bool],
+    sockets: WorkerSockets<'_>,
     stop: watch::Receiver<bool>,
 ) {
     let runtime = match tokio::runtime::Builder::new_current_thread()
@@ -205,13 +267,22 @@ fn run_worker(
             handshakes: tokio::sync::Semaphore::new(handshakes),
         });
         let graceful = Arc::new(GracefulShutdown::new());
-        let upgraded = Arc::new(Upgraded::default());
+        let tracked = Arc::new(Tracked::default());
         let mut loops = Vec::new();
-        for (listener_index, socket) in sockets.into_iter().enumerate() {
-            let listener = match TcpListener::from_std(socket) {
-                Ok(l) => l,
+        let mut endpoints = Vec::new();
+        let mut http3 = vec![false; sockets.addrs.len()];
+        let WorkerSockets {
+            tcp,
+            udp,
+            tls,
+            addrs,
+        } = sockets;
+        for (listener_index, socket) in udp.into_iter().enumerate() {
+            let Some(socket) = socket else { continue };
+            let endpoint = match quic::endpoint(&gw, listener_index, socket) {
+                Ok(e) => e,
                 Err(e) => {
-                    tracing::error!("worker {index}: cannot register a listener: {e}");
+                    tracing::error!("worker {index}: cannot start HTTP/3 on listener {listener_index}: {e}");
                     continue;
                 }
             };
@@ -219,10 +290,33 @@ fn run_worker(
                 gw: Arc::clone(&gw),
                 worker: Arc::clone(&worker),
                 stop: stop.clone(),
-                upgraded: Arc::clone(&upgraded),
-                h2c: true,
+                tracked: Arc::clone(&tracked),
+                h2c: false,
+                alt_svc: None,
+            };
+            let local = addrs[listener_index];
+            loops.push(tokio::spawn(quic::accept_loop(ctx, endpoint.clone(), local)));
+            endpoints.push(endpoint);
+            http3[listener_index] = true;
+        }
+        for (listener_index, socket) in tcp.into_iter().enumerate() {
+            let listener = match TcpListener::from_std(socket) {
+                Ok(l) => l,
+                Err(e) => {
+                    tracing::error!("worker {index}: cannot register a listener: {e}");
+                    continue;
+                }
             };
             let tls = tls.get(listener_index).copied().unwrap_or(false);
+            let ctx = ConnCtx {
+                gw: Arc::clone(&gw),
+                worker: Arc::clone(&worker),
+                stop: stop.clone(),
+                tracked: Arc::clone(&tracked),
+                h2c: true,
+                // HTTP/3 on this listener's port: its TLS responses say so.
+                alt_svc: http3[listener_index].then(|| quic::alt_svc(addrs[listener_index].port())),
+            };
             loops.push(tokio::spawn(accept_loop(
                 ctx,
                 listener,
@@ -239,11 +333,16 @@ fn run_worker(
         let graceful = Arc::try_unwrap(graceful).unwrap_or_else(|_| GracefulShutdown::new());
         let all_done = async move {
             graceful.shutdown().await;
-            upgraded.all_done().await;
+            tracked.all_done().await;
         };
         tokio::select! {
             () = all_done => tracing::debug!(worker = index, "all connections drained"),
             () = tokio::time::sleep(drain) => tracing::warn!(worker = index, ?drain, "drain timeout passed; closing remaining connections"),
+        }
+        for endpoint in endpoints {
+            endpoint.close(0u32.into(), b"shutting down");
+            // Lets the close frames leave; bounded, as the clients may be gone.
+            let _ = tokio::time::timeout(Duration::from_millis(200), endpoint.wait_idle()).await;
         }
     });
 }
@@ -278,24 +377,27 @@ struct ConnCtx {
     worker: Arc<Worker>,
     /// Turns `true` when the gateway shuts down.
     stop: watch::Receiver<bool>,
-    /// Counts upgraded connections so that shutdown can wait for them.
-    upgraded: Arc<Upgraded>,
+    /// Counts what hyper-util's watcher does not see (h2c upgrades, HTTP/3 connections and
+    /// requests) so that shutdown can wait for them.
+    tracked: Arc<Tracked>,
     /// Whether `Upgrade: h2c` is honoured (cleartext connections only).
     h2c: bool,
+    /// `Alt-Svc` for responses on a TLS listener that also serves HTTP/3.
+    alt_svc: Option<http::HeaderValue>,
 }
 
-/// Connections upgraded to h2c run outside hyper-util's graceful-shutdown watcher; this
-/// counts them so that a drain waits for them too.
+/// Connections upgraded to h2c, and HTTP/3 connections and requests, run outside hyper-util's
+/// graceful-shutdown watcher; this counts them so that a drain waits for them too.
 #[derive(Default)]
-struct Upgraded {
+struct Tracked {
     active: AtomicUsize,
     idle: Notify,
 }
 
-impl Upgraded {
-    fn enter(self: &Arc<Self>) -> UpgradedGuard {
+impl Tracked {
+    fn enter(self: &Arc<Self>) -> TrackedGuard {
         self.active.fetch_add(1, Ordering::AcqRel);
-        UpgradedGuard(Arc::clone(self))
+        TrackedGuard(Arc::clone(self))
     }
 
     async fn all_done(&self) {
@@ -309,9 +411,9 @@ impl Upgraded {
     }
 }
 
-struct UpgradedGuard(Arc<Upgraded>);
+struct TrackedGuard(Arc<Tracked>);
 
-impl Drop for UpgradedGuard {
+impl Drop for TrackedGuard {
     fn drop(&mut self) {
         if self.0.active.fetch_sub(1, Ordering::AcqRel) == 1 {
             self.0.idle.notify_waiters();
@@ -413,10 +515,7 @@ async fn accept_loop(
                 builder.http1_only()
             };
             // h2c upgrades are for cleartext only: over TLS, ALPN chose the protocol.
-            let conn_ctx = ConnCtx {
-                h2c: false,
-                ..ctx.clone()
-            };
+            let conn_ctx = ConnCtx { h2c: false, ..ctx };
             let service = service(conn_ctx, conn);
             let connection = builder.serve_connection(TokioIo::new(stream), service);
             if let Err(e) = watcher.watch(connection.into_owned()).await {
@@ -479,7 +578,7 @@ async fn dispatch(
                 async move { Ok::<_, Infallible>(handle(&gw, &worker, req, &conn).await) }
             });
             let mut stop = ctx.stop.clone();
-            let guard = ctx.upgraded.enter();
+            let guard = ctx.tracked.enter();
             tokio::spawn(async move {
                 let shutdown = async move {
                     let _ = stop.wait_for(|s| *s).await;
@@ -491,7 +590,13 @@ async fn dispatch(
         }
         req = Request::from_parts(parts, body);
     }
-    handle(&ctx.gw, &ctx.worker, req, &conn).await
+    let mut response = handle(&ctx.gw, &ctx.worker, req, &conn).await;
+    if let Some(v) = &ctx.alt_svc {
+        response
+            .headers_mut()
+            .insert(http::header::ALT_SVC, v.clone());
+    }
+    response
 }
 
 #[cfg(test)]

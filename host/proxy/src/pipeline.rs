@@ -37,11 +37,10 @@ use std::time::{Duration, Instant, SystemTime};
 use bytes::Bytes;
 use http::{HeaderValue, Request, Response, Version};
 use http_body_util::BodyExt;
-use hyper::body::Incoming;
 use portico_cache::{CachedResponse, Fill};
 use portico_config::{IntegrationKind, UnauthorizedCacheControl};
 
-use self::body::{Body, Observed, OnDone, full};
+use self::body::{Body, BoxError, Observed, OnDone, full};
 use self::context::{RequestContext, RequestId, clf_time, strip_port};
 use self::error::{GatewayError, rescue};
 use crate::Gateway;
@@ -71,21 +70,42 @@ pub struct ConnInfo {
     pub tls: Option<Arc<crate::listener::tls::TlsInfo>>,
 }
 
-/// Serves one request on the snapshot current when it arrived.
-pub async fn handle(
+/// Serves one request on the snapshot current when it arrived, whatever its transport:
+/// HTTP/1.1 and HTTP/2 bodies come from hyper, HTTP/3 ones from the QUIC stream. The body is
+/// bounded by `limits.max_body_bytes` here, then boxed, so the rest of the pipeline is one
+/// non-generic function.
+pub async fn handle<B>(
     gw: &Gateway,
     worker: &Worker,
-    req: Request<Incoming>,
+    req: Request<B>,
+    conn: &ConnInfo,
+) -> Response<Body>
+where
+    B: http_body::Body<Data = Bytes> + Send + Sync + 'static,
+    B::Error: Into<BoxError>,
+{
+    let snap = gw.snapshot();
+    let (parts, body) = req.into_parts();
+    let limit = usize::try_from(snap.limits.max_body_bytes).unwrap_or(usize::MAX);
+    let body: Body = http_body_util::Limited::new(body, limit).boxed();
+    serve(gw, worker, snap, parts, body, conn).await
+}
+
+async fn serve(
+    gw: &Gateway,
+    worker: &Worker,
+    snap: Arc<Snapshot>,
+    parts: http::request::Parts,
+    body: Body,
     conn: &ConnInfo,
 ) -> Response<Body> {
-    let snap = gw.snapshot();
     let started = Instant::now();
     let arrived = SystemTime::now();
     let id = RequestId::new();
     let request_id = id.as_str();
-    let (parts, body) = req.into_parts();
     let protocol = match parts.version {
         Version::HTTP_2 => "HTTP/2.0",
+        Version::HTTP_3 => "HTTP/3.0",
         Version::HTTP_10 => "HTTP/1.0",
         _ => "HTTP/1.1",
     };
@@ -192,8 +212,7 @@ pub async fn handle(
                 .http_request_mapping
                 .as_ref()
                 .is_some_and(|m| m.reads_body());
-        let limit = usize::try_from(max_body).unwrap_or(usize::MAX);
-        let incoming: Body = http_body_util::Limited::new(body, limit).boxed();
+        let incoming = body;
         let body = if needs_body {
             match plugin::collect(incoming, max_body).await {
                 Ok(b) => ReqBody::Whole(b),

@@ -32,6 +32,8 @@ const ALPN: &[&[u8]] = &[b"h2", b"http/1.1"];
 pub struct TlsTable {
     /// By listener index (configuration order); `None` for cleartext listeners.
     listeners: Vec<Option<Arc<ServerConfig>>>,
+    /// Each TLS listener's own certificate, by index, for QUIC's resolver.
+    listener_keys: Vec<Option<Arc<CertifiedKey>>>,
     /// Exact domain names, lower-case.
     exact: HashMap<String, Arc<DomainTls>>,
     /// Wildcard domains by the suffix after `*.`.
@@ -42,7 +44,10 @@ pub struct TlsTable {
 pub struct DomainTls {
     /// The domain's name as configured (`*.example.com` for a wildcard).
     pub name: Arc<str>,
+    /// Whether the domain wants client certificates (mutual TLS).
+    pub mutual_tls: bool,
     config: Arc<ServerConfig>,
+    certificate: Arc<CertifiedKey>,
 }
 
 impl TlsTable {
@@ -60,6 +65,9 @@ impl TlsTable {
                     .ok()
             });
             table.listeners.push(config);
+            table
+                .listener_keys
+                .push(l.tls.as_ref().map(|t| Arc::clone(&t.certificate)));
         }
         for d in domains {
             let verifier = d.mutual_tls.as_ref().map(|m| m.roots.as_slice());
@@ -67,7 +75,9 @@ impl TlsTable {
                 Ok(config) => {
                     let tls = Arc::new(DomainTls {
                         name: d.name.as_str().into(),
+                        mutual_tls: verifier.is_some(),
                         config,
+                        certificate: Arc::clone(&d.certificate),
                     });
                     match d.name.strip_prefix("*.") {
                         Some(suffix) => table.wildcard.insert(suffix.to_owned(), tls),
@@ -87,6 +97,15 @@ impl TlsTable {
     /// Whether listener `index` serves TLS in this snapshot.
     pub fn listener(&self, index: usize) -> Option<&Arc<ServerConfig>> {
         self.listeners.get(index).and_then(Option::as_ref)
+    }
+
+    /// The certificate a QUIC handshake on listener `index` serves: the SNI's domain's, else
+    /// the listener's own.
+    pub fn certificate(&self, index: usize, sni: Option<&str>) -> Option<Arc<CertifiedKey>> {
+        match sni.and_then(|s| self.domain(s)) {
+            Some(d) => Some(Arc::clone(&d.certificate)),
+            None => self.listener_keys.get(index)?.clone(),
+        }
     }
 
     /// The domain an SNI names: an exact name first, then a wildcard one label up.
