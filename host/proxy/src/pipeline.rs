@@ -51,7 +51,7 @@ use crate::listener::Worker;
 use crate::phase::cache::{self, CacheStatus, RouteCaching, StageCacheRt};
 use crate::phase::engine::ApiMapping;
 use crate::phase::traffic;
-use crate::phase::{authorize, http_mapping, plugin, validate};
+use crate::phase::{authorize, compress, http_mapping, plugin, validate};
 use crate::plugins::Slot;
 use crate::snapshot::router::BadPath;
 use crate::snapshot::{ApiRt, RouteRt, Snapshot};
@@ -116,6 +116,8 @@ pub async fn handle(
     let mut cache_status: Option<CacheStatus> = None;
     let mut api_key_id: Option<&str> = None;
     let mut principal_id: Option<String> = None;
+    // A CORS preflight the gateway answered: its headers are final.
+    let mut preflight = false;
     let outcome: Result<Answer, GatewayError> = 'pipeline: {
         if let Err(e) = check_limits(&snap, &parts) {
             break 'pipeline Err(e);
@@ -160,6 +162,16 @@ pub async fn handle(
         cx.in_stage = rest;
         cx.stage = Some(stage);
         metrics = &stage.unmatched;
+        // CORS preflights are the gateway's, whatever the route, before any access check.
+        if let Some(cors) = &api.cors
+            && let Some(response) = cors.preflight(&parts.method, &parts.headers)
+        {
+            preflight = true;
+            break 'pipeline Ok(Answer {
+                response,
+                integration_latency: None,
+            });
+        }
         let found = match api.router.find(&parts.method, rest) {
             Ok(Some(found)) => found,
             Ok(None) => break 'pipeline Err(GatewayError::MissingAuthenticationToken),
@@ -178,11 +190,21 @@ pub async fn handle(
         if content_length(&parts).is_some_and(|len| len > max_body) {
             break 'pipeline Err(GatewayError::BodyTooLarge(max_body));
         }
+        // With compression on, an encoded body is decoded (whole, bounded) before anything
+        // reads it; an unknown coding is 415.
+        let decode = match api.compression {
+            Some(_) => match compress::request_coding(&parts.headers) {
+                Ok(coding) => coding,
+                Err(e) => break 'pipeline Err(e),
+            },
+            None => None,
+        };
         // Plugins that see the body, and SigV4 (which signs it), get it whole (bounded);
         // otherwise it streams. The limit travels with the body: streamed or collected, it
         // stops at `max_body`.
         let integration = &route.integration;
-        let needs_body = route.validator.is_some()
+        let needs_body = decode.is_some()
+            || route.validator.is_some()
             || route.mapper.is_some()
             || route.validation.is_some()
             || route.access.needs_body()
@@ -194,13 +216,34 @@ pub async fn handle(
                 .is_some_and(|m| m.reads_body());
         let limit = usize::try_from(max_body).unwrap_or(usize::MAX);
         let incoming: Body = http_body_util::Limited::new(body, limit).boxed();
-        let body = if needs_body {
+        let body = if let Some(coding) = decode {
+            match compress::collect_decoded(incoming, coding, max_body).await {
+                Ok(b) => ReqBody::Whole(b),
+                Err(e) => break 'pipeline Err(e),
+            }
+        } else if needs_body {
             match plugin::collect(incoming, max_body).await {
                 Ok(b) => ReqBody::Whole(b),
                 Err(e) => break 'pipeline Err(e),
             }
         } else {
             ReqBody::Stream(incoming)
+        };
+        // The decoded request no longer has its `Content-Encoding`, and has a new length.
+        let decoded_parts;
+        let cx = match (&decode, &body) {
+            (Some(_), ReqBody::Whole(bytes)) => {
+                let mut p = parts.clone();
+                p.headers.remove(http::header::CONTENT_ENCODING);
+                p.headers
+                    .insert(http::header::CONTENT_LENGTH, HeaderValue::from(bytes.len()));
+                decoded_parts = p;
+                RequestContext {
+                    parts: &decoded_parts,
+                    ..cx
+                }
+            }
+            _ => cx,
         };
 
         // Resource policy, authorizer, AWS_IAM: 401/403/500 end the request here.
@@ -293,6 +336,7 @@ pub async fn handle(
         }
     };
 
+    let answered = outcome.is_ok() && !preflight;
     let (mut response, integration_latency, error_type) = match outcome {
         Ok(a) => (a.response, a.integration_latency, ""),
         Err(e) => {
@@ -308,6 +352,17 @@ pub async fn handle(
             (rescue(&e, &cx, responses), None, ty)
         }
     };
+    let edge_api = api.or(api_for_errors);
+    if !preflight && let Some(cors) = edge_api.and_then(|a| a.cors.as_ref()) {
+        cors.apply(&parts.headers, response.headers_mut());
+    }
+    // Integration answers only: gateway responses are never compressed.
+    if answered
+        && let Some(min) = api.and_then(|a| a.compression)
+        && compress::eligible(parts.method == http::Method::HEAD, &response)
+    {
+        response = compress::compress(response, compress::negotiate(&parts.headers), min).await;
+    }
     if let Ok(id) = HeaderValue::from_str(request_id) {
         response.headers_mut().insert("x-amzn-requestid", id);
     }
