@@ -3,8 +3,13 @@
 //! ```text
 //! limits (URI length, header bytes)         → 414 / 431
 //! resolve API by Host, stage by 1st segment → 403 MISSING_AUTHENTICATION_TOKEN
+//! CORS preflight (x-amazon-apigateway-cors: OPTIONS + Origin + Access-Control-Request-Method)
+//!                                           → 204 answered here, before any route or access check
 //! match route (method + path)               → 403 MISSING_AUTHENTICATION_TOKEN / 400 bad encoding
 //! body limit (Content-Length)               → 413 REQUEST_TOO_LARGE
+//! request decoding (minimumCompressionSize set, Content-Encoding gzip | deflate):
+//!   collected and decoded, bounded by the body limit
+//!                                           → 413 REQUEST_TOO_LARGE / 415 UNSUPPORTED_MEDIA_TYPE
 //! authorizer plugin                         → 401 / 403 / 500
 //! API key (methods with apiKeyRequired)     → 403 INVALID_API_KEY
 //! throttle: key×method, key, stage, account → 429 THROTTLED (Retry-After)
@@ -19,6 +24,10 @@
 //!   integration response selection and template
 //!                                           → 502 / 504 / 500
 //! stage cache store (single-flight fill)
+//! CORS headers (x-amazon-apigateway-cors) on every response but a preflight, errors included;
+//!   the integration's own Access-Control-* headers removed
+//! response encoding (minimumCompressionSize set, integration answers only): gzip | deflate by
+//!   Accept-Encoding from the threshold up, streamed
 //! x-amzn-RequestId · metrics · access log (when the body has been sent)
 //! ```
 //!
