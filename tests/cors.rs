@@ -159,7 +159,12 @@ fn varies_on_origin(r: &Reply) -> bool {
 #[tokio::test]
 async fn http_api_preflights_are_answered_by_the_gateway() {
     let up = upstream().await;
-    let (_dir, gw) = start(&up, CORS, "      prod: {}\n");
+    // A burst of one on GET /items: preflights come before throttling and take no token.
+    let (_dir, gw) = start(
+        &up,
+        CORS,
+        "      prod:\n        method_settings:\n          /items/GET: {throttling_rate_limit: 0.01, throttling_burst_limit: 1}\n",
+    );
     const APP: &str = "https://app.example.com";
 
     // With or without a route for the path, and without an OPTIONS route: 204 from the gateway.
@@ -223,6 +228,33 @@ async fn http_api_preflights_are_answered_by_the_gateway() {
     .await;
     assert_eq!(r.status, 403);
     assert_eq!(r.header("access-control-allow-origin"), Some(APP));
+
+    // After all those preflights the burst is still there; the next request is throttled,
+    // and the 429 carries the CORS headers.
+    let r = send(
+        "GET",
+        &gw.url("/prod/items"),
+        &[("origin", APP)],
+        Bytes::new(),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let r = send(
+        "GET",
+        &gw.url("/prod/items"),
+        &[("origin", APP)],
+        Bytes::new(),
+    )
+    .await;
+    assert_gateway_error(
+        &r,
+        429,
+        r#"{"message":"Too Many Requests"}"#,
+        "TooManyRequestsException",
+    );
+    assert_eq!(r.header("access-control-allow-origin"), Some(APP));
+    let r = preflight(&gw, "/prod/items", APP, &[]).await;
+    assert_eq!(r.status, 204);
 }
 
 #[tokio::test]
