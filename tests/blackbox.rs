@@ -8,6 +8,8 @@ mod support;
 
 mod cache;
 mod cli;
+mod compression;
+mod cors;
 mod hostile;
 mod http2;
 mod http3;

@@ -47,7 +47,7 @@ fn check_lists_every_error_with_file_and_path() {
         "pets.yaml",
         r#"openapi: 3.0.1
 info: {title: pets, version: '1'}
-x-amazon-apigateway-cors: {}
+x-amazon-apigateway-auth: {type: NONE}
 x-amazon-apigateway-documentation: {}
 x-amazon-apigateway-made-up: true
 paths:
@@ -77,7 +77,7 @@ paths:
     let (ok, out) = check(&dir);
     assert!(!ok, "check must fail:\n{out}");
     for expected in [
-        "pets.yaml: x-amazon-apigateway-cors: x-amazon-apigateway-cors is not supported yet",
+        "pets.yaml: x-amazon-apigateway-auth: x-amazon-apigateway-auth is not supported yet",
         "pets.yaml: x-amazon-apigateway-documentation: warning: x-amazon-apigateway-documentation is accepted but has no effect",
         "pets.yaml: x-amazon-apigateway-made-up: x-amazon-apigateway-made-up is not a known API Gateway extension",
         "pets.yaml: paths./pets/{id}.get.x-amazon-apigateway-integration.uri: {petId} is neither mapped",

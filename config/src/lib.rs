@@ -13,6 +13,7 @@
 mod auth;
 pub mod diag;
 pub mod doc;
+pub mod edge;
 pub mod gateway;
 pub mod http_mapping;
 pub mod mapping;
@@ -369,6 +370,8 @@ fn load_inner(source: &dyn Source, file: &str, report: &mut Report) -> Option<Co
             api_key_source: imported.api_key_source,
             binary_media_types: imported.binary_media_types,
             disable_execute_api_endpoint: imported.disable_execute_api_endpoint,
+            cors: imported.cors,
+            minimum_compression_size: imported.minimum_compression_size,
             models,
             engines: Engines {
                 template_mapper: raw_api.template_mapper.clone(),

@@ -324,6 +324,11 @@ pub struct Api {
     pub models: Option<crate::validation::ApiModels>,
     /// The components that render its templates and validate its bodies, when not built in.
     pub engines: Engines,
+    /// `x-amazon-apigateway-cors`: CORS answered by the gateway (HTTP API style).
+    pub cors: Option<crate::edge::Cors>,
+    /// `x-amazon-apigateway-minimum-compression-size`: response compression and request
+    /// decompression, on when set.
+    pub minimum_compression_size: Option<u64>,
 }
 
 /// The plugins an API's mapping templates and models run in, by name. `None`: the built-in

@@ -19,9 +19,11 @@
 //! | `lambda` | Lambda ARNs (`authorizerUri`, `aws_proxy` targets) |
 //! | `responses` | `x-amazon-apigateway-gateway-responses` and integration `responses` |
 //! | `validate` | request validators, required parameters, body models |
+//! | `edge` | `x-amazon-apigateway-cors`, `x-amazon-apigateway-minimum-compression-size` |
 
 mod authorizer;
 mod context;
+mod edge;
 mod integration;
 mod lambda;
 mod resource;
@@ -65,6 +67,10 @@ pub struct Imported {
     pub binary_media_types: BinaryMediaTypes,
     /// `x-amazon-apigateway-endpoint-configuration.disableExecuteApiEndpoint`.
     pub disable_execute_api_endpoint: bool,
+    /// `x-amazon-apigateway-cors` (HTTP API style), when set and valid.
+    pub cors: Option<crate::edge::Cors>,
+    /// `x-amazon-apigateway-minimum-compression-size`: `None` when absent or null.
+    pub minimum_compression_size: Option<u64>,
     /// The models (`components.schemas` / `definitions`, plus inline body schemas under made-up
     /// names), compiled by the loader, which knows the API's id.
     pub models: Vec<(String, Value)>,
@@ -111,6 +117,10 @@ pub fn import(file: &str, doc: &Value, report: &mut Report) -> Imported {
             out.policy = Some(value.clone());
         } else if key == "x-amazon-apigateway-binary-media-types" {
             out.binary_media_types = binary_media_types(&mut cx, &path, value);
+        } else if key == "x-amazon-apigateway-cors" {
+            out.cors = edge::cors(&mut cx, &path, value);
+        } else if key == "x-amazon-apigateway-minimum-compression-size" {
+            out.minimum_compression_size = edge::minimum_compression_size(&mut cx, &path, value);
         } else if key == "x-amazon-apigateway-endpoint-configuration" {
             out.disable_execute_api_endpoint = endpoint_configuration(&mut cx, &path, value);
         } else if key == "x-amazon-apigateway-request-validators" {
@@ -359,7 +369,7 @@ paths:
     fn reports_every_error_with_its_path() {
         let (_, report) = run(r#"
 openapi: 3.0.1
-x-amazon-apigateway-cors: {}
+x-amazon-apigateway-auth: {type: NONE}
 paths:
   /pets/{id}:
     get:
@@ -376,7 +386,7 @@ paths:
         let text = report.to_string();
         assert!(
             text.contains(
-                "api.yaml: x-amazon-apigateway-cors: x-amazon-apigateway-cors is not supported yet"
+                "api.yaml: x-amazon-apigateway-auth: x-amazon-apigateway-auth is not supported yet"
             ),
             "{text}"
         );

@@ -23,9 +23,7 @@ const METADATA_EXTENSIONS: &[(&str, &str)] = &[
 /// Extensions that change behaviour and are not implemented yet.
 const UNSUPPORTED_EXTENSIONS: &[&str] = &[
     "x-amazon-apigateway-auth",
-    "x-amazon-apigateway-cors",
     "x-amazon-apigateway-integrations",
-    "x-amazon-apigateway-minimum-compression-size",
 ];
 
 /// Diagnostics context for one file.

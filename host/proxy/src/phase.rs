@@ -15,6 +15,8 @@
 
 pub mod authorize;
 pub mod cache;
+pub mod compress;
+pub mod cors;
 pub mod engine;
 pub mod http_mapping;
 pub mod mapping;

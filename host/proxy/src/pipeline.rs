@@ -3,8 +3,13 @@
 //! ```text
 //! limits (URI length, header bytes)         → 414 / 431
 //! resolve API by Host, stage by 1st segment → 403 MISSING_AUTHENTICATION_TOKEN
+//! CORS preflight (x-amazon-apigateway-cors: OPTIONS + Origin + Access-Control-Request-Method)
+//!                                           → 204 answered here, before any route or access check
 //! match route (method + path)               → 403 MISSING_AUTHENTICATION_TOKEN / 400 bad encoding
 //! body limit (Content-Length)               → 413 REQUEST_TOO_LARGE
+//! request decoding (minimumCompressionSize set, Content-Encoding gzip | deflate):
+//!   collected and decoded, bounded by the body limit
+//!                                           → 413 REQUEST_TOO_LARGE / 415 UNSUPPORTED_MEDIA_TYPE
 //! authorizer plugin                         → 401 / 403 / 500
 //! API key (methods with apiKeyRequired)     → 403 INVALID_API_KEY
 //! throttle: key×method, key, stage, account → 429 THROTTLED (Retry-After)
@@ -19,6 +24,10 @@
 //!   integration response selection and template
 //!                                           → 502 / 504 / 500
 //! stage cache store (single-flight fill)
+//! CORS headers (x-amazon-apigateway-cors) on every response but a preflight, errors included;
+//!   the integration's own Access-Control-* headers removed
+//! response encoding (minimumCompressionSize set, integration answers only): gzip | deflate by
+//!   Accept-Encoding from the threshold up, streamed
 //! x-amzn-RequestId · metrics · access log (when the body has been sent)
 //! ```
 //!
@@ -50,7 +59,7 @@ use crate::listener::Worker;
 use crate::phase::cache::{self, CacheStatus, RouteCaching, StageCacheRt};
 use crate::phase::engine::ApiMapping;
 use crate::phase::traffic;
-use crate::phase::{authorize, http_mapping, plugin, validate};
+use crate::phase::{authorize, compress, http_mapping, plugin, validate};
 use crate::plugins::Slot;
 use crate::snapshot::router::BadPath;
 use crate::snapshot::{ApiRt, RouteRt, Snapshot};
@@ -136,6 +145,8 @@ async fn serve(
     let mut cache_status: Option<CacheStatus> = None;
     let mut api_key_id: Option<&str> = None;
     let mut principal_id: Option<String> = None;
+    // A CORS preflight the gateway answered: its headers are final.
+    let mut preflight = false;
     let outcome: Result<Answer, GatewayError> = 'pipeline: {
         if let Err(e) = check_limits(&snap, &parts) {
             break 'pipeline Err(e);
@@ -180,6 +191,16 @@ async fn serve(
         cx.in_stage = rest;
         cx.stage = Some(stage);
         metrics = &stage.unmatched;
+        // CORS preflights are the gateway's, whatever the route, before any access check.
+        if let Some(cors) = &api.cors
+            && let Some(response) = cors.preflight(&parts.method, &parts.headers)
+        {
+            preflight = true;
+            break 'pipeline Ok(Answer {
+                response,
+                integration_latency: None,
+            });
+        }
         let found = match api.router.find(&parts.method, rest) {
             Ok(Some(found)) => found,
             Ok(None) => break 'pipeline Err(GatewayError::MissingAuthenticationToken),
@@ -198,11 +219,21 @@ async fn serve(
         if content_length(&parts).is_some_and(|len| len > max_body) {
             break 'pipeline Err(GatewayError::BodyTooLarge(max_body));
         }
+        // With compression on, an encoded body is decoded (whole, bounded) before anything
+        // reads it; an unknown coding is 415.
+        let decode = match api.compression {
+            Some(_) => match compress::request_coding(&parts.headers) {
+                Ok(coding) => coding,
+                Err(e) => break 'pipeline Err(e),
+            },
+            None => None,
+        };
         // Plugins that see the body, and SigV4 (which signs it), get it whole (bounded);
         // otherwise it streams. The limit travels with the body: streamed or collected, it
         // stops at `max_body`.
         let integration = &route.integration;
-        let needs_body = route.validator.is_some()
+        let needs_body = decode.is_some()
+            || route.validator.is_some()
             || route.mapper.is_some()
             || route.validation.is_some()
             || route.access.needs_body()
@@ -213,13 +244,34 @@ async fn serve(
                 .as_ref()
                 .is_some_and(|m| m.reads_body());
         let incoming = body;
-        let body = if needs_body {
+        let body = if let Some(coding) = decode {
+            match compress::collect_decoded(incoming, coding, max_body).await {
+                Ok(b) => ReqBody::Whole(b),
+                Err(e) => break 'pipeline Err(e),
+            }
+        } else if needs_body {
             match plugin::collect(incoming, max_body).await {
                 Ok(b) => ReqBody::Whole(b),
                 Err(e) => break 'pipeline Err(e),
             }
         } else {
             ReqBody::Stream(incoming)
+        };
+        // The decoded request no longer has its `Content-Encoding`, and has a new length.
+        let decoded_parts;
+        let cx = match (&decode, &body) {
+            (Some(_), ReqBody::Whole(bytes)) => {
+                let mut p = parts.clone();
+                p.headers.remove(http::header::CONTENT_ENCODING);
+                p.headers
+                    .insert(http::header::CONTENT_LENGTH, HeaderValue::from(bytes.len()));
+                decoded_parts = p;
+                RequestContext {
+                    parts: &decoded_parts,
+                    ..cx
+                }
+            }
+            _ => cx,
         };
 
         // Resource policy, authorizer, AWS_IAM: 401/403/500 end the request here.
@@ -312,6 +364,7 @@ async fn serve(
         }
     };
 
+    let answered = outcome.is_ok() && !preflight;
     let (mut response, integration_latency, error_type) = match outcome {
         Ok(a) => (a.response, a.integration_latency, ""),
         Err(e) => {
@@ -327,6 +380,17 @@ async fn serve(
             (rescue(&e, &cx, responses), None, ty)
         }
     };
+    let edge_api = api.or(api_for_errors);
+    if !preflight && let Some(cors) = edge_api.and_then(|a| a.cors.as_ref()) {
+        cors.apply(&parts.headers, response.headers_mut());
+    }
+    // Integration answers only: gateway responses are never compressed.
+    if answered
+        && let Some(min) = api.and_then(|a| a.compression)
+        && compress::eligible(parts.method == http::Method::HEAD, &response)
+    {
+        response = compress::compress(response, compress::negotiate(&parts.headers), min).await;
+    }
     if let Ok(id) = HeaderValue::from_str(request_id) {
         response.headers_mut().insert("x-amzn-requestid", id);
     }

@@ -78,6 +78,10 @@ pub struct ApiRt {
     pub models: Option<portico_config::validation::ApiModels>,
     /// The components its templates render in and its bodies validate in, if not built in.
     pub engines: crate::phase::engine::Engines,
+    /// `x-amazon-apigateway-cors`, its header values prepared.
+    pub cors: Option<crate::phase::cors::CorsRt>,
+    /// `minimumCompressionSize`: compression and request decoding are on when set.
+    pub compression: Option<u64>,
 }
 
 /// One route, compiled.
@@ -276,6 +280,8 @@ impl Snapshot {
                 disable_execute_api_endpoint: api.disable_execute_api_endpoint,
                 models: api.models.clone(),
                 engines: engines(slots, api, &mut errors),
+                cors: api.cors.as_ref().map(crate::phase::cors::CorsRt::build),
+                compression: api.minimum_compression_size,
             });
         }
         let domains = domains::Domains::build(
