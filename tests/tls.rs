@@ -828,3 +828,79 @@ fn check_reports_bad_tls_configuration() {
         assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
     }
 }
+
+#[tokio::test]
+async fn ipv4_and_ipv6_listeners_report_each_clients_address() {
+    let dir = Dir::new();
+    let ca = Ca::new("Portico Test Server CA");
+    ca.issue_into(&dir, "default", &["default.example.test"]);
+    dir.write("ca.pem", &ca.pem());
+    dir.write(
+        "api.yaml",
+        &format!(
+            "openapi: 3.0.1\ninfo: {{title: t, version: '1'}}\npaths:\n{}",
+            mock_at(
+                "/ip",
+                "",
+                r#"{"ip":"$context.identity.sourceIp","protocol":"$context.protocol"}"#
+            )
+        ),
+    );
+    dir.write(
+        "gateway.yaml",
+        r#"listeners:
+  - address: 127.0.0.1:0
+  - address: "[::1]:0"
+  - address: "[::1]:0"
+    tls:
+      certificate: default.pem
+      key: default.key
+admin:
+  address: 127.0.0.1:0
+apis:
+  - name: dual
+    spec: api.yaml
+    stages:
+      prod: {}
+"#,
+    );
+    let gw = Portico::start(&dir);
+    let plain: Vec<SocketAddr> = gw
+        .stdout
+        .lock()
+        .unwrap()
+        .iter()
+        .filter_map(|l| l.strip_prefix("listening on http://"))
+        .map(|a| a.parse().expect("an address"))
+        .collect();
+    let v4 = plain
+        .iter()
+        .find(|a| a.is_ipv4())
+        .expect("an IPv4 listener");
+    let v6 = plain
+        .iter()
+        .find(|a| a.is_ipv6())
+        .expect("an IPv6 listener");
+    let tls6 = gw.tls_addr.expect("the IPv6 TLS listener");
+    assert!(tls6.is_ipv6(), "{tls6}");
+
+    let over_v4 = get(&format!("http://{v4}/prod/ip")).await;
+    assert_eq!(over_v4.json()["ip"], "127.0.0.1", "{}", over_v4.text());
+    let over_v6 = get(&format!("http://{v6}/prod/ip")).await;
+    assert_eq!(over_v6.json()["ip"], "::1", "{}", over_v6.text());
+    // TLS over IPv6: curl reaches [::1] by name.
+    let out = Command::new("curl")
+        .args(["-sS", "--max-time", "10", "--cacert"])
+        .arg(dir.path("ca.pem"))
+        .arg("--resolve")
+        .arg(format!("default.example.test:{}:[::1]", tls6.port()))
+        .arg(format!(
+            "https://default.example.test:{}/prod/ip",
+            tls6.port()
+        ))
+        .output()
+        .expect("curl");
+    let body: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|_| panic!("{}", String::from_utf8_lossy(&out.stderr)));
+    assert_eq!(body["ip"], "::1");
+}
