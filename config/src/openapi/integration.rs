@@ -186,6 +186,16 @@ pub(super) fn parse_integration(
         (request_parameters(cx, path, obj, resource, &params), None)
     };
     let http_response_mapping = http_response_mapping(cx, path, obj, kind);
+    if transfer_mode == TransferMode::Stream {
+        for (status, m) in &http_response_mapping {
+            if m.reads_body() {
+                cx.error(
+                    &path.key("responseParameters").key(&status.to_string()),
+                    "a mapping that reads the response body ($response.body) needs the whole body, which responseTransferMode STREAM does not allow",
+                );
+            }
+        }
+    }
 
     let uri = match str_field(cx, path, obj, "uri") {
         Some(u) if is_http => match Template::parse_uri(u) {
