@@ -1,7 +1,8 @@
 //! Response streaming (`responseTransferMode: STREAM`): the first event reaches the client
 //! while the upstream is still producing the rest, compression stays out of the way, a
 //! stalled stream is cut by the idle timeout (and the gateway goes on serving), a stream
-//! longer than its total limit is cut, and `check` refuses STREAM where AWS does.
+//! longer than its total limit is cut, a slow reader holds the upstream back, an `aws_proxy`
+//! STREAM function answers (whole), and `check` refuses STREAM where AWS does.
 
 use std::net::SocketAddr;
 use std::process::Command;
@@ -445,4 +446,115 @@ paths:
     // A STREAM method with a timeout up to 15 minutes and caching off is fine.
     assert!(!out.contains("paths./long."), "{out}");
     assert!(!out.contains("/long/GET"), "{out}");
+}
+
+#[tokio::test]
+async fn a_stream_aws_proxy_function_answers_whole() {
+    // The documented gap: a STREAM function's answer is accepted and sent as soon as the
+    // function returns (in one piece).
+    let dir = Dir::new();
+    dir.single_api(
+        &format!(
+            r#"openapi: 3.0.1
+info: {{title: t, version: '1'}}
+paths:
+  /http/{{proxy+}}:
+    x-amazon-apigateway-any-method:
+      x-amazon-apigateway-integration:
+        type: aws_proxy
+        httpMethod: POST
+        uri: {LAMBDA}:echo-http/invocations
+        responseTransferMode: STREAM
+        timeoutInMillis: 120000
+"#
+        ),
+        "      prod: {}\n",
+        &format!(
+            "  watch: false\nplugins:\n  - name: echo-http\n    kind: function\n    file: {}\n",
+            component("function-echo-http").display()
+        ),
+    );
+    let gw = Portico::start(&dir);
+    let reply = send("PUT", &gw.url("/prod/http/items/7"), &[], "payload").await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    assert_eq!(reply.header("x-handler"), Some("wasi-http"));
+    assert!(reply.text().contains("payload"), "{}", reply.text());
+}
+
+#[tokio::test]
+async fn a_slow_reader_holds_the_upstream_back() {
+    // The upstream offers 128 MiB as fast as it can; the client reads the head, then nothing
+    // for a while. With back-pressure the upstream can only have written what the socket and
+    // connection buffers on the way hold (a few MiB each), not everything.
+    const OFFERED: usize = 128 << 20;
+    const CHUNK: usize = 64 << 10;
+    let written = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let up = listener.local_addr().expect("addr");
+    let count = std::sync::Arc::clone(&written);
+    let _task = tokio::spawn(async move {
+        while let Ok((mut conn, _)) = listener.accept().await {
+            let count = std::sync::Arc::clone(&count);
+            tokio::spawn(async move {
+                let mut head = Vec::new();
+                let mut buf = [0u8; 1024];
+                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match conn.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => head.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let start = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/octet-stream\r\ncontent-length: {OFFERED}\r\n\r\n"
+                );
+                if conn.write_all(start.as_bytes()).await.is_err() {
+                    return;
+                }
+                let chunk = vec![b'x'; CHUNK];
+                for _ in 0..OFFERED / CHUNK {
+                    if conn.write_all(&chunk).await.is_err() {
+                        return;
+                    }
+                    count.fetch_add(CHUNK, std::sync::atomic::Ordering::SeqCst);
+                }
+            });
+        }
+    });
+    let echo = Upstream::start().await;
+    let dir = Dir::new();
+    dir.single_api(&stream_api(up, echo.addr, ""), "      prod: {}\n", "");
+    let gw = Portico::start(&dir);
+
+    let client = Client::builder(TokioExecutor::new()).build_http::<Empty<Bytes>>();
+    let req = http::Request::get(gw.url("/prod/events"))
+        .body(Empty::new())
+        .expect("request");
+    let resp = client.request(req).await.expect("response head");
+    assert_eq!(resp.status(), 200);
+    let mut body = resp.into_body();
+    // Read a little, then stall.
+    let mut read = 0;
+    while read < CHUNK {
+        match body.frame().await {
+            Some(Ok(f)) => read += f.into_data().map(|d| d.len()).unwrap_or(0),
+            other => panic!("the body ended early: {:?}", other.map(|r| r.is_ok())),
+        }
+    }
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let during_stall = written.load(std::sync::atomic::Ordering::SeqCst);
+    assert!(
+        during_stall < 48 << 20,
+        "the upstream wrote {during_stall} bytes while the client read none: the gateway buffers"
+    );
+    // Reading again lets the upstream go on.
+    let mut more = 0;
+    while more < 16 << 20 {
+        match body.frame().await {
+            Some(Ok(f)) => more += f.into_data().map(|d| d.len()).unwrap_or(0),
+            other => panic!("the body ended early: {:?}", other.map(|r| r.is_ok())),
+        }
+    }
+    drop(body);
+    let reply = get(&gw.url("/prod/echo")).await;
+    assert_eq!(reply.status, 200);
 }
