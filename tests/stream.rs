@@ -123,9 +123,22 @@ impl Streamed {
     }
 }
 
-/// GETs `url` and reads the body frame by frame, giving up after `limit`.
+type TestClient = Client<hyper_util::client::legacy::connect::HttpConnector, Empty<Bytes>>;
+
+/// GETs `url` over a fresh HTTP/1.1 client and reads the body frame by frame, giving up after
+/// `limit`.
 async fn stream_get(url: &str, headers: &[(&str, &str)], limit: Duration) -> Streamed {
     let client = Client::builder(TokioExecutor::new()).build_http::<Empty<Bytes>>();
+    stream_get_with(&client, url, headers, limit).await
+}
+
+/// [`stream_get`] over `client`.
+async fn stream_get_with(
+    client: &TestClient,
+    url: &str,
+    headers: &[(&str, &str)],
+    limit: Duration,
+) -> Streamed {
     let mut req = http::Request::builder().uri(url);
     for (k, v) in headers {
         req = req.header(*k, *v);
@@ -282,6 +295,61 @@ async fn a_stalled_stream_is_cut_by_the_idle_timeout() {
     // The gateway goes on serving.
     let reply = get(&gw.url("/prod/echo")).await;
     assert_eq!(reply.status, 200, "{}", reply.text());
+}
+
+#[tokio::test]
+async fn over_http2_a_stalled_stream_is_reset_and_the_connection_goes_on() {
+    let (up, _task) = sse_upstream(Events {
+        count: 6,
+        gap: Duration::from_millis(50),
+        stall_after: Some((2, Duration::from_secs(30))),
+    })
+    .await;
+    let echo = Upstream::start().await;
+    let dir = Dir::new();
+    dir.single_api(
+        &stream_api(up, echo.addr, ""),
+        "      prod: {}\n",
+        "limits:\n  stream_idle_timeout_ms: 300\n",
+    );
+    let gw = Portico::start(&dir);
+    let client: TestClient = Client::builder(TokioExecutor::new())
+        .http2_only(true)
+        .build_http();
+
+    let seen = stream_get_with(
+        &client,
+        &gw.url("/prod/events"),
+        &[],
+        Duration::from_secs(20),
+    )
+    .await;
+    assert_eq!(seen.status, 200);
+    assert!(seen.error.is_some(), "reset, not ended: {:?}", seen.text());
+    let expected: String = (0..2).map(event).collect();
+    assert_eq!(seen.text(), expected);
+    assert!(
+        seen.ended < Duration::from_secs(10),
+        "cut after {:?}",
+        seen.ended
+    );
+
+    // Only the stream was reset: the same client (one HTTP/2 connection) goes on.
+    let resp = client
+        .request(
+            http::Request::get(gw.url("/prod/echo"))
+                .body(Empty::new())
+                .expect("request"),
+        )
+        .await
+        .expect("next request");
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.version(), http::Version::HTTP_2);
+    assert_eq!(
+        echo.connections.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "the echo upstream was reached"
+    );
 }
 
 #[tokio::test]
