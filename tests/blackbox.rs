@@ -20,6 +20,7 @@ mod plugins;
 mod proxy;
 mod reload;
 mod routing;
+mod stream;
 mod tls;
 mod traffic;
 mod traffic_cluster;

@@ -494,6 +494,12 @@ pub struct RawLimits {
     pub tls_handshake_timeout_ms: Option<u64>,
     /// TLS handshakes in progress at once, per worker (default 1 024); more wait.
     pub max_tls_handshakes: Option<usize>,
+    /// `STREAM` integrations: milliseconds without a body chunk before the stream is cut
+    /// (default 300 000, AWS's 5 minutes).
+    pub stream_idle_timeout_ms: Option<u64>,
+    /// `STREAM` integrations: milliseconds a streamed body may last before it is cut
+    /// (default 900 000, AWS's 15 minutes).
+    pub stream_max_duration_ms: Option<u64>,
 }
 
 /// Reload settings.

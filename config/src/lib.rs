@@ -199,6 +199,18 @@ fn load_inner(source: &dyn Source, file: &str, report: &mut Report) -> Option<Co
         }
         limits.max_tls_handshakes = v;
     }
+    if let Some(v) = l.stream_idle_timeout_ms {
+        if v == 0 {
+            report.error(file, "limits.stream_idle_timeout_ms", "must be more than 0");
+        }
+        limits.stream_idle_timeout = Duration::from_millis(v);
+    }
+    if let Some(v) = l.stream_max_duration_ms {
+        if v == 0 {
+            report.error(file, "limits.stream_max_duration_ms", "must be more than 0");
+        }
+        limits.stream_max_duration = Duration::from_millis(v);
+    }
 
     let access_log = match raw.access_log.as_deref() {
         None | Some("stdout") => AccessLog::Stdout,

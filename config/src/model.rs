@@ -248,7 +248,19 @@ pub struct Limits {
     /// TLS handshakes in progress at once on one worker; further connections wait their turn
     /// (within their handshake timeout).
     pub max_tls_handshakes: usize,
+    /// `STREAM` integrations: longest wait for the next body chunk before the stream is cut
+    /// (AWS: 5 minutes, [`STREAM_IDLE_TIMEOUT`]).
+    pub stream_idle_timeout: Duration,
+    /// `STREAM` integrations: longest a streamed exchange may last, from the integration
+    /// request to the body's last byte, before it is cut (AWS: 15 minutes, [`STREAM_MAX_DURATION`]).
+    pub stream_max_duration: Duration,
 }
+
+/// AWS's idle timeout of a streamed response (Regional and private endpoints): 5 minutes
+/// without a chunk ends the stream.
+pub const STREAM_IDLE_TIMEOUT: Duration = Duration::from_secs(5 * 60);
+/// AWS's longest streamed response: 15 minutes.
+pub const STREAM_MAX_DURATION: Duration = Duration::from_secs(15 * 60);
 
 impl Default for Limits {
     fn default() -> Self {
@@ -260,6 +272,8 @@ impl Default for Limits {
             drain_timeout: Duration::from_secs(30),
             tls_handshake_timeout: Duration::from_secs(10),
             max_tls_handshakes: 1024,
+            stream_idle_timeout: STREAM_IDLE_TIMEOUT,
+            stream_max_duration: STREAM_MAX_DURATION,
         }
     }
 }
@@ -456,8 +470,12 @@ pub struct Integration {
     pub uri: Option<Template>,
     /// The method used towards the upstream; `None` forwards the client's method.
     pub http_method: Option<String>,
-    /// Integration timeout (50 ms to 29 s, default 29 s).
+    /// Integration timeout (50 ms to 29 s, default 29 s; up to 15 min with
+    /// [`TransferMode::Stream`]). It bounds the response head; a streamed body has its own
+    /// idle and total limits ([`Limits::stream_idle_timeout`], [`Limits::stream_max_duration`]).
     pub timeout: Duration,
+    /// `responseTransferMode`: whether the answer is sent as the integration produces it.
+    pub transfer_mode: TransferMode,
     /// `integration.request.*` ← source mappings.
     pub request_parameters: Vec<(ParamTarget, ParamSource)>,
     /// Request mapping templates (VTL) by content type. MOCK's renders the JSON whose
@@ -485,6 +503,19 @@ pub struct Integration {
     /// HTTP API `responseParameters`, by integration status code (200–599); empty when there
     /// are none.
     pub http_response_mapping: BTreeMap<u16, crate::http_mapping::ResponseMapping>,
+}
+
+/// `responseTransferMode` of an integration.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum TransferMode {
+    /// `BUFFERED` (the default): the answer is complete before it is sent (AWS); Portico
+    /// still passes `http_proxy` bodies through, with no idle or total limit on the body.
+    #[default]
+    Buffered,
+    /// `STREAM`: the answer goes to the client as it comes (`http_proxy`, `aws_proxy`), with
+    /// an idle timeout between chunks and a total duration limit; no caching, no compression,
+    /// no integration response templates.
+    Stream,
 }
 
 /// One integration response: which integration statuses it takes, and what it answers.

@@ -308,6 +308,17 @@ fn operation(
             "the method has no x-amazon-apigateway-integration, so there is nothing to serve it",
         );
     }
+    if mapper.is_some()
+        && integration
+            .as_ref()
+            .is_some_and(|i| i.transfer_mode == crate::model::TransferMode::Stream)
+    {
+        cx.error(
+            &path.key("x-portico-mapper"),
+            "a mapper reads the response whole, which responseTransferMode STREAM does not allow",
+        );
+        return None;
+    }
     Some(Route {
         resource_path: resource.to_owned(),
         method,
@@ -402,6 +413,96 @@ paths:
         );
         assert!(text.contains("only one is allowed"), "{text}");
         assert!(text.contains("unknown integration type"), "{text}");
+    }
+
+    #[test]
+    fn reads_response_transfer_mode() {
+        let (api, report) = run(r#"
+openapi: 3.0.1
+paths:
+  /sse:
+    get:
+      x-amazon-apigateway-integration:
+        type: http_proxy
+        httpMethod: GET
+        uri: http://127.0.0.1:9/sse
+        responseTransferMode: STREAM
+        timeoutInMillis: 600000
+  /fn:
+    post:
+      x-amazon-apigateway-integration:
+        type: aws_proxy
+        httpMethod: POST
+        uri: arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/arn:aws:lambda:us-east-1:123456789012:function:f/invocations
+        responseTransferMode: stream
+  /plain:
+    get:
+      x-amazon-apigateway-integration:
+        type: http_proxy
+        httpMethod: GET
+        uri: http://127.0.0.1:9/plain
+"#);
+        assert!(!report.has_errors(), "{report}");
+        let mode = |p: &str| {
+            let r = api.routes.iter().find(|r| r.resource_path == p).unwrap();
+            (r.integration.transfer_mode, r.integration.timeout)
+        };
+        assert_eq!(
+            mode("/sse"),
+            (crate::model::TransferMode::Stream, Duration::from_secs(600))
+        );
+        assert_eq!(mode("/fn").0, crate::model::TransferMode::Stream);
+        assert_eq!(
+            mode("/plain"),
+            (
+                crate::model::TransferMode::Buffered,
+                Duration::from_secs(29)
+            )
+        );
+
+        let (_, report) = run(r#"
+openapi: 3.0.1
+paths:
+  /mapped:
+    get:
+      x-portico-mapper: enrich
+      x-amazon-apigateway-integration:
+        type: http_proxy
+        httpMethod: GET
+        uri: http://127.0.0.1:9/sse
+        responseTransferMode: STREAM
+  /sse:
+    get:
+      x-amazon-apigateway-integration:
+        type: http_proxy
+        httpMethod: GET
+        uri: http://127.0.0.1:9/sse
+        responseTransferMode: STREAM
+        responseParameters:
+          "200":
+            overwrite:header.x-len: $response.body.length
+  /mock:
+    get:
+      x-amazon-apigateway-integration:
+        type: mock
+        responseTransferMode: STREAM
+  /bad:
+    get:
+      x-amazon-apigateway-integration:
+        type: http_proxy
+        httpMethod: GET
+        uri: http://127.0.0.1:9/sse
+        responseTransferMode: 1
+"#);
+        let text = report.to_string();
+        for expected in [
+            "paths./mapped.get.x-portico-mapper: a mapper reads the response whole",
+            "paths./sse.get.x-amazon-apigateway-integration.responseParameters.200: a mapping that reads the response body",
+            "paths./mock.get.x-amazon-apigateway-integration.responseTransferMode: responseTransferMode STREAM is supported for http_proxy and aws_proxy integrations only",
+            "paths./bad.get.x-amazon-apigateway-integration.responseTransferMode: must be a string",
+        ] {
+            assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
+        }
     }
 
     #[test]

@@ -18,7 +18,8 @@ use std::time::Duration;
 use crate::diag::Report;
 use crate::gateway::{RawMethodSetting, RawSize, RawStageCache};
 use crate::model::{
-    MethodCaching, MethodThrottle, Route, StageCache, Throttle, UnauthorizedCacheControl,
+    MethodCaching, MethodThrottle, Route, StageCache, Throttle, TransferMode,
+    UnauthorizedCacheControl,
 };
 
 /// Default entry lifetime (AWS: 300 s).
@@ -111,11 +112,26 @@ pub(crate) fn resolve(
             );
         }
     }
-    let caching = routes
+    let caching: Vec<Option<MethodCaching>> = routes
         .iter()
         .enumerate()
         .map(|(i, route)| method_caching(route, by_route.get(&i).copied(), all))
         .collect();
+    // AWS: endpoint caching is not supported for streamed responses.
+    for (route, caching) in routes.iter().zip(&caching) {
+        if caching.is_some() && route.integration.transfer_mode == TransferMode::Stream {
+            report.error(
+                file,
+                format!("{mpath}./{}/{}", route.resource_path.trim_start_matches('/'), route.method.to_ascii_uppercase()),
+                format!(
+                    "{} {} streams its response (responseTransferMode STREAM, {}) and cannot be cached; set caching_enabled: false for it",
+                    route.method.to_ascii_uppercase(),
+                    route.resource_path,
+                    route.location
+                ),
+            );
+        }
+    }
     (
         Some(StageCache {
             capacity_bytes,

@@ -17,13 +17,15 @@ use super::responses::integration_response;
 use crate::diag::DocPath;
 use crate::http_mapping::{self, RequestMapping, ResponseMapping, Source, Target, is_http_api_key};
 use crate::mapping::{ParamSource, ParamTarget, Side};
-use crate::model::{Integration, IntegrationKind, PayloadFormat};
+use crate::model::{Integration, IntegrationKind, PayloadFormat, TransferMode};
 use crate::template::{Template, Var};
 use crate::transform::{ContentHandling, MappingTemplate, Passthrough, Templates};
 
 /// Default and bounds of `timeoutInMillis`.
 const TIMEOUT_MIN_MS: u64 = 50;
 const TIMEOUT_MAX_MS: u64 = 29_000;
+/// Largest `timeoutInMillis` of a `STREAM` integration (AWS: 15 minutes).
+const STREAM_TIMEOUT_MAX_MS: u64 = 900_000;
 
 /// Reads the integration of a method on `resource`; `None` when anything was wrong (reported).
 pub(super) fn parse_integration(
@@ -52,7 +54,8 @@ pub(super) fn parse_integration(
             | "cacheKeyParameters"
             | "cacheNamespace"
             | "description"
-            | "connectionType" => {}
+            | "connectionType"
+            | "responseTransferMode" => {}
             "contentHandling" => {}
             "credentials" => cx.warn(
                 &kpath,
@@ -117,14 +120,24 @@ pub(super) fn parse_integration(
         );
     }
 
+    let transfer_mode = transfer_mode(cx, path, obj, kind);
+    let timeout_max = match transfer_mode {
+        TransferMode::Stream => STREAM_TIMEOUT_MAX_MS,
+        TransferMode::Buffered => TIMEOUT_MAX_MS,
+    };
     let timeout_ms = match obj.get("timeoutInMillis") {
         None => TIMEOUT_MAX_MS,
         Some(v) => match v.as_u64() {
-            Some(ms) if (TIMEOUT_MIN_MS..=TIMEOUT_MAX_MS).contains(&ms) => ms,
+            Some(ms) if (TIMEOUT_MIN_MS..=timeout_max).contains(&ms) => ms,
             _ => {
+                let stream = if transfer_mode == TransferMode::Stream {
+                    ""
+                } else {
+                    " (up to 900000 with responseTransferMode STREAM)"
+                };
                 cx.error(
                     &path.key("timeoutInMillis"),
-                    format!("must be an integer between {TIMEOUT_MIN_MS} and {TIMEOUT_MAX_MS} milliseconds, got {v}"),
+                    format!("must be an integer between {TIMEOUT_MIN_MS} and {timeout_max} milliseconds{stream}, got {v}"),
                 );
                 TIMEOUT_MAX_MS
             }
@@ -173,6 +186,16 @@ pub(super) fn parse_integration(
         (request_parameters(cx, path, obj, resource, &params), None)
     };
     let http_response_mapping = http_response_mapping(cx, path, obj, kind);
+    if transfer_mode == TransferMode::Stream {
+        for (status, m) in &http_response_mapping {
+            if m.reads_body() {
+                cx.error(
+                    &path.key("responseParameters").key(&status.to_string()),
+                    "a mapping that reads the response body ($response.body) needs the whole body, which responseTransferMode STREAM does not allow",
+                );
+            }
+        }
+    }
 
     let uri = match str_field(cx, path, obj, "uri") {
         Some(u) if is_http => match Template::parse_uri(u) {
@@ -251,6 +274,10 @@ pub(super) fn parse_integration(
     if let Some(r) = obj.get("responses") {
         let rpath = path.key("responses");
         match r.as_object() {
+            Some(map) if transfer_mode == TransferMode::Stream && !map.is_empty() => cx.error(
+                &rpath,
+                "integration responses (response templates and mappings) are not supported with responseTransferMode STREAM",
+            ),
             Some(_) if kind == IntegrationKind::HttpProxy => cx.warn(
                 &rpath,
                 "integration responses are ignored for http_proxy integrations, as in API Gateway",
@@ -280,6 +307,7 @@ pub(super) fn parse_integration(
         uri,
         http_method,
         timeout: Duration::from_millis(timeout_ms),
+        transfer_mode,
         request_parameters,
         request_templates,
         passthrough,
@@ -292,6 +320,35 @@ pub(super) fn parse_integration(
         http_request_mapping,
         http_response_mapping,
     })
+}
+
+/// `responseTransferMode`: `BUFFERED` (default) or `STREAM`, which only `http_proxy` and
+/// `aws_proxy` integrations take.
+fn transfer_mode(
+    cx: &mut Cx<'_>,
+    path: &DocPath,
+    obj: &Map<String, Value>,
+    kind: IntegrationKind,
+) -> TransferMode {
+    let mpath = path.key("responseTransferMode");
+    let Some(v) = str_field(cx, path, obj, "responseTransferMode") else {
+        return TransferMode::Buffered;
+    };
+    if v.eq_ignore_ascii_case("BUFFERED") {
+        return TransferMode::Buffered;
+    }
+    if !v.eq_ignore_ascii_case("STREAM") {
+        cx.error(&mpath, format!("{v} is not BUFFERED or STREAM"));
+        return TransferMode::Buffered;
+    }
+    if !matches!(kind, IntegrationKind::HttpProxy | IntegrationKind::Function) {
+        cx.error(
+            &mpath,
+            "responseTransferMode STREAM is supported for http_proxy and aws_proxy integrations only",
+        );
+        return TransferMode::Buffered;
+    }
+    TransferMode::Stream
 }
 
 /// The integration kinds HTTP API parameter mapping applies to.

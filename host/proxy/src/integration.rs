@@ -2,6 +2,7 @@
 //!
 //! - [`http`]: `http_proxy` (pass-through, streamed) and `http` (parameter mapping and
 //!   integration responses);
+//! - [`stream`]: the idle and total limits of `responseTransferMode: STREAM` bodies;
 //! - [`mock`]: answered by the gateway from the request template's `statusCode`;
 //! - [`function`]: `aws_proxy` (the Lambda proxy event) and `aws` (the mapped body as the
 //!   event).
@@ -16,6 +17,7 @@ pub mod lambda;
 pub mod mock;
 pub mod outbound;
 pub mod response;
+pub mod stream;
 pub mod upstream;
 
 use std::time::Duration;

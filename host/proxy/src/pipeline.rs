@@ -26,8 +26,10 @@
 //! stage cache store (single-flight fill)
 //! CORS headers (x-amazon-apigateway-cors) on every response but a preflight, errors included;
 //!   the integration's own Access-Control-* headers removed
-//! response encoding (minimumCompressionSize set, integration answers only): gzip | deflate by
-//!   Accept-Encoding from the threshold up, streamed
+//! response encoding (minimumCompressionSize set, integration answers only, not STREAM
+//!   routes): gzip | deflate by Accept-Encoding from the threshold up, streamed
+//! STREAM routes (responseTransferMode): the body goes out chunk by chunk, cut by the idle and
+//!   total stream limits (limits.stream_idle_timeout_ms, stream_max_duration_ms)
 //! x-amzn-RequestId · metrics · access log (when the body has been sent)
 //! ```
 //!
@@ -47,13 +49,14 @@ use bytes::Bytes;
 use http::{HeaderValue, Request, Response, Version};
 use http_body_util::BodyExt;
 use portico_cache::{CachedResponse, Fill};
-use portico_config::{IntegrationKind, UnauthorizedCacheControl};
+use portico_config::{IntegrationKind, TransferMode, UnauthorizedCacheControl};
 
 use self::body::{Body, BoxError, Observed, OnDone, full};
 use self::context::{RequestContext, RequestId, clf_time, strip_port};
 use self::error::{GatewayError, rescue};
 use crate::Gateway;
 use crate::integration::http::{Forwarding, Payload};
+use crate::integration::stream::StreamLimits;
 use crate::integration::{self, Answer};
 use crate::listener::Worker;
 use crate::phase::cache::{self, CacheStatus, RouteCaching, StageCacheRt};
@@ -147,6 +150,8 @@ async fn serve(
     let mut principal_id: Option<String> = None;
     // A CORS preflight the gateway answered: its headers are final.
     let mut preflight = false;
+    // The route streams its answer (`responseTransferMode: STREAM`): never compressed.
+    let mut streamed = false;
     let outcome: Result<Answer, GatewayError> = 'pipeline: {
         if let Err(e) = check_limits(&snap, &parts) {
             break 'pipeline Err(e);
@@ -207,6 +212,7 @@ async fn serve(
             Err(BadPath) => break 'pipeline Err(GatewayError::BadPath),
         };
         let route = &api.routes[found.route as usize];
+        streamed = route.integration.transfer_mode == TransferMode::Stream;
         metrics = &stage.route_metrics[found.route as usize];
         cx.resource_path = &route.resource_path;
         let params = found.params;
@@ -384,8 +390,11 @@ async fn serve(
     if !preflight && let Some(cors) = edge_api.and_then(|a| a.cors.as_ref()) {
         cors.apply(&parts.headers, response.headers_mut());
     }
-    // Integration answers only: gateway responses are never compressed.
+    // Integration answers only: gateway responses are never compressed, nor are streamed
+    // answers (AWS: no content encoding while streaming; the encoder would wait for its
+    // threshold).
     if answered
+        && !streamed
         && let Some(min) = api.and_then(|a| a.compression)
         && compress::eligible(parts.method == http::Method::HEAD, &response)
     {
@@ -559,6 +568,10 @@ impl Integrate<'_> {
                     proto: conn.scheme,
                     port: conn.local.port(),
                     max_body,
+                    stream: StreamLimits {
+                        idle: snap.limits.stream_idle_timeout,
+                        max_duration: snap.limits.stream_max_duration,
+                    },
                 };
                 let payload = match (integration.kind, body) {
                     (IntegrationKind::Http, body) => Payload::Mapped {

@@ -2,7 +2,9 @@
 //!
 //! - `http_proxy`: the client's method (unless the integration sets one), headers (less
 //!   hop-by-hop), query string and body go to the upstream; the upstream's status, headers and
-//!   body come back. Both bodies stream: nothing is buffered.
+//!   body come back. Both bodies stream: nothing is buffered. The integration timeout bounds
+//!   the response head; with `responseTransferMode: STREAM` the body also has an idle and a
+//!   total limit ([`crate::integration::stream`]).
 //! - `http`: the body goes through the mapping phase ([`crate::phase::mapping`]: template,
 //!   passthrough, `contentHandling`); only mapped parameters go to the upstream (plus the body's
 //!   type), then the request template's `requestOverride.*`; the answer goes through the
@@ -19,11 +21,12 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use portico_config::mapping::{ParamSource, ParamTarget};
 use portico_config::template::Var;
-use portico_config::{Integration, IntegrationKind};
+use portico_config::{Integration, IntegrationKind, TransferMode};
 
 use super::Answer;
 use super::response::{self, ResponseCx, Selector, Upstream};
 use crate::integration::headers;
+use crate::integration::stream::{self, StreamLimits};
 use crate::integration::upstream::Upstream as UpstreamClient;
 use crate::phase::http_mapping;
 use crate::phase::mapping::{self, ApiMapping, Mapped};
@@ -46,6 +49,8 @@ pub struct Forwarding {
     pub port: u16,
     /// Request body limit.
     pub max_body: u64,
+    /// Idle and total limits of a `STREAM` response body.
+    pub stream: StreamLimits,
 }
 
 /// What an HTTP integration needs on every request that does not change between requests:
@@ -200,6 +205,10 @@ pub async fn call(
         let body: Body = upstream_body
             .map_err(|e: hyper::Error| -> BoxError { Box::new(e) })
             .boxed();
+        let body = match integration.transfer_mode {
+            TransferMode::Buffered => body,
+            TransferMode::Stream => stream::Limited::boxed(body, fwd.stream, started),
+        };
         return Ok(Answer {
             response: ::http::Response::from_parts(parts, body),
             integration_latency: Some(latency),
