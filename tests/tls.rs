@@ -579,6 +579,36 @@ async fn mutual_tls_refuses_bad_client_certificates_in_the_handshake() {
             String::from_utf8_lossy(&out.stdout)
         );
     }
+    // The same four cases with `openssl s_client`, over TLS 1.2 (where the server judges the
+    // client certificate inside the handshake, so a refusal fails the client's handshake).
+    let client = |name: &str| {
+        let (cert, key) = (
+            dir.path(&format!("client-{name}.pem")),
+            dir.path(&format!("client-{name}.key")),
+        );
+        let (cert, key) = (cert.to_str().unwrap(), key.to_str().unwrap());
+        s_client(
+            tls,
+            &[
+                "-servername",
+                "mtls.example.test",
+                "-tls1_2",
+                "-cert",
+                cert,
+                "-key",
+                key,
+            ],
+        )
+    };
+    let (ok, text) = client("good");
+    assert!(ok, "a good certificate: {text}");
+    for name in ["expired", "foreign"] {
+        let (ok, text) = client(name);
+        assert!(!ok, "{name} must be refused: {text}");
+    }
+    let (ok, text) = s_client(tls, &["-servername", "mtls.example.test", "-tls1_2"]);
+    assert!(!ok, "no certificate must be refused: {text}");
+
     // Another domain's SNI (no certificate asked) with the mTLS domain's Host: 403, not a
     // way around the check.
     let (body, status, _) = answer(&curl(
