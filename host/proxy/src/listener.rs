@@ -453,9 +453,13 @@ async fn accept_loop(
         let ctx = ctx.clone();
         let watcher = graceful.watcher();
         tokio::spawn(async move {
-            let limits = &ctx.gw.snapshot().limits;
-            let header_timeout = limits.header_read_timeout;
+            // One snapshot for the connection's set-up, dropped before it serves: requests
+            // load their own, and a long-lived connection must not pin an old one.
+            let snap = ctx.gw.snapshot();
+            let header_timeout = snap.limits.header_read_timeout;
+            let handshake_timeout = snap.limits.tls_handshake_timeout;
             if !tls {
+                drop(snap);
                 // hyper's header timer starts with the first byte; a client that sends
                 // nothing at all is cut off here.
                 if !first_bytes(&stream, header_timeout).await {
@@ -476,8 +480,6 @@ async fn accept_loop(
                 }
                 return;
             }
-            let handshake_timeout = limits.tls_handshake_timeout;
-            let snap = ctx.gw.snapshot();
             let accepted = tls::accept(
                 stream,
                 index,

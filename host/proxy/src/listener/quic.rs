@@ -132,8 +132,8 @@ pub(super) async fn accept_loop(ctx: ConnCtx, endpoint: quinn::Endpoint, local: 
         let ctx = ctx.clone();
         let guard = ctx.tracked.enter();
         tokio::spawn(async move {
-            let limits = &ctx.gw.snapshot().limits;
-            let timeout = limits.tls_handshake_timeout;
+            // Copied out: the connection must not pin this snapshot while it lives.
+            let timeout = ctx.gw.snapshot().limits.tls_handshake_timeout;
             let Ok(slot) = ctx.worker.handshakes.try_acquire() else {
                 // Every handshake slot is taken: refuse at once rather than queue.
                 ctx.gw.metrics.tls_handshake_failures.inc();
