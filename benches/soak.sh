@@ -153,6 +153,10 @@ gateway_file() {
     cat <<EOF
 listeners:
   - address: 127.0.0.1:0
+admin:
+  address: 127.0.0.1:0
+  token_env: SOAK_ADMIN_TOKEN
+data_dir: $WORK/$2/data
 access_log: 'off'
 reload:
   watch: false
@@ -160,7 +164,6 @@ cache_dir: $WORK/$2/compiled
 traffic:
   # AWS's account default (10 000 rps) could throttle the load: raise it.
   account: {rate_limit: 10000000, burst_limit: 10000000}
-  data_dir: $WORK/$2/data
 plugins:
 $plugins
 apis:
@@ -171,6 +174,11 @@ apis:
 $stage
 EOF
 }
+
+# Every gateway of the run takes this admin token (`admin.token_env`); admin calls send it.
+SOAK_ADMIN_TOKEN=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
+export SOAK_ADMIN_TOKEN
+ADMIN_AUTH="Authorization: Bearer $SOAK_ADMIN_TOKEN"
 
 read -r UP_PORT < <(free_ports 1)
 upstream_conf "$UP_PORT" >"$WORK/upstream.conf"
@@ -417,7 +425,7 @@ swapper() {
             kind=reload
             swap_config "$i"
             read -r code secs < <(curl -s -o "$reply" -w '%{http_code} %{time_total}\n' \
-                -X POST "http://$admin/reload" || echo "000 0")
+                -H "$ADMIN_AUTH" -X POST "http://$admin/reload" || echo "000 0")
             grep -q '"status":"reloaded"' "$reply" 2>/dev/null || ok=0
             # The change is live: the route this reload added answers.
             local live
@@ -431,7 +439,7 @@ swapper() {
             deploys=$((deploys + 1))
             if ((deploys % 2 == 1)); then comp=$AUTHZ_B want=$DIGEST_B; else comp=$AUTHZ_A want=$DIGEST_A; fi
             read -r code secs < <(curl -s -o "$reply" -w '%{http_code} %{time_total}\n' \
-                -X PUT --data-binary "@$comp" "http://$admin/plugins/header-auth" || echo "000 0")
+                -H "$ADMIN_AUTH" -X PUT --data-binary "@$comp" "http://$admin/plugins/header-auth" || echo "000 0")
             grep -q "\"digest\":\"$want\"" "$reply" 2>/dev/null || ok=0
         fi
         [[ $code == 200 ]] || ok=0
@@ -483,13 +491,13 @@ EOF
     wait_ok "$plain" portico-swaps
     wait_ok "$authz" portico-swaps-authz "Authorization: bench-token"
     # Build B is accepted (and compiled into the cache) before the load starts.
-    curl -sf -o /dev/null -X PUT --data-binary "@$AUTHZ_B" "http://127.0.0.1:$admin/plugins/header-auth" ||
-        die "component B was rejected: $(curl -s -X PUT --data-binary "@$AUTHZ_B" "http://127.0.0.1:$admin/plugins/header-auth")"
-    curl -sf -o /dev/null -X PUT --data-binary "@$AUTHZ_A" "http://127.0.0.1:$admin/plugins/header-auth" ||
+    curl -sf -o /dev/null -X PUT --data-binary "@$AUTHZ_B" -H "$ADMIN_AUTH" "http://127.0.0.1:$admin/plugins/header-auth" ||
+        die "component B was rejected: $(curl -s -X PUT --data-binary "@$AUTHZ_B" -H "$ADMIN_AUTH" "http://127.0.0.1:$admin/plugins/header-auth")"
+    curl -sf -o /dev/null -X PUT --data-binary "@$AUTHZ_A" -H "$ADMIN_AUTH" "http://127.0.0.1:$admin/plugins/header-auth" ||
         die "component A was rejected"
     local before
     before=$(rss_kb "$pid")
-    curl -s "http://127.0.0.1:$admin/metrics" >"$dir/metrics-before.txt" || true
+    curl -s -H "$ADMIN_AUTH" "http://127.0.0.1:$admin/metrics" >"$dir/metrics-before.txt" || true
     log "swaps: $SWAPS swaps (reload / redeploy alternated) under h2load --h1 -c$CONNECTIONS -t$THREADS, chunks of $SWAP_CHUNK requests to $plain and $authz"
     : >"$dir/swaps.tsv"
     : >"$dir/rss.tsv"
@@ -545,7 +553,7 @@ EOF
     # The gateway's own counters, for the record: reloads, plugin faults, the routes that
     # answered 5xx, and how many series /metrics holds (a route a reload removed should not
     # keep its series).
-    curl -s "http://127.0.0.1:$admin/metrics" >"$dir/metrics-after.txt" || true
+    curl -s -H "$ADMIN_AUTH" "http://127.0.0.1:$admin/metrics" >"$dir/metrics-after.txt" || true
     grep -E '^portico_(reloads_(ok|failed)_total|plugin_faults_total)' "$dir/metrics-after.txt" |
         sed 's/^/  metrics: /' || true
     grep -E '^portico_5xx_error_total' "$dir/metrics-after.txt" | awk '$NF != 0' |

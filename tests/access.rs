@@ -696,6 +696,7 @@ async fn authorizer_output_reaches_lambda_events_the_access_log_and_flushes() {
     assert_eq!(call(&s.gw, "/prod/pets", "alice").await.status, 403);
     let out = std::process::Command::new(PORTICO)
         .args(["authorizers", "flush", "testapi", "prod", "--admin"])
+        .env("PORTICO_ADMIN_TOKEN", s.gw.admin_token())
         .arg(s.gw.admin_url("").trim_start_matches("http://"))
         .output()
         .unwrap();

@@ -255,6 +255,7 @@ async fn admin_flush_byte_bound_and_oversized_responses() {
     let admin = s.gw.admin.expect("admin").to_string();
     let out = std::process::Command::new(PORTICO)
         .args(["cache", "flush", "testapi", "prod", "--admin", &admin])
+        .env("PORTICO_ADMIN_TOKEN", s.gw.admin_token())
         .output()
         .expect("portico cache flush");
     assert!(

@@ -14,9 +14,14 @@ pub struct RawGateway {
     /// Data-plane listeners.
     #[serde(default)]
     pub listeners: Vec<RawListener>,
-    /// The admin listener.
+    /// The admin listener and its token.
     #[serde(default)]
-    pub admin: Option<RawListener>,
+    pub admin: Option<RawAdmin>,
+    /// The gateway's own state: the admin token, the audit log, quota counters and usage
+    /// (unless `traffic.data_dir` says otherwise). Default `$XDG_DATA_HOME/portico` or
+    /// `~/.local/share/portico`; `off` keeps state in memory.
+    #[serde(default)]
+    pub data_dir: Option<String>,
     /// Custom domain names: certificates by SNI, base path mappings and routing rules.
     #[serde(default)]
     pub domains: Vec<RawDomain>,
@@ -260,6 +265,23 @@ pub struct RawListener {
     /// TLS on this listener (data plane only): its default certificate and policy.
     #[serde(default)]
     pub tls: Option<RawListenerTls>,
+}
+
+/// The `admin:` section.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAdmin {
+    /// `IP:PORT`; port 0 picks a free port.
+    pub address: String,
+    /// Refused: the admin listener is cleartext on loopback.
+    #[serde(default)]
+    pub tls: Option<RawListenerTls>,
+    /// A file holding the bearer token (relative to the gateway file).
+    #[serde(default)]
+    pub token_file: Option<String>,
+    /// An environment variable holding the bearer token.
+    #[serde(default)]
+    pub token_env: Option<String>,
 }
 
 /// A listener's `tls:` block.

@@ -10,6 +10,7 @@
 //! path inside the document. This crate does no I/O beyond reading through a [`Source`], and
 //! knows nothing of tokio, hyper or wasmtime.
 
+pub mod admin;
 mod auth;
 pub mod diag;
 pub mod doc;
@@ -29,7 +30,6 @@ pub mod usage;
 pub mod validation;
 
 use std::collections::BTreeSet;
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -113,11 +113,58 @@ pub fn load_file(path: &Path) -> Result<(Config, Report), Report> {
 /// warnings only.
 pub fn load(source: &dyn Source, gateway_file: &str) -> Result<(Config, Report), Report> {
     let mut report = Report::default();
-    let config = load_inner(source, gateway_file, &mut report);
+    let hashing = Hashing {
+        inner: source,
+        files: Default::default(),
+    };
+    let config = load_inner(&hashing, gateway_file, &mut report);
     match config {
-        Some(c) if !report.has_errors() => Ok((c, report)),
+        Some(mut c) if !report.has_errors() => {
+            c.digest = hashing.digest();
+            Ok((c, report))
+        }
         _ => Err(report),
     }
+}
+
+/// A [`Source`] that remembers a digest of every file read, so that a [`Config`] can say
+/// which text it was built from ([`Config::digest`]).
+struct Hashing<'a> {
+    inner: &'a dyn Source,
+    files: std::cell::RefCell<std::collections::BTreeMap<String, [u8; 32]>>,
+}
+
+impl Hashing<'_> {
+    /// SHA-256 over every file's name and SHA-256, in name order, as hex.
+    fn digest(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let mut all = Sha256::new();
+        for (name, hash) in self.files.borrow().iter() {
+            all.update((name.len() as u64).to_be_bytes());
+            all.update(name.as_bytes());
+            all.update(hash);
+        }
+        hex(&all.finalize())
+    }
+}
+
+impl Source for Hashing<'_> {
+    fn read(&self, name: &str) -> Result<String, String> {
+        use sha2::{Digest, Sha256};
+        let text = self.inner.read(name)?;
+        self.files
+            .borrow_mut()
+            .insert(name.to_owned(), Sha256::digest(text.as_bytes()).into());
+        Ok(text)
+    }
+    fn path(&self, name: &str) -> Option<PathBuf> {
+        self.inner.path(name)
+    }
+}
+
+/// Lower-case hex.
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn load_inner(source: &dyn Source, file: &str, report: &mut Report) -> Option<Config> {
@@ -137,25 +184,17 @@ fn load_inner(source: &dyn Source, file: &str, report: &mut Report) -> Option<Co
     };
     let mut files: Vec<PathBuf> = source.path(file).into_iter().collect();
 
-    let addr = |path: String, s: &str, report: &mut Report| -> Option<SocketAddr> {
-        s.parse()
-            .map_err(|_| report.error(file, path, format!("{s:?} is not an IP:PORT address")))
-            .ok()
-    };
     let listeners = transport::listeners(report, file, source, &raw.listeners, &mut files);
-    if let Some(a) = &raw.admin
-        && a.tls.is_some()
-    {
-        report.error(
-            file,
-            "admin.tls",
-            "the admin listener serves loopback operators in cleartext; put TLS on data-plane listeners",
-        );
-    }
+    let resolve = |dir: &str| source.path(dir).unwrap_or_else(|| PathBuf::from(dir));
+    let data_dir = match raw.data_dir.as_deref() {
+        Some("off") => None,
+        Some(dir) => Some(resolve(dir)),
+        None => usage::default_data_dir(),
+    };
     let admin = raw
         .admin
         .as_ref()
-        .and_then(|a| addr("admin.address".into(), &a.address, report));
+        .and_then(|a| admin::admin(report, file, a, data_dir.as_deref(), resolve));
 
     let mut limits = Limits::default();
     let l = &raw.limits;
@@ -420,9 +459,7 @@ fn load_inner(source: &dyn Source, file: &str, report: &mut Report) -> Option<Co
         None => default_cache_dir(),
     };
 
-    let traffic = usage::settings(report, file, raw.traffic.as_ref(), |dir| {
-        source.path(dir).unwrap_or_else(|| PathBuf::from(dir))
-    });
+    let traffic = usage::settings(report, file, raw.traffic.as_ref(), &data_dir, resolve);
     let api_keys = usage::keys(report, file, &raw.api_keys);
     let usage_plans = usage::plans(report, file, &raw.usage_plans, &apis, &api_keys);
 
@@ -444,6 +481,8 @@ fn load_inner(source: &dyn Source, file: &str, report: &mut Report) -> Option<Co
         client_ip,
         listeners,
         admin,
+        data_dir,
+        digest: String::new(),
         domains,
         workers,
         apis,

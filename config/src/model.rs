@@ -4,7 +4,6 @@
 //! are parsed. The proxy never has to re-check any of it on the hot path.
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -17,8 +16,13 @@ use crate::template::Template;
 pub struct Config {
     /// The data plane's listeners, cleartext or TLS.
     pub listeners: Vec<crate::transport::Listener>,
-    /// The admin listener (`/health`, `/metrics`, `/reload`), if any.
-    pub admin: Option<SocketAddr>,
+    /// The admin listener and its token source, if any.
+    pub admin: Option<crate::admin::Admin>,
+    /// SHA-256 (hex) of every file the configuration was read from: the same text gives the
+    /// same digest. Set by [`crate::load`].
+    pub digest: String,
+    /// The gateway's state directory (admin token, audit log, quota counters); `None`: memory.
+    pub data_dir: Option<PathBuf>,
     /// Custom domain names: certificates by SNI, mappings and routing rules.
     pub domains: Vec<crate::transport::Domain>,
     /// Data-plane worker threads; 0 means one per core. Takes effect at start.

@@ -32,16 +32,18 @@ pub fn name_ok(name: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
 }
 
-/// `traffic:` with defaults. `data_dir` is resolved by `resolve_dir` (relative to the file).
+/// `traffic:` with defaults. `data_dir` is resolved by `resolve_dir` (relative to the file);
+/// without one, it is the gateway's `data_dir`.
 pub(crate) fn settings(
     report: &mut Report,
     file: &str,
     raw: Option<&RawTraffic>,
+    gateway_data_dir: &Option<PathBuf>,
     resolve_dir: impl Fn(&str) -> PathBuf,
 ) -> TrafficSettings {
     let mut out = TrafficSettings::default();
     let Some(raw) = raw else {
-        out.data_dir = default_data_dir();
+        out.data_dir = gateway_data_dir.clone();
         return out;
     };
     if let Some(a) = &raw.account {
@@ -50,7 +52,7 @@ pub(crate) fn settings(
     out.data_dir = match raw.data_dir.as_deref() {
         Some("off") => None,
         Some(dir) => Some(resolve_dir(dir)),
-        None => default_data_dir(),
+        None => gateway_data_dir.clone(),
     };
     let interval = |report: &mut Report, path: &str, ms: Option<u64>, default: Duration| match ms {
         Some(0) => {
@@ -109,7 +111,7 @@ pub(crate) fn settings(
 }
 
 /// `$XDG_DATA_HOME/portico`, else `~/.local/share/portico`.
-fn default_data_dir() -> Option<PathBuf> {
+pub(crate) fn default_data_dir() -> Option<PathBuf> {
     std::env::var_os("XDG_DATA_HOME")
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))

@@ -38,11 +38,24 @@ impl InProcess {
     /// such as an embedder's.
     pub async fn start_with(dir: &Dir, edit: impl Fn(&mut Config) + Send + Sync + 'static) -> Self {
         let path = dir.path("gateway.yaml");
-        let (config, _) = portico_config::load_file(&path)
+        let (mut config, _) = portico_config::load_file(&path)
             .unwrap_or_else(|report| panic!("the first configuration is invalid:\n{report}"));
+        // The admin token is generated in the test's directory, not the user's data directory.
+        let token_file = dir.path("data/admin-token");
+        let token_source = portico_config::admin::AdminToken::Generated(token_file.clone());
+        let data_dir = dir.path("data");
+        let with_token = move |config: &mut portico_config::Config| {
+            config.data_dir = Some(data_dir.clone());
+            config.admin = Some(portico_config::admin::Admin {
+                address: "127.0.0.1:0".parse().unwrap(),
+                token: token_source.clone(),
+            });
+        };
+        with_token(&mut config);
         let loader: Loader = Box::new(move || {
             let (mut config, warnings) = portico_config::load_file(&path)?;
             edit(&mut config);
+            with_token(&mut config);
             Ok((config, warnings))
         });
         let gw = Gateway::new(&config, loader).expect("the gateway starts");
@@ -56,6 +69,8 @@ impl InProcess {
         .expect("bind");
         let admin = TcpListener::bind("127.0.0.1:0").await.expect("bind admin");
         let (addr, admin_addr) = (data.addrs()[0], admin.local_addr().unwrap());
+        let token = std::fs::read_to_string(&token_file).expect("the generated admin token");
+        super::register_admin_token(admin_addr, &token);
         let (stop, _) = watch::channel(false);
         let stopped = |mut rx: watch::Receiver<bool>| async move {
             let _ = rx.wait_for(|s| *s).await;

@@ -6,7 +6,9 @@
 //! - [`Upstream::start`] is an HTTP server that echoes what it received as JSON and can be told
 //!   (by request headers) to answer slowly or with another status; [`Upstream::answering`]
 //!   answers with a function of the request instead. Both count connections and requests.
-//! - [`send`] / [`get`] are plain hyper clients.
+//! - [`send`] / [`get`] are plain hyper clients. A request to the admin listener of a gateway
+//!   started here carries that gateway's admin token (see [`register_admin_token`]) unless it
+//!   names its own `authorization`; [`send_without_token`] sends none.
 
 #![allow(dead_code, missing_docs)]
 
@@ -80,6 +82,8 @@ pub struct Portico {
     /// Every line printed on stdout so far (access-log lines included).
     pub stdout: Arc<Mutex<Vec<String>>>,
     pub stderr: Arc<Mutex<Vec<String>>>,
+    /// The default data directory, when the test named none.
+    _data_home: tempfile::TempDir,
 }
 
 impl Portico {
@@ -104,7 +108,13 @@ impl Portico {
 
     /// Like [`Portico::start_with`], with extra environment variables.
     pub fn start_env(args: &[&str], env: &[(&str, &str)]) -> Self {
-        let mut child = Command::new(PORTICO)
+        // Never the user's own data directory (admin token, audit log, quota state).
+        let data_home = tempfile::tempdir().expect("tempdir");
+        let mut command = Command::new(PORTICO);
+        if !env.iter().any(|(k, _)| *k == "XDG_DATA_HOME") {
+            command.env("XDG_DATA_HOME", data_home.path());
+        }
+        let mut child = command
             .args(args)
             .envs(env.iter().copied())
             .env("PORTICO_LOG", "info")
@@ -161,6 +171,23 @@ impl Portico {
                 break;
             }
         }
+        // A generated admin token: its path is printed on stderr before the admin line.
+        if let Some(admin) = admin {
+            let until = Instant::now() + Duration::from_secs(2);
+            while Instant::now() < until {
+                let path = stderr
+                    .lock()
+                    .unwrap()
+                    .iter()
+                    .find_map(|l| l.strip_prefix("admin token in ").map(str::to_owned));
+                if let Some(path) = path {
+                    let token = std::fs::read_to_string(&path).expect("the admin token file");
+                    register_admin_token(admin, &token);
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        }
         Self {
             child,
             addr: addr.expect("addr"),
@@ -168,6 +195,7 @@ impl Portico {
             admin,
             stdout,
             stderr,
+            _data_home: data_home,
         }
     }
 
@@ -177,6 +205,11 @@ impl Portico {
 
     pub fn admin_url(&self, path: &str) -> String {
         format!("http://{}{path}", self.admin.expect("admin listener"))
+    }
+
+    /// The admin token this gateway generated (for `PORTICO_ADMIN_TOKEN`).
+    pub fn admin_token(&self) -> String {
+        admin_token_for(&self.admin_url("")).expect("a generated admin token")
     }
 
     /// Sends a signal (`HUP`, `TERM`, ...).
@@ -428,8 +461,52 @@ impl Reply {
     }
 }
 
-/// Sends one request over a fresh HTTP/1.1 client.
+/// Admin address → that gateway's admin token.
+static ADMIN_TOKENS: Mutex<BTreeMap<SocketAddr, String>> = Mutex::new(BTreeMap::new());
+
+/// Makes [`send`] authenticate requests to `admin` with `token`.
+pub fn register_admin_token(admin: SocketAddr, token: &str) {
+    ADMIN_TOKENS
+        .lock()
+        .unwrap()
+        .insert(admin, token.trim().to_owned());
+}
+
+/// The admin token registered for the authority of `url`, if any.
+pub fn admin_token_for(url: &str) -> Option<String> {
+    let authority = url
+        .parse::<http::Uri>()
+        .ok()?
+        .authority()?
+        .as_str()
+        .to_owned();
+    let addr: SocketAddr = authority.parse().ok()?;
+    ADMIN_TOKENS.lock().unwrap().get(&addr).cloned()
+}
+
+/// Sends one request over a fresh HTTP/1.1 client. A request to a registered admin listener
+/// carries its token unless `headers` has an `authorization`.
 pub async fn send(
+    method: &str,
+    url: &str,
+    headers: &[(&str, &str)],
+    body: impl Into<Bytes>,
+) -> Reply {
+    let named = headers
+        .iter()
+        .any(|(k, _)| k.eq_ignore_ascii_case("authorization"));
+    let bearer = admin_token_for(url)
+        .filter(|_| !named)
+        .map(|t| format!("Bearer {t}"));
+    let mut all: Vec<(&str, &str)> = headers.to_vec();
+    if let Some(b) = &bearer {
+        all.push(("authorization", b));
+    }
+    send_without_token(method, url, &all, body).await
+}
+
+/// Sends one request with exactly `headers`: no admin token is added.
+pub async fn send_without_token(
     method: &str,
     url: &str,
     headers: &[(&str, &str)],

@@ -1,7 +1,12 @@
 //! `portico plugin ...`, `portico cache ...`, `portico authorizers ...`, `portico keys ...` and
 //! `portico usage ...`: thin clients of the admin API.
+//!
+//! Each sends the admin token as `Authorization: Bearer`: from `PORTICO_ADMIN_TOKEN`, else
+//! from `--token-file`, else from the token the gateway generates in its default data
+//! directory (`$XDG_DATA_HOME/portico/admin-token`, or `~/.local/share/portico/admin-token`).
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use bytes::Bytes;
@@ -11,8 +16,50 @@ use hyper_util::rt::TokioExecutor;
 
 use crate::{AuthorizersAction, CacheAction, KeysAction, PluginAction, UsageAction};
 
+/// Which gateway to talk to, and with which token.
+#[derive(clap::Args, Debug, Clone)]
+pub struct Target {
+    /// The gateway's admin address.
+    #[arg(long, default_value = "127.0.0.1:9080", global = true)]
+    admin: SocketAddr,
+    /// A file holding the admin token (default: `PORTICO_ADMIN_TOKEN`, else the token
+    /// generated in the default data directory).
+    #[arg(long, global = true)]
+    token_file: Option<PathBuf>,
+}
+
+impl Target {
+    /// The token, or why there is none.
+    fn token(&self) -> Result<String, String> {
+        if self.token_file.is_none()
+            && let Ok(t) = std::env::var("PORTICO_ADMIN_TOKEN")
+        {
+            return Ok(t.trim().to_owned());
+        }
+        let path = match &self.token_file {
+            Some(p) => p.clone(),
+            None => std::env::var_os("XDG_DATA_HOME")
+                .map(PathBuf::from)
+                .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))
+                .map(|d| {
+                    d.join("portico")
+                        .join(portico_config::admin::TOKEN_FILE_NAME)
+                })
+                .ok_or("no admin token: set PORTICO_ADMIN_TOKEN or pass --token-file")?,
+        };
+        std::fs::read_to_string(&path)
+            .map(|t| t.trim().to_owned())
+            .map_err(|e| {
+                format!(
+                    "cannot read the admin token {}: {e} (set PORTICO_ADMIN_TOKEN or pass --token-file)",
+                    path.display()
+                )
+            })
+    }
+}
+
 /// Runs one cache command against the admin listener at `admin`.
-pub fn cache(admin: SocketAddr, action: CacheAction) -> ExitCode {
+pub fn cache(admin: &Target, action: CacheAction) -> ExitCode {
     let (method, api, stage) = match &action {
         CacheAction::Flush { api, stage } => ("DELETE", api, stage),
         CacheAction::Stats { api, stage } => ("GET", api, stage),
@@ -21,7 +68,7 @@ pub fn cache(admin: SocketAddr, action: CacheAction) -> ExitCode {
 }
 
 /// Runs one authorizer-cache command.
-pub fn authorizers(admin: SocketAddr, action: AuthorizersAction) -> ExitCode {
+pub fn authorizers(admin: &Target, action: AuthorizersAction) -> ExitCode {
     let AuthorizersAction::Flush { api, stage } = action;
     call(
         admin,
@@ -32,7 +79,7 @@ pub fn authorizers(admin: SocketAddr, action: AuthorizersAction) -> ExitCode {
 }
 
 /// Runs one API-key command.
-pub fn keys(admin: SocketAddr, action: KeysAction) -> ExitCode {
+pub fn keys(admin: &Target, action: KeysAction) -> ExitCode {
     match action {
         KeysAction::Create {
             name,
@@ -64,7 +111,7 @@ pub fn keys(admin: SocketAddr, action: KeysAction) -> ExitCode {
 }
 
 /// Runs one usage command.
-pub fn usage(admin: SocketAddr, action: UsageAction) -> ExitCode {
+pub fn usage(admin: &Target, action: UsageAction) -> ExitCode {
     match action {
         UsageAction::Get { plan, from, to } => {
             let mut query = Vec::new();
@@ -93,7 +140,7 @@ pub fn usage(admin: SocketAddr, action: UsageAction) -> ExitCode {
 }
 
 /// Runs one plugin command against the admin listener at `admin`.
-pub fn plugin(admin: SocketAddr, action: PluginAction) -> ExitCode {
+pub fn plugin(admin: &Target, action: PluginAction) -> ExitCode {
     let (method, path, body) = match &action {
         PluginAction::Deploy { name, file } => match std::fs::read(file) {
             Ok(bytes) => ("PUT", format!("/plugins/{name}"), Bytes::from(bytes)),
@@ -111,7 +158,15 @@ pub fn plugin(admin: SocketAddr, action: PluginAction) -> ExitCode {
 }
 
 /// Sends one request to the admin API and prints the answer; fails unless it is a 2xx.
-fn call(admin: SocketAddr, method: &str, path: String, body: Bytes) -> ExitCode {
+fn call(target: &Target, method: &str, path: String, body: Bytes) -> ExitCode {
+    let admin = target.admin;
+    let token = match target.token() {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("portico: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -127,6 +182,7 @@ fn call(admin: SocketAddr, method: &str, path: String, body: Bytes) -> ExitCode 
         let req = hyper::Request::builder()
             .method(method)
             .uri(format!("http://{admin}{path}"))
+            .header(hyper::header::AUTHORIZATION, format!("Bearer {token}"))
             .body(Full::new(body))?;
         let resp = client.request(req).await?;
         let status = resp.status();
@@ -135,10 +191,11 @@ fn call(admin: SocketAddr, method: &str, path: String, body: Bytes) -> ExitCode 
     });
     match result {
         Ok((status, body)) => {
-            println!("{}", String::from_utf8_lossy(&body));
             if status.is_success() {
+                println!("{}", String::from_utf8_lossy(&body));
                 ExitCode::SUCCESS
             } else {
+                eprintln!("portico: {status}: {}", String::from_utf8_lossy(&body));
                 ExitCode::FAILURE
             }
         }

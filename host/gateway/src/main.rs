@@ -64,41 +64,36 @@ enum Command {
     },
     /// Deploy, roll back or list WebAssembly plugins on a running gateway.
     Plugin {
-        /// The gateway's admin address.
-        #[arg(long, default_value = "127.0.0.1:9080", global = true)]
-        admin: SocketAddr,
+        #[command(flatten)]
+        admin: admin_client::Target,
         #[command(subcommand)]
         action: PluginAction,
     },
     /// Create or list API keys on a running gateway.
     Keys {
-        /// The gateway's admin address.
-        #[arg(long, default_value = "127.0.0.1:9080", global = true)]
-        admin: SocketAddr,
+        #[command(flatten)]
+        admin: admin_client::Target,
         #[command(subcommand)]
         action: KeysAction,
     },
     /// Show, extend or reset usage-plan quotas on a running gateway.
     Usage {
-        /// The gateway's admin address.
-        #[arg(long, default_value = "127.0.0.1:9080", global = true)]
-        admin: SocketAddr,
+        #[command(flatten)]
+        admin: admin_client::Target,
         #[command(subcommand)]
         action: UsageAction,
     },
     /// Flush a stage's response cache, or show its size, on a running gateway.
     Cache {
-        /// The gateway's admin address.
-        #[arg(long, default_value = "127.0.0.1:9080", global = true)]
-        admin: SocketAddr,
+        #[command(flatten)]
+        admin: admin_client::Target,
         #[command(subcommand)]
         action: CacheAction,
     },
     /// Drop a stage's cached authorizer answers on a running gateway.
     Authorizers {
-        /// The gateway's admin address.
-        #[arg(long, default_value = "127.0.0.1:9080", global = true)]
-        admin: SocketAddr,
+        #[command(flatten)]
+        admin: admin_client::Target,
         #[command(subcommand)]
         action: AuthorizersAction,
     },
@@ -211,11 +206,11 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Check { config } => check(&config),
-        Command::Plugin { admin, action } => admin_client::plugin(admin, action),
-        Command::Cache { admin, action } => admin_client::cache(admin, action),
-        Command::Authorizers { admin, action } => admin_client::authorizers(admin, action),
-        Command::Keys { admin, action } => admin_client::keys(admin, action),
-        Command::Usage { admin, action } => admin_client::usage(admin, action),
+        Command::Plugin { admin, action } => admin_client::plugin(&admin, action),
+        Command::Cache { admin, action } => admin_client::cache(&admin, action),
+        Command::Authorizers { admin, action } => admin_client::authorizers(&admin, action),
+        Command::Keys { admin, action } => admin_client::keys(&admin, action),
+        Command::Usage { admin, action } => admin_client::usage(&admin, action),
         Command::Serve {
             config,
             listen,
@@ -301,7 +296,7 @@ impl Origin {
                 portico_config::load(&source as &dyn Source, demo::GATEWAY_FILE)
             }
         };
-        loaded.map(|(mut config, report)| {
+        loaded.and_then(|(mut config, mut report)| {
             if !self.listen.is_empty() {
                 config.listeners.retain(|l| l.tls.is_some());
                 let plain = self
@@ -310,13 +305,30 @@ impl Origin {
                     .map(|a| portico_config::transport::Listener::plain(*a));
                 config.listeners.splice(0..0, plain);
             }
-            if self.admin.is_some() {
-                config.admin = self.admin;
+            if let Some(address) = self.admin {
+                config.admin = match config.admin.take() {
+                    Some(admin) => Some(portico_config::admin::Admin { address, ..admin }),
+                    None => {
+                        let admin = portico_config::admin::Admin::with_generated_token(
+                            address,
+                            config.data_dir.as_deref(),
+                        );
+                        if admin.is_none() {
+                            report.error(
+                                "--admin",
+                                "",
+                                "the admin API needs a token and `data_dir: off` leaves nowhere to generate one: set admin.token_file or admin.token_env",
+                            );
+                            return Err(report);
+                        }
+                        admin
+                    }
+                };
             }
             if let Some(w) = self.workers {
                 config.workers = w;
             }
-            (config, report)
+            Ok((config, report))
         })
     }
 }
@@ -361,11 +373,15 @@ async fn serve(origin: Origin) -> anyhow::Result<()> {
             println!("listening on udp://{addr} (HTTP/3)");
         }
     }
-    let admin_listener = match config.admin {
-        Some(addr) => {
+    let admin_listener = match &config.admin {
+        Some(admin) => {
+            let addr = admin.address;
             let l = TcpListener::bind(addr)
                 .await
                 .with_context(|| format!("cannot listen on {addr} (admin)"))?;
+            if let portico_config::admin::AdminToken::Generated(path) = &admin.token {
+                eprintln!("admin token in {}", path.display());
+            }
             println!("admin listening on http://{}", l.local_addr()?);
             Some(l)
         }

@@ -9,4 +9,6 @@
 
 pub mod admin;
 mod admin_traffic;
+pub mod audit;
+pub mod auth;
 pub mod watch;

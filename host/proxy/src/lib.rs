@@ -76,6 +76,11 @@ pub struct Gateway {
     /// that gives up waiting (an admin client that disconnects) cannot let the next reload
     /// start while this one still runs.
     reload_lock: Arc<tokio::sync::Mutex<()>>,
+    /// The admin API's bearer token (as its hash), re-read by every reload. `None` without an
+    /// admin listener.
+    admin_token: arc_swap::ArcSwapOption<control::auth::Token>,
+    /// Where admin mutations are recorded.
+    pub audit: control::audit::Audit,
 }
 
 /// Why a reload did not apply.
@@ -125,7 +130,13 @@ impl Gateway {
         limits.commit();
         let access_log =
             AccessLogger::start(&config.access_log, metrics.access_log_dropped.clone())?;
+        let admin_token = admin_token(config).map_err(std::io::Error::other)?;
+        // Only an admin listener mutates anything worth auditing.
+        let audit =
+            control::audit::Audit::open(config.admin.as_ref().and(config.data_dir.as_deref()))?;
         Ok(Arc::new(Self {
+            admin_token: arc_swap::ArcSwapOption::new(admin_token.map(Arc::new)),
+            audit,
             current: ArcSwap::from_pointee(snapshot),
             metrics,
             upstream,
@@ -148,6 +159,31 @@ impl Gateway {
     /// The generation now serving.
     pub fn generation(&self) -> u64 {
         self.generation.load(Ordering::Acquire)
+    }
+
+    /// The admin API's token, if there is an admin listener.
+    pub fn admin_token(&self) -> Option<Arc<control::auth::Token>> {
+        self.admin_token.load_full()
+    }
+
+    /// SHA-256 (hex) of what an admin mutation can change: the configuration's files, every
+    /// plugin's deployed digest and the API keys created at runtime. Two equal digests mean
+    /// the gateway runs the same thing. The audit log records it before and after each
+    /// mutation.
+    pub fn state_digest(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let mut h = Sha256::new();
+        let config = Arc::clone(&self.config.lock().unwrap_or_else(|p| p.into_inner()));
+        h.update(config.digest.as_bytes());
+        for (name, kind, digest, _) in self.plugins.list() {
+            h.update(format!("\nplugin {name} {kind} {digest}").as_bytes());
+        }
+        for key in self.traffic.runtime_keys() {
+            h.update(
+                format!("\nkey {} {} {:?}", key.name, key.enabled, key.usage_plans).as_bytes(),
+            );
+        }
+        h.finalize().iter().map(|b| format!("{b:02x}")).collect()
     }
 
     /// Re-reads the configuration and, if it is valid, swaps it in. On failure the old snapshot
@@ -242,6 +278,7 @@ impl Gateway {
                 "listeners: addresses and TLS on/off are fixed at start; restart Portico to change them (certificates and policies reload)".into(),
             ]));
         }
+        let token = admin_token(config).map_err(|e| ReloadError::Build(vec![e]))?;
         let plugins = self
             .plugins
             .stage(&config.plugins)
@@ -258,6 +295,7 @@ impl Gateway {
         // Everything is built: nothing below can fail.
         plugins.commit();
         limits.commit();
+        self.admin_token.store(token.map(Arc::new));
         self.current.store(Arc::new(snapshot));
         self.metrics.retain(generation);
         let mut last = self.config.lock().unwrap_or_else(|p| p.into_inner());
@@ -273,4 +311,13 @@ impl Gateway {
         self.generation.store(generation, Ordering::Release);
         Ok(generation)
     }
+}
+
+/// Reads (or generates) the admin token of `config`'s admin listener.
+fn admin_token(config: &Config) -> Result<Option<control::auth::Token>, String> {
+    config
+        .admin
+        .as_ref()
+        .map(|a| control::auth::Token::resolve(&a.token))
+        .transpose()
 }

@@ -1,8 +1,16 @@
-//! The admin listener: health, metrics and reload.
+//! The admin listener: health, metrics, reload, plugins, caches, keys and usage.
+//!
+//! Every request but `GET /health` needs `Authorization: Bearer <token>` (see
+//! [`crate::control::auth`]): without one the answer is 401 `{"message":"Unauthorized"}`, with
+//! a wrong one 403 `{"message":"Forbidden"}`, whatever the path, so that an unknown path
+//! reveals nothing either. [`ENDPOINTS`] is the route table: the dispatcher serves only what it
+//! lists, and a test walks it to prove that every endpoint but the public ones refuses a
+//! request without the token. Every request other than a `GET` is recorded in the audit log
+//! ([`crate::control::audit`]).
 //!
 //! | Request        | Answer                                                              |
 //! |----------------|---------------------------------------------------------------------|
-//! | `GET /health`  | 200 `{"status":"ok","generation":N,"traffic":{"status":"ok"}}`; `traffic` is `{"status":"degraded","since":UNIX_SECS,"error":..}` while Redis is unreachable, still with HTTP 200 so a load balancer does not drain a node for a Redis blip |
+//! | `GET /health`  | 200 `{"status":"ok","generation":N,"traffic":{"status":"ok"}}`; `traffic` is `{"status":"degraded","since":UNIX_SECS,"error":..}` while Redis is unreachable, still with HTTP 200 so a load balancer does not drain a node for a Redis blip. Public: a load balancer probes it without a token |
 //! | `GET /metrics` | 200, Prometheus text format                                         |
 //! | `POST /reload` | 200 `{"status":"reloaded","generation":N,"warnings":[..]}`, or 400 `{"status":"rejected","errors":[..]}` with the old configuration still serving |
 //! | `GET /plugins` | 200 `{"plugins":[{"name","kind","digest","earlierVersions"}]}` |
@@ -12,10 +20,9 @@
 //! | `DELETE /cache/{api}/{stage}` | flushes the stage cache (AWS `FlushStageCache`): 200 `{"status":"flushed",..}` |
 //! | `DELETE /authorizers/{api}/{stage}` | drops the stage's cached authorizer answers (AWS `FlushStageAuthorizersCache`): 200 `{"status":"flushed","authorizers":[..]}`, 404 for an unknown API or stage |
 //!
-//!
 //! Usage plans and API keys: see `control::admin_traffic` (`/usageplans/...`, `/apikeys`).
 //!
-//! It binds to loopback by default; put it behind your own access control if you expose it.
+//! It binds to loopback by default.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -30,6 +37,7 @@ use hyper_util::server::conn::auto;
 use serde_json::json;
 use tokio::net::TcpListener;
 
+use crate::control::auth::Refusal;
 use crate::pipeline::body::{Body, full};
 use crate::{Gateway, ReloadError};
 
@@ -37,7 +45,7 @@ use crate::{Gateway, ReloadError};
 pub async fn serve(gw: Arc<Gateway>, listener: TcpListener, shutdown: impl Future<Output = ()>) {
     tokio::pin!(shutdown);
     loop {
-        let (stream, _) = tokio::select! {
+        let (stream, peer) = tokio::select! {
             a = listener.accept() => match a {
                 Ok(a) => a,
                 Err(e) => {
@@ -51,7 +59,7 @@ pub async fn serve(gw: Arc<Gateway>, listener: TcpListener, shutdown: impl Futur
         tokio::spawn(async move {
             let service = service_fn(move |req| {
                 let gw = Arc::clone(&gw);
-                async move { Ok::<_, Infallible>(route(&gw, req).await) }
+                async move { Ok::<_, Infallible>(guarded(&gw, peer, req).await) }
             });
             let _ = auto::Builder::new(TokioExecutor::new())
                 .serve_connection(TokioIo::new(stream), service)
@@ -65,6 +73,155 @@ const MAX_COMPONENT_BYTES: usize = 256 * 1024 * 1024;
 
 /// Largest request body of the traffic endpoints.
 const MAX_JSON_BYTES: usize = 64 * 1024;
+
+/// One admin endpoint: a method and a path pattern, where `{name}` matches one segment.
+#[derive(Debug, Clone, Copy)]
+pub struct Endpoint {
+    /// The HTTP method.
+    pub method: &'static str,
+    /// The path pattern.
+    pub path: &'static str,
+    /// Served without a token.
+    pub public: bool,
+}
+
+impl Endpoint {
+    const fn token(method: &'static str, path: &'static str) -> Self {
+        Self {
+            method,
+            path,
+            public: false,
+        }
+    }
+
+    const fn public(method: &'static str, path: &'static str) -> Self {
+        Self {
+            method,
+            path,
+            public: true,
+        }
+    }
+
+    /// Whether `path` fits the pattern.
+    pub fn matches(&self, path: &str) -> bool {
+        let mut want = self.path.split('/');
+        let mut got = path.split('/');
+        loop {
+            match (want.next(), got.next()) {
+                (None, None) => return true,
+                (Some(w), Some(g)) if w.starts_with('{') => {
+                    if g.is_empty() {
+                        return false;
+                    }
+                }
+                (Some(w), Some(g)) if w == g => {}
+                _ => return false,
+            }
+        }
+    }
+}
+
+/// Every admin endpoint. Requests that fit none are 404 (405 for a known path with another
+/// method), after the token check.
+pub const ENDPOINTS: &[Endpoint] = &[
+    Endpoint::public("GET", "/health"),
+    Endpoint::token("GET", "/metrics"),
+    Endpoint::token("POST", "/reload"),
+    Endpoint::token("GET", "/plugins"),
+    Endpoint::token("PUT", "/plugins/{name}"),
+    Endpoint::token("POST", "/plugins/{name}/rollback"),
+    Endpoint::token("GET", "/cache/{api}/{stage}"),
+    Endpoint::token("DELETE", "/cache/{api}/{stage}"),
+    Endpoint::token("DELETE", "/authorizers/{api}/{stage}"),
+    Endpoint::token("GET", "/usageplans/{plan}/usage"),
+    Endpoint::token("POST", "/usageplans/{plan}/keys/{key}/usage"),
+    Endpoint::token("GET", "/apikeys"),
+    Endpoint::token("POST", "/apikeys"),
+];
+
+/// Checks the token, serves the request, and records mutations in the audit log.
+async fn guarded(
+    gw: &Arc<Gateway>,
+    peer: std::net::SocketAddr,
+    req: Request<Incoming>,
+) -> Response<Body> {
+    let path = req.uri().path().to_owned();
+    let method = req.method().clone();
+    let endpoint = ENDPOINTS
+        .iter()
+        .find(|e| e.method == method.as_str() && e.matches(&path));
+    let mutation = method != Method::GET && method != Method::HEAD;
+    let audit = |actor: &str, status: StatusCode, before: &str, after: &str| {
+        gw.audit.record(&crate::control::audit::Entry {
+            time: crate::control::audit::now(),
+            actor,
+            peer,
+            method: method.as_str(),
+            path: &path,
+            status: status.as_u16(),
+            before,
+            after,
+        });
+    };
+    let actor = if endpoint.is_some_and(|e| e.public) {
+        "anonymous".to_owned()
+    } else {
+        match authenticate(gw, req.headers()) {
+            Ok(actor) => actor,
+            Err(refusal) => {
+                tracing::warn!(%peer, %method, path, ?refusal, "admin request refused");
+                let resp = refused(refusal);
+                if mutation {
+                    let digest = gw.state_digest();
+                    audit("anonymous", resp.status(), &digest, &digest);
+                }
+                return resp;
+            }
+        }
+    };
+    if endpoint.is_none() {
+        return if ENDPOINTS.iter().any(|e| e.matches(&path)) {
+            json_reply(
+                StatusCode::METHOD_NOT_ALLOWED,
+                json!({"message": "Method Not Allowed"}),
+            )
+        } else {
+            json_reply(StatusCode::NOT_FOUND, json!({"message": "Not Found"}))
+        };
+    }
+    if !mutation {
+        return route(gw, req).await;
+    }
+    let before = gw.state_digest();
+    let resp = route(gw, req).await;
+    audit(&actor, resp.status(), &before, &gw.state_digest());
+    resp
+}
+
+/// Who sent the request (`token:<fingerprint>`), or why it is refused. A gateway without a
+/// token (one built with no admin listener configured) refuses every request.
+fn authenticate(gw: &Gateway, headers: &http::HeaderMap) -> Result<String, Refusal> {
+    let Some(token) = gw.admin_token() else {
+        return Err(Refusal::Wrong);
+    };
+    token.check(headers)?;
+    Ok(format!("token:{}", token.fingerprint()))
+}
+
+/// 401 with a `WWW-Authenticate` challenge without a token, 403 with a wrong one.
+fn refused(refusal: Refusal) -> Response<Body> {
+    match refusal {
+        Refusal::Missing => {
+            let mut resp = json_reply(StatusCode::UNAUTHORIZED, json!({"message": "Unauthorized"}));
+            resp.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"portico-admin\""),
+            );
+            resp
+        }
+        Refusal::Wrong => json_reply(StatusCode::FORBIDDEN, json!({"message": "Forbidden"})),
+    }
+}
 
 async fn route(gw: &Arc<Gateway>, req: Request<Incoming>) -> Response<Body> {
     let path = req.uri().path().to_owned();
