@@ -11,6 +11,9 @@ use std::path::{Path, PathBuf};
 use crate::Report;
 use crate::gateway::RawAdmin;
 
+/// Why an admin listener has no token: no source configured, and no data directory.
+pub const NO_TOKEN_SOURCE: &str = "the admin API needs a token and `data_dir: off` leaves nowhere to generate one: set admin.token_file or admin.token_env";
+
 /// Name of the generated token's file in the data directory.
 pub const TOKEN_FILE_NAME: &str = "admin-token";
 
@@ -37,11 +40,15 @@ pub enum AdminToken {
 
 impl Admin {
     /// An admin listener at `address` with the default token source: a token generated into
-    /// `data_dir`. `None` without a data directory.
-    pub fn with_generated_token(address: SocketAddr, data_dir: Option<&Path>) -> Option<Self> {
-        Some(Self {
+    /// `data_dir`. [`NO_TOKEN_SOURCE`] without a data directory.
+    pub fn with_generated_token(
+        address: SocketAddr,
+        data_dir: Option<&Path>,
+    ) -> Result<Self, &'static str> {
+        let dir = data_dir.ok_or(NO_TOKEN_SOURCE)?;
+        Ok(Self {
             address,
-            token: AdminToken::Generated(data_dir?.join(TOKEN_FILE_NAME)),
+            token: AdminToken::Generated(dir.join(TOKEN_FILE_NAME)),
         })
     }
 }
@@ -89,17 +96,11 @@ pub(crate) fn admin(
             }
             AdminToken::Env(var.clone())
         }
-        (None, None) => match data_dir {
-            Some(dir) => AdminToken::Generated(dir.join(TOKEN_FILE_NAME)),
-            None => {
-                report.error(
-                    file,
-                    "admin",
-                    "the admin API needs a token and `data_dir: off` leaves nowhere to generate one: set admin.token_file or admin.token_env",
-                );
-                return None;
-            }
-        },
+        (None, None) => {
+            return Admin::with_generated_token(address, data_dir)
+                .map_err(|e| report.error(file, "admin", e))
+                .ok();
+        }
     };
     Some(Admin { address, token })
 }

@@ -144,7 +144,7 @@ impl Hashing<'_> {
             all.update(name.as_bytes());
             all.update(hash);
         }
-        hex(&all.finalize())
+        portico_auth::sigv4::canonical::hex(&all.finalize())
     }
 }
 
@@ -160,11 +160,6 @@ impl Source for Hashing<'_> {
     fn path(&self, name: &str) -> Option<PathBuf> {
         self.inner.path(name)
     }
-}
-
-/// Lower-case hex.
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn load_inner(source: &dyn Source, file: &str, report: &mut Report) -> Option<Config> {

@@ -110,8 +110,9 @@ pub(crate) fn settings(
     out
 }
 
-/// `$XDG_DATA_HOME/portico`, else `~/.local/share/portico`.
-pub(crate) fn default_data_dir() -> Option<PathBuf> {
+/// `$XDG_DATA_HOME/portico`, else `~/.local/share/portico`: the gateway's `data_dir` when the
+/// file names none, and where the CLI looks for a generated admin token.
+pub fn default_data_dir() -> Option<PathBuf> {
     std::env::var_os("XDG_DATA_HOME")
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))

@@ -38,13 +38,8 @@ impl Target {
         }
         let path = match &self.token_file {
             Some(p) => p.clone(),
-            None => std::env::var_os("XDG_DATA_HOME")
-                .map(PathBuf::from)
-                .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))
-                .map(|d| {
-                    d.join("portico")
-                        .join(portico_config::admin::TOKEN_FILE_NAME)
-                })
+            None => portico_config::usage::default_data_dir()
+                .map(|d| d.join(portico_config::admin::TOKEN_FILE_NAME))
                 .ok_or("no admin token: set PORTICO_ADMIN_TOKEN or pass --token-file")?,
         };
         std::fs::read_to_string(&path)

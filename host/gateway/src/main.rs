@@ -308,21 +308,16 @@ impl Origin {
             if let Some(address) = self.admin {
                 config.admin = match config.admin.take() {
                     Some(admin) => Some(portico_config::admin::Admin { address, ..admin }),
-                    None => {
-                        let admin = portico_config::admin::Admin::with_generated_token(
-                            address,
-                            config.data_dir.as_deref(),
-                        );
-                        if admin.is_none() {
-                            report.error(
-                                "--admin",
-                                "",
-                                "the admin API needs a token and `data_dir: off` leaves nowhere to generate one: set admin.token_file or admin.token_env",
-                            );
+                    None => match portico_config::admin::Admin::with_generated_token(
+                        address,
+                        config.data_dir.as_deref(),
+                    ) {
+                        Ok(admin) => Some(admin),
+                        Err(e) => {
+                            report.error("--admin", "", e);
                             return Err(report);
                         }
-                        admin
-                    }
+                    },
                 };
             }
             if let Some(w) = self.workers {

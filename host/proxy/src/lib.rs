@@ -183,7 +183,7 @@ impl Gateway {
                 format!("\nkey {} {} {:?}", key.name, key.enabled, key.usage_plans).as_bytes(),
             );
         }
-        h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+        portico_auth::sigv4::canonical::hex(&h.finalize())
     }
 
     /// Re-reads the configuration and, if it is valid, swaps it in. On failure the old snapshot

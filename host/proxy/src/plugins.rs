@@ -21,7 +21,6 @@ use std::sync::{Arc, Mutex};
 use arc_swap::ArcSwap;
 use portico_config::{InstancePolicy, PluginDef, PluginKind};
 use portico_runtime as rt;
-use sha2::{Digest, Sha256};
 
 /// Versions kept for rollback, per plugin.
 const HISTORY: usize = 8;
@@ -298,8 +297,7 @@ impl Registry {
 }
 
 fn digest(bytes: &[u8]) -> String {
-    let hash = Sha256::digest(bytes);
-    hash.iter().map(|b| format!("{b:02x}")).collect()
+    portico_auth::sigv4::canonical::sha256_hex(bytes)
 }
 
 /// The runtime's view of a declaration.

@@ -12,7 +12,7 @@ use ring::{digest, hmac};
 pub const ALGORITHM: &str = "AWS4-HMAC-SHA256";
 
 /// Lowercase hex of `bytes`.
-pub(crate) fn hex(bytes: &[u8]) -> String {
+pub fn hex(bytes: &[u8]) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut out = String::with_capacity(bytes.len() * 2);
     for &b in bytes {

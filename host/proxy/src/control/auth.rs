@@ -126,10 +126,7 @@ impl Token {
     /// A short name for the token in the audit log: the first 8 hex digits of its SHA-256,
     /// which reveal nothing usable about it.
     pub fn fingerprint(&self) -> String {
-        self.digest[..4]
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect()
+        portico_auth::sigv4::canonical::hex(&self.digest[..4])
     }
 }
 
