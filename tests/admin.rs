@@ -20,6 +20,12 @@ fn gateway(dir: &Dir, admin_extra: &str) {
     );
 }
 
+/// Sends a bodiless request with `Authorization: Bearer {token}`.
+async fn with_bearer(method: &str, url: &str, token: &str) -> Reply {
+    let bearer = format!("Bearer {token}");
+    send_without_token(method, url, &[("authorization", &bearer)], "").await
+}
+
 /// A request path for an endpoint pattern, its `{params}` filled in.
 fn concrete(pattern: &str) -> String {
     pattern
@@ -43,13 +49,7 @@ async fn every_endpoint_needs_the_token_but_health() {
     for e in ENDPOINTS {
         let url = gw.admin_url(&concrete(e.path));
         let none = send_without_token(e.method, &url, &[], "").await;
-        let wrong = send_without_token(
-            e.method,
-            &url,
-            &[("authorization", "Bearer wrong-wrong-wrong-wrong")],
-            "",
-        )
-        .await;
+        let wrong = with_bearer(e.method, &url, "wrong-wrong-wrong-wrong").await;
         let right = send(e.method, &url, &[], "").await;
         if e.public {
             assert_eq!(none.status, 200, "{} {}", e.method, e.path);
@@ -179,41 +179,16 @@ async fn configured_tokens() {
     gateway(&dir, "  token_file: token\n");
     let gw = Portico::start(&dir);
     let url = gw.admin_url("/metrics");
-    let with = |t: &str| format!("Bearer {t}");
-    let ok = send_without_token(
-        "GET",
-        &url,
-        &[("authorization", &with("file-token-0123456789"))],
-        "",
-    )
-    .await;
+    let ok = with_bearer("GET", &url, "file-token-0123456789").await;
     assert_eq!(ok.status, 200);
     assert!(!dir.path("xdg-data/portico/admin-token").exists());
     // A reload re-reads the file: the new token works at once, the old one no longer.
     dir.write("token", "file-token-rotated-9876543210");
-    let reload = send_without_token(
-        "POST",
-        &gw.admin_url("/reload"),
-        &[("authorization", &with("file-token-0123456789"))],
-        "",
-    )
-    .await;
+    let reload = with_bearer("POST", &gw.admin_url("/reload"), "file-token-0123456789").await;
     assert_eq!(reload.status, 200, "{}", reload.text());
-    let old = send_without_token(
-        "GET",
-        &url,
-        &[("authorization", &with("file-token-0123456789"))],
-        "",
-    )
-    .await;
+    let old = with_bearer("GET", &url, "file-token-0123456789").await;
     assert_eq!(old.status, 403);
-    let new = send_without_token(
-        "GET",
-        &url,
-        &[("authorization", &with("file-token-rotated-9876543210"))],
-        "",
-    )
-    .await;
+    let new = with_bearer("GET", &url, "file-token-rotated-9876543210").await;
     assert_eq!(new.status, 200);
     drop(gw);
 
@@ -227,13 +202,7 @@ async fn configured_tokens() {
         ],
         &[("MY_ADMIN_TOKEN", "env-token-0123456789abc")],
     );
-    let ok = send_without_token(
-        "GET",
-        &gw.admin_url("/plugins"),
-        &[("authorization", &with("env-token-0123456789abc"))],
-        "",
-    )
-    .await;
+    let ok = with_bearer("GET", &gw.admin_url("/plugins"), "env-token-0123456789abc").await;
     assert_eq!(ok.status, 200);
 
     // A short token is a start error that names the rule, not the token.
@@ -252,21 +221,9 @@ async fn configured_tokens() {
     assert!(stderr.contains("at least 16 characters"), "{stderr}");
     // Both sources at once, or `data_dir: off` with neither, are check errors.
     gateway(&dir, "  token_file: token\n  token_env: X\n");
-    let check = |dir: &Dir| {
-        let out = Command::new(PORTICO)
-            .args([
-                "check",
-                "--config",
-                dir.path("gateway.yaml").to_str().unwrap(),
-            ])
-            .output()
-            .unwrap();
-        (
-            out.status.success(),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-        )
-    };
-    let (ok, text) = check(&dir);
+    let Checked {
+        ok, stdout: text, ..
+    } = check(&dir);
     assert!(
         !ok && text.contains("token_file and token_env are exclusive"),
         "{text}"
@@ -274,7 +231,9 @@ async fn configured_tokens() {
     gateway(&dir, "");
     let text = std::fs::read_to_string(dir.path("gateway.yaml")).unwrap();
     dir.write("gateway.yaml", &format!("data_dir: 'off'\n{text}"));
-    let (ok, text) = check(&dir);
+    let Checked {
+        ok, stdout: text, ..
+    } = check(&dir);
     assert!(
         !ok && text.contains("admin.token_file or admin.token_env"),
         "{text}"

@@ -5,21 +5,6 @@ use std::process::Command;
 
 use crate::support::*;
 
-fn check(dir: &Dir) -> (bool, String) {
-    let out = Command::new(PORTICO)
-        .args([
-            "check",
-            "--config",
-            dir.path("gateway.yaml").to_str().unwrap(),
-        ])
-        .output()
-        .expect("run portico check");
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-    )
-}
-
 #[test]
 fn check_accepts_the_demo() {
     let out = Command::new(PORTICO)
@@ -74,7 +59,9 @@ paths:
         "gateway.yaml",
         "listeners:\n  - address: 127.0.0.1:0\napis:\n  - name: pets\n    spec: pets.yaml\n    stages:\n      prod:\n        variables: {bad-name: 'x'}\n  - name: pets\n    spec: missing.yaml\n    stages: {}\n",
     );
-    let (ok, out) = check(&dir);
+    let Checked {
+        ok, stdout: out, ..
+    } = check(&dir);
     assert!(!ok, "check must fail:\n{out}");
     for expected in [
         "pets.yaml: x-amazon-apigateway-auth: x-amazon-apigateway-auth is not supported yet",
@@ -143,7 +130,9 @@ paths:
         "gateway.yaml",
         "listeners:\n  - address: 127.0.0.1:0\naws: {account_id: '12'}\niam:\n  credentials:\n    - {access_key_id: short, secret_access_key: x, user: 'a b', policy: {Statement: [{Effect: Maybe}]}}\nclient_ip: {trusted_proxies: [not-an-ip]}\napis:\n  - name: a\n    spec: api.yaml\n    stages: {prod: {}}\n",
     );
-    let (ok, out) = check(&dir);
+    let Checked {
+        ok, stdout: out, ..
+    } = check(&dir);
     assert!(!ok, "check must fail:\n{out}");
     for expected in [
         "api.yaml: x-amazon-apigateway-policy: Statement[1].Condition.IpAddress.aws:SourceIp: '300.1.1.1' is not an IP address or CIDR block",
@@ -167,12 +156,16 @@ fn check_reports_yaml_syntax_errors() {
     let dir = Dir::new();
     dir.write("gateway.yaml", "listeners: [\n")
         .write("api.yaml", "");
-    let (ok, out) = check(&dir);
+    let Checked {
+        ok, stdout: out, ..
+    } = check(&dir);
     assert!(!ok);
     assert!(out.contains("gateway.yaml: invalid gateway file"), "{out}");
 
     dir.write("gateway.yaml", "listeners: []\nunknown_key: 1\n");
-    let (ok, out) = check(&dir);
+    let Checked {
+        ok, stdout: out, ..
+    } = check(&dir);
     assert!(!ok);
     assert!(out.contains("unknown_key"), "{out}");
 }

@@ -584,17 +584,9 @@ fn check_refuses_bad_compression_sizes() {
             "      prod: {}\n",
             "",
         );
-        let out = std::process::Command::new(PORTICO)
-            .args([
-                "check",
-                "--config",
-                dir.path("gateway.yaml").to_str().unwrap(),
-            ])
-            .output()
-            .unwrap();
-        let text = String::from_utf8_lossy(&out.stdout).into_owned()
-            + &String::from_utf8_lossy(&out.stderr);
-        assert!(!out.status.success(), "{bad}: {text}");
+        let out = check(&dir);
+        let text = out.text();
+        assert!(!out.ok, "{bad}: {text}");
         assert!(
             text.contains("api.yaml: x-amazon-apigateway-minimum-compression-size: must be an integer from 0 to 10485760"),
             "{bad}: {text}"

@@ -438,17 +438,9 @@ fn check_refuses_credentials_with_any_origin() {
         "      prod: {}\n",
         "",
     );
-    let out = std::process::Command::new(PORTICO)
-        .args([
-            "check",
-            "--config",
-            dir.path("gateway.yaml").to_str().unwrap(),
-        ])
-        .output()
-        .unwrap();
-    let text =
-        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success(), "{text}");
+    let out = check(&dir);
+    let text = out.text();
+    assert!(!out.ok, "{text}");
     assert!(
         text.contains("api.yaml: x-amazon-apigateway-cors.allowCredentials: allowCredentials cannot be true when allowOrigins contains \"*\""),
         "{text}"

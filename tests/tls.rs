@@ -492,16 +492,7 @@ async fn routing_rules_in_every_mode() {
     )
     .await;
     assert_eq!(r.json()["stage"], "prod");
-    let check = Command::new(PORTICO)
-        .args([
-            "check",
-            "--config",
-            dir.path("gateway.yaml").to_str().unwrap(),
-        ])
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&check.stdout).into_owned()
-        + &String::from_utf8_lossy(&check.stderr);
+    let text = check(&dir).text();
     assert!(
         text.contains("domains[2].routing_rules: warning: routing_mode is API_MAPPING_ONLY"),
         "{text}"
@@ -831,17 +822,9 @@ fn check_reports_bad_tls_configuration() {
         actions: []
 "#;
     tls_gateway(&dir, domains, "");
-    let out = Command::new(PORTICO)
-        .args([
-            "check",
-            "--config",
-            dir.path("gateway.yaml").to_str().unwrap(),
-        ])
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    let text =
-        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    let out = check(&dir);
+    assert!(!out.ok);
+    let text = out.text();
     for expected in [
         "domains[0].key: shop.key is not the key of mismatch.pem",
         "domains[1].certificate: cannot read",

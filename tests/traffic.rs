@@ -405,31 +405,16 @@ async fn invalid_traffic_config_is_reported_with_paths() {
         STAGES,
         "api_keys:\n  - {name: short, value: tooshort}\n  - {name: a, value: aaaaaaaaaaaaaaaaaaaaaaaa}\n  - {name: b, value: aaaaaaaaaaaaaaaaaaaaaaaa}\nusage_plans:\n  - name: p\n    api_stages: [{api: testapi, stage: nope}, {api: testapi, stage: prod, throttle: {\"/cats/GET\": {rate_limit: -1, burst_limit: 1}}}]\n    quota: {limit: 1, period: YEAR}\n    keys: [a, ghost]\n  - name: q\n    api_stages: [{api: testapi, stage: prod}]\n    keys: [a]\ntraffic:\n  fail_mode: sideways\n  bogus: 1\n",
     );
-    let out = std::process::Command::new(PORTICO)
-        .args([
-            "check",
-            "--config",
-            dir.path("gateway.yaml").to_str().unwrap(),
-        ])
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(!out.status.success());
+    let out = check(&dir);
+    assert!(!out.ok);
+    let text = out.stdout;
     // Unknown keys stop parsing first.
     assert!(text.contains("bogus"), "{text}");
     let fixed = std::fs::read_to_string(dir.path("gateway.yaml"))
         .unwrap()
         .replace("  bogus: 1\n", "");
     dir.write("gateway.yaml", &fixed);
-    let out = std::process::Command::new(PORTICO)
-        .args([
-            "check",
-            "--config",
-            dir.path("gateway.yaml").to_str().unwrap(),
-        ])
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let text = check(&dir).stdout;
     for expected in [
         "gateway.yaml: api_keys[0].value: an API key value has 20 to 128",
         "gateway.yaml: api_keys[2].value: another key has the same value",

@@ -533,6 +533,37 @@ pub async fn get(url: &str) -> Reply {
     send("GET", url, &[], Bytes::new()).await
 }
 
+/// What `portico check --config DIR/gateway.yaml` printed.
+pub struct Checked {
+    pub ok: bool,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Checked {
+    /// Standard output, then standard error.
+    pub fn text(&self) -> String {
+        format!("{}{}", self.stdout, self.stderr)
+    }
+}
+
+/// Runs `portico check` on the directory's gateway file.
+pub fn check(dir: &Dir) -> Checked {
+    let out = Command::new(PORTICO)
+        .args([
+            "check",
+            "--config",
+            dir.path("gateway.yaml").to_str().expect("utf-8 path"),
+        ])
+        .output()
+        .expect("run portico check");
+    Checked {
+        ok: out.status.success(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
 /// Asserts an AWS-style gateway error.
 #[track_caller]
 pub fn assert_gateway_error(reply: &Reply, status: u16, body: &str, error_type: &str) {
