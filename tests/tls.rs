@@ -621,6 +621,124 @@ async fn mutual_tls_refuses_bad_client_certificates_in_the_handshake() {
     assert_eq!(plain.status, 403);
 }
 
+/// What the authorizer routes answer: what `authorizer-mtls` put in `$context.authorizer`,
+/// beside what the gateway itself knows of the certificate.
+const AUTHORIZED_TEMPLATE: &str = r#"{"principal":"$context.authorizer.principalId","subject":"$context.authorizer.subjectDN","issuer":"$context.authorizer.issuerDN","serial":"$context.authorizer.serialNumber","notAfter":"$context.authorizer.notAfter","certSerial":"$context.identity.clientCert.serialNumber"}"#;
+
+#[tokio::test]
+async fn mutual_tls_client_certificate_reaches_the_authorizer() {
+    let dir = Dir::new();
+    let server = server_certs(&dir);
+    server.issue_into(&dir, "mtls", &["mtls.example.test"]);
+    let clients = Ca::new("Portico Test Client CA");
+    dir.write("truststore.pem", &clients.pem());
+    for name in ["alice", "carol"] {
+        clients.issue_into(&dir, &format!("client-{name}"), &[name]);
+    }
+    let domains = format!(
+        "{DOMAINS}  - name: mtls.example.test\n    certificate: mtls.pem\n    key: mtls.key\n    mutual_tls:\n      truststore: truststore.pem\n    base_path_mappings:\n      - {{api: shop, stage: prod}}\n"
+    );
+    let plugins = format!(
+        "plugins:\n  - name: mtls\n    kind: authorizer\n    file: {}\n",
+        component("authorizer-mtls").display()
+    );
+    tls_gateway(&dir, &domains, &plugins);
+    // The shop API, now behind two REQUEST authorizers served by `authorizer-mtls`: one
+    // uncached, one caching per certificate (its identity source is the serial number).
+    dir.write(
+        "shop.yaml",
+        &format!(
+            "openapi: 3.0.1\ninfo: {{title: t, version: '1'}}\ncomponents:\n  securitySchemes:\n{}{}paths:\n{}{}",
+            lambda_authorizer_scheme("mtls", "request", "mtls", 0, ""),
+            lambda_authorizer_scheme(
+                "mtlsCached",
+                "request",
+                "mtls",
+                300,
+                "        identitySource: context.identity.clientCert.serialNumber\n"
+            ),
+            mock_at("/whoami", "mtls: []", AUTHORIZED_TEMPLATE),
+            mock_at("/cached", "mtlsCached: []", AUTHORIZED_TEMPLATE),
+        ),
+    );
+    let gw = Portico::start(&dir);
+    let tls = gw.tls_addr.expect("a TLS listener");
+    let ca = dir.path("server-ca.pem");
+    let ca = ca.to_str().unwrap();
+    let as_client = |name: &str, path: &str| {
+        let cert = dir.path(&format!("client-{name}.pem"));
+        let key = dir.path(&format!("client-{name}.key"));
+        answer(&curl(
+            ca,
+            tls,
+            "mtls.example.test",
+            path,
+            &[
+                "--cert",
+                cert.to_str().unwrap(),
+                "--key",
+                key.to_str().unwrap(),
+            ],
+        ))
+    };
+
+    // A good certificate: the authorizer read it through request-tls and allowed the request
+    // as its subject; the serial it saw is the one `$context.identity.clientCert` shows.
+    let (alice, status, _) = as_client("alice", "/whoami");
+    assert_eq!(status, 200, "{alice}");
+    assert_eq!(alice["principal"], "CN=alice");
+    assert_eq!(alice["subject"], "CN=alice");
+    assert_eq!(alice["issuer"], "CN=Portico Test Client CA");
+    let serial = alice["serial"].as_str().unwrap();
+    assert!(serial.contains(':'), "{alice}");
+    assert_eq!(alice["certSerial"], serial);
+    assert!(
+        alice["notAfter"]
+            .as_str()
+            .is_some_and(|s| s.ends_with(" GMT")),
+        "{alice}"
+    );
+    // Another certificate gets its own answer.
+    let (carol, status, _) = as_client("carol", "/whoami");
+    assert_eq!(status, 200, "{carol}");
+    assert_eq!(carol["subject"], "CN=carol");
+    assert_ne!(carol["serial"], serial);
+
+    // Cached per certificate: each client keeps seeing its own subject.
+    for _ in 0..2 {
+        for (name, expected) in [("alice", &alice), ("carol", &carol)] {
+            let (body, status, _) = as_client(name, "/cached");
+            assert_eq!(status, 200, "{body}");
+            assert_eq!(body["subject"], expected["subject"], "{name}");
+            assert_eq!(body["serial"], expected["serial"], "{name}");
+        }
+    }
+
+    // A domain without mutual TLS: the authorizer is called and sees no certificate (its
+    // forbidden message), and the cached one is never called (its identity source is empty).
+    let (body, status, _) = answer(&curl(ca, tls, "shop.example.test", "/whoami", &[]));
+    assert_eq!(status, 403, "{body}");
+    assert_eq!(body["Message"], "no client certificate", "{body}");
+    let (body, status, _) = answer(&curl(ca, tls, "shop.example.test", "/cached", &[]));
+    assert_eq!(status, 401, "{body}");
+    // A client certificate offered where none is asked for is not seen either.
+    let cert = dir.path("client-alice.pem");
+    let key = dir.path("client-alice.key");
+    let (body, status, _) = answer(&curl(
+        ca,
+        tls,
+        "shop.example.test",
+        "/whoami",
+        &[
+            "--cert",
+            cert.to_str().unwrap(),
+            "--key",
+            key.to_str().unwrap(),
+        ],
+    ));
+    assert_eq!(status, 403, "{body}");
+}
+
 /// A TLS client trusting `ca_pem` that sends `GET path` to `host` on a new connection.
 async fn tls_get(ca_pem: &str, tls: SocketAddr, host: &str, path: &str) -> Result<u16, String> {
     use rustls::pki_types::pem::PemObject as _;

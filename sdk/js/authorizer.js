@@ -1,4 +1,4 @@
-// A Portico authorizer in JavaScript: the `authorizer` world of wit/ (portico:plugin@0.1.2),
+// A Portico authorizer in JavaScript: the `authorizer` world of wit/ (portico:plugin@0.1.3),
 // built into a component by componentize-js (see build.sh).
 //
 // `authorize(request, methodArn)` gets the WIT `request-head` in jco's representation
@@ -21,7 +21,7 @@
 // (or no header) is unauthorized.
 //
 // Host capabilities are ES imports, e.g.
-//   import { write } from 'portico:plugin/log@0.1.2';
+//   import { write } from 'portico:plugin/log@0.1.3';
 // Only import what you use: the gateway deploys a plugin only if its route grants every
 // capability the component imports.
 

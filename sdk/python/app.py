@@ -1,4 +1,4 @@
-"""A Portico authorizer in Python: the `authorizer-core` world of wit/ (portico:plugin@0.1.2: the authorizer export without host capabilities, which componentize-py would otherwise import whether used or not), built
+"""A Portico authorizer in Python: the `authorizer-core` world of wit/ (portico:plugin@0.1.3: the authorizer export without host capabilities, which componentize-py would otherwise import whether used or not), built
 into a component by componentize-py (see build.sh).
 
 `authorize(request, method_arn)` gets the WIT `request-head` as a dataclass (`request.headers`,

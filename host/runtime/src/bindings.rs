@@ -1,7 +1,7 @@
 //! The only place `bindgen!` runs. The `capabilities` world is generated once; the plugin
 //! worlds reuse its interface modules (`with:`), so one set of `Host` impls (in `cap/`) serves
 //! every world. Exports are async (`call_async`, for epoch yields); only `http-client.fetch`
-//! is an async import, the other capabilities answer synchronously.
+//! is an async import, the other capabilities (and `request-tls`) answer synchronously.
 //!
 //! The generated code uses `unsafe` (`TypedFunc::new_unchecked` on exports whose types the
 //! generated `*Pre::new` has checked), hence the allow on these modules alone.
@@ -32,6 +32,7 @@ macro_rules! world {
                     "portico:plugin/config": super::caps::portico::plugin::config,
                     "portico:plugin/http-client": super::caps::portico::plugin::http_client,
                     "portico:plugin/kv": super::caps::portico::plugin::kv,
+                    "portico:plugin/request-tls": super::caps::portico::plugin::request_tls,
                 },
             });
         }
@@ -42,7 +43,7 @@ world!(authorizer, "authorizer");
 
 /// The `authorize` export of components built for `portico:plugin@0.1.0` (`wit/compat/0.1.0`):
 /// no method ARN, no `lambda-output` decision. Only exports are typed here; their imports are
-/// 0.1.0 interfaces, which the linker resolves to the 0.1.2 ones (semver-compatible).
+/// 0.1.0 interfaces, which the linker resolves to today's 0.1.x ones (semver-compatible).
 #[allow(unsafe_code, missing_docs, clippy::all)]
 pub(crate) mod authorizer_v0 {
     wasmtime::component::bindgen!({

@@ -75,7 +75,7 @@ pub enum LoadError {
     NotGranted {
         /// The plugin's name.
         plugin: String,
-        /// The imported interface, e.g. `portico:plugin/kv@0.1.2`.
+        /// The imported interface, e.g. `portico:plugin/kv@0.1.3`.
         import: String,
         /// How to grant it, e.g. "add `kv` to grants".
         hint: &'static str,

@@ -1,6 +1,6 @@
 //! The state inside one `Store`: the WASI context, the resource table, the plugin's shared
-//! grant state, the current call (request id, deadline), the memory limiter and the captured
-//! guest output. Also how a store is set up: limiter, epoch callback, deadline.
+//! grant state, the current call (request id, deadline, client certificate), the memory limiter
+//! and the captured guest output. Also how a store is set up: limiter, epoch callback, deadline.
 //!
 //! Host capability impls (`cap::*`) are written against [`Host`]; WASI and `wasi:http` reach
 //! it through the `WasiView` / `WasiHttpView` traits.
@@ -22,7 +22,9 @@ use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 use crate::cap::http::{HttpGrant, WasiHttpGuard};
 use crate::cap::kv::Namespace;
 use crate::error::{DeadlineExceeded, Fault};
+use crate::plugin::CallContext;
 use crate::spec::Preopen;
+use crate::types::ClientCert;
 
 /// Table elements one instance may grow its tables to, all tables together. JS and Python
 /// guests have tens of thousands of functions in their indirect-call tables.
@@ -59,6 +61,8 @@ pub(crate) struct Call {
     pub(crate) log_budget: u32,
     /// Log lines dropped because the budget ran out.
     pub(crate) log_dropped: u32,
+    /// What `request-tls.get-client-cert` answers: the request's verified client certificate.
+    pub(crate) client_cert: Option<Arc<ClientCert>>,
 }
 
 /// Log lines one call may write; more are counted and dropped.
@@ -101,10 +105,12 @@ impl Host {
         self.call.deadline.saturating_duration_since(Instant::now())
     }
 
-    /// Starts a call: new request id and deadline, fresh log budget, empty output capture.
-    pub(crate) fn begin_call(&mut self, request_id: &str, deadline: Instant) {
+    /// Starts a call: new request id, client certificate and deadline, fresh log budget, empty
+    /// output capture.
+    pub(crate) fn begin_call(&mut self, cx: &CallContext, deadline: Instant) {
         self.call.request_id.clear();
-        self.call.request_id.push_str(request_id);
+        self.call.request_id.push_str(&cx.request_id);
+        self.call.client_cert.clone_from(&cx.client_cert);
         self.call.deadline = deadline;
         self.call.log_budget = LOG_LINES_PER_CALL;
         self.call.log_dropped = 0;
@@ -158,6 +164,8 @@ pub(crate) fn new_store(
             deadline,
             log_budget: LOG_LINES_PER_CALL,
             log_dropped: 0,
+            // Set by `arm` for each call; instantiation serves no request yet.
+            client_cert: None,
         },
         output,
     };
@@ -179,9 +187,10 @@ pub(crate) fn new_store(
 }
 
 /// Prepares a store for the next call: the deadline must be set again before every call, or a
-/// reused instance traps as soon as its first deadline passes.
-pub(crate) fn arm(store: &mut Store<Host>, request_id: &str, deadline: Instant) {
-    store.data_mut().begin_call(request_id, deadline);
+/// reused instance traps as soon as its first deadline passes; and the request facts must be
+/// replaced, or a reused instance would answer for the previous request.
+pub(crate) fn arm(store: &mut Store<Host>, cx: &CallContext, deadline: Instant) {
+    store.data_mut().begin_call(cx, deadline);
     store.set_epoch_deadline(1);
 }
 

@@ -17,8 +17,9 @@
 //!   a fresh instance (or an idle reused one), the deadline armed, the call, faults classified.
 //!   `wasi_http.rs` drives `wasi:http` functions.
 //! - The store (`host.rs`): WASI context with nothing ambient, resource table, memory limiter,
-//!   the current call's request id and deadline, captured guest output.
-//! - Capabilities (`cap/*.rs`): `log`, `config`, `kv`, `http-client`, linked only when granted.
+//!   the current call's request id, deadline and client certificate, captured guest output.
+//! - Capabilities (`cap/*.rs`): `log`, `kv`, `http-client`, linked only when granted; `config`
+//!   and `request-tls` (the [`CallContext`]'s client certificate), linked always.
 //!   [`OutboundHttp`] (`outbound.rs`) is how outbound requests leave: through the proxy's client.
 //! - `bindings.rs`: the only `bindgen!`. [`types`] mirrors the WIT records as plain Rust types
 //!   and checks what guests return.
@@ -69,6 +70,6 @@ pub use spec::{
     DEFAULT_MEMORY_LIMIT, DEFAULT_TIMEOUT, Grants, InstancePolicy, PluginKind, PluginSpec, Preopen,
 };
 pub use types::{
-    Decision, Field, MAX_LAMBDA_OUTPUT, MappedRequest, MappedResponse, ModelFailure, Overrides,
-    RenderFailure, RenderInput, Rendered, Reply, RequestHead, TemplateError,
+    ClientCert, Decision, Field, MAX_LAMBDA_OUTPUT, MappedRequest, MappedResponse, ModelFailure,
+    Overrides, RenderFailure, RenderInput, Rendered, Reply, RequestHead, TemplateError,
 };

@@ -6,7 +6,8 @@
 //!    `http-client` is the one exception, linked ungranted), anything else must be an allowed
 //!    WASI 0.2 interface (`UnsupportedImport`);
 //! 3. linking: a linker holding WASI, `wasi:http` when imported (functions, or plugins granted
-//!    outbound HTTP), and only the granted capabilities, turned into an `InstancePre` (`Link`);
+//!    outbound HTTP), `config` and `request-tls`, and only the granted capabilities, turned
+//!    into an `InstancePre` (`Link`);
 //! 4. typing: the generated `*Pre::new` checks every export's signature (`WrongWorld`).
 
 use wasmtime::Engine;
@@ -66,6 +67,7 @@ pub(crate) fn link(
         wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker).map_err(link_err)?;
     }
     cap::config::add_to_linker(&mut linker).map_err(link_err)?;
+    cap::tls::add_to_linker(&mut linker).map_err(link_err)?;
     if spec.grants.log {
         cap::log::add_to_linker(&mut linker).map_err(link_err)?;
     }
@@ -213,7 +215,8 @@ fn check_import(spec: &PluginSpec, name: &str, wasi_http: bool) -> Result<(), Lo
                 return Err(unsupported(" in that version (this gateway offers 0.1.x)"));
             }
             match n.interface {
-                "types" | "config" => Ok(()),
+                // `request-tls` tells a plugin only about its own caller: no grant.
+                "types" | "config" | "request-tls" => Ok(()),
                 "log" if spec.grants.log => Ok(()),
                 "log" => Err(not_granted("add `log` to grants")),
                 "kv" if spec.grants.kv => Ok(()),
@@ -270,7 +273,11 @@ mod tests {
     #[test]
     fn capabilities_need_grants() {
         let none = spec(Grants::default());
-        for import in ["portico:plugin/types@0.1.0", "portico:plugin/config@0.1.0"] {
+        for import in [
+            "portico:plugin/types@0.1.0",
+            "portico:plugin/config@0.1.0",
+            "portico:plugin/request-tls@0.1.3",
+        ] {
             assert!(check_import(&none, import, false).is_ok(), "{import}");
         }
         for (import, hint) in [

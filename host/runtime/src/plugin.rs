@@ -23,27 +23,38 @@ use crate::loader::Entry;
 use crate::runtime::Runtime;
 use crate::spec::{InstancePolicy, PluginKind, PluginSpec};
 use crate::types::{
-    self, Decision, MappedRequest, MappedResponse, ModelFailure, RenderFailure, RenderInput,
-    Rendered, Reply, RequestHead, TemplateError,
+    self, ClientCert, Decision, MappedRequest, MappedResponse, ModelFailure, RenderFailure,
+    RenderInput, Rendered, Reply, RequestHead, TemplateError,
 };
 
 /// Grace after the deadline before the outer timer drops a call that is stuck in a host
 /// future; guest code is stopped at the deadline itself by the epoch callback.
 const BACKSTOP_GRACE: Duration = Duration::from_millis(20);
 
-/// Per-call context from the proxy.
+/// Per-call context from the proxy: the request the call serves.
 #[derive(Debug, Clone, Default)]
 pub struct CallContext {
     /// `$context.requestId`: log lines written by the plugin carry it.
     pub request_id: String,
+    /// The request's verified client certificate (mutual TLS), which
+    /// `portico:plugin/request-tls.get-client-cert` answers; `None` for a request without one
+    /// and for calls that serve no request.
+    pub client_cert: Option<Arc<ClientCert>>,
 }
 
 impl CallContext {
-    /// A context for request `request_id`.
+    /// A context for request `request_id`, without a client certificate.
     pub fn new(request_id: impl Into<String>) -> Self {
         Self {
             request_id: request_id.into(),
+            client_cert: None,
         }
+    }
+
+    /// The same context with the request's client certificate.
+    pub fn with_client_cert(mut self, cert: Option<Arc<ClientCert>>) -> Self {
+        self.client_cert = cert;
+        self
     }
 }
 
@@ -527,7 +538,7 @@ impl Plugin {
                 Some(live) => live,
                 None => self.instantiate(cx, deadline).await?,
             };
-            host::arm(&mut live.store, &cx.request_id, deadline);
+            host::arm(&mut live.store, cx, deadline);
             let result = call(&mut live.store, &live.exports).await;
             cap::log::report_dropped(live.store.data());
             let out = match result {

@@ -69,12 +69,12 @@ impl PluginKind {
     /// The world's full name, as error messages show it.
     pub fn world(self) -> &'static str {
         match self {
-            Self::Authorizer => "portico:plugin/authorizer@0.1.2",
-            Self::Mapper => "portico:plugin/mapper@0.1.2",
-            Self::Validator => "portico:plugin/validator@0.1.2",
-            Self::Function => "portico:plugin/function@0.1.2 or wasi:http/proxy@0.2",
-            Self::TemplateMapper => "portico:plugin/template-mapper@0.1.2",
-            Self::ModelValidator => "portico:plugin/model-validator@0.1.2",
+            Self::Authorizer => "portico:plugin/authorizer@0.1.3",
+            Self::Mapper => "portico:plugin/mapper@0.1.3",
+            Self::Validator => "portico:plugin/validator@0.1.3",
+            Self::Function => "portico:plugin/function@0.1.3 or wasi:http/proxy@0.2",
+            Self::TemplateMapper => "portico:plugin/template-mapper@0.1.3",
+            Self::ModelValidator => "portico:plugin/model-validator@0.1.3",
         }
     }
 }

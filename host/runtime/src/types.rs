@@ -42,6 +42,24 @@ pub struct RequestHead {
     pub stage_variables: Vec<Field>,
 }
 
+/// A verified client certificate of a mutual-TLS request, as `$context.identity.clientCert`
+/// describes it: what `portico:plugin/request-tls.get-client-cert` answers.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ClientCert {
+    /// The leaf certificate, PEM (`clientCertPem`).
+    pub pem: String,
+    /// The subject's distinguished name (`subjectDN`).
+    pub subject_dn: String,
+    /// The issuer's distinguished name (`issuerDN`).
+    pub issuer_dn: String,
+    /// The serial number, colon-separated lower-case hex (`serialNumber`).
+    pub serial_number: String,
+    /// `validity.notBefore`, as `May 28 12:30:02 2019 GMT`.
+    pub not_before: String,
+    /// `validity.notAfter`, same format.
+    pub not_after: String,
+}
+
 /// An answer the plugin gives the client itself. Status is 100–599 and every header parses as
 /// an `http` header name and value.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

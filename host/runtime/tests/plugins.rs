@@ -141,7 +141,7 @@ async fn ungranted_log_is_rejected_at_load() {
         .unwrap_err();
     assert_eq!(
         err.to_string(),
-        "plugin authorizer-header imports portico:plugin/log@0.1.2, which its grants do not \
+        "plugin authorizer-header imports portico:plugin/log@0.1.3, which its grants do not \
          include (add `log` to grants)"
     );
 }
@@ -248,7 +248,7 @@ async fn wrong_world_is_rejected_with_what_it_exports() {
         LoadError::WrongWorld {
             expected, detail, ..
         } => {
-            assert_eq!(*expected, "portico:plugin/authorizer@0.1.2");
+            assert_eq!(*expected, "portico:plugin/authorizer@0.1.3");
             assert!(detail.contains("validate (func)"), "{detail}");
         }
         other => panic!("{other:?}"),
@@ -274,12 +274,12 @@ async fn kv_needs_its_grant_and_persists_across_calls() {
         .load(&s, &fixture("authorizer-needs-kv"))
         .unwrap_err();
     match &err {
-        LoadError::NotGranted { import, .. } => assert_eq!(import, "portico:plugin/kv@0.1.2"),
+        LoadError::NotGranted { import, .. } => assert_eq!(import, "portico:plugin/kv@0.1.3"),
         other => panic!("{other:?}"),
     }
     assert_eq!(
         err.to_string(),
-        "plugin authorizer-needs-kv imports portico:plugin/kv@0.1.2, which its grants do not \
+        "plugin authorizer-needs-kv imports portico:plugin/kv@0.1.3, which its grants do not \
          include (add `kv` to grants)"
     );
 

@@ -1,7 +1,7 @@
-//! The generated bindings for `wit/` (package `portico:plugin@0.1.2`), one module per world.
+//! The generated bindings for `wit/` (package `portico:plugin@0.1.3`), one module per world.
 //!
-//! The host-capability imports (`types`, `log`, `config`, `http-client`, `kv`) are generated once,
-//! in [`capabilities`], and every plugin world points at them with `with`, so a
+//! The host-capability imports (`types`, `log`, `config`, `http-client`, `kv`, `request-tls`) are
+//! generated once, in [`capabilities`], and every plugin world points at them with `with`, so a
 //! [`RequestHead`](capabilities::portico::plugin::types::RequestHead) is the same Rust type
 //! whichever world a plugin exports. An import a plugin never calls does not appear in its
 //! component: the component linker keeps only the imports the code uses, which is what lets the
@@ -31,11 +31,12 @@ pub mod authorizer {
         world: "portico:plugin/authorizer",
         runtime_path: "::portico_sdk::__wit_bindgen::rt",
         with: {
-            "portico:plugin/types@0.1.2": crate::bindings::capabilities::portico::plugin::types,
-            "portico:plugin/log@0.1.2": crate::bindings::capabilities::portico::plugin::log,
-            "portico:plugin/config@0.1.2": crate::bindings::capabilities::portico::plugin::config,
-            "portico:plugin/http-client@0.1.2": crate::bindings::capabilities::portico::plugin::http_client,
-            "portico:plugin/kv@0.1.2": crate::bindings::capabilities::portico::plugin::kv,
+            "portico:plugin/types@0.1.3": crate::bindings::capabilities::portico::plugin::types,
+            "portico:plugin/log@0.1.3": crate::bindings::capabilities::portico::plugin::log,
+            "portico:plugin/config@0.1.3": crate::bindings::capabilities::portico::plugin::config,
+            "portico:plugin/http-client@0.1.3": crate::bindings::capabilities::portico::plugin::http_client,
+            "portico:plugin/kv@0.1.3": crate::bindings::capabilities::portico::plugin::kv,
+            "portico:plugin/request-tls@0.1.3": crate::bindings::capabilities::portico::plugin::request_tls,
         },
         additional_derives: [PartialEq, Eq],
         export_macro_name: "export_authorizer_world",
@@ -51,11 +52,12 @@ pub mod mapper {
         world: "portico:plugin/mapper",
         runtime_path: "::portico_sdk::__wit_bindgen::rt",
         with: {
-            "portico:plugin/types@0.1.2": crate::bindings::capabilities::portico::plugin::types,
-            "portico:plugin/log@0.1.2": crate::bindings::capabilities::portico::plugin::log,
-            "portico:plugin/config@0.1.2": crate::bindings::capabilities::portico::plugin::config,
-            "portico:plugin/http-client@0.1.2": crate::bindings::capabilities::portico::plugin::http_client,
-            "portico:plugin/kv@0.1.2": crate::bindings::capabilities::portico::plugin::kv,
+            "portico:plugin/types@0.1.3": crate::bindings::capabilities::portico::plugin::types,
+            "portico:plugin/log@0.1.3": crate::bindings::capabilities::portico::plugin::log,
+            "portico:plugin/config@0.1.3": crate::bindings::capabilities::portico::plugin::config,
+            "portico:plugin/http-client@0.1.3": crate::bindings::capabilities::portico::plugin::http_client,
+            "portico:plugin/kv@0.1.3": crate::bindings::capabilities::portico::plugin::kv,
+            "portico:plugin/request-tls@0.1.3": crate::bindings::capabilities::portico::plugin::request_tls,
         },
         additional_derives: [PartialEq, Eq],
         export_macro_name: "export_mapper_world",
@@ -71,11 +73,12 @@ pub mod validator {
         world: "portico:plugin/validator",
         runtime_path: "::portico_sdk::__wit_bindgen::rt",
         with: {
-            "portico:plugin/types@0.1.2": crate::bindings::capabilities::portico::plugin::types,
-            "portico:plugin/log@0.1.2": crate::bindings::capabilities::portico::plugin::log,
-            "portico:plugin/config@0.1.2": crate::bindings::capabilities::portico::plugin::config,
-            "portico:plugin/http-client@0.1.2": crate::bindings::capabilities::portico::plugin::http_client,
-            "portico:plugin/kv@0.1.2": crate::bindings::capabilities::portico::plugin::kv,
+            "portico:plugin/types@0.1.3": crate::bindings::capabilities::portico::plugin::types,
+            "portico:plugin/log@0.1.3": crate::bindings::capabilities::portico::plugin::log,
+            "portico:plugin/config@0.1.3": crate::bindings::capabilities::portico::plugin::config,
+            "portico:plugin/http-client@0.1.3": crate::bindings::capabilities::portico::plugin::http_client,
+            "portico:plugin/kv@0.1.3": crate::bindings::capabilities::portico::plugin::kv,
+            "portico:plugin/request-tls@0.1.3": crate::bindings::capabilities::portico::plugin::request_tls,
         },
         export_macro_name: "export_validator_world",
         pub_export_macro: true,
@@ -90,11 +93,12 @@ pub mod function {
         world: "portico:plugin/function",
         runtime_path: "::portico_sdk::__wit_bindgen::rt",
         with: {
-            "portico:plugin/types@0.1.2": crate::bindings::capabilities::portico::plugin::types,
-            "portico:plugin/log@0.1.2": crate::bindings::capabilities::portico::plugin::log,
-            "portico:plugin/config@0.1.2": crate::bindings::capabilities::portico::plugin::config,
-            "portico:plugin/http-client@0.1.2": crate::bindings::capabilities::portico::plugin::http_client,
-            "portico:plugin/kv@0.1.2": crate::bindings::capabilities::portico::plugin::kv,
+            "portico:plugin/types@0.1.3": crate::bindings::capabilities::portico::plugin::types,
+            "portico:plugin/log@0.1.3": crate::bindings::capabilities::portico::plugin::log,
+            "portico:plugin/config@0.1.3": crate::bindings::capabilities::portico::plugin::config,
+            "portico:plugin/http-client@0.1.3": crate::bindings::capabilities::portico::plugin::http_client,
+            "portico:plugin/kv@0.1.3": crate::bindings::capabilities::portico::plugin::kv,
+            "portico:plugin/request-tls@0.1.3": crate::bindings::capabilities::portico::plugin::request_tls,
         },
         export_macro_name: "export_function_world",
         pub_export_macro: true,

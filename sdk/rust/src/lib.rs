@@ -17,7 +17,7 @@
 //! How the pieces fit:
 //!
 //! - [`bindings`] holds what `wit_bindgen::generate!` makes of `wit/` (package
-//!   `portico:plugin@0.1.2`): the host capabilities once, then one module per plugin world.
+//!   `portico:plugin@0.1.3`): the host capabilities once, then one module per plugin world.
 //! - [`Authorizer`], [`Mapper`], [`Validator`] and [`Function`] are the traits a plugin
 //!   implements; [`export_authorizer!`], [`export_mapper!`], [`export_validator!`] and
 //!   [`export_function!`] export an implementation as the component's world. A crate exports
@@ -29,6 +29,8 @@
 //! - [`log`], [`config()`], [`kv`] and [`http_client`] are the host capabilities. A component
 //!   imports only the capabilities its code calls, and the gateway refuses to deploy a plugin
 //!   that imports one its route does not grant.
+//! - [`tls`] tells a plugin about the TLS of the request it serves (the mutual-TLS client
+//!   certificate, [`tls::client_cert`]); it needs no grant.
 
 // The export macros and generated code below refer to this crate as `::portico_sdk`, which must
 // resolve inside the crate too.
@@ -41,6 +43,7 @@ pub mod function;
 pub mod log;
 pub mod mapper;
 mod request;
+pub mod tls;
 pub mod validator;
 
 pub use authorizer::{Allow, Authorizer, Decision, Policy, stage_wildcard};

@@ -15,7 +15,7 @@ use std::time::Instant;
 use bytes::Bytes;
 use http::{HeaderValue, Request, Response};
 use portico_config::Integration;
-use portico_runtime::{CallContext, Fault};
+use portico_runtime::Fault;
 
 use portico_config::transform::BinaryMediaTypes;
 
@@ -45,7 +45,7 @@ pub async fn call(
 ) -> Result<Answer, GatewayError> {
     let slot = resolve(snap, cx, integration, resolved)?;
     let version = slot.current();
-    let call = CallContext::new(cx.request_id);
+    let call = cx.plugin_call();
     let started = Instant::now();
     let invoke = async {
         if version.plugin.is_wasi_http() {
@@ -122,7 +122,7 @@ pub async fn call_mapped(
             "an aws (non-proxy) integration needs an event-style function (the function world), not a wasi:http one".into(),
         ));
     }
-    let call = CallContext::new(cx.request_id);
+    let call = cx.plugin_call();
     let event = String::from_utf8_lossy(&mapped.body).into_owned();
     let started = Instant::now();
     let outcome = tokio::time::timeout(

@@ -182,39 +182,25 @@ pub struct TlsInfo {
     pub cipher_suite: &'static str,
     /// Whether ALPN agreed on `h2`.
     pub h2: bool,
-    /// The verified client certificate (mutual TLS).
-    pub client_cert: Option<ClientCert>,
+    /// The verified client certificate (mutual TLS), shared with the plugin calls that serve
+    /// the connection's requests.
+    pub client_cert: Option<Arc<ClientCert>>,
 }
 
-/// A client certificate as API Gateway describes it (`$context.identity.clientCert.*`).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ClientCert {
-    /// The certificate, PEM.
-    pub pem: String,
-    /// Subject distinguished name.
-    pub subject_dn: String,
-    /// Issuer distinguished name.
-    pub issuer_dn: String,
-    /// Serial number, colon-separated hex.
-    pub serial_number: String,
-    /// `notBefore`, as `May 28 12:30:02 2019 GMT`.
-    pub not_before: String,
-    /// `notAfter`, same format.
-    pub not_after: String,
-}
+/// A verified client certificate, as API Gateway describes it (`$context.identity.clientCert.*`).
+/// The plugin runtime's type, so that a plugin call shares the connection's copy.
+pub use portico_runtime::ClientCert;
 
-impl ClientCert {
-    /// The certificate as AWS shows it: `$context.identity.clientCert` and the Lambda events'
-    /// `clientCert` object.
-    pub fn to_json(&self) -> serde_json::Value {
-        serde_json::json!({
-            "clientCertPem": self.pem,
-            "subjectDN": self.subject_dn,
-            "issuerDN": self.issuer_dn,
-            "serialNumber": self.serial_number,
-            "validity": {"notBefore": self.not_before, "notAfter": self.not_after},
-        })
-    }
+/// The certificate as AWS shows it: `$context.identity.clientCert` and the Lambda events'
+/// `clientCert` object.
+pub fn client_cert_json(cert: &ClientCert) -> serde_json::Value {
+    serde_json::json!({
+        "clientCertPem": cert.pem,
+        "subjectDN": cert.subject_dn,
+        "issuerDN": cert.issuer_dn,
+        "serialNumber": cert.serial_number,
+        "validity": {"notBefore": cert.not_before, "notAfter": cert.not_after},
+    })
 }
 
 /// Why a handshake did not complete.
@@ -280,7 +266,8 @@ fn describe(conn: &ServerConnection, sni: Option<String>, domain: Option<Arc<str
     let client_cert = conn
         .peer_certificates()
         .and_then(|chain| chain.first())
-        .and_then(|der| client_cert(der));
+        .and_then(|der| client_cert(der))
+        .map(Arc::new);
     TlsInfo {
         sni,
         domain,

@@ -13,7 +13,7 @@
 use std::sync::Arc;
 
 use portico_config::transform::BinaryMediaTypes;
-use portico_runtime::{CallContext, ModelFailure, RenderFailure, RenderInput};
+use portico_runtime::{ModelFailure, RenderFailure, RenderInput};
 
 use crate::Gateway;
 use crate::phase::plugin::record_fault;
@@ -56,7 +56,7 @@ pub async fn render(
     template: &portico_config::transform::MappingTemplate,
     input: RenderInput,
 ) -> Result<portico_vtl::Rendered, GatewayError> {
-    let call = CallContext::new(cx.request_id);
+    let call = cx.plugin_call();
     let version = slot.current();
     match version
         .plugin
@@ -113,7 +113,7 @@ pub async fn validate(
     name: &str,
     body: &[u8],
 ) -> Result<(), GatewayError> {
-    let call = CallContext::new(cx.request_id);
+    let call = cx.plugin_call();
     let version = slot.current();
     match version
         .plugin

@@ -23,6 +23,7 @@ use portico_config::transform::{
 use portico_vtl::{Input, Limits, Overrides};
 use serde_json::{Map, Value};
 
+use crate::listener::tls::client_cert_json;
 use crate::phase::engine;
 pub use crate::phase::engine::ApiMapping;
 use crate::pipeline::context::RequestContext;
@@ -255,7 +256,7 @@ pub fn context_tree(cx: &RequestContext<'_>, roots: &[String]) -> Value {
                     m.insert((*k).to_owned(), Value::from(var(&format!("identity.{k}"))));
                 }
                 if let Some(cert) = cx.client_cert() {
-                    m.insert("clientCert".into(), cert.to_json());
+                    m.insert("clientCert".into(), client_cert_json(cert));
                 }
                 Value::Object(m)
             }

@@ -17,7 +17,7 @@
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, Response, StatusCode};
 use http_body_util::{BodyExt, LengthLimitError};
-use portico_runtime::{CallContext, Fault, MappedResponse};
+use portico_runtime::{Fault, MappedResponse};
 
 use crate::Gateway;
 use crate::pipeline::body::{Body, BoxError, full};
@@ -75,7 +75,7 @@ pub async fn validate(
     body: &Bytes,
 ) -> Result<(), GatewayError> {
     let version = slot.current();
-    let call = CallContext::new(cx.request_id);
+    let call = cx.plugin_call();
     match version
         .plugin
         .validate(&call, cx.plugin_head(), body.clone())
@@ -98,7 +98,7 @@ pub async fn map_request(
     body: Bytes,
 ) -> Result<(http::request::Parts, Bytes), GatewayError> {
     let version = slot.current();
-    let call = CallContext::new(cx.request_id);
+    let call = cx.plugin_call();
     let mapped = match version
         .plugin
         .map_request(&call, cx.plugin_head(), body)
@@ -170,7 +170,7 @@ pub async fn map_response(
         body,
     };
     let version = slot.current();
-    let call = CallContext::new(cx.request_id);
+    let call = cx.plugin_call();
     let mapped = match version
         .plugin
         .map_response(&call, cx.plugin_head(), input)

@@ -168,7 +168,7 @@ impl RequestContext<'_> {
     }
 
     /// The client certificate of a mutual-TLS connection.
-    pub fn client_cert(&self) -> Option<&crate::listener::tls::ClientCert> {
+    pub fn client_cert(&self) -> Option<&Arc<crate::listener::tls::ClientCert>> {
         self.tls?.client_cert.as_ref()
     }
 
@@ -421,6 +421,13 @@ impl RequestContext<'_> {
             path_parameters: self.path_param_pairs(),
             stage_variables: self.stage_variable_pairs(),
         }
+    }
+
+    /// The per-call context of a plugin call serving this request: its id and, on a
+    /// mutual-TLS request, its client certificate (`portico:plugin/request-tls`).
+    pub fn plugin_call(&self) -> portico_runtime::CallContext {
+        portico_runtime::CallContext::new(self.request_id)
+            .with_client_cert(self.client_cert().cloned())
     }
 
     /// Renders a text-template variable into `out`.

@@ -9,6 +9,7 @@ use serde_json::{Map, Value, json};
 
 use super::AuthorizerContext;
 use crate::integration::headers;
+use crate::listener::tls::client_cert_json;
 use crate::pipeline::context::RequestContext;
 
 /// Values grouped by name, in order of first appearance.
@@ -155,7 +156,7 @@ fn domain_prefix<'a>(cx: &'a RequestContext<'_>) -> &'a str {
 /// The mutual-TLS client certificate, as both payload formats carry it (1.0 under
 /// `requestContext.identity`, 2.0 under `requestContext.authentication`).
 fn client_cert(cx: &RequestContext<'_>) -> Option<Value> {
-    cx.client_cert().map(|cert| cert.to_json())
+    cx.client_cert().map(|cert| client_cert_json(cert))
 }
 
 fn epoch_ms(cx: &RequestContext<'_>) -> u64 {

@@ -25,7 +25,7 @@ use portico_auth::output::{AuthorizerOutput, parse_output};
 use portico_auth::policy::{Outcome, Policy, Principal};
 use portico_config::mapping::ParamSource;
 use portico_config::{AuthorizerDef, AuthorizerKind, LambdaAuthorizer};
-use portico_runtime::{CallContext, Decision, Fault};
+use portico_runtime::{Decision, Fault};
 
 use super::facts;
 use super::jwt::JwtRt;
@@ -205,7 +205,7 @@ async fn call(
     arn: &str,
 ) -> Result<Verdict, GatewayError> {
     let version = lambda.slot.current();
-    let call = CallContext::new(cx.request_id);
+    let call = cx.plugin_call();
     let decision = match version.plugin.authorize(&call, cx.plugin_head(), arn).await {
         Ok(d) => d,
         Err(fault) => {
