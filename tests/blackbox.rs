@@ -11,6 +11,7 @@ mod cache;
 mod cli;
 mod compression;
 mod cors;
+mod deploy;
 mod hostile;
 mod http2;
 mod http3;

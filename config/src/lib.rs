@@ -12,6 +12,7 @@
 
 pub mod admin;
 mod auth;
+pub mod deploy;
 pub mod diag;
 pub mod doc;
 pub mod edge;
@@ -120,11 +121,38 @@ pub fn load(source: &dyn Source, gateway_file: &str) -> Result<(Config, Report),
     let config = load_inner(&hashing, gateway_file, &mut report);
     match config {
         Some(mut c) if !report.has_errors() => {
-            c.digest = hashing.digest();
+            c.digest = hashing.digest(&stage_states(&c));
             Ok((c, report))
         }
         _ => Err(report),
     }
+}
+
+/// What the deployment store says of every stage, as text for [`Config::digest`]: a stage
+/// change (redeploy, rollback, canary) changes the digest as a file change does.
+fn stage_states(c: &Config) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    for api in &c.apis {
+        for s in &api.stages {
+            let _ = write!(
+                out,
+                "{}/{}={}:{}:{:?};",
+                api.name, s.name, s.deployment_id, s.pinned, s.variables
+            );
+            if let Some(canary) = &s.canary {
+                let _ = write!(
+                    out,
+                    "canary={}:{}:{}:{:?};",
+                    canary.stage.deployment_id,
+                    canary.percent_traffic,
+                    canary.use_stage_cache,
+                    canary.overrides
+                );
+            }
+        }
+    }
+    out
 }
 
 /// A [`Source`] that remembers a digest of every file read, so that a [`Config`] can say
@@ -135,10 +163,11 @@ struct Hashing<'a> {
 }
 
 impl Hashing<'_> {
-    /// SHA-256 over every file's name and SHA-256, in name order, as hex.
-    fn digest(&self) -> String {
+    /// SHA-256 over every file's name and SHA-256, in name order, then `extra`, as hex.
+    fn digest(&self, extra: &str) -> String {
         use sha2::{Digest, Sha256};
         let mut all = Sha256::new();
+        all.update(extra.as_bytes());
         for (name, hash) in self.files.borrow().iter() {
             all.update((name.len() as u64).to_be_bytes());
             all.update(name.as_bytes());
@@ -296,7 +325,9 @@ fn load_inner(source: &dyn Source, file: &str, report: &mut Report) -> Option<Co
         aws.cognito_endpoint = Some(endpoint.trim_end_matches('/').to_owned());
     }
 
+    let store = data_dir.as_deref().map(deploy::Store::new);
     let mut apis = Vec::new();
+    let mut deployments = Vec::new();
     let mut names = BTreeSet::new();
     let mut hosts = BTreeSet::new();
     let mut default_api: Option<String> = None;
@@ -360,13 +391,17 @@ fn load_inner(source: &dyn Source, file: &str, report: &mut Report) -> Option<Co
                         "a stage name may only hold letters, digits, - and _",
                     );
                 }
-                check_variables(report, file, &spath, &st.variables);
+                check_variables(report, file, &format!("{spath}.variables"), &st.variables);
                 Stage {
                     name: name.clone(),
                     variables: st.variables.clone(),
                     cache: None,
                     caching: Vec::new(),
                     throttles: Vec::new(),
+                    deployment: None,
+                    deployment_id: String::new(),
+                    pinned: false,
+                    canary: None,
                 }
             })
             .collect::<Vec<_>>();
@@ -379,67 +414,32 @@ fn load_inner(source: &dyn Source, file: &str, report: &mut Report) -> Option<Co
                 continue;
             }
         };
-        let doc = match doc::parse(&raw_api.spec, &spec_text) {
-            Ok(d) => d,
-            Err(e) => {
-                report.error(&raw_api.spec, "", e);
-                continue;
-            }
+        let Some(mut head) = import_api(
+            report,
+            &aws,
+            raw_api,
+            &raw_api.spec,
+            &raw_api.spec,
+            spec_text.into(),
+        ) else {
+            continue;
         };
-        let imported = openapi::import(&raw_api.spec, &doc, report);
-        let models = compile_models(report, &raw_api.spec, &raw_api.name, &imported);
-        check_stage_references(report, &raw_api.spec, &imported.routes, &stages);
         let mut stages = stages;
         for stage in &mut stages {
-            let raw_stage = &raw_api.stages[&stage.name];
-            (stage.cache, stage.caching) = stage::resolve(
-                report,
+            let spath = format!("{apath}.stages.{}", stage.name);
+            let mut built = Built {
+                report: &mut *report,
                 file,
-                &format!("{apath}.stages.{}", stage.name),
-                raw_stage.cache.as_ref(),
-                &raw_stage.method_settings,
-                &imported.routes,
-            );
-            stage.throttles = stage::throttles(&raw_stage.method_settings, &imported.routes);
+                aws: &aws,
+                raw_api,
+                store: store.as_ref(),
+                head: &head,
+                deployments: &mut deployments,
+            };
+            built.stage(stage, &spath);
         }
-        apis.push(Api {
-            name: raw_api.name.clone(),
-            spec: raw_api.spec.clone(),
-            hosts: raw_api
-                .hosts
-                .iter()
-                .map(|h| h.to_ascii_lowercase())
-                .collect(),
-            stages,
-            routes: imported.routes,
-            gateway_responses: imported.gateway_responses,
-            api_key_source: imported.api_key_source,
-            binary_media_types: imported.binary_media_types,
-            disable_execute_api_endpoint: imported.disable_execute_api_endpoint,
-            cors: imported.cors,
-            minimum_compression_size: imported.minimum_compression_size,
-            models,
-            engines: Engines {
-                template_mapper: raw_api.template_mapper.clone(),
-                model_validator: raw_api.model_validator.clone(),
-            },
-            policy: imported.policy.as_ref().and_then(|doc| {
-                let scope = portico_auth::policy::ArnScope {
-                    region: &aws.region,
-                    account: &aws.account_id,
-                    api_id: &raw_api.name,
-                };
-                portico_auth::policy::Policy::parse(
-                    doc,
-                    portico_auth::policy::PolicyKind::Resource,
-                    &scope,
-                )
-                .map_err(|e| {
-                    report.error(&raw_api.spec, "x-amazon-apigateway-policy", e.to_string())
-                })
-                .ok()
-            }),
-        });
+        head.stages = stages;
+        apis.push(head);
     }
 
     let domains = transport::domains(report, file, source, &raw.domains, &apis, &mut files);
@@ -447,6 +447,7 @@ fn load_inner(source: &dyn Source, file: &str, report: &mut Report) -> Option<Co
     let plugins = plugins::validate(source, file, &raw.plugins, report);
     files.extend(plugins.iter().map(|p| p.file.clone()));
     plugins::check_references(&apis, &plugins, report);
+    plugins::check_references(&deployments, &plugins, report);
     plugins::check_engines(file, &apis, &plugins, report);
     let cache_dir = match raw.cache_dir.as_deref() {
         Some("off") => None,
@@ -481,6 +482,7 @@ fn load_inner(source: &dyn Source, file: &str, report: &mut Report) -> Option<Co
         domains,
         workers,
         apis,
+        deployments,
         limits,
         access_log,
         reload,
@@ -490,6 +492,215 @@ fn load_inner(source: &dyn Source, file: &str, report: &mut Report) -> Option<Co
         traffic,
         api_keys,
         usage_plans,
+    })
+}
+
+/// Imports one definition of `raw_api` (the gateway file's, or a stored deployment's) into an
+/// [`Api`] without stages. `label` names it in the report; `spec` is its file name (the
+/// extension tells JSON from YAML). `None` when it does not parse (reported).
+fn import_api(
+    report: &mut Report,
+    aws: &AwsAccount,
+    raw_api: &gateway::RawApi,
+    label: &str,
+    spec: &str,
+    definition: std::sync::Arc<str>,
+) -> Option<Api> {
+    let doc = match doc::parse(spec, &definition) {
+        Ok(d) => d,
+        Err(e) => {
+            report.error(label, "", e);
+            return None;
+        }
+    };
+    let imported = openapi::import(label, &doc, report);
+    let models = compile_models(report, label, &raw_api.name, &imported);
+    let policy = imported.policy.as_ref().and_then(|doc| {
+        let scope = portico_auth::policy::ArnScope {
+            region: &aws.region,
+            account: &aws.account_id,
+            api_id: &raw_api.name,
+        };
+        portico_auth::policy::Policy::parse(doc, portico_auth::policy::PolicyKind::Resource, &scope)
+            .map_err(|e| report.error(label, "x-amazon-apigateway-policy", e.to_string()))
+            .ok()
+    });
+    Some(Api {
+        name: raw_api.name.clone(),
+        spec: spec.to_owned(),
+        deployment_id: deploy::deployment_id(&definition),
+        definition,
+        hosts: raw_api
+            .hosts
+            .iter()
+            .map(|h| h.to_ascii_lowercase())
+            .collect(),
+        stages: Vec::new(),
+        routes: imported.routes,
+        gateway_responses: imported.gateway_responses,
+        api_key_source: imported.api_key_source,
+        binary_media_types: imported.binary_media_types,
+        disable_execute_api_endpoint: imported.disable_execute_api_endpoint,
+        cors: imported.cors,
+        minimum_compression_size: imported.minimum_compression_size,
+        models,
+        engines: Engines {
+            template_mapper: raw_api.template_mapper.clone(),
+            model_validator: raw_api.model_validator.clone(),
+        },
+        policy,
+    })
+}
+
+/// What settling one API's stages needs: the API's current build, the deployment store, and
+/// the deployments loaded so far (shared by every API).
+struct Built<'a> {
+    report: &'a mut Report,
+    file: &'a str,
+    aws: &'a AwsAccount,
+    raw_api: &'a gateway::RawApi,
+    store: Option<&'a deploy::Store>,
+    head: &'a Api,
+    deployments: &'a mut Vec<Api>,
+}
+
+impl Built<'_> {
+    /// Applies the stage's stored state (deployment, promoted variables, canary) and resolves
+    /// its settings against the routes of the deployment it serves.
+    fn stage(&mut self, stage: &mut Stage, spath: &str) {
+        let api = &self.raw_api.name;
+        let state = match self.store.map(|s| s.stage(api, &stage.name)) {
+            Some(Ok(state)) => state,
+            Some(Err(e)) => {
+                self.report
+                    .error(&file_label(self.store, api, &stage.name), "", e);
+                deploy::StageState::default()
+            }
+            None => deploy::StageState::default(),
+        };
+        let label = file_label(self.store, api, &stage.name);
+        check_variables(self.report, &label, "variables", &state.variables);
+        stage.variables.extend(state.variables.clone());
+        let served = match &state.deployment_id {
+            Some(id) => self.served_by(id, &label, "deploymentId"),
+            None => Some(None),
+        };
+        stage.pinned = state.deployment_id.is_some();
+        self.settle(stage, served.unwrap_or(None), spath);
+        let Some(c) = &state.canary_settings else {
+            return;
+        };
+        if !(c.percent_traffic.is_finite() && (0.0..=100.0).contains(&c.percent_traffic)) {
+            self.report.error(
+                &label,
+                "canarySettings.percentTraffic",
+                format!("must be between 0.0 and 100.0, got {}", c.percent_traffic),
+            );
+        }
+        check_variables(
+            self.report,
+            &label,
+            "canarySettings.stageVariableOverrides",
+            &c.stage_variable_overrides,
+        );
+        let Some(served) = self.served_by(&c.deployment_id, &label, "canarySettings.deploymentId")
+        else {
+            return;
+        };
+        let mut variables = stage.variables.clone();
+        variables.extend(c.stage_variable_overrides.clone());
+        let mut canary = Stage {
+            name: stage.name.clone(),
+            variables,
+            cache: None,
+            caching: Vec::new(),
+            throttles: Vec::new(),
+            deployment: None,
+            deployment_id: String::new(),
+            pinned: true,
+            canary: None,
+        };
+        self.settle(&mut canary, served, spath);
+        stage.canary = Some(Box::new(Canary {
+            percent_traffic: c.percent_traffic,
+            use_stage_cache: c.use_stage_cache,
+            overrides: c.stage_variable_overrides.clone(),
+            stage: canary,
+        }));
+    }
+
+    /// The build serving deployment `id`: `Some(None)` for the current definition, else its
+    /// index in the deployments (loaded from the store on first use). `None` when the store
+    /// has no such deployment, or it does not load (reported).
+    fn served_by(&mut self, id: &str, label: &str, field: &str) -> Option<Option<usize>> {
+        if id == self.head.deployment_id {
+            return Some(None);
+        }
+        let api = &self.raw_api.name;
+        if let Some(i) = self
+            .deployments
+            .iter()
+            .position(|d| d.name == *api && d.deployment_id == id)
+        {
+            return Some(Some(i));
+        }
+        let found = match self.store.map(|s| s.deployment(api, id)) {
+            Some(Ok(Some(d))) => d,
+            Some(Err(e)) => {
+                self.report.error(label, field, e);
+                return None;
+            }
+            Some(Ok(None)) | None => {
+                self.report.error(
+                    label,
+                    field,
+                    format!("API {api} has no deployment {id} in the deployment store"),
+                );
+                return None;
+            }
+        };
+        let name = format!("{} (deployment {id})", found.spec);
+        let built = import_api(
+            self.report,
+            self.aws,
+            self.raw_api,
+            &name,
+            &found.spec,
+            found.definition.into(),
+        )?;
+        self.deployments.push(built);
+        Some(Some(self.deployments.len() - 1))
+    }
+
+    /// Points `stage` at the build `served` and resolves its cache and throttles against that
+    /// build's routes.
+    fn settle(&mut self, stage: &mut Stage, served: Option<usize>, spath: &str) {
+        let api = served.map_or(self.head, |i| &self.deployments[i]);
+        stage.deployment = served;
+        stage.deployment_id = api.deployment_id.clone();
+        check_stage_references(
+            self.report,
+            &api.spec,
+            &api.routes,
+            std::slice::from_ref(stage),
+        );
+        let raw_stage = &self.raw_api.stages[&stage.name];
+        (stage.cache, stage.caching) = stage::resolve(
+            self.report,
+            self.file,
+            spath,
+            raw_stage.cache.as_ref(),
+            &raw_stage.method_settings,
+            &api.routes,
+        );
+        stage.throttles = stage::throttles(&raw_stage.method_settings, &api.routes);
+    }
+}
+
+/// How a stage's state file is named in reports.
+fn file_label(store: Option<&deploy::Store>, api: &str, stage: &str) -> String {
+    store.map_or_else(String::new, |s| {
+        s.stage_path(api, stage).display().to_string()
     })
 }
 
@@ -519,12 +730,12 @@ fn check_variables(
     if vars.len() > MAX_STAGE_VARIABLES {
         report.error(
             file,
-            format!("{spath}.variables"),
+            spath,
             format!("at most {MAX_STAGE_VARIABLES} stage variables are allowed"),
         );
     }
     for (k, v) in vars {
-        let vpath = format!("{spath}.variables.{k}");
+        let vpath = format!("{spath}.{k}");
         if k.is_empty()
             || k.len() > MAX_STAGE_VARIABLE_NAME
             || !k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')

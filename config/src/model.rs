@@ -27,8 +27,12 @@ pub struct Config {
     pub domains: Vec<crate::transport::Domain>,
     /// Data-plane worker threads; 0 means one per core. Takes effect at start.
     pub workers: usize,
-    /// The APIs, in the order the gateway file lists them.
+    /// The APIs, in the order the gateway file lists them, each built from the definition the
+    /// gateway file names today.
     pub apis: Vec<Api>,
+    /// The stored deployments some stage (or canary) serves instead of its API's current
+    /// definition ([`Stage::deployment`]); each has its API's name.
+    pub deployments: Vec<Api>,
     /// Data-plane limits.
     pub limits: Limits,
     /// Where access-log lines go.
@@ -320,6 +324,10 @@ pub struct Api {
     pub name: String,
     /// The OpenAPI document's file name, as the gateway file gives it.
     pub spec: String,
+    /// The definition this was built from: the OpenAPI document's text.
+    pub definition: std::sync::Arc<str>,
+    /// Its deployment id: [`crate::deploy::deployment_id`] of the definition.
+    pub deployment_id: String,
     /// Host names this API answers on; empty means any host not claimed by another API.
     pub hosts: Vec<String>,
     /// Stages, by name.
@@ -374,6 +382,32 @@ pub struct Stage {
     /// The stage throttle of each route (indexed like [`Api::routes`]), from
     /// `method_settings`: the route's own entry, else `*/*`, else none.
     pub throttles: Vec<Option<MethodThrottle>>,
+    /// The deployment the stage serves, as an index in [`Config::deployments`]; `None`: the
+    /// API's current definition (the stage follows the gateway file). `caching` and
+    /// `throttles` are indexed like the routes of the one it serves.
+    pub deployment: Option<usize>,
+    /// The id of the deployment it serves (`$context.deploymentId`).
+    pub deployment_id: String,
+    /// Whether the deployment store pins the stage to a deployment (else it follows the file).
+    pub pinned: bool,
+    /// The canary, while the stage has one.
+    pub canary: Option<Box<Canary>>,
+}
+
+/// A stage's canary (AWS `canarySettings`): a share of its requests served by another
+/// deployment, with its own variables.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Canary {
+    /// Share of requests, 0.0 to 100.0.
+    pub percent_traffic: f64,
+    /// Whether canary requests use the stage's response cache (else one of their own).
+    pub use_stage_cache: bool,
+    /// `stageVariableOverrides` as given.
+    pub overrides: BTreeMap<String, String>,
+    /// The stage as canary requests see it: the canary deployment (`deployment`,
+    /// `deployment_id`), the stage's variables with the overrides applied, and its settings
+    /// resolved against that deployment's routes. Its own `canary` is `None`.
+    pub stage: Stage,
 }
 
 /// A stage's response cache.

@@ -1,5 +1,9 @@
-//! `portico plugin ...`, `portico cache ...`, `portico authorizers ...`, `portico keys ...` and
-//! `portico usage ...`: thin clients of the admin API.
+//! `portico plugin ...`, `portico cache ...`, `portico authorizers ...`, `portico keys ...`,
+//! `portico usage ...`, `portico deploy`, `portico deployments ...` and `portico stage ...`:
+//! thin clients of the admin API.
+//!
+//! `--output json` prints the admin API's JSON answer as it is; `--output text` (the default)
+//! prints deployments and stages for people, and the other answers as JSON.
 //!
 //! Each sends the admin token as `Authorization: Bearer`: from `PORTICO_ADMIN_TOKEN`, else
 //! from `--token-file`, else from the token the gateway generates in its default data
@@ -14,7 +18,21 @@ use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 
-use crate::{AuthorizersAction, CacheAction, KeysAction, PluginAction, UsageAction};
+use serde_json::{Value, json};
+
+use crate::{
+    AuthorizersAction, CacheAction, DeploymentsAction, KeysAction, PluginAction, StageAction,
+    UsageAction,
+};
+
+/// How answers are printed.
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Output {
+    /// For people.
+    Text,
+    /// The admin API's JSON, unchanged.
+    Json,
+}
 
 /// Which gateway to talk to, and with which token.
 #[derive(clap::Args, Debug, Clone)]
@@ -26,6 +44,9 @@ pub struct Target {
     /// generated in the default data directory).
     #[arg(long, global = true)]
     token_file: Option<PathBuf>,
+    /// `text` or `json`.
+    #[arg(long, value_enum, default_value = "text", global = true)]
+    output: Output,
 }
 
 impl Target {
@@ -154,24 +175,58 @@ pub fn plugin(admin: &Target, action: PluginAction) -> ExitCode {
 
 /// Sends one request to the admin API and prints the answer; fails unless it is a 2xx.
 fn call(target: &Target, method: &str, path: String, body: Bytes) -> ExitCode {
-    let admin = target.admin;
-    let token = match target.token() {
-        Ok(t) => t,
+    finish(target, send(target, method, &path, body), |v| {
+        serde_json::to_string_pretty(v).unwrap_or_default()
+    })
+}
+
+/// Prints a JSON answer (`render` makes the text form), or the error; the exit code says which.
+fn finish(
+    target: &Target,
+    answer: Result<Value, String>,
+    render: impl FnOnce(&Value) -> String,
+) -> ExitCode {
+    match answer {
+        Ok(value) => {
+            match target.output {
+                Output::Json => println!("{value}"),
+                Output::Text => println!("{}", render(&value).trim_end()),
+            }
+            ExitCode::SUCCESS
+        }
         Err(e) => {
             eprintln!("portico: {e}");
-            return ExitCode::FAILURE;
+            ExitCode::FAILURE
         }
-    };
-    let runtime = match tokio::runtime::Builder::new_current_thread()
+    }
+}
+
+/// Sends one request; a 2xx answer's JSON body (`null` when empty), else the error.
+fn send(target: &Target, method: &str, path: &str, body: Bytes) -> Result<Value, String> {
+    let (status, body) = exchange(target, method, path, body)?;
+    let text = String::from_utf8_lossy(&body);
+    if !status.is_success() {
+        return Err(format!("{status}: {text}"));
+    }
+    if text.trim().is_empty() {
+        return Ok(Value::Null);
+    }
+    serde_json::from_str(&text).or_else(|_| Ok(Value::String(text.into_owned())))
+}
+
+/// Sends one request to the admin API with the token.
+fn exchange(
+    target: &Target,
+    method: &str,
+    path: &str,
+    body: Bytes,
+) -> Result<(hyper::StatusCode, Bytes), String> {
+    let admin = target.admin;
+    let token = target.token()?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-    {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("portico: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
+        .map_err(|e| e.to_string())?;
     let result = runtime.block_on(async {
         let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
         let req = hyper::Request::builder()
@@ -184,19 +239,279 @@ fn call(target: &Target, method: &str, path: String, body: Bytes) -> ExitCode {
         let body = resp.into_body().collect().await?.to_bytes();
         anyhow::Ok((status, body))
     });
-    match result {
-        Ok((status, body)) => {
-            if status.is_success() {
-                println!("{}", String::from_utf8_lossy(&body));
-                ExitCode::SUCCESS
-            } else {
-                eprintln!("portico: {status}: {}", String::from_utf8_lossy(&body));
-                ExitCode::FAILURE
+    result.map_err(|e| format!("cannot reach the admin API at {admin}: {e:#}"))
+}
+
+/// What `portico deploy` asks for.
+pub struct DeployRequest {
+    pub api: String,
+    pub stage: Option<String>,
+    pub description: Option<String>,
+    pub canary_percent: Option<f64>,
+    pub canary_vars: Vec<String>,
+    pub canary_use_stage_cache: bool,
+}
+
+/// `portico deploy`.
+pub fn deploy(admin: &Target, request: DeployRequest) -> ExitCode {
+    let mut body = json!({});
+    if let Some(stage) = &request.stage {
+        body["stageName"] = json!(stage);
+    }
+    if let Some(d) = &request.description {
+        body["description"] = json!(d);
+    }
+    if let Some(percent) = request.canary_percent {
+        let overrides = match variables(&request.canary_vars) {
+            Ok(v) => v,
+            Err(e) => return finish(admin, Err(e), |_| String::new()),
+        };
+        body["canarySettings"] = json!({
+            "percentTraffic": percent,
+            "stageVariableOverrides": overrides,
+            "useStageCache": request.canary_use_stage_cache,
+        });
+    }
+    let path = format!("/apis/{}/deployments", request.api);
+    let answer = send(admin, "POST", &path, Bytes::from(body.to_string()));
+    finish(admin, answer, |d| {
+        let mut out = format!("deployment {}", text(&d["id"]));
+        match (&request.stage, request.canary_percent) {
+            (Some(stage), Some(p)) => {
+                out += &format!("\nstage {stage}: canary at {p}% serves it");
             }
+            (Some(stage), None) => out += &format!("\nstage {stage} serves it"),
+            _ => {}
         }
-        Err(e) => {
-            eprintln!("portico: cannot reach the admin API at {admin}: {e:#}");
-            ExitCode::FAILURE
+        out
+    })
+}
+
+/// `portico deployments ...`.
+pub fn deployments(admin: &Target, action: DeploymentsAction) -> ExitCode {
+    match action {
+        DeploymentsAction::List { api } => {
+            let answer = send(
+                admin,
+                "GET",
+                &format!("/apis/{api}/deployments"),
+                Bytes::new(),
+            );
+            finish(admin, answer, |v| {
+                let mut out = format!(
+                    "{:<12} {:<20} {:<20} DESCRIPTION\n",
+                    "ID", "CREATED (UTC)", "STAGES"
+                );
+                for d in v["items"].as_array().into_iter().flatten() {
+                    let stages: Vec<String> = d["stages"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .map(text)
+                        .collect();
+                    out += &format!(
+                        "{:<12} {:<20} {:<20} {}\n",
+                        text(&d["id"]),
+                        date(d["createdDate"].as_u64().unwrap_or(0)),
+                        stages.join(","),
+                        text(&d["description"])
+                    );
+                }
+                out + &format!("current definition: {}", text(&v["currentDeploymentId"]))
+            })
+        }
+        DeploymentsAction::Show { api, id } => {
+            let answer = send(
+                admin,
+                "GET",
+                &format!("/apis/{api}/deployments/{id}"),
+                Bytes::new(),
+            );
+            finish(admin, answer, |d| {
+                format!(
+                    "deployment {} of {}\ncreated {}\ndescription: {}\nserved by: {}\nplugins: {}\n\n{}",
+                    text(&d["id"]),
+                    text(&d["api"]),
+                    date(d["createdDate"].as_u64().unwrap_or(0)),
+                    text(&d["description"]),
+                    d["stages"],
+                    d["plugins"],
+                    text(&d["definition"])
+                )
+            })
+        }
+        DeploymentsAction::Diff { api, from, to } => {
+            let definition = |id: &str| -> Result<String, String> {
+                if id == "current" {
+                    return Err(String::new());
+                }
+                let d = send(
+                    admin,
+                    "GET",
+                    &format!("/apis/{api}/deployments/{id}"),
+                    Bytes::new(),
+                )?;
+                Ok(text(&d["definition"]))
+            };
+            let current = || -> Result<String, String> {
+                // The current definition is the deployment `deploy` would make: shown by id.
+                let list = send(
+                    admin,
+                    "GET",
+                    &format!("/apis/{api}/deployments"),
+                    Bytes::new(),
+                )?;
+                let id = text(&list["currentDeploymentId"]);
+                definition(&id).map_err(|_| {
+                    format!("the current definition of {api} ({id}) is not stored yet: `portico deploy {api}` stores it")
+                })
+            };
+            let fetch = |id: &str| {
+                if id == "current" {
+                    current()
+                } else {
+                    definition(id)
+                }
+            };
+            let answer = fetch(&from).and_then(|a| {
+                let b = fetch(&to)?;
+                let diff = similar::TextDiff::from_lines(&a, &b)
+                    .unified_diff()
+                    .context_radius(3)
+                    .header(&from, &to)
+                    .to_string();
+                Ok(json!({"from": from, "to": to, "diff": diff}))
+            });
+            finish(admin, answer, |v| text(&v["diff"]))
         }
     }
+}
+
+/// `portico stage ...`.
+pub fn stage(admin: &Target, action: StageAction) -> ExitCode {
+    let (api, stage, method, suffix, body) = match action {
+        StageAction::Show { api, stage } => (api, stage, "GET", "", Value::Null),
+        StageAction::Rollback { api, stage, to } => {
+            let body = match to {
+                Some(id) => json!({"deploymentId": id}),
+                None => json!({}),
+            };
+            (api, stage, "POST", "/rollback", body)
+        }
+        StageAction::Canary {
+            api,
+            stage,
+            percent,
+            deployment,
+            vars,
+            use_stage_cache,
+        } => {
+            let mut ops = Vec::new();
+            if let Some(p) = percent {
+                ops.push(json!({"op": "replace", "path": "/canarySettings/percentTraffic", "value": p.to_string()}));
+            }
+            if let Some(d) = deployment {
+                ops.push(
+                    json!({"op": "replace", "path": "/canarySettings/deploymentId", "value": d}),
+                );
+            }
+            if let Some(u) = use_stage_cache {
+                ops.push(json!({"op": "replace", "path": "/canarySettings/useStageCache", "value": u.to_string()}));
+            }
+            match variables(&vars) {
+                Ok(vars) => {
+                    for (name, value) in vars {
+                        let name = name.replace('~', "~0").replace('/', "~1");
+                        ops.push(json!({"op": "replace", "path": format!("/canarySettings/stageVariableOverrides/{name}"), "value": value}));
+                    }
+                }
+                Err(e) => return finish(admin, Err(e), |_| String::new()),
+            }
+            (api, stage, "PATCH", "", json!({"patchOperations": ops}))
+        }
+        StageAction::Promote { api, stage } => (
+            api,
+            stage,
+            "PATCH",
+            "",
+            json!({"patchOperations": [
+                {"op": "copy", "from": "/canarySettings/deploymentId", "path": "/deploymentId"},
+                {"op": "copy", "from": "/canarySettings/stageVariableOverrides", "path": "/variables"},
+                {"op": "replace", "path": "/canarySettings/percentTraffic", "value": "0.0"},
+            ]}),
+        ),
+        StageAction::DeleteCanary { api, stage } => (
+            api,
+            stage,
+            "PATCH",
+            "",
+            json!({"patchOperations": [{"op": "remove", "path": "/canarySettings"}]}),
+        ),
+    };
+    let body = if body.is_null() {
+        Bytes::new()
+    } else {
+        Bytes::from(body.to_string())
+    };
+    let path = format!("/apis/{api}/stages/{stage}{suffix}");
+    let answer = send(admin, method, &path, body);
+    finish(admin, answer, |s| describe_stage(&api, s))
+}
+
+/// A stage for people.
+fn describe_stage(api: &str, s: &Value) -> String {
+    let follows = if s["pinned"].as_bool() == Some(true) {
+        "pinned"
+    } else {
+        "follows the gateway file"
+    };
+    let mut out = format!(
+        "stage {} of {api} serves deployment {} ({follows})",
+        text(&s["stageName"]),
+        text(&s["deploymentId"])
+    );
+    if let Some(c) = s.get("canarySettings") {
+        out += &format!(
+            "\ncanary: deployment {} at {}% (overrides {}, stage cache {})",
+            text(&c["deploymentId"]),
+            c["percentTraffic"],
+            c["stageVariableOverrides"],
+            if c["useStageCache"].as_bool() == Some(true) {
+                "shared"
+            } else {
+                "its own"
+            }
+        );
+    }
+    out + &format!("\nvariables: {}", s["variables"])
+}
+
+/// `NAME=VALUE` pairs.
+fn variables(pairs: &[String]) -> Result<serde_json::Map<String, Value>, String> {
+    pairs
+        .iter()
+        .map(|p| match p.split_once('=') {
+            Some((k, v)) if !k.is_empty() => Ok((k.to_owned(), json!(v))),
+            _ => Err(format!("{p:?} is not NAME=VALUE")),
+        })
+        .collect()
+}
+
+/// A JSON string's text (anything else as JSON).
+fn text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Null => String::new(),
+        other => other.to_string(),
+    }
+}
+
+/// Seconds since the epoch as `2026-12-03 13:20:00`.
+fn date(secs: u64) -> String {
+    let format = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]:[second]");
+    i64::try_from(secs)
+        .ok()
+        .and_then(|s| time::OffsetDateTime::from_unix_timestamp(s).ok())
+        .and_then(|t| t.format(&format).ok())
+        .unwrap_or_default()
 }

@@ -97,6 +97,125 @@ enum Command {
         #[command(subcommand)]
         action: AuthorizersAction,
     },
+    /// Store an API's current definition as a deployment, and point a stage (or its canary)
+    /// at it.
+    Deploy {
+        #[command(flatten)]
+        admin: admin_client::Target,
+        /// The API's name in the gateway file.
+        api: String,
+        /// The stage to point at the new deployment.
+        #[arg(long)]
+        stage: Option<String>,
+        /// What this deployment is.
+        #[arg(long)]
+        description: Option<String>,
+        /// Make the deployment the stage's canary with this share of its requests (0 to 100)
+        /// instead of pointing the stage at it.
+        #[arg(long, requires = "stage")]
+        canary_percent: Option<f64>,
+        /// A stage variable override for the canary, NAME=VALUE; repeat for several.
+        #[arg(long = "canary-var", requires = "canary_percent")]
+        canary_vars: Vec<String>,
+        /// Canary requests share the stage's response cache.
+        #[arg(long, requires = "canary_percent")]
+        canary_use_stage_cache: bool,
+    },
+    /// List, show or diff an API's deployments on a running gateway.
+    Deployments {
+        #[command(flatten)]
+        admin: admin_client::Target,
+        #[command(subcommand)]
+        action: DeploymentsAction,
+    },
+    /// Show a stage, roll it back, or manage its canary on a running gateway.
+    Stage {
+        #[command(flatten)]
+        admin: admin_client::Target,
+        #[command(subcommand)]
+        action: StageAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum DeploymentsAction {
+    /// The API's stored deployments, oldest first, and the stages serving each.
+    List {
+        /// The API's name.
+        api: String,
+    },
+    /// One deployment, its definition included.
+    Show {
+        /// The API's name.
+        api: String,
+        /// The deployment id.
+        id: String,
+    },
+    /// A unified diff of two deployments' definitions; `current` names the API's current
+    /// definition.
+    Diff {
+        /// The API's name.
+        api: String,
+        /// The older deployment (or `current`).
+        from: String,
+        /// The newer deployment (or `current`).
+        to: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum StageAction {
+    /// The deployment a stage serves, its variables, canary and history.
+    Show {
+        /// The API's name.
+        api: String,
+        /// The stage.
+        stage: String,
+    },
+    /// Serve the deployment served before (or the one given).
+    Rollback {
+        /// The API's name.
+        api: String,
+        /// The stage.
+        stage: String,
+        /// The deployment to roll back to (`current`: follow the gateway file again).
+        #[arg(long)]
+        to: Option<String>,
+    },
+    /// Change the stage's canary.
+    Canary {
+        /// The API's name.
+        api: String,
+        /// The stage.
+        stage: String,
+        /// Share of requests (0 to 100).
+        #[arg(long)]
+        percent: Option<f64>,
+        /// The deployment the canary serves.
+        #[arg(long)]
+        deployment: Option<String>,
+        /// A stage variable override, NAME=VALUE; repeat for several.
+        #[arg(long = "var")]
+        vars: Vec<String>,
+        /// Whether canary requests share the stage's response cache.
+        #[arg(long)]
+        use_stage_cache: Option<bool>,
+    },
+    /// Promote the canary: the stage serves its deployment and takes its variable
+    /// overrides; the canary stays, at 0%.
+    Promote {
+        /// The API's name.
+        api: String,
+        /// The stage.
+        stage: String,
+    },
+    /// Remove the canary.
+    DeleteCanary {
+        /// The API's name.
+        api: String,
+        /// The stage.
+        stage: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -211,6 +330,27 @@ fn main() -> ExitCode {
         Command::Authorizers { admin, action } => admin_client::authorizers(&admin, action),
         Command::Keys { admin, action } => admin_client::keys(&admin, action),
         Command::Usage { admin, action } => admin_client::usage(&admin, action),
+        Command::Deploy {
+            admin,
+            api,
+            stage,
+            description,
+            canary_percent,
+            canary_vars,
+            canary_use_stage_cache,
+        } => admin_client::deploy(
+            &admin,
+            admin_client::DeployRequest {
+                api,
+                stage,
+                description,
+                canary_percent,
+                canary_vars,
+                canary_use_stage_cache,
+            },
+        ),
+        Command::Deployments { admin, action } => admin_client::deployments(&admin, action),
+        Command::Stage { admin, action } => admin_client::stage(&admin, action),
         Command::Serve {
             config,
             listen,

@@ -3,11 +3,13 @@
 //! (`portico serve`'s own, not the data-plane workers'), and reaches the data plane only
 //! through [`crate::Gateway`]'s reload, deploy and state methods.
 //!
-//! - [`admin`]: the admin API (`/health`, `/metrics`, `/reload`, `/plugins`, `/cache`) and
-//!   `admin_traffic`: usage plans and API keys;
+//! - [`admin`]: the admin API (`/health`, `/metrics`, `/reload`, `/plugins`, `/cache`),
+//!   `admin_traffic`: usage plans and API keys, and `admin_deploy`: deployments, stages,
+//!   rollback and canaries;
 //! - [`watch`]: the file watcher that reloads when a configuration file changes.
 
 pub mod admin;
+mod admin_deploy;
 mod admin_traffic;
 pub mod audit;
 pub mod auth;

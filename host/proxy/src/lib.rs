@@ -81,6 +81,9 @@ pub struct Gateway {
     admin_token: arc_swap::ArcSwapOption<control::auth::Token>,
     /// Where admin mutations are recorded.
     pub audit: control::audit::Audit,
+    /// Serialises stage changes (write the stage's state, reload, undo if it fails), so that
+    /// two admin requests never interleave theirs.
+    pub(crate) stage_lock: tokio::sync::Mutex<()>,
 }
 
 /// Why a reload did not apply.
@@ -148,7 +151,13 @@ impl Gateway {
             generation: AtomicU64::new(1),
             loader,
             reload_lock: Arc::new(tokio::sync::Mutex::new(())),
+            stage_lock: tokio::sync::Mutex::new(()),
         }))
+    }
+
+    /// The configuration last applied.
+    pub fn config(&self) -> Arc<Config> {
+        Arc::clone(&self.config.lock().unwrap_or_else(|p| p.into_inner()))
     }
 
     /// The current snapshot.

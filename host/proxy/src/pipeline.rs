@@ -190,6 +190,13 @@ async fn serve(
                 (api, stage, rest)
             }
         };
+        // The canary's share goes to the canary's stage; the stage (or canary) names the build
+        // whose routes answer: a stored deployment, or the API's current definition.
+        let stage = stage.pick();
+        let found_api = match stage.deployment {
+            Some(d) => &snap.deployments[d],
+            None => found_api,
+        };
         api = Some(found_api);
         let api = found_api;
         cx.api = &api.name;
@@ -420,6 +427,11 @@ async fn serve(
             protocol,
             api: cx.api.to_owned(),
             stage: cx.stage.map(|s| s.name.clone()).unwrap_or_default(),
+            deployment_id: cx
+                .stage
+                .map(|s| s.deployment_id.clone())
+                .unwrap_or_default(),
+            is_canary: cx.stage.is_some_and(|s| s.is_canary),
             error_type,
             cache_status: cache_status.map_or("", CacheStatus::name),
             api_key_id: api_key_id.map(str::to_owned),
@@ -785,6 +797,8 @@ struct LogFields {
     protocol: &'static str,
     api: String,
     stage: String,
+    deployment_id: String,
+    is_canary: bool,
     error_type: &'static str,
     cache_status: &'static str,
     api_key_id: Option<String>,
@@ -811,6 +825,8 @@ impl OnDone for Done {
                 response_latency: elapsed.as_millis() as u64,
                 api_id: &l.api,
                 stage: &l.stage,
+                deployment_id: &l.deployment_id,
+                is_canary: l.is_canary,
                 error_type: l.error_type,
                 cache_status: l.cache_status,
                 api_key_id: l.api_key_id.as_deref(),

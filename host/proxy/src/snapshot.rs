@@ -32,8 +32,11 @@ use crate::telemetry::{MethodLabels, Metrics, RouteMetrics};
 pub struct Snapshot {
     /// Increases by one with every applied reload.
     pub generation: u64,
-    /// The APIs.
+    /// The APIs, built from their current definitions.
     pub apis: Vec<ApiRt>,
+    /// Stored deployments that some stage or canary serves ([`StageRt::deployment`]); they
+    /// have no stages of their own.
+    pub deployments: Vec<ApiRt>,
     /// Lower-cased host name → index in `apis`.
     by_host: HashMap<String, usize>,
     /// The API that answers hosts no other API claims.
@@ -127,6 +130,67 @@ pub struct StageRt {
     /// The function plugin each `aws_proxy` route calls in this stage, indexed by
     /// [`RouteId`]; `None` for other routes and for function names only a request can fill.
     pub functions: Vec<Option<Arc<Slot>>>,
+    /// The build whose routes this stage serves: an index in [`Snapshot::deployments`], or
+    /// `None` for its API's current definition. Route ids above index that build's routes.
+    pub deployment: Option<usize>,
+    /// `$context.deploymentId`.
+    pub deployment_id: String,
+    /// The stage as canary requests see it, and their share.
+    pub canary: Option<Box<CanaryRt>>,
+    /// This is a canary's stage (`$context.isCanaryRequest`).
+    pub is_canary: bool,
+}
+
+/// A stage's canary, compiled.
+pub struct CanaryRt {
+    /// Share of the stage's requests, 0.0 to 100.0.
+    pub percent_traffic: f64,
+    /// The stage as canary requests see it.
+    pub stage: StageRt,
+}
+
+impl StageRt {
+    /// The stage this request is served by: the canary's for a `percent_traffic` share of
+    /// requests, drawn at random per request, else this one.
+    pub fn pick(&self) -> &StageRt {
+        match &self.canary {
+            Some(c) if c.percent_traffic > 0.0 && rand_percent() < c.percent_traffic => &c.stage,
+            _ => self,
+        }
+    }
+}
+
+/// A uniformly random number in `[0, 100)`.
+fn rand_percent() -> f64 {
+    // 53 random bits make a uniform f64 in [0, 1).
+    (rand_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64) * 100.0
+}
+
+/// A random u64 from a per-thread xorshift generator seeded by the OS: a canary split needs
+/// uniformity, not secrecy.
+fn rand_u64() -> u64 {
+    use std::cell::Cell;
+    thread_local! {
+        static STATE: Cell<u64> = Cell::new({
+            let mut seed = [0u8; 8];
+            let _ = getrandom::fill(&mut seed);
+            u64::from_le_bytes(seed) | 1
+        });
+    }
+    STATE.with(|s| {
+        let mut x = s.get();
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        s.set(x);
+        x
+    })
+}
+
+/// `{stage}/Canary`: the name of a canary's own cache store (one that does not use the
+/// stage's), and its metrics' stage label.
+fn canary_cache(stage: &str) -> String {
+    format!("{stage}/Canary")
 }
 
 impl Snapshot {
@@ -143,123 +207,62 @@ impl Snapshot {
         traffic: &'t TrafficState,
         generation: u64,
     ) -> Result<(Self, Pending<'t>), Vec<String>> {
-        let mut errors = Vec::new();
-        let mut tb = traffic::Builder::new(traffic, config);
+        let mut b = Build {
+            config,
+            metrics,
+            slots,
+            caches,
+            generation,
+            tb: traffic::Builder::new(traffic, config),
+            iam: Arc::new(IamRt::new(
+                &config.credentials,
+                &config.aws.region,
+                &config.aws.account_id,
+            )),
+            errors: Vec::new(),
+        };
+        // Stored deployments first: the stages of the APIs below serve them by index.
+        let deployments: Vec<ApiRt> = config
+            .deployments
+            .iter()
+            .map(|d| b.api(d, Vec::new()))
+            .collect();
         let mut apis = Vec::with_capacity(config.apis.len());
         let mut by_host = HashMap::new();
         let mut default_api = None;
-        let iam = Arc::new(IamRt::new(
-            &config.credentials,
-            &config.aws.region,
-            &config.aws.account_id,
-        ));
         for (index, api) in config.apis.iter().enumerate() {
-            let mut router = Router::new();
-            let mut authorizers: HashMap<String, Arc<AuthorizerRt>> = HashMap::new();
-            let mut routes = Vec::with_capacity(api.routes.len());
-            for (id, route) in api.routes.iter().enumerate() {
-                let id = RouteId::try_from(id).unwrap_or(RouteId::MAX);
-                if let Err(e) = router.insert(&route.resource_path, &route.method, id) {
-                    errors.push(format!("api {}: {e}", api.name));
-                }
-                let mut slot = |name: &str, kind: PluginKind| match slots.get(name) {
-                    Some(s) if s.kind == kind => Some(Arc::clone(s)),
-                    _ => {
-                        errors.push(format!(
-                            "{}: no {} plugin named {name}",
-                            route.location,
-                            kind.name()
-                        ));
-                        None
-                    }
-                };
-                let mut jwt_error = None;
-                let authorizer = route.authorizer.as_ref().and_then(|def| {
-                    let plugin = def.plugin().and_then(|p| slot(p, PluginKind::Authorizer));
-                    let jwt = || match &def.kind {
-                        portico_config::AuthorizerKind::Jwt(j) => {
-                            match JwtRt::new(j, &config.aws) {
-                                Ok(rt) => Some(Arc::new(rt)),
-                                Err(e) => {
-                                    jwt_error = Some(format!(
-                                        "{}: authorizer {}: {e}",
-                                        route.location, def.name
-                                    ));
-                                    None
-                                }
-                            }
-                        }
-                        portico_config::AuthorizerKind::Lambda(_) => None,
-                    };
-                    AuthorizerRt::build(def, plugin, jwt, &mut authorizers)
-                });
-                let access = Access {
-                    authorizer,
-                    iam: route.iam.then(|| Arc::clone(&iam)),
-                    scopes: route.scopes.clone(),
-                };
-                let validator = route
-                    .validator
-                    .as_deref()
-                    .and_then(|v| slot(v, PluginKind::Validator));
-                let mapper = route
-                    .mapper
-                    .as_deref()
-                    .and_then(|m| slot(m, PluginKind::Mapper));
-                errors.extend(jwt_error);
-                let http = match route.integration.kind {
-                    IntegrationKind::Http | IntegrationKind::HttpProxy => {
-                        crate::integration::http::Prepared::build(&api.name, &route.integration)
-                            .unwrap_or_else(|e| {
-                                errors.push(format!("{}: {e}", route.location));
-                                Default::default()
-                            })
-                    }
-                    _ => Default::default(),
-                };
-                routes.push(RouteRt {
-                    http,
-                    resource_path: route.resource_path.clone(),
-                    method: route.method.clone(),
-                    integration: route.integration.clone(),
-                    access,
-                    validator,
-                    mapper,
-                    api_key_required: route.api_key_required,
-                    validation: route.validation.clone(),
-                });
-            }
-            let labels = |stage: &str, resource: &str, method: &str| MethodLabels {
-                api: api.name.clone(),
-                stage: stage.to_owned(),
-                resource: resource.to_owned(),
-                method: method.to_owned(),
-            };
+            let (router, routes) = b.routes(api);
             let stages = api
                 .stages
                 .iter()
-                .map(|s| StageRt {
-                    name: s.name.clone(),
-                    variables: s.variables.clone(),
-                    arn_prefix: format!(
-                        "arn:aws:execute-api:{}:{}:{}/{}/",
-                        config.aws.region, config.aws.account_id, api.name, s.name
-                    ),
-                    account_id: config.aws.account_id.clone(),
-                    route_metrics: routes
-                        .iter()
-                        .map(|r| {
-                            metrics.route(labels(&s.name, &r.resource_path, &r.method), generation)
+                .map(|s| {
+                    let served = |d: Option<usize>| match d {
+                        Some(i) => (&config.deployments[i], &deployments[i].routes),
+                        None => (api, &routes),
+                    };
+                    let (served_api, served_routes) = served(s.deployment);
+                    let mut stage = b.stage(api, served_api, served_routes, s, (&s.name, s), false);
+                    stage.canary = s.canary.as_ref().map(|c| {
+                        let (served_api, served_routes) = served(c.stage.deployment);
+                        let (store, namespace_of) = if c.use_stage_cache {
+                            (s.name.clone(), s)
+                        } else {
+                            (canary_cache(&s.name), &c.stage)
+                        };
+                        let canary = b.stage(
+                            api,
+                            served_api,
+                            served_routes,
+                            &c.stage,
+                            (&store, namespace_of),
+                            true,
+                        );
+                        Box::new(CanaryRt {
+                            percent_traffic: c.percent_traffic,
+                            stage: canary,
                         })
-                        .collect(),
-                    unmatched: metrics.route(labels(&s.name, "", ""), generation),
-                    cache: StageCacheRt::build(caches, api, s),
-                    traffic: tb.stage(api, s),
-                    functions: api
-                        .routes
-                        .iter()
-                        .map(|r| stage_function(slots, r, s, &mut errors))
-                        .collect(),
+                    });
+                    stage
                 })
                 .collect();
             for host in &api.hosts {
@@ -268,22 +271,11 @@ impl Snapshot {
             if api.hosts.is_empty() {
                 default_api = Some(index);
             }
-            apis.push(ApiRt {
-                name: api.name.clone(),
-                router,
-                routes,
-                stages,
-                responses: api.gateway_responses.clone(),
-                api_key_source: api.api_key_source,
-                policy: api.policy.clone(),
-                binary_media_types: api.binary_media_types.clone(),
-                disable_execute_api_endpoint: api.disable_execute_api_endpoint,
-                models: api.models.clone(),
-                engines: engines(slots, api, &mut errors),
-                cors: api.cors.as_ref().map(crate::phase::cors::CorsRt::build),
-                compression: api.minimum_compression_size,
-            });
+            let mut built = b.api_with(api, router, routes);
+            built.stages = stages;
+            apis.push(built);
         }
+        let Build { mut errors, tb, .. } = b;
         let domains = domains::Domains::build(
             &config.domains,
             |api, stage| {
@@ -306,10 +298,14 @@ impl Snapshot {
                 .apis
                 .iter()
                 .flat_map(|a| {
-                    a.stages
-                        .iter()
-                        .filter(|s| s.cache.is_some())
-                        .map(|s| (a.name.clone(), s.name.clone()))
+                    a.stages.iter().filter(|s| s.cache.is_some()).flat_map(|s| {
+                        let canary = s
+                            .canary
+                            .as_ref()
+                            .filter(|c| !c.use_stage_cache)
+                            .map(|_| (a.name.clone(), canary_cache(&s.name)));
+                        std::iter::once((a.name.clone(), s.name.clone())).chain(canary)
+                    })
                 })
                 .collect(),
         );
@@ -321,6 +317,7 @@ impl Snapshot {
             domains,
             generation,
             apis,
+            deployments,
             by_host,
             default_api,
             limits: config.limits.clone(),
@@ -412,5 +409,186 @@ impl ApiRt {
     /// The stage named `name`.
     pub fn stage(&self, name: &str) -> Option<&StageRt> {
         self.stages.iter().find(|s| s.name == name)
+    }
+}
+
+/// What compiling one snapshot shares: the configuration, the plugin slots, the metrics and
+/// caches, the staged traffic changes, and the errors found so far.
+struct Build<'c, 't> {
+    config: &'c Config,
+    metrics: &'c Metrics,
+    slots: &'c HashMap<String, Arc<Slot>>,
+    caches: &'c Caches,
+    generation: u64,
+    tb: traffic::Builder<'t>,
+    iam: Arc<IamRt>,
+    errors: Vec<String>,
+}
+
+impl Build<'_, '_> {
+    /// Compiles an API build's routes.
+    fn routes(&mut self, api: &portico_config::Api) -> (Router, Vec<RouteRt>) {
+        let mut router = Router::new();
+        let mut authorizers: HashMap<String, Arc<AuthorizerRt>> = HashMap::new();
+        let mut routes = Vec::with_capacity(api.routes.len());
+        for (id, route) in api.routes.iter().enumerate() {
+            let id = RouteId::try_from(id).unwrap_or(RouteId::MAX);
+            if let Err(e) = router.insert(&route.resource_path, &route.method, id) {
+                self.errors.push(format!("api {}: {e}", api.name));
+            }
+            let mut slot = |name: &str, kind: PluginKind| match self.slots.get(name) {
+                Some(s) if s.kind == kind => Some(Arc::clone(s)),
+                _ => {
+                    self.errors.push(format!(
+                        "{}: no {} plugin named {name}",
+                        route.location,
+                        kind.name()
+                    ));
+                    None
+                }
+            };
+            let mut jwt_error = None;
+            let authorizer = route.authorizer.as_ref().and_then(|def| {
+                let plugin = def.plugin().and_then(|p| slot(p, PluginKind::Authorizer));
+                let jwt = || match &def.kind {
+                    portico_config::AuthorizerKind::Jwt(j) => {
+                        match JwtRt::new(j, &self.config.aws) {
+                            Ok(rt) => Some(Arc::new(rt)),
+                            Err(e) => {
+                                jwt_error = Some(format!(
+                                    "{}: authorizer {}: {e}",
+                                    route.location, def.name
+                                ));
+                                None
+                            }
+                        }
+                    }
+                    portico_config::AuthorizerKind::Lambda(_) => None,
+                };
+                AuthorizerRt::build(def, plugin, jwt, &mut authorizers)
+            });
+            let access = Access {
+                authorizer,
+                iam: route.iam.then(|| Arc::clone(&self.iam)),
+                scopes: route.scopes.clone(),
+            };
+            let validator = route
+                .validator
+                .as_deref()
+                .and_then(|v| slot(v, PluginKind::Validator));
+            let mapper = route
+                .mapper
+                .as_deref()
+                .and_then(|m| slot(m, PluginKind::Mapper));
+            self.errors.extend(jwt_error);
+            let http = match route.integration.kind {
+                IntegrationKind::Http | IntegrationKind::HttpProxy => {
+                    crate::integration::http::Prepared::build(&api.name, &route.integration)
+                        .unwrap_or_else(|e| {
+                            self.errors.push(format!("{}: {e}", route.location));
+                            Default::default()
+                        })
+                }
+                _ => Default::default(),
+            };
+            routes.push(RouteRt {
+                http,
+                resource_path: route.resource_path.clone(),
+                method: route.method.clone(),
+                integration: route.integration.clone(),
+                access,
+                validator,
+                mapper,
+                api_key_required: route.api_key_required,
+                validation: route.validation.clone(),
+            });
+        }
+        (router, routes)
+    }
+
+    /// An API build (the current definition or a stored deployment) with `stages`.
+    fn api(&mut self, api: &portico_config::Api, stages: Vec<StageRt>) -> ApiRt {
+        let (router, routes) = self.routes(api);
+        let mut built = self.api_with(api, router, routes);
+        built.stages = stages;
+        built
+    }
+
+    /// An API build around its compiled routes, with no stages yet.
+    fn api_with(
+        &mut self,
+        api: &portico_config::Api,
+        router: Router,
+        routes: Vec<RouteRt>,
+    ) -> ApiRt {
+        ApiRt {
+            name: api.name.clone(),
+            router,
+            routes,
+            stages: Vec::new(),
+            responses: api.gateway_responses.clone(),
+            api_key_source: api.api_key_source,
+            policy: api.policy.clone(),
+            binary_media_types: api.binary_media_types.clone(),
+            disable_execute_api_endpoint: api.disable_execute_api_endpoint,
+            models: api.models.clone(),
+            engines: engines(self.slots, api, &mut self.errors),
+            cors: api.cors.as_ref().map(crate::phase::cors::CorsRt::build),
+            compression: api.minimum_compression_size,
+        }
+    }
+
+    /// One stage of `api` (or its canary), serving the routes of `served`; its cache is the
+    /// store named `cache.0`, its entry namespaces fingerprinted with `cache.1`. A canary's
+    /// series carry the stage label `{stage}/Canary`, as API Gateway names its canary logs.
+    fn stage(
+        &mut self,
+        api: &portico_config::Api,
+        served: &portico_config::Api,
+        served_routes: &[RouteRt],
+        s: &portico_config::Stage,
+        (store, namespace_of): (&str, &portico_config::Stage),
+        is_canary: bool,
+    ) -> StageRt {
+        let config = self.config;
+        let label = if is_canary {
+            canary_cache(&s.name)
+        } else {
+            s.name.clone()
+        };
+        let labels = |resource: &str, method: &str| MethodLabels {
+            api: api.name.clone(),
+            stage: label.clone(),
+            resource: resource.to_owned(),
+            method: method.to_owned(),
+        };
+        StageRt {
+            name: s.name.clone(),
+            variables: s.variables.clone(),
+            arn_prefix: format!(
+                "arn:aws:execute-api:{}:{}:{}/{}/",
+                config.aws.region, config.aws.account_id, api.name, s.name
+            ),
+            account_id: config.aws.account_id.clone(),
+            route_metrics: served_routes
+                .iter()
+                .map(|r| {
+                    self.metrics
+                        .route(labels(&r.resource_path, &r.method), self.generation)
+                })
+                .collect(),
+            unmatched: self.metrics.route(labels("", ""), self.generation),
+            cache: StageCacheRt::build(self.caches, served, s, store, namespace_of),
+            traffic: self.tb.stage(api, served, s),
+            functions: served
+                .routes
+                .iter()
+                .map(|r| stage_function(self.slots, r, s, &mut self.errors))
+                .collect(),
+            deployment: s.deployment,
+            deployment_id: s.deployment_id.clone(),
+            canary: None,
+            is_canary,
+        }
     }
 }

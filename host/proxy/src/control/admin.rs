@@ -21,6 +21,7 @@
 //! | `DELETE /authorizers/{api}/{stage}` | drops the stage's cached authorizer answers (AWS `FlushStageAuthorizersCache`): 200 `{"status":"flushed","authorizers":[..]}`, 404 for an unknown API or stage |
 //!
 //! Usage plans and API keys: see `control::admin_traffic` (`/usageplans/...`, `/apikeys`).
+//! Deployments, stages, rollback and canaries: see `control::admin_deploy` (`/apis/...`).
 //!
 //! It binds to loopback by default.
 
@@ -137,6 +138,13 @@ pub const ENDPOINTS: &[Endpoint] = &[
     Endpoint::token("POST", "/usageplans/{plan}/keys/{key}/usage"),
     Endpoint::token("GET", "/apikeys"),
     Endpoint::token("POST", "/apikeys"),
+    Endpoint::token("GET", "/apis"),
+    Endpoint::token("GET", "/apis/{api}/deployments"),
+    Endpoint::token("POST", "/apis/{api}/deployments"),
+    Endpoint::token("GET", "/apis/{api}/deployments/{id}"),
+    Endpoint::token("GET", "/apis/{api}/stages/{stage}"),
+    Endpoint::token("PATCH", "/apis/{api}/stages/{stage}"),
+    Endpoint::token("POST", "/apis/{api}/stages/{stage}/rollback"),
 ];
 
 /// Checks the token, serves the request, and records mutations in the audit log.
@@ -226,7 +234,11 @@ fn refused(refusal: Refusal) -> Response<Body> {
 async fn route(gw: &Arc<Gateway>, req: Request<Incoming>) -> Response<Body> {
     let path = req.uri().path().to_owned();
     let traffic_path = path.strip_prefix("/usageplans/").map(str::to_owned);
-    if traffic_path.is_some() || path == "/apikeys" {
+    let deploy_path = path
+        .strip_prefix("/apis")
+        .filter(|rest| rest.is_empty() || rest.starts_with('/'))
+        .map(str::to_owned);
+    if traffic_path.is_some() || path == "/apikeys" || deploy_path.is_some() {
         let method = req.method().clone();
         let query = req.uri().query().unwrap_or("").to_owned();
         let body = http_body_util::Limited::new(req.into_body(), MAX_JSON_BYTES);
@@ -239,6 +251,9 @@ async fn route(gw: &Arc<Gateway>, req: Request<Incoming>) -> Response<Body> {
                 );
             }
         };
+        if let Some(rest) = deploy_path {
+            return crate::control::admin_deploy::apis(gw, &method, &rest, &body).await;
+        }
         return match traffic_path {
             Some(rest) => {
                 crate::control::admin_traffic::usage_plans(gw, &method, &rest, &query, &body).await
@@ -367,7 +382,7 @@ fn authorizers(gw: &Gateway, method: &Method, rest: &str) -> Response<Body> {
         .filter(|(_, s)| !s.contains('/'))
         .and_then(|(api, stage)| {
             let api = snap.apis.iter().find(|a| a.name == api)?;
-            api.stage(stage).map(|_| (api, stage))
+            api.stage(stage).map(|s| (api, s))
         });
     let Some((api, stage)) = found else {
         return json_reply(
@@ -375,20 +390,23 @@ fn authorizers(gw: &Gateway, method: &Method, rest: &str) -> Response<Body> {
             json!({"message": format!("no API stage {rest}")}),
         );
     };
+    // The authorizers of the builds the stage and its canary serve.
+    let serving = std::iter::once(stage)
+        .chain(stage.canary.as_ref().map(|c| &c.stage))
+        .map(|s| s.deployment.map_or(api, |d| &snap.deployments[d]));
     let mut flushed: Vec<&str> = Vec::new();
-    for auth in api
-        .routes
-        .iter()
+    for auth in serving
+        .flat_map(|build| build.routes.iter())
         .filter_map(|r| r.access.authorizer.as_ref())
     {
+        auth.flush(&stage.name);
         if !flushed.contains(&auth.def.name.as_str()) {
-            auth.flush(stage);
             flushed.push(&auth.def.name);
         }
     }
     json_reply(
         StatusCode::OK,
-        json!({"status": "flushed", "api": api.name, "stage": stage, "authorizers": flushed}),
+        json!({"status": "flushed", "api": api.name, "stage": stage.name, "authorizers": flushed}),
     )
 }
 
@@ -404,7 +422,13 @@ fn cache(gw: &Gateway, method: &Method, rest: &str) -> Response<Body> {
         );
     };
     match *method {
-        Method::DELETE => store.flush(),
+        Method::DELETE => {
+            store.flush();
+            // A canary with a cache of its own is flushed with its stage.
+            if let Some(canary) = gw.caches.get(api, &format!("{stage}/Canary")) {
+                canary.flush();
+            }
+        }
         Method::GET => {}
         _ => {
             return json_reply(

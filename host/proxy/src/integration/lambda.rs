@@ -16,8 +16,8 @@
 //!
 //! * `requestContext.accountId` is the gateway file's `aws.account_id` (default `000000000000`).
 //! * `requestContext.resourceId` is the resource path, as `$context.resourceId` is elsewhere in
-//!   Portico (AWS uses an opaque id). `requestContext.deploymentId` is absent: Portico has no
-//!   deployments.
+//!   Portico (AWS uses an opaque id). `requestContext.deploymentId` (1.0) is the id of the deployment the stage
+//!   (or its canary) serves: content-derived, see `portico_config::deploy`.
 //! * Header names reach the function in lower case: hyper lower-cases them on the way in, so the
 //!   client's casing (which REST APIs keep) is lost. HTTP/2 requests, which carry no `Host`
 //!   header, get one from `:authority`. Hop-by-hop and framing headers (`Connection`,

@@ -108,18 +108,27 @@ pub struct RouteCaching {
 }
 
 impl StageCacheRt {
-    /// Compiles a stage's cache, if it has one.
-    pub fn build(caches: &Caches, api: &Api, stage: &Stage) -> Option<Self> {
+    /// Compiles a stage's cache, if it has one: the store named `store` of the API, with the
+    /// routes of `served` (the build the stage serves). Entry namespaces are fingerprinted
+    /// with the variables of `namespace_of`: the stage itself, or for a canary that uses the
+    /// stage cache, the stage it shares with (so that equal routes share entries).
+    pub fn build(
+        caches: &Caches,
+        served: &Api,
+        stage: &Stage,
+        store: &str,
+        namespace_of: &Stage,
+    ) -> Option<Self> {
         let cache = stage.cache.as_ref()?;
-        let store = caches.for_stage(&api.name, &stage.name, cache.capacity_bytes);
-        let routes = api
+        let store = caches.for_stage(&served.name, store, cache.capacity_bytes);
+        let routes = served
             .routes
             .iter()
             .zip(&stage.caching)
             .map(|(route, caching)| {
                 caching.map(|settings| RouteCaching {
                     settings,
-                    namespace: namespace(api, stage, route),
+                    namespace: namespace(served, namespace_of, route),
                 })
             })
             .collect();

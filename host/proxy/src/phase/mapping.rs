@@ -176,10 +176,12 @@ const SCALARS: &[&str] = &[
     "apiId",
     "awsEndpointRequestId",
     "cipherSuite",
+    "deploymentId",
     "domainName",
     "domainPrefix",
     "extendedRequestId",
     "httpMethod",
+    "isCanaryRequest",
     "path",
     "protocol",
     "requestId",
@@ -217,6 +219,7 @@ const ALL_ROOTS: &[&str] = &[
     "awsEndpointRequestId",
     "cipherSuite",
     "customDomain",
+    "deploymentId",
     "domainName",
     "domainPrefix",
     "error",
@@ -249,7 +252,6 @@ pub fn context_tree(cx: &RequestContext<'_>, roots: &[String]) -> Value {
         let value = match root {
             "requestTimeEpoch" => Value::from(cx.request_time_epoch() as u64),
             "awsEndpointRequestId" => Value::from(cx.request_id),
-            "isCanaryRequest" => Value::from("false"),
             "identity" => {
                 let mut m = Map::new();
                 for k in IDENTITY {

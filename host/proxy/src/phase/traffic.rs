@@ -356,9 +356,11 @@ impl<'t> Builder<'t> {
         self.pending.limit(&id, limit(throttle))
     }
 
-    /// The traffic control of `stage` of `api`.
-    pub fn stage(&mut self, api: &Api, stage: &Stage) -> StageTraffic {
-        let routes = api
+    /// The traffic control of `stage` of `api`, whose requests `served` answers (the API
+    /// itself, or the deployment the stage or its canary serves): its routes are the ones
+    /// throttled. A canary resolves the same ids as its stage, so they share buckets.
+    pub fn stage(&mut self, api: &Api, served: &Api, stage: &Stage) -> StageTraffic {
+        let routes = served
             .routes
             .iter()
             .enumerate()
@@ -390,10 +392,17 @@ impl<'t> Builder<'t> {
                 let per_key = plan.throttle.map(|t| self.limit(base.clone(), t));
                 let mut per_method = Vec::new();
                 if !ps.methods.is_empty() {
-                    per_method = vec![None; api.routes.len()];
+                    per_method = vec![None; served.routes.len()];
                     for (route, t) in &ps.methods {
+                        // Plan methods name routes of the API's current definition; a
+                        // deployment without that method has nothing to throttle.
                         let r = &api.routes[*route];
-                        per_method[*route] = Some(self.limit(
+                        let Some(at) = served.routes.iter().position(|s| {
+                            s.resource_path == r.resource_path && s.method == r.method
+                        }) else {
+                            continue;
+                        };
+                        per_method[at] = Some(self.limit(
                             format!(
                                 "{base}/stage:{}/{}/method:{}/{}",
                                 api.name, stage.name, r.resource_path, r.method

@@ -271,6 +271,15 @@ impl RequestContext<'_> {
             "requestId" | "extendedRequestId" => self.request_id.into(),
             "apiId" => self.api.into(),
             "stage" => self.stage.map(|s| s.name.as_str()).unwrap_or("").into(),
+            "deploymentId" => self.stage.map_or("", |s| s.deployment_id.as_str()).into(),
+            "isCanaryRequest" => {
+                if self.stage.is_some_and(|s| s.is_canary) {
+                    "true"
+                } else {
+                    "false"
+                }
+            }
+            .into(),
             "resourcePath" | "resourceId" => self.resource_path.into(),
             "httpMethod" => self.parts.method.as_str().into(),
             "path" => self.parts.uri.path().into(),

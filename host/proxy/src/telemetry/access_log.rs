@@ -53,6 +53,12 @@ pub struct Record<'a> {
     pub api_id: &'a str,
     /// `$context.stage`.
     pub stage: &'a str,
+    /// `$context.deploymentId`: the deployment that served the request.
+    #[serde(rename = "deploymentId", skip_serializing_if = "str::is_empty")]
+    pub deployment_id: &'a str,
+    /// `$context.isCanaryRequest`, present (as `true`) only on canary requests.
+    #[serde(rename = "isCanaryRequest", skip_serializing_if = "std::ops::Not::not")]
+    pub is_canary: bool,
     /// `$context.error.responseType`, when the gateway answered on its own behalf.
     #[serde(rename = "error.responseType", skip_serializing_if = "str::is_empty")]
     pub error_type: &'a str,

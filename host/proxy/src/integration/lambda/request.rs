@@ -198,6 +198,7 @@ pub(super) fn v1(
             "accountId": account_id(cx),
             "apiId": cx.api,
             "authorizer": authorizer,
+            "deploymentId": cx.stage.map(|s| s.deployment_id.as_str()),
             "domainName": cx.domain_name(),
             "domainPrefix": domain_prefix(cx),
             "extendedRequestId": cx.request_id,
@@ -378,6 +379,10 @@ mod tests {
             traffic: Default::default(),
             unmatched: metrics.route(labels, 1),
             functions: Vec::new(),
+            deployment: None,
+            deployment_id: "0123456789".into(),
+            canary: None,
+            is_canary: false,
         }
     }
 
@@ -483,6 +488,7 @@ mod tests {
                 "accountId": "000000000000",
                 "apiId": "1234567890",
                 "authorizer": null,
+                "deploymentId": "0123456789",
                 "domainName": "api.example.com",
                 "domainPrefix": "api",
                 "extendedRequestId": "c6af9ac6-7b61-11e6-9a41-93e8deadbeef",

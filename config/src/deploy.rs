@@ -1,0 +1,296 @@
+//! The deployment store: immutable deployments of each API, and the state of each stage (which
+//! deployment it serves, its promoted variables, its canary), in `<data_dir>/apis/`.
+//!
+//! ```text
+//! <data_dir>/apis/<api>/deployments/<id>.json   one deployment, never rewritten
+//! <data_dir>/apis/<api>/stages/<stage>.json     one stage's state
+//! ```
+//!
+//! A deployment is the API definition (the OpenAPI text, models included) as it was when it was
+//! made, with the digests of the plugins that served it. Its id is content-derived: the first
+//! 10 hex digits of the SHA-256 of the definition, so deploying the same text twice gives the
+//! same deployment. A stage without a state file, or whose state names no deployment, serves
+//! the gateway file's current definition (it *follows* the file, as an HTTP API stage with
+//! auto-deploy does); a stage whose state names a deployment serves that deployment, whatever
+//! the file says since.
+//!
+//! This module is the one place in the crate that touches the file system directly (the rest
+//! reads through a [`crate::Source`]): the store belongs to the gateway's data directory, not
+//! to the configuration files. Writes are atomic (a temporary file renamed over the old one)
+//! and private (0600 in a 0700 directory).
+
+use std::collections::BTreeMap;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// Digits of the definition's SHA-256 that make a deployment id.
+pub const ID_LEN: usize = 10;
+
+/// Earlier deployments a stage remembers for `rollback`.
+pub const MAX_HISTORY: usize = 20;
+
+/// One deployment: an API definition frozen in time.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Deployment {
+    /// Content-derived id ([`deployment_id`]).
+    pub id: String,
+    /// The API's name.
+    pub api: String,
+    /// When it was made, seconds since the Unix epoch.
+    pub created_date: u64,
+    /// Free text from whoever deployed.
+    #[serde(default)]
+    pub description: String,
+    /// The definition's file name when it was deployed (its extension tells YAML from JSON).
+    pub spec: String,
+    /// The definition: the OpenAPI document's text.
+    pub definition: String,
+    /// Digest of each plugin the gateway had loaded when it was made, by name.
+    #[serde(default)]
+    pub plugins: BTreeMap<String, String>,
+}
+
+/// What a stage serves, beyond what the gateway file says of it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct StageState {
+    /// The deployment the stage serves; `None`: the gateway file's current definition.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deployment_id: Option<String>,
+    /// Variables set on the stage through the admin API (a promoted canary's overrides); they
+    /// override the gateway file's.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub variables: BTreeMap<String, String>,
+    /// The canary, while there is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub canary_settings: Option<CanarySettings>,
+    /// Deployments the stage served before, newest last (at most [`MAX_HISTORY`]); `None`
+    /// entries stand for "the gateway file".
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub history: Vec<Option<String>>,
+}
+
+/// AWS `canarySettings`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CanarySettings {
+    /// The deployment canary requests are served by.
+    pub deployment_id: String,
+    /// Share of the stage's requests sent to the canary, 0.0 to 100.0.
+    #[serde(default)]
+    pub percent_traffic: f64,
+    /// Stage variables the canary sees instead of (or besides) the stage's.
+    #[serde(default)]
+    pub stage_variable_overrides: BTreeMap<String, String>,
+    /// Whether canary requests share the stage's response cache (else they have their own).
+    #[serde(default)]
+    pub use_stage_cache: bool,
+}
+
+impl StageState {
+    /// Points the stage at `to`, remembering what it served for `rollback`.
+    pub fn point_at(&mut self, to: Option<String>) {
+        if self.deployment_id == to {
+            return;
+        }
+        let from = std::mem::replace(&mut self.deployment_id, to);
+        self.history.push(from);
+        if self.history.len() > MAX_HISTORY {
+            self.history.remove(0);
+        }
+    }
+}
+
+/// The id of a deployment of `definition`: the first [`ID_LEN`] hex digits of its SHA-256.
+pub fn deployment_id(definition: &str) -> String {
+    let mut id = portico_auth::sigv4::canonical::sha256_hex(definition.as_bytes());
+    id.truncate(ID_LEN);
+    id
+}
+
+/// Whether `id` can name a deployment (and so a file): lower-case hex of [`ID_LEN`] digits.
+pub fn valid_id(id: &str) -> bool {
+    id.len() == ID_LEN
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+}
+
+/// The store under one data directory.
+#[derive(Debug, Clone)]
+pub struct Store {
+    root: PathBuf,
+}
+
+impl Store {
+    /// The store of `data_dir`.
+    pub fn new(data_dir: &Path) -> Self {
+        Self {
+            root: data_dir.join("apis"),
+        }
+    }
+
+    fn deployment_path(&self, api: &str, id: &str) -> PathBuf {
+        self.root
+            .join(api)
+            .join("deployments")
+            .join(format!("{id}.json"))
+    }
+
+    /// Where the state of `api`'s stage `stage` is kept.
+    pub fn stage_path(&self, api: &str, stage: &str) -> PathBuf {
+        self.root
+            .join(api)
+            .join("stages")
+            .join(format!("{stage}.json"))
+    }
+
+    /// Deployment `id` of `api`; `Ok(None)` when there is none.
+    pub fn deployment(&self, api: &str, id: &str) -> Result<Option<Deployment>, String> {
+        if !valid_id(id) {
+            return Ok(None);
+        }
+        let d: Option<Deployment> = read_json(&self.deployment_path(api, id))?;
+        match d {
+            Some(d) if d.id != id || d.api != api || deployment_id(&d.definition) != id => {
+                Err(format!(
+                    "{}: the file does not hold deployment {id} of API {api} (its content does not hash to its name)",
+                    self.deployment_path(api, id).display()
+                ))
+            }
+            d => Ok(d),
+        }
+    }
+
+    /// Every deployment of `api`, oldest first. Files that do not parse are reported as
+    /// errors beside the ones that do.
+    pub fn deployments(&self, api: &str) -> (Vec<Deployment>, Vec<String>) {
+        let dir = self.root.join(api).join("deployments");
+        let mut found = Vec::new();
+        let mut errors = Vec::new();
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            return (found, errors);
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let Some(id) = name.to_str().and_then(|n| n.strip_suffix(".json")) else {
+                continue;
+            };
+            match self.deployment(api, id) {
+                Ok(Some(d)) => found.push(d),
+                Ok(None) => {}
+                Err(e) => errors.push(e),
+            }
+        }
+        found.sort_by(|a, b| (a.created_date, &a.id).cmp(&(b.created_date, &b.id)));
+        (found, errors)
+    }
+
+    /// Stores `deployment` unless a deployment with its id is already there (same content).
+    /// Returns the stored one: the earlier one when it existed.
+    pub fn save_deployment(&self, deployment: &Deployment) -> Result<Deployment, String> {
+        if let Some(existing) = self.deployment(&deployment.api, &deployment.id)? {
+            return Ok(existing);
+        }
+        write_json(
+            &self.deployment_path(&deployment.api, &deployment.id),
+            deployment,
+        )?;
+        Ok(deployment.clone())
+    }
+
+    /// The state of `api`'s stage `stage` (the default when it has none).
+    pub fn stage(&self, api: &str, stage: &str) -> Result<StageState, String> {
+        Ok(read_json(&self.stage_path(api, stage))?.unwrap_or_default())
+    }
+
+    /// Replaces the state of a stage; the default state removes the file.
+    pub fn save_stage(&self, api: &str, stage: &str, state: &StageState) -> Result<(), String> {
+        let path = self.stage_path(api, stage);
+        if *state == StageState::default() {
+            return match std::fs::remove_file(&path) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    Err(format!("cannot remove {}: {e}", path.display()))
+                }
+                _ => Ok(()),
+            };
+        }
+        write_json(&path, state)
+    }
+}
+
+fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Option<T>, String> {
+    match std::fs::read(path) {
+        Ok(bytes) => serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|e| format!("{}: {e}", path.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(format!("cannot read {}: {e}", path.display())),
+    }
+}
+
+/// Writes `value` to `path` atomically: a private temporary file beside it, renamed over it.
+fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), String> {
+    let fail = |what: &str, e: std::io::Error| format!("cannot {what} {}: {e}", path.display());
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt as _;
+        builder.mode(0o700);
+    }
+    builder
+        .create(dir)
+        .map_err(|e| fail("create the directory of", e))?;
+    let text = serde_json::to_vec_pretty(value).map_err(|e| format!("{}: {e}", path.display()))?;
+    let tmp = path.with_extension(format!("json.tmp{}", std::process::id()));
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.mode(0o600);
+    }
+    let written = options.open(&tmp).and_then(|mut f| {
+        f.write_all(&text)?;
+        f.sync_all()
+    });
+    if let Err(e) = written.and_then(|()| std::fs::rename(&tmp, path)) {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(fail("write", e));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_content_derived() {
+        let a = deployment_id("openapi: 3.0.1\n");
+        assert_eq!(a.len(), ID_LEN);
+        assert!(valid_id(&a));
+        assert_eq!(a, deployment_id("openapi: 3.0.1\n"));
+        assert_ne!(a, deployment_id("openapi: 3.0.2\n"));
+        assert!(!valid_id("../../etc"));
+        assert!(!valid_id("ABCDEF0123"));
+    }
+
+    #[test]
+    fn history_is_bounded_and_skips_no_ops() {
+        let mut s = StageState::default();
+        s.point_at(Some("a".into()));
+        s.point_at(Some("a".into()));
+        assert_eq!(s.history, vec![None]);
+        for i in 0..30 {
+            s.point_at(Some(format!("{i}")));
+        }
+        assert_eq!(s.history.len(), MAX_HISTORY);
+        assert_eq!(s.history.last(), Some(&Some("28".to_owned())));
+    }
+}
