@@ -7,6 +7,7 @@
 mod support;
 
 mod admin;
+mod aws_cli;
 mod cache;
 mod cli;
 mod compression;

@@ -6,8 +6,8 @@
 # It installs what the tests need first (the wasm32-wasip2 target, curl for the HTTP/2 upgrade
 # and TLS tests, openssl's s_client for the TLS policy tests, redis-server for the cluster tests, which start their own on a free loopback port),
 # builds the WebAssembly plugins and the JavaScript and Python SDK templates
-# (plugins/build.sh --all: npm and pip fetch componentize-js and componentize-py) and botocore
-# for the SigV4 tests (tests/.venv), then runs
+# (plugins/build.sh --all: npm and pip fetch componentize-js and componentize-py), botocore
+# for the SigV4 tests and the AWS CLI for the control-plane test (tests/.venv), then runs
 # rustfmt, clippy with warnings as errors, and the whole test suite: unit tests, and the
 # black-box tests in tests/ that start the real gateway on 127.0.0.1:0.
 set -euo pipefail
@@ -39,13 +39,17 @@ fi
 log "plugins and SDK templates (wasm32-wasip2)"
 bash plugins/build.sh --all
 
-# The SigV4 tests sign requests with botocore, as the AWS CLI does (tests/sigv4_client.py).
+# The SigV4 tests sign requests with botocore, as the AWS CLI does (tests/sigv4_client.py);
+# the control-plane test drives the admin API with the AWS CLI itself (tests/aws_cli.rs).
+# awscli 1.x pins its botocore: these two versions go together.
 BOTOCORE_VERSION=1.44.8
-log "botocore $BOTOCORE_VERSION (tests/.venv)"
-if ! tests/.venv/bin/python -c "import botocore, sys; sys.exit(botocore.__version__ != '$BOTOCORE_VERSION')" 2>/dev/null; then
+AWSCLI_VERSION=1.46.3
+log "botocore $BOTOCORE_VERSION and awscli $AWSCLI_VERSION (tests/.venv)"
+if ! tests/.venv/bin/python -c "import botocore, awscli, sys; sys.exit(botocore.__version__ != '$BOTOCORE_VERSION' or awscli.__version__ != '$AWSCLI_VERSION')" 2>/dev/null; then
     rm -rf tests/.venv
     python3 -m venv tests/.venv
-    tests/.venv/bin/pip install --quiet --disable-pip-version-check "botocore==$BOTOCORE_VERSION"
+    tests/.venv/bin/pip install --quiet --disable-pip-version-check \
+        "botocore==$BOTOCORE_VERSION" "awscli==$AWSCLI_VERSION"
 fi
 
 log "cargo fmt --check"

@@ -4,7 +4,12 @@
 //! ```text
 //! <data_dir>/apis/<api>/deployments/<id>.json   one deployment, never rewritten
 //! <data_dir>/apis/<api>/stages/<stage>.json     one stage's state
+//! <data_dir>/apis/<id>/api.json                 an API made through the AWS control plane
 //! ```
+//!
+//! APIs made through the AWS control plane (`import-rest-api`, `create-rest-api`) live here
+//! whole: their definition ([`ManagedApi`]) and their stages, which exist as their state files
+//! do.
 //!
 //! A deployment is the API definition (the OpenAPI text, models included) as it was when it was
 //! made, with the digests of the plugins that served it. Its id is content-derived: the first
@@ -104,6 +109,43 @@ impl StageState {
     }
 }
 
+/// An API made through the AWS control plane: its working definition, which deployments
+/// freeze.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ManagedApi {
+    /// Its id, [`ID_LEN`] random lower-case letters and digits (`$context.apiId`).
+    pub id: String,
+    /// Its name (`info.title` when imported).
+    pub name: String,
+    /// Free text.
+    #[serde(default)]
+    pub description: String,
+    /// When it was made, seconds since the Unix epoch.
+    pub created_date: u64,
+    /// The definition's file name: `openapi.json` or `openapi.yaml`, as it came.
+    pub spec: String,
+    /// The OpenAPI document's text.
+    pub definition: String,
+}
+
+/// Host names a managed API answers on: `{id}.execute-api.localhost` and
+/// `{id}.execute-api.{region}.amazonaws.com`, as AWS names its default endpoint.
+pub fn managed_hosts(id: &str, region: &str) -> Vec<String> {
+    vec![
+        format!("{id}.execute-api.localhost"),
+        format!("{id}.execute-api.{region}.amazonaws.com"),
+    ]
+}
+
+/// Whether `id` can name a managed API (and so a directory).
+pub fn valid_api_id(id: &str) -> bool {
+    id.len() == ID_LEN
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+}
+
 /// The id of a deployment of `definition`: the first [`ID_LEN`] hex digits of its SHA-256.
 pub fn deployment_id(definition: &str) -> String {
     let mut id = portico_auth::sigv4::canonical::sha256_hex(definition.as_bytes());
@@ -200,6 +242,87 @@ impl Store {
             deployment,
         )?;
         Ok(deployment.clone())
+    }
+
+    fn managed_path(&self, id: &str) -> PathBuf {
+        self.root.join(id).join("api.json")
+    }
+
+    /// Every managed API, by id; files that do not parse are reported beside.
+    pub fn managed(&self) -> (Vec<ManagedApi>, Vec<String>) {
+        let mut found = Vec::new();
+        let mut errors = Vec::new();
+        let Ok(entries) = std::fs::read_dir(&self.root) else {
+            return (found, errors);
+        };
+        for entry in entries.flatten() {
+            let Some(id) = entry.file_name().to_str().map(str::to_owned) else {
+                continue;
+            };
+            if !valid_api_id(&id) {
+                continue;
+            }
+            match self.managed_api(&id) {
+                Ok(Some(api)) => found.push(api),
+                Ok(None) => {}
+                Err(e) => errors.push(e),
+            }
+        }
+        found.sort_by(|a, b| a.id.cmp(&b.id));
+        (found, errors)
+    }
+
+    /// Managed API `id`; `Ok(None)` when there is none.
+    pub fn managed_api(&self, id: &str) -> Result<Option<ManagedApi>, String> {
+        if !valid_api_id(id) {
+            return Ok(None);
+        }
+        let path = self.managed_path(id);
+        match read_json::<ManagedApi>(&path)? {
+            Some(api) if api.id != id => Err(format!(
+                "{}: the file holds API {}, not {id}",
+                path.display(),
+                api.id
+            )),
+            api => Ok(api),
+        }
+    }
+
+    /// Stores (or replaces) a managed API.
+    pub fn save_managed(&self, api: &ManagedApi) -> Result<(), String> {
+        write_json(&self.managed_path(&api.id), api)
+    }
+
+    /// Forgets a managed API, its stages and deployments.
+    pub fn delete_managed(&self, id: &str) -> Result<(), String> {
+        if !valid_api_id(id) {
+            return Ok(());
+        }
+        let dir = self.root.join(id);
+        match std::fs::remove_dir_all(&dir) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                Err(format!("cannot remove {}: {e}", dir.display()))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// The stages that have a state file, by name.
+    pub fn stage_names(&self, api: &str) -> Vec<String> {
+        let dir = self.root.join(api).join("stages");
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|e| {
+                e.file_name()
+                    .to_str()
+                    .and_then(|n| n.strip_suffix(".json"))
+                    .map(str::to_owned)
+            })
+            .collect();
+        names.sort();
+        names
     }
 
     /// The state of `api`'s stage `stage` (the default when it has none).

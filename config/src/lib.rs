@@ -392,17 +392,7 @@ fn load_inner(source: &dyn Source, file: &str, report: &mut Report) -> Option<Co
                     );
                 }
                 check_variables(report, file, &format!("{spath}.variables"), &st.variables);
-                Stage {
-                    name: name.clone(),
-                    variables: st.variables.clone(),
-                    cache: None,
-                    caching: Vec::new(),
-                    throttles: Vec::new(),
-                    deployment: None,
-                    deployment_id: String::new(),
-                    pinned: false,
-                    canary: None,
-                }
+                Stage::unsettled(name, st.variables.clone())
             })
             .collect::<Vec<_>>();
 
@@ -440,6 +430,17 @@ fn load_inner(source: &dyn Source, file: &str, report: &mut Report) -> Option<Co
         }
         head.stages = stages;
         apis.push(head);
+    }
+    if let Some(store) = &store {
+        managed_apis(
+            report,
+            &aws,
+            store,
+            &names,
+            &mut hosts,
+            &mut apis,
+            &mut deployments,
+        );
     }
 
     let domains = transport::domains(report, file, source, &raw.domains, &apis, &mut files);
@@ -530,6 +531,7 @@ fn import_api(
         spec: spec.to_owned(),
         deployment_id: deploy::deployment_id(&definition),
         definition,
+        managed: None,
         hosts: raw_api
             .hosts
             .iter()
@@ -550,6 +552,100 @@ fn import_api(
         },
         policy,
     })
+}
+
+/// Checks an API definition on its own (as `import-rest-api` must before storing it): the
+/// report of reading it as an API named `id`, errors and warnings.
+pub fn check_definition(id: &str, spec: &str, definition: &str) -> Report {
+    let mut report = Report::default();
+    let raw_api = gateway::RawApi {
+        name: id.to_owned(),
+        spec: spec.to_owned(),
+        hosts: Vec::new(),
+        stages: Default::default(),
+        template_mapper: None,
+        model_validator: None,
+    };
+    let _ = import_api(
+        &mut report,
+        &AwsAccount::default(),
+        &raw_api,
+        spec,
+        spec,
+        definition.into(),
+    );
+    report
+}
+
+/// The APIs made through the AWS control plane, built beside the gateway file's: each answers
+/// on its `execute-api` host names, and has the stages its state files name.
+fn managed_apis(
+    report: &mut Report,
+    aws: &AwsAccount,
+    store: &deploy::Store,
+    names: &BTreeSet<String>,
+    hosts: &mut BTreeSet<String>,
+    apis: &mut Vec<Api>,
+    deployments: &mut Vec<Api>,
+) {
+    let (managed, errors) = store.managed();
+    for e in errors {
+        report.error("the deployment store", "", e);
+    }
+    for m in managed {
+        let label = format!("API {} ({})", m.id, m.name);
+        if names.contains(&m.id) {
+            report.error(
+                &label,
+                "",
+                "the gateway file has an API with this name; rename one of them",
+            );
+            continue;
+        }
+        let raw_api = gateway::RawApi {
+            name: m.id.clone(),
+            spec: m.spec.clone(),
+            hosts: deploy::managed_hosts(&m.id, &aws.region),
+            stages: store
+                .stage_names(&m.id)
+                .into_iter()
+                .map(|n| (n, gateway::RawStage::default()))
+                .collect(),
+            template_mapper: None,
+            model_validator: None,
+        };
+        hosts.extend(raw_api.hosts.iter().cloned());
+        let Some(mut head) =
+            import_api(report, aws, &raw_api, &label, &m.spec, m.definition.into())
+        else {
+            continue;
+        };
+        head.managed = Some(Managed {
+            name: m.name.clone(),
+            description: m.description.clone(),
+            created_date: m.created_date,
+        });
+        let mut stages: Vec<Stage> = raw_api
+            .stages
+            .keys()
+            .map(|name| Stage::unsettled(name, Default::default()))
+            .collect();
+        for stage in &mut stages {
+            let spath = format!("stages.{}", stage.name);
+            Built {
+                report: &mut *report,
+                file: &label,
+                aws,
+                raw_api: &raw_api,
+                store: Some(store),
+                head: &head,
+                deployments: &mut *deployments,
+            }
+            .stage(stage, &spath);
+        }
+        head.stages = stages;
+        apis.push(head);
+    }
 }
 
 /// What settling one API's stages needs: the API's current build, the deployment store, and
@@ -609,17 +705,8 @@ impl Built<'_> {
         };
         let mut variables = stage.variables.clone();
         variables.extend(c.stage_variable_overrides.clone());
-        let mut canary = Stage {
-            name: stage.name.clone(),
-            variables,
-            cache: None,
-            caching: Vec::new(),
-            throttles: Vec::new(),
-            deployment: None,
-            deployment_id: String::new(),
-            pinned: true,
-            canary: None,
-        };
+        let mut canary = Stage::unsettled(&stage.name, variables);
+        canary.pinned = true;
         self.settle(&mut canary, served, spath);
         stage.canary = Some(Box::new(Canary {
             percent_traffic: c.percent_traffic,

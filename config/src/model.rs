@@ -328,6 +328,9 @@ pub struct Api {
     pub definition: std::sync::Arc<str>,
     /// Its deployment id: [`crate::deploy::deployment_id`] of the definition.
     pub deployment_id: String,
+    /// For an API made through the AWS control plane (not named in the gateway file): its
+    /// name, description and creation date.
+    pub managed: Option<Managed>,
     /// Host names this API answers on; empty means any host not claimed by another API.
     pub hosts: Vec<String>,
     /// Stages, by name.
@@ -355,6 +358,17 @@ pub struct Api {
     /// `x-amazon-apigateway-minimum-compression-size`: response compression and request
     /// decompression, on when set.
     pub minimum_compression_size: Option<u64>,
+}
+
+/// What the AWS control plane knows of an API it made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Managed {
+    /// `RestApi.name`.
+    pub name: String,
+    /// `RestApi.description`.
+    pub description: String,
+    /// `RestApi.createdDate`, seconds since the Unix epoch.
+    pub created_date: u64,
 }
 
 /// The plugins an API's mapping templates and models run in, by name. `None`: the built-in
@@ -392,6 +406,24 @@ pub struct Stage {
     pub pinned: bool,
     /// The canary, while the stage has one.
     pub canary: Option<Box<Canary>>,
+}
+
+impl Stage {
+    /// A stage with its name and variables, before its deployment, cache and throttles are
+    /// resolved.
+    pub(crate) fn unsettled(name: &str, variables: BTreeMap<String, String>) -> Self {
+        Self {
+            name: name.to_owned(),
+            variables,
+            cache: None,
+            caching: Vec::new(),
+            throttles: Vec::new(),
+            deployment: None,
+            deployment_id: String::new(),
+            pinned: false,
+            canary: None,
+        }
+    }
 }
 
 /// A stage's canary (AWS `canarySettings`): a share of its requests served by another

@@ -5,7 +5,8 @@
 //!
 //! - [`admin`]: the admin API (`/health`, `/metrics`, `/reload`, `/plugins`, `/cache`),
 //!   `admin_traffic`: usage plans and API keys, and `admin_deploy`: deployments, stages,
-//!   rollback and canaries;
+//!   rollback and canaries; `aws`: the API Gateway REST control plane subset (`/restapis`)
+//!   for the AWS CLI;
 //! - [`watch`]: the file watcher that reloads when a configuration file changes.
 
 pub mod admin;
@@ -13,4 +14,5 @@ mod admin_deploy;
 mod admin_traffic;
 pub mod audit;
 pub mod auth;
+mod aws;
 pub mod watch;

@@ -187,7 +187,8 @@ pub struct UsageReport {
 
 impl UsageReport {
     /// The AWS GetUsage body: `{"usagePlanId", "startDate", "endDate", "items": {"<keyId>":
-    /// [[used, remaining], ...]}}`. A key without a quota reports remaining as `null`.
+    /// [[used, remaining], ...]}}`, the map also under `values` (botocore's wire name, which
+    /// the AWS CLI reads). A key without a quota reports remaining as `null`.
     pub fn to_aws_json(&self) -> serde_json::Value {
         let fmt = |d: Date| format!("{:04}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day());
         let items: serde_json::Map<String, serde_json::Value> = self
@@ -205,6 +206,7 @@ impl UsageReport {
             "usagePlanId": self.plan_id,
             "startDate": fmt(self.start_date),
             "endDate": fmt(self.end_date),
+            "values": items.clone(),
             "items": items,
         })
     }

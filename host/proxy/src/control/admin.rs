@@ -145,7 +145,61 @@ pub const ENDPOINTS: &[Endpoint] = &[
     Endpoint::token("GET", "/apis/{api}/stages/{stage}"),
     Endpoint::token("PATCH", "/apis/{api}/stages/{stage}"),
     Endpoint::token("POST", "/apis/{api}/stages/{stage}/rollback"),
+    // The AWS control plane (control::aws).
+    Endpoint::token("GET", "/restapis"),
+    Endpoint::token("POST", "/restapis"),
+    Endpoint::token("GET", "/restapis/{id}"),
+    Endpoint::token("PUT", "/restapis/{id}"),
+    Endpoint::token("GET", "/restapis/{id}/resources"),
+    Endpoint::token("GET", "/restapis/{id}/deployments"),
+    Endpoint::token("POST", "/restapis/{id}/deployments"),
+    Endpoint::token("GET", "/restapis/{id}/deployments/{deployment}"),
+    Endpoint::token("GET", "/restapis/{id}/stages"),
+    Endpoint::token("POST", "/restapis/{id}/stages"),
+    Endpoint::token("GET", "/restapis/{id}/stages/{stage}"),
+    Endpoint::token("PATCH", "/restapis/{id}/stages/{stage}"),
+    Endpoint::token("DELETE", "/restapis/{id}/stages/{stage}"),
+    Endpoint::token("DELETE", "/restapis/{id}/stages/{stage}/cache/data"),
+    Endpoint::token("DELETE", "/restapis/{id}/stages/{stage}/cache/authorizers"),
+    Endpoint::token("GET", "/restapis/{id}/stages/{stage}/exports/{type}"),
 ];
+
+/// A request body: not read yet, or already read (a SigV4 signature covers the body, so a
+/// signed request is read before it is authenticated, within [`MAX_SIGNED_BYTES`]).
+pub(crate) enum AdminBody {
+    /// Still on the connection.
+    Incoming(Incoming),
+    /// Read whole.
+    Read(Bytes),
+}
+
+impl AdminBody {
+    /// The whole body, at most `limit` bytes.
+    pub(crate) async fn bytes(self, limit: usize) -> Result<Bytes, Response<Body>> {
+        let too_large = |e: &dyn std::fmt::Display| {
+            json_reply(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                json!({"message": e.to_string()}),
+            )
+        };
+        match self {
+            Self::Read(b) if b.len() > limit => Err(too_large(&format!(
+                "length limit exceeded: the body is more than {limit} bytes"
+            ))),
+            Self::Read(b) => Ok(b),
+            Self::Incoming(body) => {
+                let body = http_body_util::Limited::new(body, limit);
+                match http_body_util::BodyExt::collect(body).await {
+                    Ok(b) => Ok(b.to_bytes()),
+                    Err(e) => Err(too_large(&e)),
+                }
+            }
+        }
+    }
+}
+
+/// Largest body of a SigV4-signed request (the AWS control plane: an imported definition).
+pub(crate) const MAX_SIGNED_BYTES: usize = 8 * 1024 * 1024;
 
 /// Checks the token, serves the request, and records mutations in the audit log.
 async fn guarded(
@@ -153,8 +207,9 @@ async fn guarded(
     peer: std::net::SocketAddr,
     req: Request<Incoming>,
 ) -> Response<Body> {
-    let path = req.uri().path().to_owned();
-    let method = req.method().clone();
+    let (parts, incoming) = req.into_parts();
+    let path = parts.uri.path().to_owned();
+    let method = parts.method.clone();
     let endpoint = ENDPOINTS
         .iter()
         .find(|e| e.method == method.as_str() && e.matches(&path));
@@ -171,20 +226,31 @@ async fn guarded(
             after,
         });
     };
+    let mut body = AdminBody::Incoming(incoming);
     let actor = if endpoint.is_some_and(|e| e.public) {
-        "anonymous".to_owned()
-    } else {
-        match authenticate(gw, req.headers()) {
-            Ok(actor) => actor,
-            Err(refusal) => {
-                tracing::warn!(%peer, %method, path, ?refusal, "admin request refused");
-                let resp = refused(refusal);
-                if mutation {
-                    let digest = gw.state_digest();
-                    audit("anonymous", resp.status(), &digest, &digest);
-                }
-                return resp;
+        Ok("anonymous".to_owned())
+    } else if is_sigv4(&parts.headers) {
+        match body.bytes(MAX_SIGNED_BYTES).await {
+            Ok(read) => {
+                let actor = authenticate_sigv4(gw, &parts, &read);
+                body = AdminBody::Read(read);
+                actor
             }
+            Err(too_large) => return too_large,
+        }
+    } else {
+        authenticate(gw, &parts.headers)
+    };
+    let actor = match actor {
+        Ok(actor) => actor,
+        Err(refusal) => {
+            tracing::warn!(%peer, %method, path, ?refusal, "admin request refused");
+            let resp = refused(refusal);
+            if mutation {
+                let digest = gw.state_digest();
+                audit("anonymous", resp.status(), &digest, &digest);
+            }
+            return resp;
         }
     };
     if endpoint.is_none() {
@@ -198,12 +264,38 @@ async fn guarded(
         };
     }
     if !mutation {
-        return route(gw, req).await;
+        return route(gw, parts, body).await;
     }
     let before = gw.state_digest();
-    let resp = route(gw, req).await;
+    let resp = route(gw, parts, body).await;
     audit(&actor, resp.status(), &before, &gw.state_digest());
     resp
+}
+
+/// Whether the request is signed with SigV4 (the AWS CLI and SDKs).
+fn is_sigv4(headers: &http::HeaderMap) -> bool {
+    headers
+        .get(header::AUTHORIZATION)
+        .is_some_and(|v| v.as_bytes().starts_with(b"AWS4-HMAC-SHA256 "))
+}
+
+/// Who signed the request (`sigv4:<access key>/token:<fingerprint>`), or why it is refused.
+fn authenticate_sigv4(
+    gw: &Gateway,
+    parts: &http::request::Parts,
+    body: &[u8],
+) -> Result<String, Refusal> {
+    let Some(token) = gw.admin_token() else {
+        return Err(Refusal::Wrong);
+    };
+    let region = gw.config().aws.region.clone();
+    let key = token.check_sigv4(parts, body, &region)?;
+    let key: String = key
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .take(32)
+        .collect();
+    Ok(format!("sigv4:{key}/token:{}", token.fingerprint()))
 }
 
 /// Who sent the request (`token:<fingerprint>`), or why it is refused. A gateway without a
@@ -231,25 +323,19 @@ fn refused(refusal: Refusal) -> Response<Body> {
     }
 }
 
-async fn route(gw: &Arc<Gateway>, req: Request<Incoming>) -> Response<Body> {
-    let path = req.uri().path().to_owned();
+async fn route(gw: &Arc<Gateway>, req: http::request::Parts, body: AdminBody) -> Response<Body> {
+    let path = req.uri.path().to_owned();
     let traffic_path = path.strip_prefix("/usageplans/").map(str::to_owned);
     let deploy_path = path
         .strip_prefix("/apis")
         .filter(|rest| rest.is_empty() || rest.starts_with('/'))
         .map(str::to_owned);
     if traffic_path.is_some() || path == "/apikeys" || deploy_path.is_some() {
-        let method = req.method().clone();
-        let query = req.uri().query().unwrap_or("").to_owned();
-        let body = http_body_util::Limited::new(req.into_body(), MAX_JSON_BYTES);
-        let body = match http_body_util::BodyExt::collect(body).await {
-            Ok(b) => b.to_bytes(),
-            Err(e) => {
-                return json_reply(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    json!({"message": e.to_string()}),
-                );
-            }
+        let method = req.method.clone();
+        let query = req.uri.query().unwrap_or("").to_owned();
+        let body = match body.bytes(MAX_JSON_BYTES).await {
+            Ok(b) => b,
+            Err(too_large) => return too_large,
         };
         if let Some(rest) = deploy_path {
             return crate::control::admin_deploy::apis(gw, &method, &rest, &body).await;
@@ -262,15 +348,22 @@ async fn route(gw: &Arc<Gateway>, req: Request<Incoming>) -> Response<Body> {
         };
     }
     if let Some(rest) = path.strip_prefix("/plugins") {
-        return plugins(gw, req, rest).await;
+        return plugins(gw, &req.method, body, rest).await;
+    }
+    if let Some(rest) = path.strip_prefix("/restapis") {
+        let body = match body.bytes(MAX_SIGNED_BYTES).await {
+            Ok(b) => b,
+            Err(too_large) => return too_large,
+        };
+        return crate::control::aws::restapis(gw, &req, rest, &body).await;
     }
     if let Some(rest) = path.strip_prefix("/cache/") {
-        return cache(gw, req.method(), rest);
+        return cache(gw, &req.method, rest);
     }
     if let Some(rest) = path.strip_prefix("/authorizers/") {
-        return authorizers(gw, req.method(), rest);
+        return authorizers(gw, &req.method, rest);
     }
-    match (req.method(), path.as_str()) {
+    match (&req.method, path.as_str()) {
         (&Method::GET, "/health") => {
             let traffic = match gw.traffic.core.health() {
                 portico_traffic::Health::Healthy => json!({"status": "ok"}),
@@ -324,8 +417,13 @@ async fn route(gw: &Arc<Gateway>, req: Request<Incoming>) -> Response<Body> {
 }
 
 /// `GET /plugins`, `PUT /plugins/{name}` (component bytes), `POST /plugins/{name}/rollback`.
-async fn plugins(gw: &Arc<Gateway>, req: Request<Incoming>, rest: &str) -> Response<Body> {
-    let method = req.method().clone();
+async fn plugins(
+    gw: &Arc<Gateway>,
+    method: &Method,
+    body: AdminBody,
+    rest: &str,
+) -> Response<Body> {
+    let method = method.clone();
     let name = rest.trim_start_matches('/');
     match (&method, name.split_once('/')) {
         (&Method::GET, None) if name.is_empty() => {
@@ -338,15 +436,9 @@ async fn plugins(gw: &Arc<Gateway>, req: Request<Incoming>, rest: &str) -> Respo
             json_reply(StatusCode::OK, json!({ "plugins": list }))
         }
         (&Method::PUT, None) if !name.is_empty() => {
-            let body = http_body_util::Limited::new(req.into_body(), MAX_COMPONENT_BYTES);
-            let bytes = match http_body_util::BodyExt::collect(body).await {
-                Ok(b) => b.to_bytes(),
-                Err(e) => {
-                    return json_reply(
-                        StatusCode::PAYLOAD_TOO_LARGE,
-                        json!({"message": e.to_string()}),
-                    );
-                }
+            let bytes = match body.bytes(MAX_COMPONENT_BYTES).await {
+                Ok(b) => b,
+                Err(too_large) => return too_large,
             };
             // Compiling takes milliseconds to seconds: on the blocking pool, which works on
             // every runtime flavour.
@@ -376,38 +468,56 @@ fn authorizers(gw: &Gateway, method: &Method, rest: &str) -> Response<Body> {
             json!({"message": "Method Not Allowed"}),
         );
     }
-    let snap = gw.snapshot();
-    let found = rest
+    let flushed = rest
         .split_once('/')
         .filter(|(_, s)| !s.contains('/'))
-        .and_then(|(api, stage)| {
-            let api = snap.apis.iter().find(|a| a.name == api)?;
-            api.stage(stage).map(|s| (api, s))
-        });
-    let Some((api, stage)) = found else {
+        .and_then(|(api, stage)| Some((api, stage, flush_stage_authorizers(gw, api, stage)?)));
+    let Some((api, stage, flushed)) = flushed else {
         return json_reply(
             StatusCode::NOT_FOUND,
             json!({"message": format!("no API stage {rest}")}),
         );
     };
-    // The authorizers of the builds the stage and its canary serve.
+    json_reply(
+        StatusCode::OK,
+        json!({"status": "flushed", "api": api, "stage": stage, "authorizers": flushed}),
+    )
+}
+
+/// Drops every cached authorizer answer of a stage (AWS FlushStageAuthorizersCache), in the
+/// builds the stage and its canary serve; the names of the authorizers flushed, or `None`
+/// for an unknown stage.
+pub(crate) fn flush_stage_authorizers(gw: &Gateway, api: &str, stage: &str) -> Option<Vec<String>> {
+    let snap = gw.snapshot();
+    let api = snap.apis.iter().find(|a| a.name == api)?;
+    let stage = api.stage(stage)?;
     let serving = std::iter::once(stage)
         .chain(stage.canary.as_ref().map(|c| &c.stage))
         .map(|s| s.deployment.map_or(api, |d| &snap.deployments[d]));
-    let mut flushed: Vec<&str> = Vec::new();
+    let mut flushed: Vec<String> = Vec::new();
     for auth in serving
         .flat_map(|build| build.routes.iter())
         .filter_map(|r| r.access.authorizer.as_ref())
     {
         auth.flush(&stage.name);
-        if !flushed.contains(&auth.def.name.as_str()) {
-            flushed.push(&auth.def.name);
+        if !flushed.contains(&auth.def.name) {
+            flushed.push(auth.def.name.clone());
         }
     }
-    json_reply(
-        StatusCode::OK,
-        json!({"status": "flushed", "api": api.name, "stage": stage.name, "authorizers": flushed}),
-    )
+    Some(flushed)
+}
+
+/// Drops every entry of a stage's response cache and of its canary's own (AWS
+/// FlushStageCache); `false` when the stage has no cache.
+pub(crate) fn flush_stage_cache(gw: &Gateway, api: &str, stage: &str) -> bool {
+    let Some(store) = gw.caches.get(api, stage) else {
+        return false;
+    };
+    store.flush();
+    if let Some(canary) = gw.caches.get(api, &format!("{stage}/Canary")) {
+        canary.flush();
+    }
+    true
 }
 
 /// `GET /cache/{api}/{stage}` (statistics) and `DELETE /cache/{api}/{stage}` (flush).
@@ -423,11 +533,7 @@ fn cache(gw: &Gateway, method: &Method, rest: &str) -> Response<Body> {
     };
     match *method {
         Method::DELETE => {
-            store.flush();
-            // A canary with a cache of its own is flushed with its stage.
-            if let Some(canary) = gw.caches.get(api, &format!("{stage}/Canary")) {
-                canary.flush();
-            }
+            flush_stage_cache(gw, api, stage);
         }
         Method::GET => {}
         _ => {

@@ -39,7 +39,7 @@ pub(crate) struct AwsError {
 }
 
 impl AwsError {
-    fn bad_request(message: impl Into<String>) -> Self {
+    pub(crate) fn bad_request(message: impl Into<String>) -> Self {
         Self {
             status: StatusCode::BAD_REQUEST,
             kind: "BadRequestException",
@@ -47,7 +47,7 @@ impl AwsError {
         }
     }
 
-    fn not_found(message: impl Into<String>) -> Self {
+    pub(crate) fn not_found(message: impl Into<String>) -> Self {
         Self {
             status: StatusCode::NOT_FOUND,
             kind: "NotFoundException",
@@ -55,7 +55,7 @@ impl AwsError {
         }
     }
 
-    fn conflict(message: impl Into<String>) -> Self {
+    pub(crate) fn conflict(message: impl Into<String>) -> Self {
         Self {
             status: StatusCode::CONFLICT,
             kind: "ConflictException",
@@ -63,7 +63,7 @@ impl AwsError {
         }
     }
 
-    fn internal(message: impl Into<String>) -> Self {
+    pub(crate) fn internal(message: impl Into<String>) -> Self {
         Self {
             status: StatusCode::INTERNAL_SERVER_ERROR,
             kind: "InternalServerErrorException",
@@ -71,7 +71,7 @@ impl AwsError {
         }
     }
 
-    fn reply(self) -> http::Response<Body> {
+    pub(crate) fn reply(self) -> http::Response<Body> {
         let mut resp = json_reply(self.status, json!({"message": self.message}));
         resp.headers_mut()
             .insert("x-amzn-errortype", HeaderValue::from_static(self.kind));
@@ -79,7 +79,7 @@ impl AwsError {
     }
 }
 
-type Reply = Result<(StatusCode, Value), AwsError>;
+pub(crate) type Reply = Result<(StatusCode, Value), AwsError>;
 
 /// `/apis...`: `rest` is what follows `/apis`.
 pub(crate) async fn apis(
@@ -145,7 +145,7 @@ async fn api_request(
     }
 }
 
-fn parse<T: serde::de::DeserializeOwned + Default>(body: &[u8]) -> Result<T, AwsError> {
+pub(crate) fn parse<T: serde::de::DeserializeOwned + Default>(body: &[u8]) -> Result<T, AwsError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(T::default());
     }
@@ -153,7 +153,7 @@ fn parse<T: serde::de::DeserializeOwned + Default>(body: &[u8]) -> Result<T, Aws
         .map_err(|e| AwsError::bad_request(format!("Invalid request body: {e}")))
 }
 
-fn store(gw: &Gateway) -> Result<Store, AwsError> {
+pub(crate) fn store(gw: &Gateway) -> Result<Store, AwsError> {
     gw.config()
         .data_dir
         .as_deref()
@@ -165,11 +165,11 @@ fn store(gw: &Gateway) -> Result<Store, AwsError> {
         })
 }
 
-fn no_deployment(id: &str) -> AwsError {
+pub(crate) fn no_deployment(id: &str) -> AwsError {
     AwsError::not_found(format!("Invalid Deployment identifier specified: {id}"))
 }
 
-fn find_stage<'c>(
+pub(crate) fn find_stage<'c>(
     config: &'c Config,
     api: &str,
     stage: &str,
@@ -197,7 +197,7 @@ fn list_apis(gw: &Gateway) -> Value {
     json!({ "items": items })
 }
 
-fn list_deployments(gw: &Gateway, api: &str) -> Reply {
+pub(crate) fn list_deployments(gw: &Gateway, api: &str) -> Reply {
     let config = gw.config();
     let (found, errors) = store(gw)?.deployments(api);
     for e in errors {
@@ -219,7 +219,7 @@ fn list_deployments(gw: &Gateway, api: &str) -> Reply {
 }
 
 /// A deployment as `GET` shows it, with the stages (and canaries) serving it.
-fn deployment_json(d: &Deployment, with_definition: bool, config: &Config) -> Value {
+pub(crate) fn deployment_json(d: &Deployment, with_definition: bool, config: &Config) -> Value {
     let mut serving = Vec::new();
     for api in config.apis.iter().filter(|a| a.name == d.api) {
         for s in &api.stages {
@@ -250,7 +250,11 @@ fn deployment_json(d: &Deployment, with_definition: bool, config: &Config) -> Va
 }
 
 /// A stage as `GET` shows it (AWS `Stage`, plus `pinned` and `history`).
-fn stage_json(gw: &Gateway, api: &Api, stage: &portico_config::Stage) -> Result<Value, AwsError> {
+pub(crate) fn stage_json(
+    gw: &Gateway,
+    api: &Api,
+    stage: &portico_config::Stage,
+) -> Result<Value, AwsError> {
     let state = match gw.config().data_dir.as_deref() {
         Some(dir) => Store::new(dir)
             .stage(&api.name, &stage.name)
@@ -281,31 +285,35 @@ fn stage_json(gw: &Gateway, api: &Api, stage: &portico_config::Stage) -> Result<
 /// `POST /apis/{api}/deployments`.
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct CreateDeployment {
+pub(crate) struct CreateDeployment {
     #[serde(default)]
-    stage_name: Option<String>,
+    pub(crate) stage_name: Option<String>,
     #[serde(default)]
-    description: Option<String>,
+    pub(crate) description: Option<String>,
     #[serde(default)]
-    canary_settings: Option<DeploymentCanary>,
+    pub(crate) canary_settings: Option<DeploymentCanary>,
 }
 
 /// AWS `DeploymentCanarySettings`.
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct DeploymentCanary {
+pub(crate) struct DeploymentCanary {
     #[serde(default)]
-    percent_traffic: f64,
+    pub(crate) percent_traffic: f64,
     #[serde(default)]
-    stage_variable_overrides: BTreeMap<String, String>,
+    pub(crate) stage_variable_overrides: BTreeMap<String, String>,
     #[serde(default)]
-    use_stage_cache: bool,
+    pub(crate) use_stage_cache: bool,
 }
 
 /// Longest deployment description.
 const MAX_DESCRIPTION: usize = 1024;
 
-async fn create_deployment(gw: &Arc<Gateway>, api: &str, request: CreateDeployment) -> Reply {
+pub(crate) async fn create_deployment(
+    gw: &Arc<Gateway>,
+    api: &str,
+    request: CreateDeployment,
+) -> Reply {
     let store = store(gw)?;
     if request
         .description
@@ -389,7 +397,7 @@ async fn create_deployment(gw: &Arc<Gateway>, api: &str, request: CreateDeployme
 /// Applies `change` to a stage's state, then reloads. A change that does not build is undone
 /// (the old state written back) and answered 400 with the errors; nothing else changes.
 /// `change` gets the id of the API's current definition.
-async fn change_stage(
+pub(crate) async fn change_stage(
     gw: &Arc<Gateway>,
     api: &str,
     stage: &str,
@@ -423,28 +431,34 @@ async fn change_stage(
         store
             .save_stage(api, stage, &after)
             .map_err(AwsError::internal)?;
-        if let Err(e) = gw.reload().await {
-            let undone = store.save_stage(api, stage, &before);
-            let errors = match &e {
-                ReloadError::Invalid(report) => report.errors().map(ToString::to_string).collect(),
-                ReloadError::Build(errors) => errors.clone(),
-            };
-            tracing::warn!(
-                api,
-                stage,
-                ?undone,
-                "stage change rejected: {}",
-                errors.join("; ")
-            );
-            return Err(AwsError::bad_request(format!(
-                "the stage change does not build, so nothing changed: {}",
-                errors.join("; ")
-            )));
-        }
+        reload_or_undo(gw, "stage change", || store.save_stage(api, stage, &before)).await?;
     }
     let config = gw.config();
     let (api, stage) = find_stage(&config, api, stage)?;
     Ok((StatusCode::OK, stage_json(gw, api, stage)?))
+}
+
+/// Reloads after a change to the store; when the new configuration does not build, `undo`
+/// puts the store back and the answer is 400 with the errors: nothing changed. The caller
+/// holds the stage lock.
+pub(crate) async fn reload_or_undo(
+    gw: &Arc<Gateway>,
+    what: &str,
+    undo: impl FnOnce() -> Result<(), String>,
+) -> Result<(), AwsError> {
+    let Err(e) = gw.reload().await else {
+        return Ok(());
+    };
+    let undone = undo();
+    let errors: Vec<String> = match &e {
+        ReloadError::Invalid(report) => report.errors().map(ToString::to_string).collect(),
+        ReloadError::Build(errors) => errors.clone(),
+    };
+    tracing::warn!(?undone, "{what} rejected: {}", errors.join("; "));
+    Err(AwsError::bad_request(format!(
+        "the {what} does not build, so nothing changed: {}",
+        errors.join("; ")
+    )))
 }
 
 /// Points the stage at `to`, under AWS's rule that a stage with a canary serves only the
@@ -486,15 +500,15 @@ fn rollback(state: &mut StageState, to: Option<String>, current: &str) -> Result
 /// `PATCH /apis/{api}/stages/{stage}`.
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct PatchRequest {
+pub(crate) struct PatchRequest {
     #[serde(default)]
-    patch_operations: Vec<PatchOperation>,
+    pub(crate) patch_operations: Vec<PatchOperation>,
 }
 
 /// AWS `PatchOperation`.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct PatchOperation {
+pub(crate) struct PatchOperation {
     op: String,
     path: String,
     #[serde(default)]
@@ -532,7 +546,7 @@ fn canary(state: &mut StageState) -> Result<&mut CanarySettings, AwsError> {
 /// | `replace`, `remove` | `/canarySettings/stageVariableOverrides/{name}` | one override |
 /// | `remove` | `/canarySettings` | no more canary |
 /// | `copy` | from `/canarySettings/deploymentId` to `/deploymentId`, from `/canarySettings/stageVariableOverrides` to `/variables` | promote |
-fn patch(state: &mut StageState, ops: &[PatchOperation]) -> Result<(), AwsError> {
+pub(crate) fn patch(state: &mut StageState, ops: &[PatchOperation]) -> Result<(), AwsError> {
     for op in ops {
         let value = || {
             op.value.clone().ok_or_else(|| {
@@ -632,7 +646,7 @@ fn unescape(segment: &str) -> String {
     segment.replace("~1", "/").replace("~0", "~")
 }
 
-fn now() -> u64 {
+pub(crate) fn now() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())

@@ -128,7 +128,8 @@ pub(crate) async fn api_keys(
                     item
                 })
                 .collect();
-            json_reply(StatusCode::OK, json!({ "items": items }))
+            // `item` is the key the AWS CLI reads (botocore's wire name); `items` is kept.
+            json_reply(StatusCode::OK, json!({ "items": items, "item": items }))
         }
         Method::POST => {
             #[derive(Deserialize)]
@@ -139,6 +140,17 @@ pub(crate) async fn api_keys(
                 enabled: Option<bool>,
                 #[serde(default)]
                 usage_plans: Vec<String>,
+                // AWS CreateApiKey fields that Portico accepts and does not keep.
+                #[serde(default, rename = "description")]
+                _description: Option<String>,
+                #[serde(default, rename = "customerId")]
+                _customer_id: Option<String>,
+                #[serde(default, rename = "generateDistinctId")]
+                _generate_distinct_id: Option<bool>,
+                #[serde(default, rename = "stageKeys")]
+                _stage_keys: Option<serde_json::Value>,
+                #[serde(default, rename = "tags")]
+                _tags: Option<serde_json::Value>,
             }
             let new: NewKey = match serde_json::from_slice(body) {
                 Ok(k) => k,

@@ -1,8 +1,11 @@
 //! Who may use the admin API: the bearer token, read or generated at start and on every reload.
 //!
-//! The token itself is never kept: [`Token`] holds its SHA-256, and a presented token is hashed
-//! and compared in constant time. Nothing here logs a token; a refused request is logged with
-//! its peer and the reason only.
+//! A bearer token is hashed and compared in constant time with the token's SHA-256. The AWS
+//! CLI and SDKs cannot send a bearer token: they sign with SigV4, so a request signed with
+//! the admin token as its secret access key (any access key id, service `apigateway`, the
+//! gateway's `aws.region`) is accepted too; checking that signature needs the token itself,
+//! which [`Token`] keeps in memory and never prints. Nothing here logs a token; a refused
+//! request is logged with its peer and the reason only.
 
 use std::io::Write as _;
 use std::path::Path;
@@ -17,10 +20,12 @@ pub const MIN_TOKEN_LEN: usize = 16;
 /// Random bytes in a generated token (base64url: 43 characters).
 const GENERATED_TOKEN_BYTES: usize = 32;
 
-/// The admin token, as its SHA-256.
+/// The admin token: its SHA-256 (bearer checks, the fingerprint) and its text (the SigV4
+/// secret). `Debug` shows the fingerprint only.
 #[derive(Clone)]
 pub struct Token {
     digest: [u8; 32],
+    secret: String,
 }
 
 impl std::fmt::Debug for Token {
@@ -70,6 +75,7 @@ impl Token {
         }
         Ok(Self {
             digest: Sha256::digest(text.as_bytes()).into(),
+            secret: text.to_owned(),
         })
     }
 
@@ -120,6 +126,56 @@ impl Token {
             Ok(())
         } else {
             Err(Refusal::Wrong)
+        }
+    }
+
+    /// Checks a SigV4-signed request (`Authorization: AWS4-HMAC-SHA256 ...`) whose secret
+    /// access key is the token; returns the access key id it was signed with.
+    pub fn check_sigv4(
+        &self,
+        parts: &http::request::Parts,
+        body: &[u8],
+        region: &str,
+    ) -> Result<String, Refusal> {
+        use portico_auth::sigv4::{
+            self, PayloadHash, SignedRequest, UriNormalization, VerifyConfig,
+        };
+        struct AnyKey<'a>(&'a str);
+        impl sigv4::Credentials for AnyKey<'_> {
+            fn secret(&self, _: &str) -> Option<&str> {
+                Some(self.0)
+            }
+        }
+        let headers: Vec<(&str, &[u8])> = parts
+            .headers
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_bytes()))
+            .collect();
+        let hash = sigv4::canonical::sha256_hex(body);
+        let req = SignedRequest {
+            method: parts.method.as_str(),
+            path: parts.uri.path(),
+            query: parts.uri.query(),
+            headers: &headers,
+            payload_hash: PayloadHash::Computed(&hash),
+        };
+        let config = VerifyConfig {
+            service: "apigateway",
+            region,
+            uri: UriNormalization::Either,
+            allow_unsigned_session_token: true,
+        };
+        match sigv4::verify(
+            &req,
+            &AnyKey(&self.secret),
+            std::time::SystemTime::now(),
+            &config,
+        ) {
+            Ok(v) => Ok(v.access_key),
+            Err(e) => {
+                tracing::warn!("admin SigV4 refused: {}", e.aws_message());
+                Err(Refusal::Wrong)
+            }
         }
     }
 
