@@ -329,6 +329,28 @@ async fn the_aws_cli_drives_portico() {
             .any(|k| k["name"] == "cli-key"),
         "{keys}"
     );
+    let joined = aws(
+        &gw,
+        &[
+            "create-usage-plan-key",
+            "--usage-plan-id",
+            "basic",
+            "--key-id",
+            "cli-key",
+            "--key-type",
+            "API_KEY",
+        ],
+    );
+    assert_eq!(joined["id"], "cli-key", "{joined}");
+    let keys = send("GET", &gw.admin_url("/apikeys"), &[], "").await.json();
+    let plans = keys["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["name"] == "cli-key")
+        .unwrap()["usagePlans"]
+        .clone();
+    assert_eq!(plans, json!(["basic"]), "{keys}");
     let today = time_today();
     let usage = aws(
         &gw,

@@ -263,6 +263,57 @@ impl Gateway {
         })
     }
 
+    /// Adds runtime key `key` to usage plan `plan` (AWS CreateUsagePlanKey) and rebuilds the
+    /// snapshot; on any failure the key is as it was.
+    pub async fn add_key_to_plan(
+        self: &Arc<Self>,
+        key: &str,
+        plan: &str,
+    ) -> Result<u64, traffic::KeyError> {
+        let serial = Arc::clone(&self.reload_lock).lock_owned().await;
+        let gw = Arc::clone(self);
+        let (key, plan) = (key.to_owned(), plan.to_owned());
+        let task = tokio::task::spawn_blocking(move || {
+            let _serial = serial;
+            let config = Arc::clone(&gw.config.lock().unwrap_or_else(|p| p.into_inner()));
+            let Some(old) = gw
+                .traffic
+                .runtime_keys()
+                .into_iter()
+                .find(|k| k.name == key)
+            else {
+                return Err(traffic::KeyError::Invalid(format!(
+                    "Invalid API Key identifier specified: {key} (keys declared in the gateway file join plans there)"
+                )));
+            };
+            if old.usage_plans.contains(&plan) {
+                return Err(traffic::KeyError::Conflict(format!(
+                    "key {key} is already in usage plan {plan}"
+                )));
+            }
+            let mut new = old.clone();
+            new.usage_plans.push(plan);
+            gw.traffic.remove_key(&key);
+            let restore = |gw: &Gateway| {
+                gw.traffic.remove_key(&key);
+                let _ = gw.traffic.add_key(old.clone(), &config);
+            };
+            if let Err(e) = gw.traffic.add_key(new, &config) {
+                restore(&gw);
+                return Err(e);
+            }
+            gw.apply(&config).map_err(|e| {
+                restore(&gw);
+                traffic::KeyError::Invalid(e.to_string())
+            })
+        });
+        task.await.unwrap_or_else(|e| {
+            Err(traffic::KeyError::Io(format!(
+                "the key task did not finish: {e}"
+            )))
+        })
+    }
+
     /// Compiles `config` and swaps it in with one atomic store: build, then commit.
     ///
     /// 1. Stage the plugins: read and compile every new or changed file; no live slot changes.

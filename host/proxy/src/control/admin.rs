@@ -136,6 +136,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
     Endpoint::token("DELETE", "/authorizers/{api}/{stage}"),
     Endpoint::token("GET", "/usageplans/{plan}/usage"),
     Endpoint::token("POST", "/usageplans/{plan}/keys/{key}/usage"),
+    Endpoint::token("POST", "/usageplans/{plan}/keys"),
     Endpoint::token("GET", "/apikeys"),
     Endpoint::token("POST", "/apikeys"),
     Endpoint::token("GET", "/apis"),

@@ -353,22 +353,7 @@ pub(crate) async fn create_deployment(
         config.apis.iter().find(|a| a.name == api).ok_or_else(|| {
             AwsError::not_found(format!("Invalid API identifier specified: {api}"))
         })?;
-    let plugins = gw
-        .plugins
-        .list()
-        .into_iter()
-        .map(|(name, _, digest, _)| (name, digest))
-        .collect();
-    let made = Deployment {
-        id: head.deployment_id.clone(),
-        api: api.to_owned(),
-        created_date: now(),
-        description: request.description.unwrap_or_default(),
-        spec: head.spec.clone(),
-        definition: head.definition.to_string(),
-        plugins,
-    };
-    let stored = store.save_deployment(&made).map_err(AwsError::internal)?;
+    let stored = freeze(gw, &store, head, request.description.unwrap_or_default())?;
     let id = stored.id.clone();
     if let Some(stage) = &request.stage_name {
         let canary = request.canary_settings;
@@ -394,6 +379,32 @@ pub(crate) async fn create_deployment(
     ))
 }
 
+/// Stores `head`'s current definition as a deployment (or finds it stored already), with the
+/// digests of the plugins loaded now.
+fn freeze(
+    gw: &Gateway,
+    store: &Store,
+    head: &Api,
+    description: String,
+) -> Result<Deployment, AwsError> {
+    let plugins = gw
+        .plugins
+        .list()
+        .into_iter()
+        .map(|(name, _, digest, _)| (name, digest))
+        .collect();
+    let made = Deployment {
+        id: head.deployment_id.clone(),
+        api: head.name.clone(),
+        created_date: now(),
+        description,
+        spec: head.spec.clone(),
+        definition: head.definition.to_string(),
+        plugins,
+    };
+    store.save_deployment(&made).map_err(AwsError::internal)
+}
+
 /// Applies `change` to a stage's state, then reloads. A change that does not build is undone
 /// (the old state written back) and answered 400 with the errors; nothing else changes.
 /// `change` gets the id of the API's current definition.
@@ -405,11 +416,9 @@ pub(crate) async fn change_stage(
 ) -> Reply {
     let _serial = gw.stage_lock.lock().await;
     let store = store(gw)?;
-    let (current, stage_known) = {
-        let config = gw.config();
-        let found = find_stage(&config, api, stage)?;
-        (found.0.deployment_id.clone(), found.1.name.clone())
-    };
+    let config = gw.config();
+    let (head, found) = find_stage(&config, api, stage)?;
+    let (current, stage_known) = (head.deployment_id.clone(), found.name.clone());
     let before = store.stage(api, &stage_known).map_err(AwsError::internal)?;
     let mut after = before.clone();
     change(&mut after, &current)?;
@@ -418,14 +427,19 @@ pub(crate) async fn change_stage(
         .iter()
         .chain(after.canary_settings.as_ref().map(|c| &c.deployment_id))
     {
-        if *id != current
-            && store
-                .deployment(api, id)
-                .map_err(AwsError::internal)?
-                .is_none()
+        if store
+            .deployment(api, id)
+            .map_err(AwsError::internal)?
+            .is_some()
         {
+            continue;
+        }
+        // Pinned to the current definition: it must be stored, or the stage would lose it at
+        // the next change of the file.
+        if *id != current {
             return Err(no_deployment(id));
         }
+        freeze(gw, &store, head, String::new())?;
     }
     if after != before {
         store

@@ -4,6 +4,7 @@
 //! |---|---|
 //! | `GET /usageplans/{plan}/usage?startDate=YYYY-MM-DD&endDate=YYYY-MM-DD` | 200, AWS GetUsage JSON `{"usagePlanId","startDate","endDate","items":{"<keyId>":[[used,remaining],..]}}` (dates default to today, UTC) |
 //! | `POST /usageplans/{plan}/keys/{key}/usage` `{"extend":N}` or `{"reset":true}` | 200 `{"usagePlanId","keyId","remaining","used","limit","periodEnd"}`; 404 without such a quota |
+//! | `POST /usageplans/{plan}/keys` `{"keyId","keyType":"API_KEY"}` | 201 `{"id","name","type"}`: adds a runtime key to the plan (AWS CreateUsagePlanKey); 400 for a key declared in the gateway file, 409 when it is in the plan already |
 //! | `GET /apikeys[?includeValues=true]` | 200 `{"items":[{"id","name","enabled","usagePlans","source"[,"value"]}]}` |
 //! | `POST /apikeys` `{"name","value"?,"enabled"?,"usagePlans"?}` | 201 `{"id","name","value","enabled","usagePlans","generation"}`; 409 on a name or value already taken |
 
@@ -25,7 +26,7 @@ const GENERATED_KEY_LEN: usize = 40;
 
 /// `/usageplans/...`: `rest` is what follows `/usageplans/`.
 pub(crate) async fn usage_plans(
-    gw: &Gateway,
+    gw: &Arc<Gateway>,
     method: &Method,
     rest: &str,
     query: &str,
@@ -79,6 +80,36 @@ pub(crate) async fn usage_plans(
                 Ok(None) => not_found(format!("key {key} has no quota in usage plan {plan}")),
                 Err(e) => json_reply(
                     StatusCode::SERVICE_UNAVAILABLE,
+                    json!({"message": e.to_string()}),
+                ),
+            }
+        }
+        (&Method::POST, [_, "keys"]) => {
+            #[derive(Deserialize)]
+            #[serde(rename_all = "camelCase")]
+            struct PlanKey {
+                key_id: String,
+                #[serde(default)]
+                key_type: Option<String>,
+            }
+            let new: PlanKey = match serde_json::from_slice(body) {
+                Ok(k) => k,
+                Err(e) => return bad_request(format!("invalid body: {e}")),
+            };
+            if new.key_type.as_deref().is_some_and(|t| t != "API_KEY") {
+                return bad_request("keyType must be API_KEY".into());
+            }
+            match gw.add_key_to_plan(&new.key_id, plan).await {
+                Ok(_) => json_reply(
+                    StatusCode::CREATED,
+                    json!({"id": new.key_id, "name": new.key_id, "type": "API_KEY"}),
+                ),
+                Err(e @ KeyError::Conflict(_)) => {
+                    json_reply(StatusCode::CONFLICT, json!({"message": e.to_string()}))
+                }
+                Err(e @ KeyError::Invalid(_)) => bad_request(e.to_string()),
+                Err(e @ KeyError::Io(_)) => json_reply(
+                    StatusCode::INTERNAL_SERVER_ERROR,
                     json!({"message": e.to_string()}),
                 ),
             }

@@ -501,11 +501,10 @@ async fn create_stage(gw: &Arc<Gateway>, api: &Api, request: CreateStage) -> Rep
         return Err(AwsError::conflict("Stage already exists"));
     }
     let store = store(gw)?;
-    let known = request.deployment_id == api.deployment_id
-        || store
-            .deployment(&api.name, &request.deployment_id)
-            .map_err(AwsError::internal)?
-            .is_some();
+    let known = store
+        .deployment(&api.name, &request.deployment_id)
+        .map_err(AwsError::internal)?
+        .is_some();
     if !known {
         return Err(admin_deploy::no_deployment(&request.deployment_id));
     }
