@@ -13,6 +13,7 @@ mod cli;
 mod compression;
 mod cors;
 mod deploy;
+mod deploy_cluster;
 mod hostile;
 mod http2;
 mod http3;

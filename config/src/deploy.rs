@@ -345,6 +345,83 @@ impl Store {
     }
 }
 
+impl Store {
+    /// Every file of the store, by path relative to its root (what cluster mode replicates).
+    pub fn files(&self) -> Result<BTreeMap<String, String>, String> {
+        let mut out = BTreeMap::new();
+        let Ok(apis) = std::fs::read_dir(&self.root) else {
+            return Ok(out);
+        };
+        for api in apis.flatten() {
+            let Some(name) = api.file_name().to_str().map(str::to_owned) else {
+                continue;
+            };
+            let mut rels = Vec::new();
+            if api.path().join("api.json").is_file() {
+                rels.push(format!("{name}/api.json"));
+            }
+            for dir in ["deployments", "stages"] {
+                let Ok(entries) = std::fs::read_dir(api.path().join(dir)) else {
+                    continue;
+                };
+                for e in entries.flatten() {
+                    if let Some(file) = e.file_name().to_str().filter(|f| f.ends_with(".json")) {
+                        rels.push(format!("{name}/{dir}/{file}"));
+                    }
+                }
+            }
+            for rel in rels {
+                let path = self.root.join(&rel);
+                let text = std::fs::read_to_string(&path)
+                    .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+                out.insert(rel, text);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Writes one file of the store by relative path (private, atomic); the path must be one
+    /// of the store's ([`valid_file`]).
+    pub fn put_file(&self, rel: &str, text: &str) -> Result<(), String> {
+        if !valid_file(rel) {
+            return Err(format!("{rel:?} is not a path of the deployment store"));
+        }
+        write_private(&self.root.join(rel), text.as_bytes())
+    }
+
+    /// Removes one file of the store by relative path.
+    pub fn remove_file(&self, rel: &str) -> Result<(), String> {
+        if !valid_file(rel) {
+            return Err(format!("{rel:?} is not a path of the deployment store"));
+        }
+        match std::fs::remove_file(self.root.join(rel)) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                Err(format!("cannot remove {rel}: {e}"))
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Whether `rel` names a file of the store: `<api>/api.json`, `<api>/deployments/<x>.json`
+/// or `<api>/stages/<x>.json`, each segment a plain name.
+pub fn valid_file(rel: &str) -> bool {
+    let plain = |s: &str| {
+        !s.is_empty()
+            && s != "."
+            && s != ".."
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_.$".contains(&b))
+    };
+    match rel.split('/').collect::<Vec<_>>().as_slice() {
+        [api, "api.json"] => plain(api),
+        [api, "deployments" | "stages", file] => {
+            plain(api) && file.ends_with(".json") && plain(file)
+        }
+        _ => false,
+    }
+}
+
 fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Option<T>, String> {
     match std::fs::read(path) {
         Ok(bytes) => serde_json::from_slice(&bytes)
@@ -355,8 +432,15 @@ fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Option<T>, S
     }
 }
 
-/// Writes `value` to `path` atomically: a private temporary file beside it, renamed over it.
+/// Writes `value` to `path` as JSON, with [`write_private`].
 fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), String> {
+    let text = serde_json::to_vec_pretty(value).map_err(|e| format!("{}: {e}", path.display()))?;
+    write_private(path, &text)
+}
+
+/// Writes `text` to `path` atomically: a private temporary file (0600, in a 0700 directory)
+/// beside it, renamed over it.
+fn write_private(path: &Path, text: &[u8]) -> Result<(), String> {
     let fail = |what: &str, e: std::io::Error| format!("cannot {what} {}: {e}", path.display());
     let dir = path.parent().unwrap_or(Path::new("."));
     let mut builder = std::fs::DirBuilder::new();
@@ -369,7 +453,6 @@ fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), String> {
     builder
         .create(dir)
         .map_err(|e| fail("create the directory of", e))?;
-    let text = serde_json::to_vec_pretty(value).map_err(|e| format!("{}: {e}", path.display()))?;
     let tmp = path.with_extension(format!("json.tmp{}", std::process::id()));
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create(true).truncate(true);
@@ -379,7 +462,7 @@ fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), String> {
         options.mode(0o600);
     }
     let written = options.open(&tmp).and_then(|mut f| {
-        f.write_all(&text)?;
+        f.write_all(text)?;
         f.sync_all()
     });
     if let Err(e) = written.and_then(|()| std::fs::rename(&tmp, path)) {
@@ -402,6 +485,23 @@ mod tests {
         assert_ne!(a, deployment_id("openapi: 3.0.2\n"));
         assert!(!valid_id("../../etc"));
         assert!(!valid_id("ABCDEF0123"));
+    }
+
+    #[test]
+    fn only_store_paths_are_files() {
+        assert!(valid_file("shop/stages/prod.json"));
+        assert!(valid_file("shop/deployments/0123456789.json"));
+        assert!(valid_file("abc123defg/api.json"));
+        for bad in [
+            "../x/stages/prod.json",
+            "shop/stages/../../etc.json",
+            "shop/other/prod.json",
+            "/abs/stages/x.json",
+            "shop/stages/prod.txt",
+            "shop/api.json/x",
+        ] {
+            assert!(!valid_file(bad), "{bad}");
+        }
     }
 
     #[test]

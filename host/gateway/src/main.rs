@@ -534,6 +534,13 @@ async fn serve(origin: Origin) -> anyhow::Result<()> {
             stopped(stop_rx.clone()),
         ));
     }
+    // Cluster mode: deployments reach every node through the traffic Redis.
+    if let (Some(url), Some(data_dir)) = (&config.traffic.redis, &config.data_dir) {
+        let sync = portico_proxy::control::sync::StoreSync::new(url, data_dir)
+            .map_err(|e| anyhow::anyhow!(e))?;
+        gw.set_store_sync(Arc::clone(&sync));
+        tokio::spawn(portico_proxy::control::sync::run(Arc::clone(&gw), sync));
+    }
     if config.reload.watch && origin.file.is_some() {
         let watcher_origin = origin.clone();
         tokio::spawn(portico_proxy::control::watch::watch(

@@ -7,7 +7,8 @@
 //!   `admin_traffic`: usage plans and API keys, and `admin_deploy`: deployments, stages,
 //!   rollback and canaries; `aws`: the API Gateway REST control plane subset (`/restapis`)
 //!   for the AWS CLI;
-//! - [`watch`]: the file watcher that reloads when a configuration file changes.
+//! - [`watch`]: the file watcher that reloads when a configuration file changes;
+//! - [`sync`]: the deployment store replicated to every node through Redis (cluster mode).
 
 pub mod admin;
 mod admin_deploy;
@@ -15,4 +16,5 @@ mod admin_traffic;
 pub mod audit;
 pub mod auth;
 mod aws;
+pub mod sync;
 pub mod watch;

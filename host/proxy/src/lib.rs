@@ -84,6 +84,8 @@ pub struct Gateway {
     /// Serialises stage changes (write the stage's state, reload, undo if it fails), so that
     /// two admin requests never interleave theirs.
     pub(crate) stage_lock: tokio::sync::Mutex<()>,
+    /// Replicates the deployment store through Redis, in cluster mode.
+    store_sync: std::sync::OnceLock<Arc<control::sync::StoreSync>>,
 }
 
 /// Why a reload did not apply.
@@ -152,7 +154,25 @@ impl Gateway {
             loader,
             reload_lock: Arc::new(tokio::sync::Mutex::new(())),
             stage_lock: tokio::sync::Mutex::new(()),
+            store_sync: std::sync::OnceLock::new(),
         }))
+    }
+
+    /// Turns on the replication of the deployment store (once, at start).
+    pub fn set_store_sync(&self, sync: Arc<control::sync::StoreSync>) {
+        let _ = self.store_sync.set(sync);
+    }
+
+    /// The replication of the deployment store, in cluster mode.
+    pub fn store_sync(&self) -> Option<&Arc<control::sync::StoreSync>> {
+        self.store_sync.get()
+    }
+
+    /// Tells the other nodes that the deployment store changed (cluster mode).
+    pub(crate) async fn store_changed(&self) {
+        if let Some(sync) = self.store_sync.get() {
+            sync.publish().await;
+        }
     }
 
     /// The configuration last applied.

@@ -10,7 +10,7 @@
 //!
 //! | Request        | Answer                                                              |
 //! |----------------|---------------------------------------------------------------------|
-//! | `GET /health`  | 200 `{"status":"ok","generation":N,"traffic":{"status":"ok"}}`; `traffic` is `{"status":"degraded","since":UNIX_SECS,"error":..}` while Redis is unreachable, still with HTTP 200 so a load balancer does not drain a node for a Redis blip. Public: a load balancer probes it without a token |
+//! | `GET /health`  | 200 `{"status":"ok","generation":N,"traffic":{"status":"ok"}}`; `traffic` is `{"status":"degraded","since":UNIX_SECS,"error":..}` while Redis is unreachable, still with HTTP 200 so a load balancer does not drain a node for a Redis blip. In cluster mode, `deployments` is `{"status":"current","version":N}` or `{"status":"stale","since","error"}` (`control::sync`). Public: a load balancer probes it without a token |
 //! | `GET /metrics` | 200, Prometheus text format                                         |
 //! | `POST /reload` | 200 `{"status":"reloaded","generation":N,"warnings":[..]}`, or 400 `{"status":"rejected","errors":[..]}` with the old configuration still serving |
 //! | `GET /plugins` | 200 `{"plugins":[{"name","kind","digest","earlierVersions"}]}` |
@@ -372,10 +372,19 @@ async fn route(gw: &Arc<Gateway>, req: http::request::Parts, body: AdminBody) ->
                     json!({"status": "degraded", "since": since, "error": last_error})
                 }
             };
-            json_reply(
-                StatusCode::OK,
-                json!({"status": "ok", "generation": gw.generation(), "traffic": traffic}),
-            )
+            let mut body =
+                json!({"status": "ok", "generation": gw.generation(), "traffic": traffic});
+            if let Some(sync) = gw.store_sync() {
+                body["deployments"] = match sync.health() {
+                    crate::control::sync::SyncHealth::Current { version } => {
+                        json!({"status": "current", "version": version})
+                    }
+                    crate::control::sync::SyncHealth::Stale { since, error } => {
+                        json!({"status": "stale", "since": since, "error": error})
+                    }
+                };
+            }
+            json_reply(StatusCode::OK, body)
         }
         (&Method::GET, "/metrics") => {
             let mut resp = Response::new(full(Bytes::from(gw.metrics.render())));

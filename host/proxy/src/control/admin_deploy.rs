@@ -373,6 +373,7 @@ pub(crate) async fn create_deployment(
         })
         .await?;
     }
+    gw.store_changed().await;
     Ok((
         StatusCode::CREATED,
         deployment_json(&stored, false, &gw.config()),
@@ -461,6 +462,7 @@ pub(crate) async fn reload_or_undo(
     undo: impl FnOnce() -> Result<(), String>,
 ) -> Result<(), AwsError> {
     let Err(e) = gw.reload().await else {
+        gw.store_changed().await;
         return Ok(());
     };
     let undone = undo();
