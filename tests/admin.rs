@@ -295,3 +295,59 @@ async fn the_cli_authenticates() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("cannot read the admin token"), "{stderr}");
 }
+
+/// `admin.tls`: the admin listener serves HTTPS with its certificate; the CLI talks to it with
+/// `--admin https://...` and `--admin-ca`, and a cleartext request gets no answer.
+#[tokio::test]
+async fn the_admin_listener_can_have_tls() {
+    let dir = Dir::new();
+    let ca = crate::tls::Ca::new("Portico Admin CA");
+    ca.issue_into(&dir, "admin", &["localhost"]);
+    dir.write("admin-ca.pem", &ca.pem());
+    gateway(&dir, "  tls: {certificate: admin.pem, key: admin.key}\n");
+    let gw = Portico::start(&dir);
+    assert!(
+        gw.stdout_text().contains("admin listening on https://"),
+        "{}",
+        gw.stdout_text()
+    );
+    let port = gw.admin.unwrap().port();
+    let cli = |extra: &[&str]| {
+        Command::new(PORTICO)
+            .args(["plugin", "list", "--output", "json"])
+            .args(extra)
+            .env("PORTICO_ADMIN_TOKEN", gw.admin_token())
+            .output()
+            .unwrap()
+    };
+    let url = format!("https://localhost:{port}");
+    let ca_file = dir.path("admin-ca.pem");
+    let out = cli(&["--admin", &url, "--admin-ca", ca_file.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("\"plugins\""));
+    // Without the CA the CLI says what it needs; a cleartext client gets nothing served.
+    let out = cli(&["--admin", &url]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("--admin-ca"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = cli(&["--admin", &format!("127.0.0.1:{port}")]);
+    assert!(!out.status.success());
+    // HTTP/3 on the admin listener is a check error.
+    gateway(
+        &dir,
+        "  tls: {certificate: admin.pem, key: admin.key, http3: true}\n",
+    );
+    let checked = check(&dir);
+    assert!(
+        !checked.ok && checked.text().contains("admin.tls.http3"),
+        "{}",
+        checked.text()
+    );
+}

@@ -18,12 +18,15 @@ pub const NO_TOKEN_SOURCE: &str = "the admin API needs a token and `data_dir: of
 pub const TOKEN_FILE_NAME: &str = "admin-token";
 
 /// The admin listener, validated.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct Admin {
     /// Where it listens (loopback by default in the shipped configurations).
     pub address: SocketAddr,
     /// Where its bearer token comes from.
     pub token: AdminToken,
+    /// TLS on the admin listener (`admin.tls`), for an admin API bound beyond loopback. Its
+    /// certificate is read at start.
+    pub tls: Option<crate::transport::ListenerTls>,
 }
 
 /// Where the admin bearer token comes from. Never the token itself, so a `Config` can be
@@ -49,25 +52,25 @@ impl Admin {
         Ok(Self {
             address,
             token: AdminToken::Generated(dir.join(TOKEN_FILE_NAME)),
+            tls: None,
         })
     }
 }
 
-/// Validates `admin:`. `resolve` names a file relative to the gateway file.
+/// Validates `admin:`. `resolve` names a file relative to the gateway file; `tls` reads the
+/// `tls:` block (certificate and key files).
 pub(crate) fn admin(
     report: &mut Report,
     file: &str,
     raw: &RawAdmin,
     data_dir: Option<&Path>,
     resolve: impl Fn(&str) -> PathBuf,
+    tls: impl FnOnce(&mut Report) -> Option<crate::transport::ListenerTls>,
 ) -> Option<Admin> {
-    if raw.tls.is_some() {
-        report.error(
-            file,
-            "admin.tls",
-            "the admin listener serves loopback operators in cleartext; put TLS on data-plane listeners",
-        );
-    }
+    let tls = match &raw.tls {
+        Some(_) => Some(tls(report)?),
+        None => None,
+    };
     let address = raw
         .address
         .parse()
@@ -98,9 +101,14 @@ pub(crate) fn admin(
         }
         (None, None) => {
             return Admin::with_generated_token(address, data_dir)
+                .map(|a| Admin { tls, ..a })
                 .map_err(|e| report.error(file, "admin", e))
                 .ok();
         }
     };
-    Some(Admin { address, token })
+    Some(Admin {
+        address,
+        token,
+        tls,
+    })
 }

@@ -273,7 +273,7 @@ pub struct RawListener {
 pub struct RawAdmin {
     /// `IP:PORT`; port 0 picks a free port.
     pub address: String,
-    /// Refused: the admin listener is cleartext on loopback.
+    /// TLS on the admin listener: certificate, key and policy as a listener's (no HTTP/3).
     #[serde(default)]
     pub tls: Option<RawListenerTls>,
     /// A file holding the bearer token (relative to the gateway file).

@@ -215,10 +215,14 @@ fn load_inner(source: &dyn Source, file: &str, report: &mut Report) -> Option<Co
         Some(dir) => Some(resolve(dir)),
         None => usage::default_data_dir(),
     };
-    let admin = raw
-        .admin
-        .as_ref()
-        .and_then(|a| admin::admin(report, file, a, data_dir.as_deref(), resolve));
+    let admin = raw.admin.as_ref().and_then(|a| {
+        let tls = |report: &mut Report| {
+            a.tls
+                .as_ref()
+                .and_then(|t| transport::admin_tls(report, file, source, t, &mut files))
+        };
+        admin::admin(report, file, a, data_dir.as_deref(), resolve, tls)
+    });
 
     let mut limits = Limits::default();
     let l = &raw.limits;

@@ -256,6 +256,32 @@ pub(crate) fn listeners(
     out
 }
 
+/// Reads `admin.tls`: a certificate, a key and a policy, like a listener's; HTTP/3 is
+/// refused. Its files join `files`.
+pub(crate) fn admin_tls(
+    report: &mut Report,
+    file: &str,
+    source: &dyn Source,
+    raw: &RawListenerTls,
+    files: &mut Vec<PathBuf>,
+) -> Option<ListenerTls> {
+    if raw.http3 {
+        report.error(
+            file,
+            "admin.tls.http3",
+            "the admin listener serves HTTP/1.1 and HTTP/2 only",
+        );
+        return None;
+    }
+    let mut read = Reader {
+        report,
+        file,
+        source,
+        files,
+    };
+    listener_tls(&mut read, "admin.tls", raw)
+}
+
 fn listener_tls(read: &mut Reader<'_>, path: &str, raw: &RawListenerTls) -> Option<ListenerTls> {
     let security_policy = read.policy(path, raw.security_policy.as_deref());
     let certificate = read.certified_key(path, &raw.certificate, &raw.key, None)?;

@@ -49,6 +49,7 @@ impl InProcess {
             config.admin = Some(portico_config::admin::Admin {
                 address: "127.0.0.1:0".parse().unwrap(),
                 token: token_source.clone(),
+                tls: None,
             });
         };
         with_token(&mut config);
@@ -83,6 +84,7 @@ impl InProcess {
         tokio::spawn(portico_proxy::control::admin::serve(
             Arc::clone(&gw),
             admin,
+            None,
             stopped(stop.subscribe()),
         ));
         Self {

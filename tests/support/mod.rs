@@ -165,7 +165,10 @@ impl Portico {
                 addr = Some(a.parse().expect("listen addr"));
             } else if let Some(a) = line.strip_prefix("listening on https://") {
                 tls_addr = tls_addr.or(Some(a.parse().expect("listen addr")));
-            } else if let Some(a) = line.strip_prefix("admin listening on http://") {
+            } else if let Some(a) = line
+                .strip_prefix("admin listening on http://")
+                .or_else(|| line.strip_prefix("admin listening on https://"))
+            {
                 admin = Some(a.parse().expect("admin addr"));
                 // The admin line follows the data listeners.
                 break;
@@ -249,6 +252,10 @@ impl Portico {
 
     pub fn stderr_text(&self) -> String {
         self.stderr.lock().unwrap().join("\n")
+    }
+
+    pub fn stdout_text(&self) -> String {
+        self.stdout.lock().unwrap().join("\n")
     }
 
     /// Waits for the process to exit, up to `limit`.

@@ -37,9 +37,14 @@ pub enum Output {
 /// Which gateway to talk to, and with which token.
 #[derive(clap::Args, Debug, Clone)]
 pub struct Target {
-    /// The gateway's admin address.
+    /// The gateway's admin address, `IP:PORT`, or `https://HOST:PORT` for an admin listener
+    /// with `admin.tls` (then pass `--admin-ca`).
     #[arg(long, default_value = "127.0.0.1:9080", global = true)]
-    admin: SocketAddr,
+    admin: String,
+    /// A PEM file of the CA certificates that an `https://` admin listener's certificate
+    /// chains to.
+    #[arg(long, global = true)]
+    admin_ca: Option<PathBuf>,
     /// A file holding the admin token (default: `PORTICO_ADMIN_TOKEN`, else the token
     /// generated in the default data directory).
     #[arg(long, global = true)]
@@ -50,6 +55,55 @@ pub struct Target {
 }
 
 impl Target {
+    /// `http://IP:PORT` or the `https://` URL given, without a trailing slash.
+    fn base_url(&self) -> Result<String, String> {
+        let a = self.admin.trim_end_matches('/');
+        if a.starts_with("https://") || a.starts_with("http://") {
+            return Ok(a.to_owned());
+        }
+        a.parse::<SocketAddr>()
+            .map(|addr| format!("http://{addr}"))
+            .map_err(|_| format!("--admin {a:?}: IP:PORT or https://HOST:PORT"))
+    }
+
+    /// A connector for `http://`, and for `https://` trusting `--admin-ca`.
+    fn connector(
+        &self,
+    ) -> Result<
+        hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>,
+        String,
+    > {
+        use rustls::pki_types::CertificateDer;
+        use rustls::pki_types::pem::PemObject as _;
+        let mut roots = rustls::RootCertStore::empty();
+        if let Some(ca) = &self.admin_ca {
+            let certs = CertificateDer::pem_file_iter(ca)
+                .map_err(|e| format!("--admin-ca {}: {e}", ca.display()))?;
+            for cert in certs {
+                let cert = cert.map_err(|e| format!("--admin-ca {}: {e}", ca.display()))?;
+                roots
+                    .add(cert)
+                    .map_err(|e| format!("--admin-ca {}: {e}", ca.display()))?;
+            }
+        } else if self.admin.starts_with("https://") {
+            return Err(
+                "an https:// admin address needs --admin-ca (the CA of its certificate)".into(),
+            );
+        }
+        let config = rustls::ClientConfig::builder_with_provider(
+            portico_config::transport::crypto_provider(),
+        )
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+        Ok(hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config(config)
+            .https_or_http()
+            .enable_http1()
+            .build())
+    }
+
     /// The token, or why there is none.
     fn token(&self) -> Result<String, String> {
         if self.token_file.is_none()
@@ -221,17 +275,18 @@ fn exchange(
     path: &str,
     body: Bytes,
 ) -> Result<(hyper::StatusCode, Bytes), String> {
-    let admin = target.admin;
+    let admin = target.base_url()?;
     let token = target.token()?;
+    let connector = target.connector()?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| e.to_string())?;
     let result = runtime.block_on(async {
-        let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
+        let client = Client::builder(TokioExecutor::new()).build::<_, Full<Bytes>>(connector);
         let req = hyper::Request::builder()
             .method(method)
-            .uri(format!("http://{admin}{path}"))
+            .uri(format!("{admin}{path}"))
             .header(hyper::header::AUTHORIZATION, format!("Bearer {token}"))
             .body(Full::new(body))?;
         let resp = client.request(req).await?;

@@ -517,8 +517,16 @@ async fn serve(origin: Origin) -> anyhow::Result<()> {
             if let portico_config::admin::AdminToken::Generated(path) = &admin.token {
                 eprintln!("admin token in {}", path.display());
             }
-            println!("admin listening on http://{}", l.local_addr()?);
-            Some(l)
+            let tls = match &admin.tls {
+                Some(t) => Some(
+                    portico_proxy::listener::tls::admin_config(t)
+                        .map_err(|e| anyhow::anyhow!("admin.tls: {e}"))?,
+                ),
+                None => None,
+            };
+            let scheme = if tls.is_some() { "https" } else { "http" };
+            println!("admin listening on {scheme}://{}", l.local_addr()?);
+            Some((l, tls))
         }
         None => None,
     };
@@ -527,10 +535,11 @@ async fn serve(origin: Origin) -> anyhow::Result<()> {
     let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|s| *s).await;
     };
-    if let Some(l) = admin_listener {
+    if let Some((l, tls)) = admin_listener {
         tokio::spawn(portico_proxy::control::admin::serve(
             Arc::clone(&gw),
             l,
+            tls,
             stopped(stop_rx.clone()),
         ));
     }

@@ -42,8 +42,18 @@ use crate::control::auth::Refusal;
 use crate::pipeline::body::{Body, full};
 use crate::{Gateway, ReloadError};
 
-/// Serves the admin API until `shutdown` resolves.
-pub async fn serve(gw: Arc<Gateway>, listener: TcpListener, shutdown: impl Future<Output = ()>) {
+/// Longest TLS handshake on the admin listener.
+const ADMIN_HANDSHAKE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Serves the admin API until `shutdown` resolves; over TLS when `tls` is given
+/// (`admin.tls`, see [`crate::listener::tls::admin_config`]).
+pub async fn serve(
+    gw: Arc<Gateway>,
+    listener: TcpListener,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    shutdown: impl Future<Output = ()>,
+) {
+    let acceptor = tls.map(tokio_rustls::TlsAcceptor::from);
     tokio::pin!(shutdown);
     loop {
         let (stream, peer) = tokio::select! {
@@ -57,14 +67,31 @@ pub async fn serve(gw: Arc<Gateway>, listener: TcpListener, shutdown: impl Futur
             () = &mut shutdown => return,
         };
         let gw = Arc::clone(&gw);
+        let acceptor = acceptor.clone();
         tokio::spawn(async move {
             let service = service_fn(move |req| {
                 let gw = Arc::clone(&gw);
                 async move { Ok::<_, Infallible>(guarded(&gw, peer, req).await) }
             });
-            let _ = auto::Builder::new(TokioExecutor::new())
-                .serve_connection(TokioIo::new(stream), service)
-                .await;
+            let builder = auto::Builder::new(TokioExecutor::new());
+            match acceptor {
+                None => {
+                    let _ = builder
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                }
+                Some(acceptor) => {
+                    let handshake =
+                        tokio::time::timeout(ADMIN_HANDSHAKE_TIMEOUT, acceptor.accept(stream));
+                    match handshake.await {
+                        Ok(Ok(tls)) => {
+                            let _ = builder.serve_connection(TokioIo::new(tls), service).await;
+                        }
+                        Ok(Err(e)) => tracing::debug!(%peer, "admin TLS handshake failed: {e}"),
+                        Err(_) => tracing::debug!(%peer, "admin TLS handshake timed out"),
+                    }
+                }
+            }
         });
     }
 }

@@ -122,6 +122,14 @@ impl TlsTable {
     }
 }
 
+/// The TLS configuration of the admin listener (`admin.tls`): its certificate and policy,
+/// no client certificates, ALPN `h2` and `http/1.1`.
+pub fn admin_config(
+    tls: &portico_config::transport::ListenerTls,
+) -> Result<Arc<ServerConfig>, String> {
+    server_config(&tls.certificate, tls.security_policy, None)
+}
+
 fn server_config(
     certificate: &Arc<CertifiedKey>,
     policy: SecurityPolicy,
