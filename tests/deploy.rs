@@ -375,3 +375,30 @@ async fn canary_split_promote_and_no_failed_request() {
         "{failed} of {sent} requests failed while stages changed"
     );
 }
+
+/// An HTTP API's `$default` stage answers at the base URL; other stages keep their prefix.
+/// It follows the file (auto-deploy) until it is deployed to, like any stage.
+#[tokio::test]
+async fn the_default_stage_serves_the_base_url() {
+    let dir = Dir::new();
+    dir.write("api.yaml", &api("1"));
+    dir.write(
+        "gateway.yaml",
+        "listeners:\n  - address: 127.0.0.1:0\nadmin:\n  address: 127.0.0.1:0\nreload: {watch: false}\napis:\n  - name: shop\n    spec: api.yaml\n    stages:\n      $default: {variables: {color: plain}}\n      beta: {variables: {color: blue}}\n",
+    );
+    let gw = Portico::start(&dir);
+    let base = get(&gw.url("/v")).await;
+    assert_eq!(base.status, 200, "{}", base.text());
+    assert_eq!(base.json()["color"], "plain");
+    assert_eq!(served(&gw, "beta").await["color"], "blue");
+    let reply = get(&gw.url("/v")).await;
+    let line = gw.access_log_for(reply.request_id()).await;
+    assert_eq!(line["stage"], "$default", "{line}");
+    // Pinned: a new definition reaches beta (auto-deploy) but not $default.
+    cli(&gw, &["deploy", "shop", "--stage", "$default"]).unwrap();
+    dir.write("api.yaml", &api("2"));
+    assert_eq!(admin(&gw, "POST", "/reload", Value::Null).await.status, 200);
+    assert_eq!(get(&gw.url("/v")).await.json()["v"], "1");
+    assert_eq!(served(&gw, "beta").await["v"], "2");
+    assert_eq!(get(&gw.url("/nope/v")).await.status, 403);
+}

@@ -388,11 +388,11 @@ fn load_inner(source: &dyn Source, file: &str, report: &mut Report) -> Option<Co
             .iter()
             .map(|(name, st)| {
                 let spath = format!("{apath}.stages.{name}");
-                if !name_ok(name) {
+                if !name_ok(name) && name != "$default" {
                     report.error(
                         file,
                         &spath,
-                        "a stage name may only hold letters, digits, - and _",
+                        "a stage name may only hold letters, digits, - and _ (or be $default, served at the base URL)",
                     );
                 }
                 check_variables(report, file, &format!("{spath}.variables"), &st.variables);

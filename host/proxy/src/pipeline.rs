@@ -69,6 +69,9 @@ use crate::snapshot::{ApiRt, RouteRt, Snapshot};
 use crate::telemetry::RouteMetrics;
 use crate::telemetry::access_log::Record;
 
+/// The stage an HTTP API serves at its base URL, without a stage segment.
+pub const DEFAULT_STAGE: &str = "$default";
+
 /// Facts about the connection a request arrived on.
 #[derive(Debug, Clone)]
 pub struct ConnInfo {
@@ -183,9 +186,17 @@ async fn serve(
                     Some(i) => (&after_slash[..i], &after_slash[i..]),
                     None => (after_slash, ""),
                 };
-                let Some(stage) = api.stage(stage_name) else {
-                    api_for_errors = Some(api);
-                    break 'pipeline Err(GatewayError::MissingAuthenticationToken);
+                // An HTTP API's `$default` stage answers at the base URL: a first segment that
+                // names no stage is part of its path.
+                let (stage, rest) = match api.stage(stage_name) {
+                    Some(stage) => (stage, rest),
+                    None => match api.stage(DEFAULT_STAGE) {
+                        Some(stage) => (stage, path),
+                        None => {
+                            api_for_errors = Some(api);
+                            break 'pipeline Err(GatewayError::MissingAuthenticationToken);
+                        }
+                    },
                 };
                 (api, stage, rest)
             }
