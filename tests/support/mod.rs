@@ -254,10 +254,6 @@ impl Portico {
         self.stderr.lock().unwrap().join("\n")
     }
 
-    pub fn stdout_text(&self) -> String {
-        self.stdout.lock().unwrap().join("\n")
-    }
-
     /// Waits for the process to exit, up to `limit`.
     pub fn wait_exit(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
         let deadline = Instant::now() + limit;
