@@ -157,6 +157,10 @@ async fn usage_per_key_per_day_in_the_aws_shape() {
             "items": {
                 "k1": [[3, 97], [0, 97], [2, 95]],
                 "k2": [[1, null], [0, null], [0, null]],
+            },
+            "values": {
+                "k1": [[3, 97], [0, 97], [2, 95]],
+                "k2": [[1, null], [0, null], [0, null]],
             }
         })
     );
