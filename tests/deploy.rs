@@ -100,7 +100,10 @@ async fn deploy_pin_diff_and_roll_back() {
 
     // A new definition: beta follows the file, prod stays on its deployment.
     dir.write("api.yaml", &api("2"));
-    assert_eq!(admin(&gw, "POST", "/reload", Value::Null).await.status, 200);
+    assert_eq!(cli(&gw, &["reload"]).unwrap()["status"], "reloaded");
+    let apis = cli(&gw, &["apis"]).unwrap();
+    assert_eq!(apis["items"][0]["name"], "shop", "{apis}");
+    assert_eq!(cli(&gw, &["health"]).unwrap()["status"], "ok");
     assert_eq!(served(&gw, "prod").await["v"], "1");
     let beta = served(&gw, "beta").await;
     assert_eq!(beta["v"], "2");

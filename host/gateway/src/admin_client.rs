@@ -1,6 +1,7 @@
 //! `portico plugin ...`, `portico cache ...`, `portico authorizers ...`, `portico keys ...`,
-//! `portico usage ...`, `portico deploy`, `portico deployments ...` and `portico stage ...`:
-//! thin clients of the admin API.
+//! `portico usage ...`, `portico deploy`, `portico deployments ...`, `portico stage ...`,
+//! `portico reload`, `portico health`, `portico metrics` and `portico apis`: thin clients of
+//! the admin API.
 //!
 //! `--output json` prints the admin API's JSON answer as it is; `--output text` (the default)
 //! prints deployments and stages for people, and the other answers as JSON.
@@ -295,6 +296,16 @@ fn exchange(
         anyhow::Ok((status, body))
     });
     result.map_err(|e| format!("cannot reach the admin API at {admin}: {e:#}"))
+}
+
+/// A bodiless admin request whose answer is printed as it comes (`portico reload`, `health`,
+/// `metrics`, `apis`).
+pub fn get_or_post(admin: &Target, method: &str, path: &str) -> ExitCode {
+    let answer = send(admin, method, path, Bytes::new());
+    finish(admin, answer, |v| match v {
+        Value::String(text) => text.clone(),
+        other => serde_json::to_string_pretty(other).unwrap_or_default(),
+    })
 }
 
 /// What `portico deploy` asks for.

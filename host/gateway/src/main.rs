@@ -121,6 +121,26 @@ enum Command {
         #[arg(long, requires = "canary_percent")]
         canary_use_stage_cache: bool,
     },
+    /// Reload a running gateway's configuration (`POST /reload`).
+    Reload {
+        #[command(flatten)]
+        admin: admin_client::Target,
+    },
+    /// A running gateway's health: generation, traffic cluster, deployments (`GET /health`).
+    Health {
+        #[command(flatten)]
+        admin: admin_client::Target,
+    },
+    /// A running gateway's metrics, Prometheus text (`GET /metrics`).
+    Metrics {
+        #[command(flatten)]
+        admin: admin_client::Target,
+    },
+    /// A running gateway's APIs, with their stages and what each serves (`GET /apis`).
+    Apis {
+        #[command(flatten)]
+        admin: admin_client::Target,
+    },
     /// List, show or diff an API's deployments on a running gateway.
     Deployments {
         #[command(flatten)]
@@ -350,6 +370,10 @@ fn main() -> ExitCode {
             },
         ),
         Command::Deployments { admin, action } => admin_client::deployments(&admin, action),
+        Command::Reload { admin } => admin_client::get_or_post(&admin, "POST", "/reload"),
+        Command::Health { admin } => admin_client::get_or_post(&admin, "GET", "/health"),
+        Command::Metrics { admin } => admin_client::get_or_post(&admin, "GET", "/metrics"),
+        Command::Apis { admin } => admin_client::get_or_post(&admin, "GET", "/apis"),
         Command::Stage { admin, action } => admin_client::stage(&admin, action),
         Command::Serve {
             config,

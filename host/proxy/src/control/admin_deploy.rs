@@ -497,7 +497,7 @@ fn repoint(state: &mut StageState, to: Option<String>) -> Result<(), AwsError> {
 fn rollback(state: &mut StageState, to: Option<String>, current: &str) -> Result<(), AwsError> {
     if let Some(id) = to {
         // Rolling back to the current definition means following it again.
-        let to = (id != current).then_some(id);
+        let to = (id != current && id != "current").then_some(id);
         return repoint(state, to);
     }
     let Some(previous) = state.history.last().cloned() else {
