@@ -104,14 +104,7 @@ pub(crate) async fn usage_plans(
                     StatusCode::CREATED,
                     json!({"id": new.key_id, "name": new.key_id, "type": "API_KEY"}),
                 ),
-                Err(e @ KeyError::Conflict(_)) => {
-                    json_reply(StatusCode::CONFLICT, json!({"message": e.to_string()}))
-                }
-                Err(e @ KeyError::Invalid(_)) => bad_request(e.to_string()),
-                Err(e @ KeyError::Io(_)) => json_reply(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    json!({"message": e.to_string()}),
-                ),
+                Err(e) => key_error(&e),
             }
         }
         _ => not_found("Not Found".into()),
@@ -205,14 +198,7 @@ pub(crate) async fn api_keys(
                         "generation": generation,
                     }),
                 ),
-                Err(e @ KeyError::Conflict(_)) => {
-                    json_reply(StatusCode::CONFLICT, json!({"message": e.to_string()}))
-                }
-                Err(e @ KeyError::Invalid(_)) => bad_request(e.to_string()),
-                Err(e @ KeyError::Io(_)) => json_reply(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    json!({"message": e.to_string()}),
-                ),
+                Err(e) => key_error(&e),
             }
         }
         _ => json_reply(
@@ -220,6 +206,17 @@ pub(crate) async fn api_keys(
             json!({"message": "Method Not Allowed"}),
         ),
     }
+}
+
+/// A refused key change: 409 for a name or value taken, 400 for an invalid one, 500 when it
+/// could not be kept.
+fn key_error(e: &KeyError) -> http::Response<Body> {
+    let status = match e {
+        KeyError::Conflict(_) => StatusCode::CONFLICT,
+        KeyError::Invalid(_) => StatusCode::BAD_REQUEST,
+        KeyError::Io(_) => StatusCode::INTERNAL_SERVER_ERROR,
+    };
+    json_reply(status, json!({"message": e.to_string()}))
 }
 
 /// 40 random alphanumeric characters (from two v4 UUIDs' random bits).
@@ -237,7 +234,7 @@ fn generate_value() -> String {
     out
 }
 
-fn query_value(query: &str, name: &str) -> Option<String> {
+pub(crate) fn query_value(query: &str, name: &str) -> Option<String> {
     form_urlencoded::parse(query.as_bytes())
         .filter(|(k, _)| k == name)
         .last()

@@ -35,6 +35,7 @@ use crate::control::admin::json_reply;
 use crate::control::admin_deploy::{
     self, AwsError, CreateDeployment, DeploymentCanary, PatchRequest, Reply, find_stage, store,
 };
+use crate::control::admin_traffic::query_value;
 use crate::pipeline::body::{Body, full};
 
 /// `/restapis...`: `rest` is what follows `/restapis`.
@@ -606,11 +607,4 @@ fn new_id() -> String {
         .iter()
         .map(|b| ALPHABET[usize::from(*b) % ALPHABET.len()] as char)
         .collect()
-}
-
-fn query_value(query: &str, name: &str) -> Option<String> {
-    form_urlencoded::parse(query.as_bytes())
-        .filter(|(k, _)| k == name)
-        .last()
-        .map(|(_, v)| v.into_owned())
 }

@@ -21,7 +21,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use portico_config::deploy::{self, Store};
 use redis::AsyncCommands as _;
@@ -82,7 +82,7 @@ impl StoreSync {
             conn,
             store: Store::new(data_dir),
             health: Mutex::new(SyncHealth::Stale {
-                since: now(),
+                since: crate::control::admin_deploy::now(),
                 error: "not synchronised yet".into(),
             }),
             seen: Mutex::new(None),
@@ -122,7 +122,7 @@ impl StoreSync {
 
     fn stale(&self, error: impl std::fmt::Display) {
         self.set_health(SyncHealth::Stale {
-            since: now(),
+            since: crate::control::admin_deploy::now(),
             error: error.to_string(),
         });
     }
@@ -254,10 +254,4 @@ fn token() -> String {
     let mut bytes = [0u8; 8];
     let _ = getrandom::fill(&mut bytes);
     portico_auth::sigv4::canonical::hex(&bytes)
-}
-
-fn now() -> u64 {
-    SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
 }
