@@ -669,16 +669,15 @@ impl Built<'_> {
     /// its settings against the routes of the deployment it serves.
     fn stage(&mut self, stage: &mut Stage, spath: &str) {
         let api = &self.raw_api.name;
+        let label = file_label(self.store, api, &stage.name);
         let state = match self.store.map(|s| s.stage(api, &stage.name)) {
             Some(Ok(state)) => state,
             Some(Err(e)) => {
-                self.report
-                    .error(&file_label(self.store, api, &stage.name), "", e);
+                self.report.error(&label, "", e);
                 deploy::StageState::default()
             }
             None => deploy::StageState::default(),
         };
-        let label = file_label(self.store, api, &stage.name);
         check_variables(self.report, &label, "variables", &state.variables);
         stage.variables.extend(state.variables.clone());
         let served = match &state.deployment_id {

@@ -222,11 +222,7 @@ impl Snapshot {
             errors: Vec::new(),
         };
         // Stored deployments first: the stages of the APIs below serve them by index.
-        let deployments: Vec<ApiRt> = config
-            .deployments
-            .iter()
-            .map(|d| b.api(d, Vec::new()))
-            .collect();
+        let deployments: Vec<ApiRt> = config.deployments.iter().map(|d| b.api(d)).collect();
         let mut apis = Vec::with_capacity(config.apis.len());
         let mut by_host = HashMap::new();
         let mut default_api = None;
@@ -506,12 +502,10 @@ impl Build<'_, '_> {
         (router, routes)
     }
 
-    /// An API build (the current definition or a stored deployment) with `stages`.
-    fn api(&mut self, api: &portico_config::Api, stages: Vec<StageRt>) -> ApiRt {
+    /// A stored deployment's build: routes, no stages.
+    fn api(&mut self, api: &portico_config::Api) -> ApiRt {
         let (router, routes) = self.routes(api);
-        let mut built = self.api_with(api, router, routes);
-        built.stages = stages;
-        built
+        self.api_with(api, router, routes)
     }
 
     /// An API build around its compiled routes, with no stages yet.

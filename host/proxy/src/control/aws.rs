@@ -186,11 +186,10 @@ fn list(gw: &Gateway) -> (StatusCode, Value) {
     (StatusCode::OK, json!({ "item": items }))
 }
 
-/// A resource's id: the first 10 hex digits of its path's SHA-256 (stable across reloads).
+/// A resource's id: the first 10 hex digits of its path's SHA-256 (stable across reloads), as
+/// a deployment's id is of its definition.
 fn resource_id(path: &str) -> String {
-    let mut id = portico_auth::sigv4::canonical::sha256_hex(path.as_bytes());
-    id.truncate(10);
-    id
+    deploy::deployment_id(path)
 }
 
 /// `GetResources`: every resource path, its ancestors included, with its methods.
@@ -261,7 +260,7 @@ async fn create(gw: &Arc<Gateway>, body: &[u8]) -> Reply {
         spec: "openapi.json".into(),
         definition,
     };
-    save_api(gw, managed, Vec::new(), None).await
+    save_api(gw, managed, Vec::new(), false).await
 }
 
 /// `ImportRestApi` (`existing` is `None`) and `PutRestApi`: the body is an OpenAPI document.
@@ -325,23 +324,7 @@ async fn import(gw: &Arc<Gateway>, existing: Option<&Api>, body: &[u8], query: &
         spec,
         definition,
     };
-    let before = existing.map(|a| ManagedApi {
-        id: a.name.clone(),
-        name: a
-            .managed
-            .as_ref()
-            .map(|m| m.name.clone())
-            .unwrap_or_default(),
-        description: a
-            .managed
-            .as_ref()
-            .map(|m| m.description.clone())
-            .unwrap_or_default(),
-        created_date: a.managed.as_ref().map_or(0, |m| m.created_date),
-        spec: a.spec.clone(),
-        definition: a.definition.to_string(),
-    });
-    save_api(gw, managed, warnings, before).await
+    save_api(gw, managed, warnings, existing.is_some()).await
 }
 
 /// PutRestApi's `merge`: the new document's paths replace the old ones of the same name, its
@@ -373,20 +356,26 @@ fn merge(old_spec: &str, old: &str, new_spec: &str, new: &str) -> Result<String,
     serde_json::to_string_pretty(&merged).map_err(|e| AwsError::internal(e.to_string()))
 }
 
-/// Stores a managed API and reloads; when it does not build, the store is put back.
+/// Stores a managed API (`replacing` the stored one, or new) and reloads; when it does not
+/// build, the store is put back as it was.
 async fn save_api(
     gw: &Arc<Gateway>,
     api: ManagedApi,
     warnings: Vec<String>,
-    before: Option<ManagedApi>,
+    replacing: bool,
 ) -> Reply {
     let store = store(gw)?;
     let _serial = gw.stage_lock.lock().await;
-    if before.is_none() && gw.config().apis.iter().any(|a| a.name == api.id) {
+    if !replacing && gw.config().apis.iter().any(|a| a.name == api.id) {
         return Err(AwsError::conflict(format!("API {} already exists", api.id)));
     }
+    let before = if replacing {
+        store.managed_api(&api.id).map_err(AwsError::internal)?
+    } else {
+        None
+    };
     store.save_managed(&api).map_err(AwsError::internal)?;
-    let status = if before.is_some() {
+    let status = if replacing {
         StatusCode::OK
     } else {
         StatusCode::CREATED
