@@ -372,8 +372,10 @@ pub(crate) async fn create_deployment(
             Ok(())
         })
         .await?;
+    } else {
+        // A stage change publishes the store when it applies; a bare deployment does here.
+        gw.store_changed().await;
     }
-    gw.store_changed().await;
     Ok((
         StatusCode::CREATED,
         deployment_json(&stored, false, &gw.config()),

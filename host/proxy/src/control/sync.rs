@@ -10,7 +10,8 @@
 //! - Every node polls [`VERSION`] every [`POLL`]. When it changed, the node reads the hash,
 //!   writes the files that differ, removes the ones that are gone, and reloads (build, then
 //!   swap). A reload that fails puts the files back as they were: the node keeps serving its
-//!   last good snapshot. So a deploy reaches every node within [`POLL`] plus one reload.
+//!   last good snapshot, and does not try that version again. So a deploy reaches every node
+//!   within [`POLL`] plus one reload.
 //! - While Redis cannot be reached (or what it holds does not build), `/health` reports the
 //!   node's deployments as `stale` with the time and the error; traffic is served as before.
 //!   A node that starts while Redis is down serves from its own data directory.
@@ -64,6 +65,9 @@ pub struct StoreSync {
     health: Mutex<SyncHealth>,
     /// The version this node's files match.
     seen: Mutex<Option<String>>,
+    /// The version that did not apply here, and why: not tried again until Redis holds
+    /// another one (each try rewrites the files and reloads).
+    refused: Mutex<Option<(String, String)>>,
     /// A publish failed: this node's store is newer than Redis's.
     dirty: std::sync::atomic::AtomicBool,
 }
@@ -86,6 +90,7 @@ impl StoreSync {
                 error: "not synchronised yet".into(),
             }),
             seen: Mutex::new(None),
+            refused: Mutex::new(None),
             dirty: std::sync::atomic::AtomicBool::new(false),
         }))
     }
@@ -184,6 +189,11 @@ impl StoreSync {
         if seen.as_ref() == Some(&version) {
             return self.set_health(SyncHealth::Current { version });
         }
+        if let Some((refused, error)) = &*self.refused.lock().unwrap_or_else(|p| p.into_inner())
+            && *refused == version
+        {
+            return self.stale(error);
+        }
         let remote: BTreeMap<String, String> =
             match tokio::time::timeout(TIMEOUT, conn.hgetall(FILES)).await {
                 Ok(Ok(f)) => f,
@@ -195,7 +205,12 @@ impl StoreSync {
                 *self.seen.lock().unwrap_or_else(|p| p.into_inner()) = Some(version.clone());
                 self.set_health(SyncHealth::Current { version });
             }
-            Err(e) => self.stale(format!("version {version} not applied: {e}")),
+            Err(e) => {
+                let error = format!("version {version} not applied: {e}");
+                *self.refused.lock().unwrap_or_else(|p| p.into_inner()) =
+                    Some((version, error.clone()));
+                self.stale(error);
+            }
         }
     }
 
