@@ -89,6 +89,27 @@ fn aws(gw: &Portico, args: &[&str]) -> Value {
     aws_with(gw, &gw.admin_token(), args).unwrap_or_else(|e| panic!("aws {args:?}: {e}"))
 }
 
+/// `get-export` of stage prod as OpenAPI 3 JSON into `out`; its text.
+fn get_export(gw: &Portico, id: &str, out: &std::path::Path) -> String {
+    let out_arg = out.to_str().unwrap();
+    aws(
+        gw,
+        &[
+            "get-export",
+            "--rest-api-id",
+            id,
+            "--stage-name",
+            "prod",
+            "--export-type",
+            "oas30",
+            "--accepts",
+            "application/json",
+            out_arg,
+        ],
+    );
+    std::fs::read_to_string(out).unwrap()
+}
+
 /// `GET /{stage}/v` on the API's execute-api host.
 async fn call(gw: &Portico, id: &str, stage: &str) -> Value {
     let host = format!("{id}.execute-api.localhost");
@@ -389,22 +410,7 @@ async fn the_aws_cli_drives_portico() {
         ],
     );
     let out1 = dir.path("export1.json");
-    aws(
-        &gw,
-        &[
-            "get-export",
-            "--rest-api-id",
-            &id,
-            "--stage-name",
-            "prod",
-            "--export-type",
-            "oas30",
-            "--accepts",
-            "application/json",
-            out1.to_str().unwrap(),
-        ],
-    );
-    let first = std::fs::read_to_string(&out1).unwrap();
+    let first = get_export(&gw, &id, &out1);
     let doc: Value = serde_json::from_str(&first).unwrap();
     assert!(
         doc["paths"]["/v"]["get"]["x-amazon-apigateway-integration"].is_object(),
@@ -433,23 +439,7 @@ async fn the_aws_cli_drives_portico() {
             "prod",
         ],
     );
-    let out2 = dir.path("export2.json");
-    aws(
-        &gw,
-        &[
-            "get-export",
-            "--rest-api-id",
-            &id3,
-            "--stage-name",
-            "prod",
-            "--export-type",
-            "oas30",
-            "--accepts",
-            "application/json",
-            out2.to_str().unwrap(),
-        ],
-    );
-    assert_eq!(first, std::fs::read_to_string(&out2).unwrap());
+    assert_eq!(first, get_export(&gw, &id3, &dir.path("export2.json")));
     assert_eq!(call(&gw, &id3, "prod").await["v"], "1");
 
     // The file's API kept serving throughout.

@@ -62,6 +62,16 @@ async fn health(gw: &Portico) -> Value {
     get(&gw.admin_url("/health")).await.json()
 }
 
+/// Writes version `v` into the control node's file, reloads it and deploys it to prod.
+async fn redeploy(dir: &Dir, gw: &Portico, v: &str) {
+    dir.write("api.yaml", &api(v));
+    assert_eq!(
+        send("POST", &gw.admin_url("/reload"), &[], "").await.status,
+        200
+    );
+    deploy(gw);
+}
+
 /// Deploys the control node's current definition to prod with the CLI.
 fn deploy(gw: &Portico) {
     let admin = gw.admin.unwrap().to_string();
@@ -91,14 +101,7 @@ async fn a_deploy_reaches_three_nodes_and_survives_a_redis_outage() {
 
     // Deploy v2 from the control node: every node serves it within the bound, although
     // their own gateway files still say v1.
-    control_dir.write("api.yaml", &api("2"));
-    assert_eq!(
-        send("POST", &control.admin_url("/reload"), &[], "")
-            .await
-            .status,
-        200
-    );
-    deploy(&control);
+    redeploy(&control_dir, &control, "2").await;
     let took = converge(&[&control, &b, &c], "2").await;
     eprintln!("deploy reached 3 nodes in {took:?}");
     assert_eq!(health(&b).await["deployments"]["status"], "current");
@@ -121,27 +124,13 @@ async fn a_deploy_reaches_three_nodes_and_survives_a_redis_outage() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     // A deploy while Redis is down applies on the control node only.
-    control_dir.write("api.yaml", &api("3"));
-    assert_eq!(
-        send("POST", &control.admin_url("/reload"), &[], "")
-            .await
-            .status,
-        200
-    );
-    deploy(&control);
+    redeploy(&control_dir, &control, "3").await;
     assert_eq!(version(&control).await, "3");
     assert_eq!(version(&b).await, "2");
 
     // Redis back (empty): the next deploy reaches everyone.
     let _redis = Redis::on(port);
-    control_dir.write("api.yaml", &api("4"));
-    assert_eq!(
-        send("POST", &control.admin_url("/reload"), &[], "")
-            .await
-            .status,
-        200
-    );
-    deploy(&control);
+    redeploy(&control_dir, &control, "4").await;
     converge(&[&control, &b, &c], "4").await;
     let deadline = Instant::now() + BOUND;
     while health(&c).await["deployments"]["status"] != "current" {
