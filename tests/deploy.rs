@@ -245,7 +245,8 @@ async fn deploy_pin_diff_and_roll_back() {
 
 /// A canary takes its share of requests at random, with its deployment and variable
 /// overrides; promote copies both to the stage and keeps the canary at 0%. Requests running
-/// the whole time never fail.
+/// the whole time (canary deploy, share change, promote, canary deletion, rollback, redeploy)
+/// never fail.
 #[tokio::test]
 async fn canary_split_promote_and_no_failed_request() {
     let dir = Dir::new();
@@ -366,6 +367,11 @@ async fn canary_split_promote_and_no_failed_request() {
     let r = cli(&gw, &["stage", "rollback", "shop", "prod"]).unwrap();
     assert_eq!(r["deploymentId"], id1.as_str(), "{r}");
     assert_eq!(served(&gw, "prod").await["v"], "1");
+
+    // A plain redeploy under the same load: prod pinned to the current definition (2).
+    let d = cli(&gw, &["deploy", "shop", "--stage", "prod"]).unwrap();
+    assert_eq!(d["id"], id2.as_str());
+    assert_eq!(served(&gw, "prod").await["v"], "2");
 
     stop.store(true, Ordering::Relaxed);
     for task in load {
