@@ -136,7 +136,7 @@ async fn the_aws_cli_drives_portico() {
     );
     dir.write(
         "gateway.yaml",
-        "listeners:\n  - address: 127.0.0.1:0\nadmin:\n  address: 127.0.0.1:0\nreload: {watch: false}\napis:\n  - name: shop\n    spec: shop.yaml\n    hosts: [shop.example.test]\n    stages:\n      prod: {}\nusage_plans:\n  - name: basic\n    api_stages: [{api: shop, stage: prod}]\n    quota: {limit: 100, period: DAY}\n",
+        "listeners:\n  - address: 127.0.0.1:0\nadmin:\n  address: 127.0.0.1:0\nreload: {watch: false}\napis:\n  - name: shop\n    spec: shop.yaml\n    hosts: [shop.example.test]\n    stages:\n      prod: {}\n",
     );
     let gw = Portico::start(&dir);
 
@@ -328,7 +328,30 @@ async fn the_aws_cli_drives_portico() {
         "{deployments}"
     );
 
-    // An API key, and the usage of a plan.
+    // A usage plan on the imported API's stage, an API key in it, and the plan's usage.
+    let plan = aws(
+        &gw,
+        &[
+            "create-usage-plan",
+            "--name",
+            "basic plan",
+            "--api-stages",
+            &format!("apiId={id},stage=prod"),
+            "--quota",
+            "limit=100,period=DAY",
+            "--throttle",
+            "burstLimit=10,rateLimit=5",
+        ],
+    );
+    let plan_id = plan["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        (plan["name"].as_str(), plan["quota"]["limit"].as_u64()),
+        (Some("basic plan"), Some(100)),
+        "{plan}"
+    );
+    assert_eq!(plan["apiStages"][0]["apiId"], id.as_str(), "{plan}");
+    let plans = aws(&gw, &["get-usage-plans"]);
+    assert_eq!(plans["items"][0]["id"], plan_id.as_str(), "{plans}");
     let key = aws(
         &gw,
         &[
@@ -355,7 +378,7 @@ async fn the_aws_cli_drives_portico() {
         &[
             "create-usage-plan-key",
             "--usage-plan-id",
-            "basic",
+            &plan_id,
             "--key-id",
             "cli-key",
             "--key-type",
@@ -371,21 +394,21 @@ async fn the_aws_cli_drives_portico() {
         .find(|k| k["name"] == "cli-key")
         .unwrap()["usagePlans"]
         .clone();
-    assert_eq!(plans, json!(["basic"]), "{keys}");
+    assert_eq!(plans, json!([plan_id]), "{keys}");
     let today = time_today();
     let usage = aws(
         &gw,
         &[
             "get-usage",
             "--usage-plan-id",
-            "basic",
+            &plan_id,
             "--start-date",
             &today,
             "--end-date",
             &today,
         ],
     );
-    assert_eq!(usage["usagePlanId"], "basic", "{usage}");
+    assert_eq!(usage["usagePlanId"], plan_id.as_str(), "{usage}");
     assert_eq!(usage["startDate"], today.as_str());
 
     // Caches flush; the export imports again to the same export (a fixed point).
@@ -457,4 +480,225 @@ async fn the_aws_cli_drives_portico() {
 fn time_today() -> String {
     let t = time::OffsetDateTime::now_utc();
     format!("{:04}-{:02}-{:02}", t.year(), u8::from(t.month()), t.day())
+}
+
+#[tokio::test]
+async fn the_aws_cli_builds_an_api_method_by_method() {
+    let dir = Dir::new();
+    dir.write(
+        "gateway.yaml",
+        "listeners:\n  - address: 127.0.0.1:0\nadmin:\n  address: 127.0.0.1:0\nreload: {watch: false}\napis: []\n",
+    );
+    let gw = Portico::start(&dir);
+    let upstream = Upstream::start().await;
+
+    let api = aws(&gw, &["create-rest-api", "--name", "built"]);
+    let id = api["id"].as_str().unwrap().to_owned();
+    let root = api["rootResourceId"].as_str().unwrap().to_owned();
+    let resources = aws(&gw, &["get-resources", "--rest-api-id", &id]);
+    assert_eq!(resources["items"][0]["id"], root.as_str(), "{resources}");
+    let resource = |parent: &str, part: &str| {
+        aws(
+            &gw,
+            &[
+                "create-resource",
+                "--rest-api-id",
+                &id,
+                "--parent-id",
+                parent,
+                "--path-part",
+                part,
+            ],
+        )
+    };
+    let pets = resource(&root, "pets");
+    assert_eq!(pets["path"], "/pets", "{pets}");
+    let pet = resource(pets["id"].as_str().unwrap(), "{id}");
+    assert_eq!(pet["path"], "/pets/{id}", "{pet}");
+    let pet_id = pet["id"].as_str().unwrap().to_owned();
+    let err = aws_with(
+        &gw,
+        &gw.admin_token(),
+        &[
+            "create-resource",
+            "--rest-api-id",
+            &id,
+            "--parent-id",
+            &root,
+            "--path-part",
+            "pets",
+        ],
+    )
+    .unwrap_err();
+    assert!(err.contains("(ConflictException)"), "{err}");
+
+    // A method without an integration is kept in the working copy, and a deployment refuses
+    // it as AWS does.
+    let method = aws(
+        &gw,
+        &[
+            "put-method",
+            "--rest-api-id",
+            &id,
+            "--resource-id",
+            &pet_id,
+            "--http-method",
+            "GET",
+            "--authorization-type",
+            "NONE",
+            "--request-parameters",
+            "method.request.path.id=true",
+        ],
+    );
+    assert_eq!(method["httpMethod"], "GET", "{method}");
+    assert_eq!(method["requestParameters"]["method.request.path.id"], true);
+    let err = aws_with(
+        &gw,
+        &gw.admin_token(),
+        &[
+            "create-deployment",
+            "--rest-api-id",
+            &id,
+            "--stage-name",
+            "prod",
+        ],
+    )
+    .unwrap_err();
+    assert!(
+        err.contains("(BadRequestException)") && err.contains("No integration defined for method"),
+        "{err}"
+    );
+
+    // A MOCK integration with a method response and an integration response.
+    let pet_method = |what: &[&str]| {
+        let mut args = vec![
+            "--rest-api-id",
+            id.as_str(),
+            "--resource-id",
+            pet_id.as_str(),
+            "--http-method",
+            "GET",
+        ];
+        args.splice(0..0, what.iter().copied());
+        aws(&gw, &args)
+    };
+    let integration = pet_method(&[
+        "put-integration",
+        "--type",
+        "MOCK",
+        "--request-templates",
+        r#"{"application/json":"{\"statusCode\": 200}"}"#,
+    ]);
+    assert_eq!(integration["type"], "MOCK", "{integration}");
+    pet_method(&[
+        "put-method-response",
+        "--status-code",
+        "200",
+        "--response-parameters",
+        "method.response.header.X-Pet=false",
+    ]);
+    let response = pet_method(&[
+        "put-integration-response",
+        "--status-code",
+        "200",
+        "--response-templates",
+        r#"{"application/json":"{\"pet\":\"$input.params('id')\"}"}"#,
+        "--response-parameters",
+        r#"{"method.response.header.X-Pet":"'mocked'"}"#,
+    ]);
+    assert_eq!(response["statusCode"], "200", "{response}");
+    let got = pet_method(&["get-method"]);
+    assert_eq!(
+        got["methodIntegration"]["integrationResponses"]["200"]["responseParameters"]["method.response.header.X-Pet"],
+        "'mocked'",
+        "{got}"
+    );
+
+    // An HTTP_PROXY method on /pets to a real upstream.
+    aws(
+        &gw,
+        &[
+            "put-method",
+            "--rest-api-id",
+            &id,
+            "--resource-id",
+            pets["id"].as_str().unwrap(),
+            "--http-method",
+            "POST",
+            "--authorization-type",
+            "NONE",
+        ],
+    );
+    let uri = format!("http://{}/upstream/pets", upstream.addr);
+    aws(
+        &gw,
+        &[
+            "put-integration",
+            "--rest-api-id",
+            &id,
+            "--resource-id",
+            pets["id"].as_str().unwrap(),
+            "--http-method",
+            "POST",
+            "--type",
+            "HTTP_PROXY",
+            "--integration-http-method",
+            "POST",
+            "--uri",
+            &uri,
+        ],
+    );
+
+    let deployed = aws(
+        &gw,
+        &[
+            "create-deployment",
+            "--rest-api-id",
+            &id,
+            "--stage-name",
+            "prod",
+        ],
+    );
+    assert!(deployed["id"].is_string(), "{deployed}");
+    let host = format!("{id}.execute-api.localhost");
+    let reply = send("GET", &gw.url("/prod/pets/7"), &[("host", &host)], "").await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    assert_eq!(reply.json(), json!({"pet": "7"}));
+    assert_eq!(reply.header("x-pet"), Some("mocked"));
+    let reply = send(
+        "POST",
+        &gw.url("/prod/pets"),
+        &[("host", &host)],
+        r#"{"name":"rex"}"#,
+    )
+    .await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    let seen = upstream.last();
+    assert_eq!(seen.target, "/upstream/pets");
+    assert_eq!(&seen.body[..], br#"{"name":"rex"}"#);
+
+    // The export carries what was built; deleting a method is a change of the working copy
+    // only, until the next deployment.
+    let export = get_export(&gw, &id, &dir.path("built.json"));
+    let doc: Value = serde_json::from_str(&export).unwrap();
+    assert_eq!(
+        doc["paths"]["/pets/{id}"]["get"]["x-amazon-apigateway-integration"]["type"], "mock",
+        "{export}"
+    );
+    pet_method(&["delete-method"]);
+    let resources = aws(&gw, &["get-resources", "--rest-api-id", &id]);
+    let pet = resources["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["path"] == "/pets/{id}")
+        .unwrap();
+    assert!(pet.get("resourceMethods").is_none(), "{resources}");
+    let reply = send("GET", &gw.url("/prod/pets/7"), &[("host", &host)], "").await;
+    assert_eq!(
+        reply.status,
+        200,
+        "the stage serves its deployment: {}",
+        reply.text()
+    );
 }

@@ -5,6 +5,7 @@
 //! <data_dir>/apis/<api>/deployments/<id>.json   one deployment, never rewritten
 //! <data_dir>/apis/<api>/stages/<stage>.json     one stage's state
 //! <data_dir>/apis/<id>/api.json                 an API made through the AWS control plane
+//! <data_dir>/usageplans/<id>.json                a usage plan made through the AWS control plane
 //! ```
 //!
 //! APIs made through the AWS control plane (`import-rest-api`, `create-rest-api`) live here
@@ -129,6 +130,79 @@ pub struct ManagedApi {
     pub definition: String,
 }
 
+/// The directory of usage plans made through the AWS control plane, in the data directory.
+pub const PLANS_DIR: &str = "usageplans";
+
+/// Characters of a usage plan id made through the AWS control plane.
+pub const PLAN_ID_LEN: usize = 6;
+
+/// A usage plan made through the AWS control plane (`create-usage-plan`), in AWS's shape. It
+/// joins the gateway file's plans under its id.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ManagedPlan {
+    /// Its id: [`PLAN_ID_LEN`] random lower-case letters and digits.
+    pub id: String,
+    /// Its display name (free text).
+    pub name: String,
+    /// Free text.
+    #[serde(default)]
+    pub description: String,
+    /// The stages it covers.
+    #[serde(default)]
+    pub api_stages: Vec<PlanApiStage>,
+    /// Per-key throttle.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub throttle: Option<PlanThrottle>,
+    /// Per-key quota.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quota: Option<PlanQuota>,
+}
+
+/// AWS `ApiStage`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PlanApiStage {
+    /// The API's id.
+    pub api_id: String,
+    /// The stage's name.
+    pub stage: String,
+    /// Per-method throttles, keyed `/{resourcePath}/{METHOD}`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub throttle: BTreeMap<String, PlanThrottle>,
+}
+
+/// AWS `ThrottleSettings`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PlanThrottle {
+    /// Bucket size.
+    pub burst_limit: u32,
+    /// Steady-state requests per second.
+    pub rate_limit: f64,
+}
+
+/// AWS `QuotaSettings`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PlanQuota {
+    /// Requests per period.
+    pub limit: u64,
+    /// Requests subtracted in the first period.
+    #[serde(default)]
+    pub offset: u64,
+    /// `DAY`, `WEEK` or `MONTH`.
+    pub period: String,
+}
+
+/// Whether `id` can name a usage plan made through the AWS control plane (and so a file).
+pub fn valid_plan_id(id: &str) -> bool {
+    id.len() == PLAN_ID_LEN
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+}
+
 /// Host names a managed API answers on: `{id}.execute-api.localhost` and
 /// `{id}.execute-api.{region}.amazonaws.com`, as AWS names its default endpoint.
 pub fn managed_hosts(id: &str, region: &str) -> Vec<String> {
@@ -164,6 +238,7 @@ pub fn valid_id(id: &str) -> bool {
 /// The store under one data directory.
 #[derive(Debug, Clone)]
 pub struct Store {
+    /// The data directory.
     root: PathBuf,
 }
 
@@ -171,21 +246,24 @@ impl Store {
     /// The store of `data_dir`.
     pub fn new(data_dir: &Path) -> Self {
         Self {
-            root: data_dir.join("apis"),
+            root: data_dir.to_owned(),
         }
     }
 
+    /// The directory of one API's files.
+    fn api_dir(&self, api: &str) -> PathBuf {
+        self.root.join("apis").join(api)
+    }
+
     fn deployment_path(&self, api: &str, id: &str) -> PathBuf {
-        self.root
-            .join(api)
+        self.api_dir(api)
             .join("deployments")
             .join(format!("{id}.json"))
     }
 
     /// Where the state of `api`'s stage `stage` is kept.
     pub fn stage_path(&self, api: &str, stage: &str) -> PathBuf {
-        self.root
-            .join(api)
+        self.api_dir(api)
             .join("stages")
             .join(format!("{stage}.json"))
     }
@@ -210,7 +288,7 @@ impl Store {
     /// Every deployment of `api`, oldest first. Files that do not parse are reported as
     /// errors beside the ones that do.
     pub fn deployments(&self, api: &str) -> (Vec<Deployment>, Vec<String>) {
-        let dir = self.root.join(api).join("deployments");
+        let dir = self.api_dir(api).join("deployments");
         let mut found = Vec::new();
         let mut errors = Vec::new();
         let Ok(entries) = std::fs::read_dir(&dir) else {
@@ -245,14 +323,14 @@ impl Store {
     }
 
     fn managed_path(&self, id: &str) -> PathBuf {
-        self.root.join(id).join("api.json")
+        self.api_dir(id).join("api.json")
     }
 
     /// Every managed API, by id; files that do not parse are reported beside.
     pub fn managed(&self) -> (Vec<ManagedApi>, Vec<String>) {
         let mut found = Vec::new();
         let mut errors = Vec::new();
-        let Ok(entries) = std::fs::read_dir(&self.root) else {
+        let Ok(entries) = std::fs::read_dir(self.root.join("apis")) else {
             return (found, errors);
         };
         for entry in entries.flatten() {
@@ -298,7 +376,7 @@ impl Store {
         if !valid_api_id(id) {
             return Ok(());
         }
-        let dir = self.root.join(id);
+        let dir = self.api_dir(id);
         match std::fs::remove_dir_all(&dir) {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
                 Err(format!("cannot remove {}: {e}", dir.display()))
@@ -307,9 +385,55 @@ impl Store {
         }
     }
 
+    fn plan_path(&self, id: &str) -> PathBuf {
+        self.root.join(PLANS_DIR).join(format!("{id}.json"))
+    }
+
+    /// Every usage plan made through the AWS control plane, by id; files that do not parse
+    /// are reported beside.
+    pub fn plans(&self) -> (Vec<ManagedPlan>, Vec<String>) {
+        let mut found = Vec::new();
+        let mut errors = Vec::new();
+        let entries = std::fs::read_dir(self.root.join(PLANS_DIR));
+        for entry in entries.into_iter().flatten().flatten() {
+            let path = entry.path();
+            let Some(id) = path.file_stem().and_then(|s| s.to_str()).map(str::to_owned) else {
+                continue;
+            };
+            if path.extension().is_none_or(|e| e != "json") {
+                continue;
+            }
+            match read_json::<ManagedPlan>(&path) {
+                Ok(Some(p)) if p.id == id => found.push(p),
+                Ok(Some(p)) => errors.push(format!(
+                    "{}: the file holds usage plan {}, not {id}",
+                    path.display(),
+                    p.id
+                )),
+                Ok(None) => {}
+                Err(e) => errors.push(e),
+            }
+        }
+        found.sort_by(|a, b| a.id.cmp(&b.id));
+        (found, errors)
+    }
+
+    /// Stores (or replaces) a usage plan.
+    pub fn save_plan(&self, plan: &ManagedPlan) -> Result<(), String> {
+        if !valid_plan_id(&plan.id) {
+            return Err(format!("{:?} is not a usage plan id", plan.id));
+        }
+        write_json(&self.plan_path(&plan.id), plan)
+    }
+
+    /// Forgets a usage plan.
+    pub fn delete_plan(&self, id: &str) -> Result<(), String> {
+        self.remove_file(&format!("{PLANS_DIR}/{id}.json"))
+    }
+
     /// The stages that have a state file, by name.
     pub fn stage_names(&self, api: &str) -> Vec<String> {
-        let dir = self.root.join(api).join("stages");
+        let dir = self.api_dir(api).join("stages");
         let mut names: Vec<String> = std::fs::read_dir(dir)
             .into_iter()
             .flatten()
@@ -346,36 +470,45 @@ impl Store {
 }
 
 impl Store {
-    /// Every file of the store, by path relative to its root (what cluster mode replicates).
+    /// Every file of the store, by path relative to the data directory (what cluster mode
+    /// replicates).
     pub fn files(&self) -> Result<BTreeMap<String, String>, String> {
-        let mut out = BTreeMap::new();
-        let Ok(apis) = std::fs::read_dir(&self.root) else {
-            return Ok(out);
+        let mut rels = Vec::new();
+        let json_files = |dir: &Path| -> Vec<String> {
+            std::fs::read_dir(dir)
+                .into_iter()
+                .flatten()
+                .flatten()
+                .filter_map(|e| e.file_name().to_str().map(str::to_owned))
+                .filter(|f| f.ends_with(".json"))
+                .collect()
         };
-        for api in apis.flatten() {
+        for api in std::fs::read_dir(self.root.join("apis"))
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
             let Some(name) = api.file_name().to_str().map(str::to_owned) else {
                 continue;
             };
-            let mut rels = Vec::new();
             if api.path().join("api.json").is_file() {
-                rels.push(format!("{name}/api.json"));
+                rels.push(format!("apis/{name}/api.json"));
             }
             for dir in ["deployments", "stages"] {
-                let Ok(entries) = std::fs::read_dir(api.path().join(dir)) else {
-                    continue;
-                };
-                for e in entries.flatten() {
-                    if let Some(file) = e.file_name().to_str().filter(|f| f.ends_with(".json")) {
-                        rels.push(format!("{name}/{dir}/{file}"));
-                    }
+                for file in json_files(&api.path().join(dir)) {
+                    rels.push(format!("apis/{name}/{dir}/{file}"));
                 }
             }
-            for rel in rels {
-                let path = self.root.join(&rel);
-                let text = std::fs::read_to_string(&path)
-                    .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-                out.insert(rel, text);
-            }
+        }
+        for file in json_files(&self.root.join(PLANS_DIR)) {
+            rels.push(format!("{PLANS_DIR}/{file}"));
+        }
+        let mut out = BTreeMap::new();
+        for rel in rels.into_iter().filter(|r| valid_file(r)) {
+            let path = self.root.join(&rel);
+            let text = std::fs::read_to_string(&path)
+                .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+            out.insert(rel, text);
         }
         Ok(out)
     }
@@ -403,8 +536,9 @@ impl Store {
     }
 }
 
-/// Whether `rel` names a file of the store: `<api>/api.json`, `<api>/deployments/<x>.json`
-/// or `<api>/stages/<x>.json`, each segment a plain name.
+/// Whether `rel` names a file of the store: `apis/<api>/api.json`,
+/// `apis/<api>/deployments/<x>.json`, `apis/<api>/stages/<x>.json` or `usageplans/<x>.json`,
+/// each segment a plain name.
 pub fn valid_file(rel: &str) -> bool {
     let plain = |s: &str| {
         !s.is_empty()
@@ -414,10 +548,11 @@ pub fn valid_file(rel: &str) -> bool {
                 .all(|b| b.is_ascii_alphanumeric() || b"-_.$".contains(&b))
     };
     match rel.split('/').collect::<Vec<_>>().as_slice() {
-        [api, "api.json"] => plain(api),
-        [api, "deployments" | "stages", file] => {
+        ["apis", api, "api.json"] => plain(api),
+        ["apis", api, "deployments" | "stages", file] => {
             plain(api) && file.ends_with(".json") && plain(file)
         }
+        [PLANS_DIR, file] => file.ends_with(".json") && plain(file),
         _ => false,
     }
 }
@@ -489,10 +624,14 @@ mod tests {
 
     #[test]
     fn only_store_paths_are_files() {
-        assert!(valid_file("shop/stages/prod.json"));
-        assert!(valid_file("shop/deployments/0123456789.json"));
-        assert!(valid_file("abc123defg/api.json"));
+        assert!(valid_file("apis/shop/stages/prod.json"));
+        assert!(valid_file("apis/shop/deployments/0123456789.json"));
+        assert!(valid_file("apis/abc123defg/api.json"));
+        assert!(valid_file("usageplans/abc123.json"));
         for bad in [
+            "shop/stages/prod.json",
+            "usageplans/../x.json",
+            "usageplans/x/y.json",
             "../x/stages/prod.json",
             "shop/stages/../../etc.json",
             "shop/other/prod.json",

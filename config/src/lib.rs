@@ -415,6 +415,7 @@ fn load_inner(source: &dyn Source, file: &str, report: &mut Report) -> Option<Co
             &raw_api.spec,
             &raw_api.spec,
             spec_text.into(),
+            false,
         ) else {
             continue;
         };
@@ -462,7 +463,15 @@ fn load_inner(source: &dyn Source, file: &str, report: &mut Report) -> Option<Co
 
     let traffic = usage::settings(report, file, raw.traffic.as_ref(), &data_dir, resolve);
     let api_keys = usage::keys(report, file, &raw.api_keys);
-    let usage_plans = usage::plans(report, file, &raw.usage_plans, &apis, &api_keys);
+    let mut usage_plans = usage::plans(report, file, &raw.usage_plans, &apis, &api_keys);
+    if let Some(store) = &store {
+        let (stored, errors) = store.plans();
+        for e in errors {
+            report.error("the deployment store", "", e);
+        }
+        let managed = usage::managed_plans(report, &stored, &apis, &api_keys, &usage_plans);
+        usage_plans.extend(managed);
+    }
 
     let workers = raw.workers.unwrap_or(0);
     if workers > MAX_WORKERS {
@@ -502,7 +511,9 @@ fn load_inner(source: &dyn Source, file: &str, report: &mut Report) -> Option<Co
 
 /// Imports one definition of `raw_api` (the gateway file's, or a stored deployment's) into an
 /// [`Api`] without stages. `label` names it in the report; `spec` is its file name (the
-/// extension tells JSON from YAML). `None` when it does not parse (reported).
+/// extension tells JSON from YAML). A `draft` (a managed API's working copy) may hold methods
+/// without an integration: they are warned about and not served. `None` when it does not parse
+/// (reported).
 fn import_api(
     report: &mut Report,
     aws: &AwsAccount,
@@ -510,6 +521,7 @@ fn import_api(
     label: &str,
     spec: &str,
     definition: std::sync::Arc<str>,
+    draft: bool,
 ) -> Option<Api> {
     let doc = match doc::parse(spec, &definition) {
         Ok(d) => d,
@@ -518,7 +530,7 @@ fn import_api(
             return None;
         }
     };
-    let imported = openapi::import(label, &doc, report);
+    let imported = openapi::import(label, &doc, report, draft);
     let models = compile_models(report, label, &raw_api.name, &imported);
     let policy = imported.policy.as_ref().and_then(|doc| {
         let scope = portico_auth::policy::ArnScope {
@@ -559,8 +571,9 @@ fn import_api(
 }
 
 /// Checks an API definition on its own (as `import-rest-api` must before storing it): the
-/// report of reading it as an API named `id`, errors and warnings.
-pub fn check_definition(id: &str, spec: &str, definition: &str) -> Report {
+/// report of reading it as an API named `id`, errors and warnings. A `draft` is a working copy
+/// (methods without an integration are warnings); a deployment is not.
+pub fn check_definition(id: &str, spec: &str, definition: &str, draft: bool) -> Report {
     let mut report = Report::default();
     let raw_api = gateway::RawApi {
         name: id.to_owned(),
@@ -577,6 +590,7 @@ pub fn check_definition(id: &str, spec: &str, definition: &str) -> Report {
         spec,
         spec,
         definition.into(),
+        draft,
     );
     report
 }
@@ -619,9 +633,15 @@ fn managed_apis(
             model_validator: None,
         };
         hosts.extend(raw_api.hosts.iter().cloned());
-        let Some(mut head) =
-            import_api(report, aws, &raw_api, &label, &m.spec, m.definition.into())
-        else {
+        let Some(mut head) = import_api(
+            report,
+            aws,
+            &raw_api,
+            &label,
+            &m.spec,
+            m.definition.into(),
+            true,
+        ) else {
             continue;
         };
         head.managed = Some(Managed {
@@ -757,6 +777,7 @@ impl Built<'_> {
             &name,
             &found.spec,
             found.definition.into(),
+            false,
         )?;
         self.deployments.push(built);
         Some(Some(self.deployments.len() - 1))

@@ -181,6 +181,9 @@ pub struct UsagePlan {
     pub quota: Option<Quota>,
     /// Names of its keys (each names a declared key).
     pub keys: Vec<String>,
+    /// Its display name and description, for a plan made through the AWS control plane
+    /// (`create-usage-plan`, kept in the data directory); `None` for the gateway file's.
+    pub managed: Option<(String, String)>,
 }
 
 /// One stage of a usage plan.

@@ -51,6 +51,9 @@ const METHODS: &[&str] = &["get", "put", "post", "delete", "options", "head", "p
 /// AWS's extension for the `ANY` method.
 const ANY_METHOD: &str = "x-amazon-apigateway-any-method";
 
+/// AWS's words for a method that has no integration, which a deployment refuses.
+pub const NO_INTEGRATION: &str = "No integration defined for method";
+
 /// What an imported document yields.
 #[derive(Debug, Default)]
 pub struct Imported {
@@ -77,8 +80,9 @@ pub struct Imported {
 }
 
 /// Imports a parsed document. Problems go to `report` under `file`.
-pub fn import(file: &str, doc: &Value, report: &mut Report) -> Imported {
+pub fn import(file: &str, doc: &Value, report: &mut Report, draft: bool) -> Imported {
     let mut cx = Cx::new(file, report);
+    cx.draft = draft;
     let mut out = Imported::default();
     let root = DocPath::root();
     let mut validators = validate::Validators::new();
@@ -303,10 +307,17 @@ fn operation(
     let validation =
         validate::method_validation(cx, path, request_validator, &parameters, op, models);
     if !op.contains_key("x-amazon-apigateway-integration") {
-        cx.error(
-            path,
-            "the method has no x-amazon-apigateway-integration, so there is nothing to serve it",
-        );
+        if cx.draft {
+            cx.warn(
+                path,
+                format!("{NO_INTEGRATION}: the method is not served, and a deployment refuses it"),
+            );
+        } else {
+            cx.error(
+                path,
+                "the method has no x-amazon-apigateway-integration, so there is nothing to serve it",
+            );
+        }
     }
     if mapper.is_some()
         && integration
@@ -345,7 +356,7 @@ mod tests {
     fn run(yaml: &str) -> (Imported, Report) {
         let doc = crate::doc::parse("api.yaml", yaml).unwrap();
         let mut report = Report::default();
-        let imported = import("api.yaml", &doc, &mut report);
+        let imported = import("api.yaml", &doc, &mut report, false);
         (imported, report)
     }
 

@@ -328,7 +328,63 @@ pub(crate) fn plans(
                 .map(|t| throttle(report, file, &format!("{path}.throttle"), t)),
             quota,
             keys: p.keys.clone(),
+            managed: None,
         });
+    }
+    out
+}
+
+/// The usage plans made through the AWS control plane, validated as the gateway file's are;
+/// an id the file's plans already use is an error.
+pub(crate) fn managed_plans(
+    report: &mut Report,
+    stored: &[crate::deploy::ManagedPlan],
+    apis: &[Api],
+    keys: &[ApiKey],
+    file_plans: &[UsagePlan],
+) -> Vec<UsagePlan> {
+    let raw_throttle = |t: &crate::deploy::PlanThrottle| RawThrottle {
+        rate_limit: t.rate_limit,
+        burst_limit: t.burst_limit,
+    };
+    let mut out = Vec::new();
+    for m in stored {
+        let label = format!("usage plan {} ({})", m.id, m.name);
+        if file_plans.iter().any(|p| p.name == m.id) {
+            report.error(
+                &label,
+                "id",
+                "the gateway file has a usage plan with this name; rename one of them",
+            );
+            continue;
+        }
+        let raw = RawUsagePlan {
+            name: m.id.clone(),
+            api_stages: m
+                .api_stages
+                .iter()
+                .map(|s| crate::gateway::RawApiStage {
+                    api: s.api_id.clone(),
+                    stage: s.stage.clone(),
+                    throttle: s
+                        .throttle
+                        .iter()
+                        .map(|(k, t)| (k.clone(), raw_throttle(t)))
+                        .collect(),
+                })
+                .collect(),
+            throttle: m.throttle.as_ref().map(raw_throttle),
+            quota: m.quota.as_ref().map(|q| crate::gateway::RawQuota {
+                limit: q.limit,
+                period: q.period.clone(),
+                offset: Some(q.offset),
+            }),
+            keys: Vec::new(),
+        };
+        for mut plan in plans(report, &label, std::slice::from_ref(&raw), apis, keys) {
+            plan.managed = Some((m.name.clone(), m.description.clone()));
+            out.push(plan);
+        }
     }
     out
 }

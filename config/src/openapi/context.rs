@@ -30,12 +30,19 @@ const UNSUPPORTED_EXTENSIONS: &[&str] = &[
 pub(super) struct Cx<'a> {
     file: &'a str,
     report: &'a mut Report,
+    /// Reading a working copy (an API edited through the AWS control plane), which may hold
+    /// methods that are not finished yet: they are reported as warnings and not served.
+    pub(super) draft: bool,
 }
 
 impl<'a> Cx<'a> {
     /// Reports problems in `file` to `report`.
     pub(super) fn new(file: &'a str, report: &'a mut Report) -> Self {
-        Self { file, report }
+        Self {
+            file,
+            report,
+            draft: false,
+        }
     }
 }
 

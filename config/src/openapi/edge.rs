@@ -192,7 +192,7 @@ mod tests {
         );
         let doc = crate::doc::parse("api.yaml", &yaml).unwrap();
         let mut report = Report::default();
-        let imported = import("api.yaml", &doc, &mut report);
+        let imported = import("api.yaml", &doc, &mut report, false);
         let errors: Vec<String> = report.errors().map(|d| d.to_string()).collect();
         (imported, errors.join("\n"))
     }

@@ -6,7 +6,7 @@
 //! - [`admin`]: the admin API (`/health`, `/metrics`, `/reload`, `/plugins`, `/cache`),
 //!   `admin_traffic`: usage plans and API keys, and `admin_deploy`: deployments, stages,
 //!   rollback and canaries; `aws`: the API Gateway REST control plane subset (`/restapis`)
-//!   for the AWS CLI;
+//!   for the AWS CLI, with `aws_methods`: its resources, methods and integrations;
 //! - [`watch`]: the file watcher that reloads when a configuration file changes;
 //! - [`sync`]: the deployment store replicated to every node through Redis (cluster mode).
 
@@ -16,5 +16,6 @@ mod admin_traffic;
 pub mod audit;
 pub mod auth;
 mod aws;
+mod aws_methods;
 pub mod sync;
 pub mod watch;

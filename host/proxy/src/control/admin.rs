@@ -161,6 +161,10 @@ pub const ENDPOINTS: &[Endpoint] = &[
     Endpoint::token("GET", "/cache/{api}/{stage}"),
     Endpoint::token("DELETE", "/cache/{api}/{stage}"),
     Endpoint::token("DELETE", "/authorizers/{api}/{stage}"),
+    Endpoint::token("GET", "/usageplans"),
+    Endpoint::token("POST", "/usageplans"),
+    Endpoint::token("GET", "/usageplans/{plan}"),
+    Endpoint::token("DELETE", "/usageplans/{plan}"),
     Endpoint::token("GET", "/usageplans/{plan}/usage"),
     Endpoint::token("POST", "/usageplans/{plan}/keys/{key}/usage"),
     Endpoint::token("POST", "/usageplans/{plan}/keys"),
@@ -179,6 +183,41 @@ pub const ENDPOINTS: &[Endpoint] = &[
     Endpoint::token("GET", "/restapis/{id}"),
     Endpoint::token("PUT", "/restapis/{id}"),
     Endpoint::token("GET", "/restapis/{id}/resources"),
+    Endpoint::token("GET", "/restapis/{id}/resources/{resource}"),
+    Endpoint::token("POST", "/restapis/{id}/resources/{parent}"),
+    Endpoint::token("DELETE", "/restapis/{id}/resources/{resource}"),
+    Endpoint::token(
+        "GET",
+        "/restapis/{id}/resources/{resource}/methods/{method}",
+    ),
+    Endpoint::token(
+        "PUT",
+        "/restapis/{id}/resources/{resource}/methods/{method}",
+    ),
+    Endpoint::token(
+        "DELETE",
+        "/restapis/{id}/resources/{resource}/methods/{method}",
+    ),
+    Endpoint::token(
+        "PUT",
+        "/restapis/{id}/resources/{resource}/methods/{method}/responses/{status}",
+    ),
+    Endpoint::token(
+        "GET",
+        "/restapis/{id}/resources/{resource}/methods/{method}/integration",
+    ),
+    Endpoint::token(
+        "PUT",
+        "/restapis/{id}/resources/{resource}/methods/{method}/integration",
+    ),
+    Endpoint::token(
+        "DELETE",
+        "/restapis/{id}/resources/{resource}/methods/{method}/integration",
+    ),
+    Endpoint::token(
+        "PUT",
+        "/restapis/{id}/resources/{resource}/methods/{method}/integration/responses/{status}",
+    ),
     Endpoint::token("GET", "/restapis/{id}/deployments"),
     Endpoint::token("POST", "/restapis/{id}/deployments"),
     Endpoint::token("GET", "/restapis/{id}/deployments/{deployment}"),
@@ -374,6 +413,13 @@ async fn route(gw: &Arc<Gateway>, req: http::request::Parts, body: AdminBody) ->
             }
             None => crate::control::admin_traffic::api_keys(gw, &method, &query, &body).await,
         };
+    }
+    if path == "/usageplans" {
+        let body = match body.bytes(MAX_JSON_BYTES).await {
+            Ok(b) => b,
+            Err(too_large) => return too_large,
+        };
+        return crate::control::admin_traffic::plans(gw, &req.method, &body).await;
     }
     if let Some(rest) = path.strip_prefix("/plugins") {
         return plugins(gw, &req.method, body, rest).await;

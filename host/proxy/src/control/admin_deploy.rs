@@ -81,6 +81,20 @@ impl AwsError {
 
 pub(crate) type Reply = Result<(StatusCode, Value), AwsError>;
 
+/// The HTTP answer of a [`Reply`]: JSON, or no body for 202 and 204 (AWS's deletes and
+/// flushes), or the AWS error shape.
+pub(crate) fn respond(result: Reply) -> http::Response<Body> {
+    match result {
+        Ok((status @ (StatusCode::ACCEPTED | StatusCode::NO_CONTENT), _)) => {
+            let mut resp = http::Response::new(crate::pipeline::body::full(bytes::Bytes::new()));
+            *resp.status_mut() = status;
+            resp
+        }
+        Ok((status, body)) => json_reply(status, body),
+        Err(e) => e.reply(),
+    }
+}
+
 /// `/apis...`: `rest` is what follows `/apis`.
 pub(crate) async fn apis(
     gw: &Arc<Gateway>,
@@ -390,6 +404,19 @@ fn freeze(
     head: &Api,
     description: String,
 ) -> Result<Deployment, AwsError> {
+    if head.managed.is_some() {
+        // A working copy may hold unfinished methods; a deployment may not (AWS).
+        let report =
+            portico_config::check_definition(&head.name, &head.spec, &head.definition, false);
+        let errors: Vec<String> = report.errors().map(ToString::to_string).collect();
+        if !errors.is_empty() {
+            return Err(AwsError::bad_request(format!(
+                "{}:\n{}",
+                portico_config::openapi::NO_INTEGRATION,
+                errors.join("\n")
+            )));
+        }
+    }
     let plugins = gw
         .plugins
         .list()

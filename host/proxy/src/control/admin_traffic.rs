@@ -1,7 +1,11 @@
-//! The traffic part of the admin API: usage (AWS GetUsage / UpdateUsage) and API keys.
+//! The traffic part of the admin API: usage plans (AWS CreateUsagePlan, GetUsagePlan(s),
+//! DeleteUsagePlan), usage (AWS GetUsage / UpdateUsage) and API keys.
 //!
 //! | Request | Answer |
 //! |---|---|
+//! | `GET /usageplans`, `GET /usageplans/{plan}` | 200, AWS `UsagePlans` `{"item":[..]}` / `UsagePlan` `{"id","name","description","apiStages","throttle","quota"}`: the gateway file's plans and the ones made here |
+//! | `POST /usageplans` AWS `CreateUsagePlanRequest` | 201 the `UsagePlan`, with a random 6-character id; kept in `<data_dir>/usageplans/` and in force at once |
+//! | `DELETE /usageplans/{plan}` | 202: forgets a plan made here (400 for the gateway file's; refused while a key is in it) |
 //! | `GET /usageplans/{plan}/usage?startDate=YYYY-MM-DD&endDate=YYYY-MM-DD` | 200, AWS GetUsage JSON `{"usagePlanId","startDate","endDate","items":{"<keyId>":[[used,remaining],..]}}` (dates default to today, UTC) |
 //! | `POST /usageplans/{plan}/keys/{key}/usage` `{"extend":N}` or `{"reset":true}` | 200 `{"usagePlanId","keyId","remaining","used","limit","periodEnd"}`; 404 without such a quota |
 //! | `POST /usageplans/{plan}/keys` `{"keyId","keyType":"API_KEY"}` | 201 `{"id","name","type"}`: adds a runtime key to the plan (AWS CreateUsagePlanKey); 400 for a key declared in the gateway file, 409 when it is in the plan already |
@@ -16,13 +20,172 @@ use serde::Deserialize;
 use serde_json::json;
 use time::{Date, Month, OffsetDateTime};
 
+use portico_config::deploy;
+use portico_config::{Config, QuotaPeriod, Throttle, UsagePlan};
+use serde_json::Value;
+
 use crate::Gateway;
 use crate::control::admin::json_reply;
+use crate::control::admin_deploy::{self, AwsError, Reply};
+use crate::control::aws::random_id;
 use crate::phase::traffic::{KeyError, RuntimeKey};
 use crate::pipeline::body::Body;
 
 /// Length of a generated key value.
 const GENERATED_KEY_LEN: usize = 40;
+
+/// `/usageplans` itself: the plans, or a new one.
+pub(crate) async fn plans(gw: &Arc<Gateway>, method: &Method, body: &[u8]) -> http::Response<Body> {
+    let result = match *method {
+        Method::GET => {
+            let config = gw.config();
+            let items: Vec<_> = config
+                .usage_plans
+                .iter()
+                .map(|p| plan_json(&config, p))
+                .collect();
+            Ok((StatusCode::OK, json!({ "item": items, "items": items })))
+        }
+        Method::POST => create_plan(gw, body).await,
+        _ => Err(AwsError::not_found("Not Found")),
+    };
+    admin_deploy::respond(result)
+}
+
+/// AWS `CreateUsagePlanRequest`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct CreatePlan {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    description: Option<String>,
+    #[serde(default)]
+    api_stages: Vec<deploy::PlanApiStage>,
+    #[serde(default)]
+    throttle: Option<deploy::PlanThrottle>,
+    #[serde(default)]
+    quota: Option<deploy::PlanQuota>,
+}
+
+async fn create_plan(gw: &Arc<Gateway>, body: &[u8]) -> Reply {
+    let request: CreatePlan = admin_deploy::parse(body)?;
+    if request.name.trim().is_empty() {
+        return Err(AwsError::bad_request("Invalid usage plan name specified"));
+    }
+    let plan = deploy::ManagedPlan {
+        id: random_id(deploy::PLAN_ID_LEN),
+        name: request.name,
+        description: request.description.unwrap_or_default(),
+        api_stages: request.api_stages,
+        throttle: request.throttle,
+        quota: request.quota,
+    };
+    let store = admin_deploy::store(gw)?;
+    {
+        let _serial = gw.stage_lock.lock().await;
+        store.save_plan(&plan).map_err(AwsError::internal)?;
+        admin_deploy::reload_or_undo(gw, "usage plan", || store.delete_plan(&plan.id)).await?;
+    }
+    let config = gw.config();
+    let made = config
+        .usage_plans
+        .iter()
+        .find(|p| p.name == plan.id)
+        .ok_or_else(|| AwsError::internal("the usage plan did not load"))?;
+    Ok((StatusCode::CREATED, plan_json(&config, made)))
+}
+
+async fn delete_plan(gw: &Arc<Gateway>, plan: &UsagePlan) -> Reply {
+    if plan.managed.is_none() {
+        return Err(AwsError::bad_request(format!(
+            "usage plan {} is declared in the gateway file: remove it there",
+            plan.name
+        )));
+    }
+    if let Some(key) = gw
+        .traffic
+        .runtime_keys()
+        .into_iter()
+        .find(|k| k.usage_plans.contains(&plan.name))
+    {
+        return Err(AwsError::bad_request(format!(
+            "Cannot delete Usage Plan {} because API key {} is in it",
+            plan.name, key.name
+        )));
+    }
+    let store = admin_deploy::store(gw)?;
+    let _serial = gw.stage_lock.lock().await;
+    let kept = store
+        .plans()
+        .0
+        .into_iter()
+        .find(|p| p.id == plan.name)
+        .ok_or_else(|| {
+            AwsError::not_found(format!("Invalid Usage Plan ID specified: {}", plan.name))
+        })?;
+    store.delete_plan(&kept.id).map_err(AwsError::internal)?;
+    admin_deploy::reload_or_undo(gw, "usage plan deletion", || store.save_plan(&kept)).await?;
+    Ok((StatusCode::ACCEPTED, Value::Null))
+}
+
+/// AWS `UsagePlan`.
+fn plan_json(config: &Config, plan: &UsagePlan) -> Value {
+    let throttle = |t: &Throttle| json!({"burstLimit": t.burst, "rateLimit": t.rate});
+    let (name, description) = match &plan.managed {
+        Some((name, description)) => (name.as_str(), description.as_str()),
+        None => (plan.name.as_str(), ""),
+    };
+    let stages: Vec<Value> = plan
+        .stages
+        .iter()
+        .map(|s| {
+            let routes = config
+                .apis
+                .iter()
+                .find(|a| a.name == s.api)
+                .map(|a| a.routes.as_slice())
+                .unwrap_or_default();
+            let methods: serde_json::Map<String, Value> = s
+                .methods
+                .iter()
+                .filter_map(|(i, t)| {
+                    let r = routes.get(*i)?;
+                    Some((
+                        format!("{}/{}", r.resource_path, r.method.to_ascii_uppercase()),
+                        throttle(t),
+                    ))
+                })
+                .collect();
+            let mut out = json!({"apiId": s.api, "stage": s.stage});
+            if !methods.is_empty() {
+                out["throttle"] = Value::Object(methods);
+            }
+            out
+        })
+        .collect();
+    let mut out = json!({
+        "id": plan.name,
+        "name": name,
+        "description": description,
+        "apiStages": stages,
+    });
+    if let Some(t) = &plan.throttle {
+        out["throttle"] = throttle(t);
+    }
+    if let Some(q) = &plan.quota {
+        out["quota"] = json!({
+            "limit": q.limit,
+            "offset": q.offset,
+            "period": match q.period {
+                QuotaPeriod::Day => "DAY",
+                QuotaPeriod::Week => "WEEK",
+                QuotaPeriod::Month => "MONTH",
+            },
+        });
+    }
+    out
+}
 
 /// `/usageplans/...`: `rest` is what follows `/usageplans/`.
 pub(crate) async fn usage_plans(
@@ -39,6 +202,17 @@ pub(crate) async fn usage_plans(
         return not_found(format!("no usage plan is named {plan}"));
     }
     match (method, parts.as_slice()) {
+        (&Method::GET | &Method::DELETE, [_]) => {
+            let config = gw.config();
+            let Some(found) = config.usage_plans.iter().find(|p| p.name == plan) else {
+                return not_found(format!("no usage plan is named {plan}"));
+            };
+            admin_deploy::respond(if method == Method::GET {
+                Ok((StatusCode::OK, plan_json(&config, found)))
+            } else {
+                delete_plan(gw, found).await
+            })
+        }
         (&Method::GET, [_, "usage"]) => {
             let today = OffsetDateTime::now_utc().date();
             let date = |name: &str| match query_value(query, name) {

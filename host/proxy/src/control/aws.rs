@@ -13,7 +13,7 @@
 //! | CreateRestApi, ImportRestApi | `POST /restapis`, `POST /restapis?mode=import` |
 //! | PutRestApi | `PUT /restapis/{id}?mode=overwrite\|merge` (APIs made here) |
 //! | GetRestApis, GetRestApi | `GET /restapis`, `GET /restapis/{id}` |
-//! | GetResources | `GET /restapis/{id}/resources` |
+//! | GetResources, CreateResource, PutMethod, PutIntegration, PutIntegrationResponse, ... | `/restapis/{id}/resources...` (see `control::aws_methods`) |
 //! | CreateDeployment, GetDeployments, GetDeployment | `POST`/`GET /restapis/{id}/deployments[/{dep}]` |
 //! | CreateStage, GetStages, GetStage, UpdateStage, DeleteStage | `/restapis/{id}/stages[/{name}]` (create and delete: APIs made here) |
 //! | FlushStageCache, FlushStageAuthorizersCache | `DELETE /restapis/{id}/stages/{name}/cache/data`, `.../cache/authorizers` |
@@ -31,7 +31,6 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::Gateway;
-use crate::control::admin::json_reply;
 use crate::control::admin_deploy::{
     self, AwsError, CreateDeployment, DeploymentCanary, PatchRequest, Reply, find_stage, store,
 };
@@ -70,15 +69,7 @@ pub(crate) async fn restapis(
         }
         _ => Err(AwsError::not_found("Not Found")),
     };
-    match result {
-        Ok((StatusCode::ACCEPTED, _)) => {
-            let mut resp = http::Response::new(full(bytes::Bytes::new()));
-            *resp.status_mut() = StatusCode::ACCEPTED;
-            resp
-        }
-        Ok((status, body)) => json_reply(status, body),
-        Err(e) => e.reply(),
-    }
+    admin_deploy::respond(result)
 }
 
 async fn one(
@@ -98,7 +89,9 @@ async fn one(
             };
             import(gw, Some(api), body, query).await
         }
-        (&Method::GET, ["resources"]) => Ok((StatusCode::OK, json!({"item": resources(api)}))),
+        (method, ["resources", rest @ ..]) => {
+            crate::control::aws_methods::resources(gw, method, api, rest, body).await
+        }
         (&Method::GET, ["deployments"]) => {
             let (_, list) = admin_deploy::list_deployments(gw, id)?;
             Ok((StatusCode::OK, json!({"item": list["items"]})))
@@ -153,7 +146,7 @@ async fn one(
     }
 }
 
-fn file_api(id: &str) -> AwsError {
+pub(crate) fn file_api(id: &str) -> AwsError {
     AwsError::bad_request(format!(
         "API {id} is defined in the gateway file: change the file (and deploy), not the API"
     ))
@@ -176,7 +169,7 @@ fn rest_api(api: &Api) -> Value {
         },
         "disableExecuteApiEndpoint": api.disable_execute_api_endpoint,
         "endpointConfiguration": {"types": ["REGIONAL"]},
-        "rootResourceId": resource_id("/"),
+        "rootResourceId": crate::control::aws_methods::resource_id("/"),
     })
 }
 
@@ -184,51 +177,6 @@ fn list(gw: &Gateway) -> (StatusCode, Value) {
     let config = gw.config();
     let items: Vec<Value> = config.apis.iter().map(rest_api).collect();
     (StatusCode::OK, json!({ "item": items }))
-}
-
-/// A resource's id: the first 10 hex digits of its path's SHA-256 (stable across reloads), as
-/// a deployment's id is of its definition.
-fn resource_id(path: &str) -> String {
-    deploy::deployment_id(path)
-}
-
-/// `GetResources`: every resource path, its ancestors included, with its methods.
-fn resources(api: &Api) -> Vec<Value> {
-    let mut paths: std::collections::BTreeMap<String, Vec<&str>> = Default::default();
-    paths.entry("/".to_owned()).or_default();
-    for route in &api.routes {
-        let mut at = String::new();
-        for segment in route.resource_path.split('/').filter(|s| !s.is_empty()) {
-            at.push('/');
-            at.push_str(segment);
-            paths.entry(at.clone()).or_default();
-        }
-        let methods = paths
-            .entry(if at.is_empty() { "/".to_owned() } else { at })
-            .or_default();
-        methods.push(&route.method);
-    }
-    paths
-        .iter()
-        .map(|(path, methods)| {
-            let mut r = json!({"id": resource_id(path), "path": path});
-            if let Some((parent, part)) = path.rsplit_once('/').filter(|_| path != "/") {
-                r["parentId"] = json!(resource_id(if parent.is_empty() { "/" } else { parent }));
-                r["pathPart"] = json!(part);
-            }
-            if !methods.is_empty() {
-                let m: serde_json::Map<String, Value> = methods
-                    .iter()
-                    .map(|m| {
-                        let m = m.to_ascii_uppercase();
-                        (m.clone(), json!({"httpMethod": m}))
-                    })
-                    .collect();
-                r["resourceMethods"] = Value::Object(m);
-            }
-            r
-        })
-        .collect()
 }
 
 /// `CreateRestApi`.
@@ -293,7 +241,7 @@ async fn import(gw: &Arc<Gateway>, existing: Option<&Api>, body: &[u8], query: &
         }
     }
     let id = existing.map_or_else(new_id, |a| a.name.clone());
-    let report = portico_config::check_definition(&id, &spec, &definition);
+    let report = portico_config::check_definition(&id, &spec, &definition, true);
     let errors: Vec<String> = report.errors().map(ToString::to_string).collect();
     if !errors.is_empty() {
         return Err(AwsError::bad_request(format!(
@@ -587,10 +535,15 @@ fn export(
     resp
 }
 
-/// A new API id: 10 random lower-case letters and digits.
+/// A new API id: [`deploy::ID_LEN`] random lower-case letters and digits.
 fn new_id() -> String {
+    random_id(deploy::ID_LEN)
+}
+
+/// `len` random lower-case letters and digits (AWS's ids look so).
+pub(crate) fn random_id(len: usize) -> String {
     const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
-    let mut bytes = [0u8; deploy::ID_LEN];
+    let mut bytes = vec![0u8; len];
     let _ = getrandom::fill(&mut bytes);
     bytes
         .iter()
