@@ -411,3 +411,104 @@ async fn the_default_stage_serves_the_base_url() {
     assert_eq!(served(&gw, "beta").await["v"], "2");
     assert_eq!(get(&gw.url("/nope/v")).await.status, 403);
 }
+
+/// A deployment runs the plugin versions it was made with: a plugin changed since (a new file
+/// and a reload, or `PUT /plugins`) reaches the stages that follow the file, not the one pinned
+/// to the deployment, also after a restart; a new deployment takes the new version, and a
+/// rollback brings the old one back.
+#[tokio::test]
+async fn a_deployment_keeps_its_plugin_versions() {
+    let dir = Dir::new();
+    std::fs::copy(component("authorizer-allow"), dir.path("gate.wasm")).unwrap();
+    dir.write(
+        "api.yaml",
+        &format!(
+            "openapi: 3.0.1\ninfo: {{title: t, version: '1'}}\npaths:\n{}components:\n  securitySchemes:\n{}",
+            mock_at("/v", "gate: []", r#"{"who":"$context.authorizer.principalId"}"#),
+            authorizer_scheme("gate", "gate"),
+        ),
+    );
+    dir.write(
+        "gateway.yaml",
+        "listeners:\n  - address: 127.0.0.1:0\nadmin:\n  address: 127.0.0.1:0\nreload: {watch: false}\nplugins:\n  - name: gate\n    kind: authorizer\n    file: gate.wasm\n    config: {header: authorization, tokens: {t1: user-1}}\napis:\n  - name: shop\n    spec: api.yaml\n    stages:\n      prod: {}\n      beta: {}\n",
+    );
+    let who = |gw: &Portico, stage: &str| {
+        let url = gw.url(&format!("/{stage}/v"));
+        async move {
+            // A token the header authorizer does not know; the allow-all one lets it through.
+            let reply = send("GET", &url, &[("authorization", "unknown-token")], "").await;
+            match reply.status {
+                http::StatusCode::OK => reply.json()["who"].as_str().unwrap().to_owned(),
+                status => status.as_u16().to_string(),
+            }
+        }
+    };
+    let mut gw = Portico::start(&dir);
+    let first = admin(
+        &gw,
+        "POST",
+        "/apis/shop/deployments",
+        json!({"stageName": "prod"}),
+    )
+    .await;
+    assert_eq!(first.status, 201, "{}", first.text());
+    let first = first.json()["id"].as_str().unwrap().to_owned();
+    assert_eq!(who(&gw, "prod").await, "anyone");
+
+    // The plugin's file changes: the following stage runs the new version (the header
+    // authorizer, which refuses a request without a token), the pinned one the old.
+    std::fs::copy(component("authorizer-header"), dir.path("gate.wasm")).unwrap();
+    let reloaded = send("POST", &gw.admin_url("/reload"), &[], "").await;
+    assert_eq!(reloaded.status, 200, "{}", reloaded.text());
+    assert_eq!(who(&gw, "beta").await, "401");
+    assert_eq!(who(&gw, "prod").await, "anyone");
+
+    // After a restart the old version comes from the data directory.
+    drop(gw);
+    gw = Portico::start(&dir);
+    assert_eq!(who(&gw, "beta").await, "401");
+    assert_eq!(who(&gw, "prod").await, "anyone");
+
+    // The same definition deployed again is a new deployment, on the new version.
+    let second = admin(
+        &gw,
+        "POST",
+        "/apis/shop/deployments",
+        json!({"stageName": "prod"}),
+    )
+    .await;
+    assert_eq!(second.status, 201, "{}", second.text());
+    let second = second.json()["id"].as_str().unwrap().to_owned();
+    assert_ne!(first, second);
+    assert_eq!(who(&gw, "prod").await, "401");
+
+    // A plugin deployed through the admin API does not change a pinned stage either.
+    let allow = std::fs::read(component("authorizer-allow")).unwrap();
+    let put = send("PUT", &gw.admin_url("/plugins/gate"), &[], allow).await;
+    assert_eq!(put.status, 200, "{}", put.text());
+    assert_eq!(who(&gw, "beta").await, "anyone");
+    assert_eq!(who(&gw, "prod").await, "401");
+
+    // Rolling back brings the first deployment's version back.
+    let back = admin(
+        &gw,
+        "POST",
+        "/apis/shop/stages/prod/rollback",
+        json!({"deploymentId": first}),
+    )
+    .await;
+    assert_eq!(back.status, 200, "{}", back.text());
+    assert_eq!(who(&gw, "prod").await, "anyone");
+    let shown = admin(
+        &gw,
+        "GET",
+        &format!("/apis/shop/deployments/{first}"),
+        Value::Null,
+    )
+    .await;
+    assert!(
+        shown.json()["plugins"]["gate"].is_string(),
+        "{}",
+        shown.text()
+    );
+}

@@ -54,7 +54,8 @@ pub struct Deployment {
     pub spec: String,
     /// The definition: the OpenAPI document's text.
     pub definition: String,
-    /// Digest of each plugin the gateway had loaded when it was made, by name.
+    /// Digest of each plugin the gateway had loaded when it was made, by name: the versions
+    /// a stage serving it runs, whatever is deployed to the plugins since.
     #[serde(default)]
     pub plugins: BTreeMap<String, String>,
 }
@@ -227,6 +228,17 @@ pub fn deployment_id(definition: &str) -> String {
     id
 }
 
+/// The id of a deployment of `definition` run with the plugin versions `plugins` (name →
+/// digest), for when a deployment of the same definition with other plugin versions is stored
+/// already: the first [`ID_LEN`] hex digits of the SHA-256 of both.
+pub fn deployment_id_with(definition: &str, plugins: &BTreeMap<String, String>) -> String {
+    let mut text = definition.to_owned();
+    for (name, digest) in plugins {
+        text.push_str(&format!("\nplugin {name} {digest}"));
+    }
+    deployment_id(&text)
+}
+
 /// Whether `id` can name a deployment (and so a file): lower-case hex of [`ID_LEN`] digits.
 pub fn valid_id(id: &str) -> bool {
     id.len() == ID_LEN
@@ -275,7 +287,12 @@ impl Store {
         }
         let d: Option<Deployment> = read_json(&self.deployment_path(api, id))?;
         match d {
-            Some(d) if d.id != id || d.api != api || deployment_id(&d.definition) != id => {
+            Some(d)
+                if d.id != id
+                    || d.api != api
+                    || (deployment_id(&d.definition) != id
+                        && deployment_id_with(&d.definition, &d.plugins) != id) =>
+            {
                 Err(format!(
                     "{}: the file does not hold deployment {id} of API {api} (its content does not hash to its name)",
                     self.deployment_path(api, id).display()
@@ -575,7 +592,7 @@ fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), String> {
 
 /// Writes `text` to `path` atomically: a private temporary file (0600, in a 0700 directory)
 /// beside it, renamed over it.
-fn write_private(path: &Path, text: &[u8]) -> Result<(), String> {
+pub fn write_private(path: &Path, text: &[u8]) -> Result<(), String> {
     let fail = |what: &str, e: std::io::Error| format!("cannot {what} {}: {e}", path.display());
     let dir = path.parent().unwrap_or(Path::new("."));
     let mut builder = std::fs::DirBuilder::new();

@@ -546,6 +546,7 @@ fn import_api(
         name: raw_api.name.clone(),
         spec: spec.to_owned(),
         deployment_id: deploy::deployment_id(&definition),
+        plugin_versions: Default::default(),
         definition,
         managed: None,
         hosts: raw_api
@@ -743,10 +744,14 @@ impl Built<'_> {
     /// index in the deployments (loaded from the store on first use). `None` when the store
     /// has no such deployment, or it does not load (reported).
     fn served_by(&mut self, id: &str, label: &str, field: &str) -> Option<Option<usize>> {
-        if id == self.head.deployment_id {
+        let api = &self.raw_api.name;
+        // The current build serves its own definition, unless the deployment pins plugin
+        // versions (which may differ from the current ones: only the data plane knows).
+        if id == self.head.deployment_id
+            && !matches!(self.store.map(|s| s.deployment(api, id)), Some(Ok(Some(d))) if !d.plugins.is_empty())
+        {
             return Some(None);
         }
-        let api = &self.raw_api.name;
         if let Some(i) = self
             .deployments
             .iter()
@@ -779,6 +784,9 @@ impl Built<'_> {
             found.definition.into(),
             false,
         )?;
+        let mut built = built;
+        built.deployment_id = found.id.clone();
+        built.plugin_versions = found.plugins;
         self.deployments.push(built);
         Some(Some(self.deployments.len() - 1))
     }

@@ -331,6 +331,9 @@ pub struct Api {
     pub definition: std::sync::Arc<str>,
     /// Its deployment id: [`crate::deploy::deployment_id`] of the definition.
     pub deployment_id: String,
+    /// For a stored deployment: the plugin versions it was made with (name → digest), which
+    /// the stages serving it run. Empty for the gateway file's current build.
+    pub plugin_versions: std::collections::BTreeMap<String, String>,
     /// For an API made through the AWS control plane (not named in the gateway file): its
     /// name, description and creation date.
     pub managed: Option<Managed>,

@@ -126,11 +126,14 @@ impl Gateway {
         let caches = cache::Caches::new();
         let traffic = TrafficState::start(&config.traffic)?;
         let staged = plugins
-            .stage(&config.plugins)
+            .stage(
+                &config.plugins,
+                &config.deployments,
+                config.data_dir.as_deref(),
+            )
             .map_err(|e| std::io::Error::other(e.join("\n")))?;
-        let (snapshot, limits) =
-            Snapshot::build(config, &metrics, staged.slots(), &caches, &traffic, 1)
-                .map_err(|e| std::io::Error::other(e.join("; ")))?;
+        let (snapshot, limits) = Snapshot::build(config, &metrics, &staged, &caches, &traffic, 1)
+            .map_err(|e| std::io::Error::other(e.join("; ")))?;
         staged.commit();
         limits.commit();
         let access_log =
@@ -361,12 +364,16 @@ impl Gateway {
         let token = admin_token(config).map_err(|e| ReloadError::Build(vec![e]))?;
         let plugins = self
             .plugins
-            .stage(&config.plugins)
+            .stage(
+                &config.plugins,
+                &config.deployments,
+                config.data_dir.as_deref(),
+            )
             .map_err(ReloadError::Build)?;
         let (snapshot, limits) = Snapshot::build(
             config,
             &self.metrics,
-            plugins.slots(),
+            &plugins,
             &self.caches,
             &self.traffic,
             generation,

@@ -14,8 +14,17 @@
 //! - the admin API (`PUT /plugins/{name}`): the bytes are compiled and checked against the
 //!   plugin's world and grants before the swap; a broken component is rejected and the current
 //!   version keeps serving.
+//!
+//! A stored deployment runs the plugin versions it was made with (`Deployment::plugins`), not
+//! the slots' current ones: [`StagedPlugins::pinned`] gives, per deployment, slots that hold
+//! its versions and that no deploy swaps. A version is found among the slots' current and
+//! earlier versions, the versions pinned already, or in `<data_dir>/plugins/<digest>.wasm`,
+//! where every version the registry compiles is kept (so a rollback finds it after a
+//! restart). A version found nowhere (a data directory from another node) is logged, and the
+//! deployment runs the current version.
 
 use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use arc_swap::ArcSwap;
@@ -58,8 +67,8 @@ impl Slot {
         self.current.load_full()
     }
 
-    fn swap_in(&self, version: Version) {
-        let old = self.current.swap(Arc::new(version));
+    fn swap_in(&self, version: Arc<Version>) {
+        let old = self.current.swap(version);
         let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
         state.history.push(old);
         if state.history.len() > HISTORY {
@@ -92,12 +101,16 @@ pub struct StagedPlugins<'r> {
     slots: HashMap<String, Arc<Slot>>,
     /// New versions for live slots.
     swaps: Vec<Swap>,
+    /// Per stored deployment (index-aligned with `Config::deployments`), the slots it runs.
+    pinned: Vec<HashMap<String, Arc<Slot>>>,
+    /// The versions the pinned slots hold, by digest: the registry keeps them from the commit.
+    kept: HashMap<String, Arc<Version>>,
 }
 
 /// A new version of a live slot, and the declaration it was compiled from.
 struct Swap {
     slot: Arc<Slot>,
-    version: Version,
+    version: Arc<Version>,
     declared: PluginDef,
     file_digest: String,
 }
@@ -106,6 +119,11 @@ impl StagedPlugins<'_> {
     /// The slots for the new snapshot, by plugin name.
     pub fn slots(&self) -> &HashMap<String, Arc<Slot>> {
         &self.slots
+    }
+
+    /// The slots each stored deployment runs, index-aligned with `Config::deployments`.
+    pub fn pinned(&self) -> &[HashMap<String, Arc<Slot>>] {
+        &self.pinned
     }
 
     /// Deploys the staged versions into their live slots and makes the registry hold exactly
@@ -123,6 +141,7 @@ impl StagedPlugins<'_> {
             .slots
             .lock()
             .unwrap_or_else(|e| e.into_inner()) = self.slots;
+        *self.registry.kept.lock().unwrap_or_else(|e| e.into_inner()) = self.kept;
     }
 }
 
@@ -131,6 +150,11 @@ pub struct Registry {
     runtime: Arc<rt::Runtime>,
     /// Slots by plugin name. Held briefly; never while compiling.
     slots: Mutex<HashMap<String, Arc<Slot>>>,
+    /// Versions that stored deployments run, by digest.
+    kept: Mutex<HashMap<String, Arc<Version>>>,
+    /// Where every compiled version's bytes are kept (`<data_dir>/plugins`), when the gateway
+    /// has a data directory.
+    versions_dir: Mutex<Option<PathBuf>>,
 }
 
 impl Registry {
@@ -139,14 +163,25 @@ impl Registry {
         Self {
             runtime,
             slots: Mutex::default(),
+            kept: Mutex::default(),
+            versions_dir: Mutex::default(),
         }
     }
 
     /// Stages the declared plugins: reads every file and compiles the new ones and the changed
     /// ones, without touching a live slot. Returns what the new snapshot references, to
     /// [`StagedPlugins::commit`] once the snapshot is built; or every error (nothing changed
-    /// then). Reading and compiling block: call it off the async workers.
-    pub fn stage(&self, defs: &[PluginDef]) -> Result<StagedPlugins<'_>, Vec<String>> {
+    /// then). `deployments` are the stored deployments the snapshot serves, whose plugin
+    /// versions are pinned; `data_dir` is the gateway's. Reading and compiling block: call it
+    /// off the async workers.
+    pub fn stage(
+        &self,
+        defs: &[PluginDef],
+        deployments: &[portico_config::Api],
+        data_dir: Option<&Path>,
+    ) -> Result<StagedPlugins<'_>, Vec<String>> {
+        let versions_dir = data_dir.map(|d| d.join("plugins"));
+        versions_dir.clone_into(&mut self.versions_dir.lock().unwrap_or_else(|e| e.into_inner()));
         let mut errors = Vec::new();
         let mut slots = HashMap::with_capacity(defs.len());
         let mut swaps = Vec::new();
@@ -181,10 +216,11 @@ impl Registry {
                     continue;
                 }
             };
-            let version = Version {
+            keep_bytes(versions_dir.as_deref(), &file_digest, &bytes);
+            let version = Arc::new(Version {
                 plugin,
                 digest: file_digest.clone(),
-            };
+            });
             match existing {
                 // The snapshot keeps the live slot; its version is swapped on commit, so the
                 // old snapshot serves the current version until then.
@@ -203,7 +239,7 @@ impl Registry {
                     let slot = Slot {
                         name: def.name.clone(),
                         kind: def.kind,
-                        current: ArcSwap::from_pointee(version),
+                        current: ArcSwap::new(version),
                         state: Mutex::new(SlotState {
                             history: Vec::new(),
                             declared: def.clone(),
@@ -217,11 +253,110 @@ impl Registry {
         if !errors.is_empty() {
             return Err(errors);
         }
+        let mut kept = HashMap::new();
+        let pinned = deployments
+            .iter()
+            .map(|d| self.pin(d, defs, &slots, &swaps, versions_dir.as_deref(), &mut kept))
+            .collect();
         Ok(StagedPlugins {
             registry: self,
             slots,
             swaps,
+            pinned,
+            kept,
         })
+    }
+
+    /// The slots deployment `d` runs: `slots`, with each plugin it names at its version.
+    fn pin(
+        &self,
+        d: &portico_config::Api,
+        defs: &[PluginDef],
+        slots: &HashMap<String, Arc<Slot>>,
+        swaps: &[Swap],
+        versions_dir: Option<&Path>,
+        kept: &mut HashMap<String, Arc<Version>>,
+    ) -> HashMap<String, Arc<Slot>> {
+        let mut out = slots.clone();
+        for (name, digest) in &d.plugin_versions {
+            let (Some(live), Some(def)) = (slots.get(name), defs.iter().find(|p| &p.name == name))
+            else {
+                continue;
+            };
+            let found = kept.get(digest).cloned().or_else(|| {
+                let staged = swaps
+                    .iter()
+                    .filter(|s| Arc::ptr_eq(&s.slot, live))
+                    .map(|s| Arc::clone(&s.version));
+                let held = std::iter::once(live.current()).chain(
+                    live.state
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .history
+                        .clone(),
+                );
+                let pinned = self
+                    .kept
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .get(digest)
+                    .cloned();
+                staged
+                    .chain(held)
+                    .chain(pinned)
+                    .find(|v| v.digest == *digest)
+                    .or_else(|| self.load_kept(def, digest, versions_dir))
+            });
+            let Some(version) = found else {
+                tracing::warn!(
+                    plugin = %name,
+                    %digest,
+                    deployment = %d.deployment_id,
+                    "the plugin version of this deployment is not kept here; the deployment runs the current version"
+                );
+                continue;
+            };
+            kept.insert(digest.clone(), Arc::clone(&version));
+            out.insert(
+                name.clone(),
+                Arc::new(Slot {
+                    name: name.clone(),
+                    kind: live.kind,
+                    current: ArcSwap::new(version),
+                    state: Mutex::new(SlotState {
+                        history: Vec::new(),
+                        declared: def.clone(),
+                        file_digest: digest.clone(),
+                    }),
+                }),
+            );
+        }
+        out
+    }
+
+    /// Compiles the kept bytes of version `digest` of `def`, if they are there and whole.
+    fn load_kept(
+        &self,
+        def: &PluginDef,
+        digest: &str,
+        versions_dir: Option<&Path>,
+    ) -> Option<Arc<Version>> {
+        let path = versions_dir?.join(format!("{digest}.wasm"));
+        let bytes = std::fs::read(&path).ok()?;
+        if self::digest(&bytes) != digest {
+            tracing::warn!(path = %path.display(), "a kept plugin version does not match its digest; ignored");
+            return None;
+        }
+        match self.runtime.load(&spec(def), &bytes) {
+            Ok(plugin) => Some(Arc::new(Version {
+                plugin,
+                digest: digest.to_owned(),
+            })),
+            Err(e) => {
+                tracing::warn!(plugin = %def.name, digest, "a kept plugin version does not load: {e}");
+                None
+            }
+        }
     }
 
     /// Compiles `bytes` as a new version of `name` and swaps it in.
@@ -238,10 +373,16 @@ impl Registry {
             .load(&spec(&def), bytes)
             .map_err(|e| DeployError::Rejected(e.to_string()))?;
         let digest = digest(bytes);
-        slot.swap_in(Version {
+        let dir = self
+            .versions_dir
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        keep_bytes(dir.as_deref(), &digest, bytes);
+        slot.swap_in(Arc::new(Version {
             plugin,
             digest: digest.clone(),
-        });
+        }));
         tracing::info!(plugin = name, %digest, "plugin deployed");
         Ok(digest)
     }
@@ -293,6 +434,22 @@ impl Registry {
             .get(name)
             .cloned()
             .ok_or_else(|| DeployError::Unknown(name.to_owned()))
+    }
+}
+
+/// Keeps a compiled version's bytes as `<dir>/<digest>.wasm` (once: the name is the content),
+/// so that a deployment made on it finds it after a restart. A failure is logged: the version
+/// serves anyway.
+fn keep_bytes(dir: Option<&Path>, digest: &str, bytes: &[u8]) {
+    let Some(dir) = dir else {
+        return;
+    };
+    let path = dir.join(format!("{digest}.wasm"));
+    if path.is_file() {
+        return;
+    }
+    if let Err(e) = portico_config::deploy::write_private(&path, bytes) {
+        tracing::warn!("cannot keep a plugin version: {e}");
     }
 }
 

@@ -202,15 +202,17 @@ impl Snapshot {
     pub fn build<'t>(
         config: &Config,
         metrics: &Metrics,
-        slots: &HashMap<String, Arc<Slot>>,
+        plugins: &crate::plugins::StagedPlugins<'_>,
         caches: &Caches,
         traffic: &'t TrafficState,
         generation: u64,
     ) -> Result<(Self, Pending<'t>), Vec<String>> {
+        let slots = plugins.slots();
         let mut b = Build {
             config,
             metrics,
             slots,
+            pinned: plugins.pinned(),
             caches,
             generation,
             tb: traffic::Builder::new(traffic, config),
@@ -222,7 +224,18 @@ impl Snapshot {
             errors: Vec::new(),
         };
         // Stored deployments first: the stages of the APIs below serve them by index.
-        let deployments: Vec<ApiRt> = config.deployments.iter().map(|d| b.api(d)).collect();
+        // Each runs the plugin versions it was made with.
+        let deployments: Vec<ApiRt> = config
+            .deployments
+            .iter()
+            .enumerate()
+            .map(|(i, d)| {
+                b.slots = b.pinned.get(i).unwrap_or(slots);
+                let built = b.api(d);
+                b.slots = slots;
+                built
+            })
+            .collect();
         let mut apis = Vec::with_capacity(config.apis.len());
         let mut by_host = HashMap::new();
         let mut default_api = None;
@@ -413,7 +426,10 @@ impl ApiRt {
 struct Build<'c, 't> {
     config: &'c Config,
     metrics: &'c Metrics,
+    /// The plugin slots of what is being built: the current ones, or a deployment's.
     slots: &'c HashMap<String, Arc<Slot>>,
+    /// Each stored deployment's slots (`StagedPlugins::pinned`).
+    pinned: &'c [HashMap<String, Arc<Slot>>],
     caches: &'c Caches,
     generation: u64,
     tb: traffic::Builder<'t>,
@@ -577,7 +593,13 @@ impl Build<'_, '_> {
             functions: served
                 .routes
                 .iter()
-                .map(|r| stage_function(self.slots, r, s, &mut self.errors))
+                .map(|r| {
+                    let slots = s
+                        .deployment
+                        .and_then(|i| self.pinned.get(i))
+                        .unwrap_or(self.slots);
+                    stage_function(slots, r, s, &mut self.errors)
+                })
                 .collect(),
             deployment: s.deployment,
             deployment_id: s.deployment_id.clone(),

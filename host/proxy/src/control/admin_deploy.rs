@@ -423,7 +423,7 @@ fn freeze(
         .into_iter()
         .map(|(name, _, digest, _)| (name, digest))
         .collect();
-    let made = Deployment {
+    let mut made = Deployment {
         id: head.deployment_id.clone(),
         api: head.name.clone(),
         created_date: now(),
@@ -432,6 +432,13 @@ fn freeze(
         definition: head.definition.to_string(),
         plugins,
     };
+    // The same definition on other plugin versions is another deployment.
+    let stored = store
+        .deployment(&head.name, &made.id)
+        .map_err(AwsError::internal)?;
+    if stored.is_some_and(|d| d.plugins != made.plugins) {
+        made.id = portico_config::deploy::deployment_id_with(&made.definition, &made.plugins);
+    }
     store.save_deployment(&made).map_err(AwsError::internal)
 }
 
