@@ -215,6 +215,42 @@ async fn deploy_pin_diff_and_roll_back() {
         r.json()["message"],
         "Invalid deployment content specified.Non null and non empty stageName must be provided for canary deployment. Provided value is null"
     );
+    let before = admin(&gw, "GET", "/apis/shop/deployments", Value::Null)
+        .await
+        .json();
+    let r = admin(
+        &gw,
+        "POST",
+        "/apis/shop/deployments",
+        json!({"stageName": "prod", "canarySettings": {"percentTraffic": 150}}),
+    )
+    .await;
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert_eq!(
+        r.json()["message"],
+        "Invalid percentTraffic 150: must be a number between 0.0 and 100.0"
+    );
+    let after = admin(&gw, "GET", "/apis/shop/deployments", Value::Null)
+        .await
+        .json();
+    assert_eq!(before, after, "a refused deployment stores nothing");
+    // Stage variables: at most 100, the gateway file's and the stored ones together.
+    let many: serde_json::Map<String, Value> = (0..100)
+        .map(|i| (format!("/variables/v{i}"), json!("x")))
+        .collect();
+    let ops: Vec<Value> = many
+        .keys()
+        .map(|path| json!({"op": "replace", "path": path, "value": "x"}))
+        .collect();
+    let r = admin(
+        &gw,
+        "PATCH",
+        "/apis/shop/stages/prod",
+        json!({ "patchOperations": ops }),
+    )
+    .await;
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert!(r.text().contains("at most 100"), "{}", r.text());
     let r = admin(
         &gw,
         "PATCH",

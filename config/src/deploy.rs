@@ -471,10 +471,12 @@ impl Store {
         Ok(read_json(&self.stage_path(api, stage))?.unwrap_or_default())
     }
 
-    /// Replaces the state of a stage; the default state removes the file.
+    /// Replaces the state of a stage; the default state removes the file (of a gateway-file
+    /// API's stage: a managed API's stage is its file).
     pub fn save_stage(&self, api: &str, stage: &str, state: &StageState) -> Result<(), String> {
         let path = self.stage_path(api, stage);
-        if *state == StageState::default() {
+        // A managed API's stages exist as their files do: its default state is kept.
+        if *state == StageState::default() && !self.managed_path(api).is_file() {
             return match std::fs::remove_file(&path) {
                 Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
                     Err(format!("cannot remove {}: {e}", path.display()))

@@ -701,6 +701,16 @@ impl Built<'_> {
         };
         check_variables(self.report, &label, "variables", &state.variables);
         stage.variables.extend(state.variables.clone());
+        let too_many = |report: &mut Report, field: &str, count: usize| {
+            if count > MAX_STAGE_VARIABLES {
+                report.error(
+                    &label,
+                    field,
+                    format!("the gateway file's and the stored stage variables together are {count}: at most {MAX_STAGE_VARIABLES} are allowed"),
+                );
+            }
+        };
+        too_many(self.report, "variables", stage.variables.len());
         let served = match &state.deployment_id {
             Some(id) => self.served_by(id, &label, "deploymentId"),
             None => Some(None),
@@ -729,6 +739,11 @@ impl Built<'_> {
         };
         let mut variables = stage.variables.clone();
         variables.extend(c.stage_variable_overrides.clone());
+        too_many(
+            self.report,
+            "canarySettings.stageVariableOverrides",
+            variables.len(),
+        );
         let mut canary = Stage::unsettled(&stage.name, variables);
         canary.pinned = true;
         self.settle(&mut canary, served, spath);

@@ -587,7 +587,7 @@ async fn serve(origin: Origin) -> anyhow::Result<()> {
     tokio::spawn(async move {
         while hup.recv().await.is_some() {
             tracing::info!("SIGHUP: reloading");
-            let _ = hup_gw.reload().await;
+            let _ = hup_gw.reload_files().await;
         }
     });
 

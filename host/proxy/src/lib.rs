@@ -224,7 +224,8 @@ impl Gateway {
     ///
     /// Reading files and compiling plugins block, so they run on tokio's blocking pool
     /// (`spawn_blocking`), which every runtime flavour has: this works on a current-thread
-    /// runtime too.
+    /// runtime too. The control plane calls it holding `stage_lock`; the other triggers call
+    /// [`Gateway::reload_files`].
     pub async fn reload(self: &Arc<Self>) -> Result<(u64, Report), ReloadError> {
         let serial = Arc::clone(&self.reload_lock).lock_owned().await;
         let gw = Arc::clone(self);
@@ -244,6 +245,14 @@ impl Gateway {
             self.record_reload(&result);
             result
         })
+    }
+
+    /// [`Gateway::reload`] for a file change, `SIGHUP` or `POST /reload`: it waits for an admin
+    /// change in progress (which writes the deployment store, reloads, and puts the store back
+    /// if that fails), so that it never reads a state that is about to be undone.
+    pub async fn reload_files(self: &Arc<Self>) -> Result<(u64, Report), ReloadError> {
+        let _serial = self.stage_lock.lock().await;
+        self.reload().await
     }
 
     fn record_reload(&self, result: &Result<(u64, Report), ReloadError>) {

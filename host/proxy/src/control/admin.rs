@@ -469,7 +469,7 @@ async fn route(gw: &Arc<Gateway>, req: http::request::Parts, body: AdminBody) ->
             );
             resp
         }
-        (&Method::POST, "/reload") => match gw.reload().await {
+        (&Method::POST, "/reload") => match gw.reload_files().await {
             Ok((generation, warnings)) => json_reply(
                 StatusCode::OK,
                 json!({

@@ -338,6 +338,14 @@ pub(crate) async fn create_deployment(
             "a description has at most {MAX_DESCRIPTION} bytes"
         )));
     }
+    if let Some(c) = &request.canary_settings
+        && !(c.percent_traffic.is_finite() && (0.0..=100.0).contains(&c.percent_traffic))
+    {
+        return Err(AwsError::bad_request(format!(
+            "Invalid percentTraffic {}: must be a number between 0.0 and 100.0",
+            c.percent_traffic
+        )));
+    }
     if request.canary_settings.is_some() && request.stage_name.as_deref().is_none_or(str::is_empty)
     {
         return Err(AwsError::bad_request(

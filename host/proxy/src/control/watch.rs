@@ -36,7 +36,7 @@ pub async fn watch(
         // written while the reload runs then differs from `seen` and triggers another one.
         let next_files = files_after_reload().unwrap_or_else(|| files.clone());
         let next_seen = fingerprint(&next_files);
-        if gw.reload().await.is_ok() {
+        if gw.reload_files().await.is_ok() {
             files = next_files;
             seen = next_seen;
         } else {
