@@ -475,3 +475,96 @@ async fn api_key_from_the_authorizer() {
     let r = get("token-x", None).await;
     assert_eq!(r.status, 401, "{}", r.text());
 }
+
+/// `portico plans ...` against the admin API: a plan made at runtime applies at once, with its
+/// quota, to a runtime key added to it; it is kept across a restart; a plan with a key in it,
+/// or one of the gateway file, cannot be deleted.
+#[tokio::test]
+async fn usage_plans_made_with_the_cli() {
+    let dir = Dir::new();
+    let gw = start(&dir, "", "", STAGES);
+    let portico = |gw: &Portico, args: &[&str]| {
+        let out = std::process::Command::new(PORTICO)
+            .args(args)
+            .args([
+                "--admin",
+                &gw.admin.unwrap().to_string(),
+                "--output",
+                "json",
+            ])
+            .env("PORTICO_ADMIN_TOKEN", gw.admin_token())
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        (out.status.success(), text, err)
+    };
+    let key = send(
+        "POST",
+        &gw.admin_url("/apikeys"),
+        &[],
+        r#"{"name":"frank","value":"frank-key-0000000000000006"}"#,
+    )
+    .await;
+    assert_eq!(key.status, 201, "{}", key.text());
+    let frank = "frank-key-0000000000000006";
+    assert_eq!(
+        call(&gw, "GET", "/prod/pets", Some(frank)).await.status,
+        403
+    );
+
+    let (ok, out, err) = portico(
+        &gw,
+        &[
+            "plans",
+            "create",
+            "--name",
+            "Silver tier",
+            "--stage",
+            "testapi/prod",
+            "--quota",
+            "2/day",
+            "--rate",
+            "100",
+            "--burst",
+            "50",
+        ],
+    );
+    assert!(ok, "{err}");
+    let plan: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let id = plan["id"].as_str().unwrap().to_owned();
+    assert_eq!(id.len(), 6, "{plan}");
+    assert_eq!(plan["name"], "Silver tier");
+    assert_eq!(plan["quota"]["period"], "DAY");
+    assert_eq!(plan["throttle"]["burstLimit"], 50);
+    let (ok, _, err) = portico(&gw, &["plans", "add-key", &id, "frank"]);
+    assert!(ok, "{err}");
+    assert_eq!(admitted(&gw, "GET", "/prod/pets", Some(frank), 3).await, 2);
+
+    let (ok, _, err) = portico(&gw, &["plans", "delete", &id]);
+    assert!(!ok && err.contains("frank"), "{err}");
+    let (ok, _, err) = portico(&gw, &["plans", "delete", "gold"]);
+    assert!(!ok && err.contains("gateway file"), "{err}");
+    let (ok, _, err) = portico(
+        &gw,
+        &["plans", "create", "--name", "x", "--stage", "testapi/nope"],
+    );
+    assert!(!ok && err.contains("no stage nope"), "{err}");
+
+    drop(gw);
+    let gw = Portico::start(&dir);
+    let (ok, out, err) = portico(&gw, &["plans", "list"]);
+    assert!(ok, "{err}");
+    let list: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let ids: Vec<&str> = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["gold", id.as_str()], "{list}");
+    assert_eq!(
+        call(&gw, "GET", "/prod/pets", Some(frank)).await.status,
+        429
+    );
+}

@@ -6,9 +6,10 @@
 //! `--output json` prints the admin API's JSON answer as it is; `--output text` (the default)
 //! prints deployments and stages for people, and the other answers as JSON.
 //!
-//! Each sends the admin token as `Authorization: Bearer`: from `PORTICO_ADMIN_TOKEN`, else
-//! from `--token-file`, else from the token the gateway generates in its default data
-//! directory (`$XDG_DATA_HOME/portico/admin-token`, or `~/.local/share/portico/admin-token`).
+//! Each sends the admin token as `Authorization: Bearer`: from the file `--token-file` names,
+//! else from `PORTICO_ADMIN_TOKEN`, else from the token the gateway generates in its default
+//! data directory (`$XDG_DATA_HOME/portico/admin-token`, or
+//! `~/.local/share/portico/admin-token`).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -22,8 +23,8 @@ use hyper_util::rt::TokioExecutor;
 use serde_json::{Value, json};
 
 use crate::{
-    AuthorizersAction, CacheAction, DeploymentsAction, KeysAction, PluginAction, StageAction,
-    UsageAction,
+    AuthorizersAction, CacheAction, DeploymentsAction, KeysAction, PlansAction, PluginAction,
+    StageAction, UsageAction,
 };
 
 /// How answers are printed.
@@ -177,6 +178,66 @@ pub fn keys(admin: &Target, action: KeysAction) -> ExitCode {
                 "/apikeys"
             };
             call(admin, "GET", path.into(), Bytes::new())
+        }
+    }
+}
+
+/// Runs one usage-plan command.
+pub fn plans(admin: &Target, action: PlansAction) -> ExitCode {
+    match action {
+        PlansAction::List => call(admin, "GET", "/usageplans".into(), Bytes::new()),
+        PlansAction::Show { plan } => {
+            call(admin, "GET", format!("/usageplans/{plan}"), Bytes::new())
+        }
+        PlansAction::Delete { plan } => {
+            call(admin, "DELETE", format!("/usageplans/{plan}"), Bytes::new())
+        }
+        PlansAction::AddKey { plan, key } => call(
+            admin,
+            "POST",
+            format!("/usageplans/{plan}/keys"),
+            Bytes::from(serde_json::json!({"keyId": key, "keyType": "API_KEY"}).to_string()),
+        ),
+        PlansAction::Create {
+            name,
+            stages,
+            rate,
+            burst,
+            quota,
+            description,
+        } => {
+            let mut api_stages = Vec::new();
+            for s in &stages {
+                let Some((api, stage)) = s.split_once('/') else {
+                    eprintln!("error: --stage {s}: expected API/STAGE");
+                    return ExitCode::FAILURE;
+                };
+                api_stages.push(serde_json::json!({"apiId": api, "stage": stage}));
+            }
+            let mut body = serde_json::json!({"name": name, "apiStages": api_stages});
+            if let Some(d) = description {
+                body["description"] = d.into();
+            }
+            if let (Some(rate), Some(burst)) = (rate, burst) {
+                body["throttle"] = serde_json::json!({"rateLimit": rate, "burstLimit": burst});
+            }
+            if let Some(q) = quota {
+                let parsed = q
+                    .split_once('/')
+                    .and_then(|(limit, period)| Some((limit.parse::<u64>().ok()?, period)));
+                let Some((limit, period)) = parsed else {
+                    eprintln!("error: --quota {q}: expected LIMIT/DAY, LIMIT/WEEK or LIMIT/MONTH");
+                    return ExitCode::FAILURE;
+                };
+                body["quota"] =
+                    serde_json::json!({"limit": limit, "period": period.to_ascii_uppercase()});
+            }
+            call(
+                admin,
+                "POST",
+                "/usageplans".into(),
+                Bytes::from(body.to_string()),
+            )
         }
     }
 }

@@ -76,6 +76,13 @@ enum Command {
         #[command(subcommand)]
         action: KeysAction,
     },
+    /// List, create or delete usage plans, or add a key to one, on a running gateway.
+    Plans {
+        #[command(flatten)]
+        admin: admin_client::Target,
+        #[command(subcommand)]
+        action: PlansAction,
+    },
     /// Show, extend or reset usage-plan quotas on a running gateway.
     Usage {
         #[command(flatten)]
@@ -275,6 +282,50 @@ enum KeysAction {
 }
 
 #[derive(Subcommand)]
+enum PlansAction {
+    /// Every usage plan: the gateway file's and the ones made through the admin API.
+    List,
+    /// One usage plan.
+    Show {
+        /// The plan's id.
+        plan: String,
+    },
+    /// Make a usage plan (AWS CreateUsagePlan); it applies at once.
+    Create {
+        /// Its display name.
+        #[arg(long)]
+        name: String,
+        /// A stage it covers, `API/STAGE` (repeatable).
+        #[arg(long = "stage", value_name = "API/STAGE")]
+        stages: Vec<String>,
+        /// Per-key steady rate, requests per second (needs --burst).
+        #[arg(long, requires = "burst")]
+        rate: Option<f64>,
+        /// Per-key bucket size (needs --rate).
+        #[arg(long, requires = "rate")]
+        burst: Option<u32>,
+        /// Per-key quota, `LIMIT/DAY`, `LIMIT/WEEK` or `LIMIT/MONTH`.
+        #[arg(long, value_name = "LIMIT/PERIOD")]
+        quota: Option<String>,
+        /// Free text.
+        #[arg(long)]
+        description: Option<String>,
+    },
+    /// Delete a usage plan made through the admin API.
+    Delete {
+        /// The plan's id.
+        plan: String,
+    },
+    /// Add a key made through the admin API to a plan (AWS CreateUsagePlanKey).
+    AddKey {
+        /// The plan's id.
+        plan: String,
+        /// The key's name.
+        key: String,
+    },
+}
+
+#[derive(Subcommand)]
 enum UsageAction {
     /// Requests per key per day (AWS GetUsage); dates are YYYY-MM-DD, default today (UTC).
     Get {
@@ -350,6 +401,7 @@ fn main() -> ExitCode {
         Command::Authorizers { admin, action } => admin_client::authorizers(&admin, action),
         Command::Keys { admin, action } => admin_client::keys(&admin, action),
         Command::Usage { admin, action } => admin_client::usage(&admin, action),
+        Command::Plans { admin, action } => admin_client::plans(&admin, action),
         Command::Deploy {
             admin,
             api,
