@@ -103,8 +103,9 @@ pub struct StagedPlugins<'r> {
     swaps: Vec<Swap>,
     /// Per stored deployment (index-aligned with `Config::deployments`), the slots it runs.
     pinned: Vec<HashMap<String, Arc<Slot>>>,
-    /// The versions the pinned slots hold, by digest: the registry keeps them from the commit.
-    kept: HashMap<String, Arc<Version>>,
+    /// The versions the pinned slots hold, by plugin name and digest (one component can serve
+    /// two plugins, compiled with different grants): the registry keeps them from the commit.
+    kept: HashMap<(String, String), Arc<Version>>,
 }
 
 /// A new version of a live slot, and the declaration it was compiled from.
@@ -150,8 +151,8 @@ pub struct Registry {
     runtime: Arc<rt::Runtime>,
     /// Slots by plugin name. Held briefly; never while compiling.
     slots: Mutex<HashMap<String, Arc<Slot>>>,
-    /// Versions that stored deployments run, by digest.
-    kept: Mutex<HashMap<String, Arc<Version>>>,
+    /// Versions that stored deployments run, by plugin name and digest.
+    kept: Mutex<HashMap<(String, String), Arc<Version>>>,
     /// Where every compiled version's bytes are kept (`<data_dir>/plugins`), when the gateway
     /// has a data directory.
     versions_dir: Mutex<Option<PathBuf>>,
@@ -275,7 +276,7 @@ impl Registry {
         slots: &HashMap<String, Arc<Slot>>,
         swaps: &[Swap],
         versions_dir: Option<&Path>,
-        kept: &mut HashMap<String, Arc<Version>>,
+        kept: &mut HashMap<(String, String), Arc<Version>>,
     ) -> HashMap<String, Arc<Slot>> {
         let mut out = slots.clone();
         for (name, digest) in &d.plugin_versions {
@@ -283,7 +284,8 @@ impl Registry {
             else {
                 continue;
             };
-            let found = kept.get(digest).cloned().or_else(|| {
+            let key = (name.clone(), digest.clone());
+            let found = kept.get(&key).cloned().or_else(|| {
                 let staged = swaps
                     .iter()
                     .filter(|s| Arc::ptr_eq(&s.slot, live))
@@ -299,7 +301,7 @@ impl Registry {
                     .kept
                     .lock()
                     .unwrap_or_else(|e| e.into_inner())
-                    .get(digest)
+                    .get(&key)
                     .cloned();
                 staged
                     .chain(held)
@@ -316,7 +318,7 @@ impl Registry {
                 );
                 continue;
             };
-            kept.insert(digest.clone(), Arc::clone(&version));
+            kept.insert(key, Arc::clone(&version));
             out.insert(
                 name.clone(),
                 Arc::new(Slot {
