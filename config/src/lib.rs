@@ -760,13 +760,6 @@ impl Built<'_> {
     /// has no such deployment, or it does not load (reported).
     fn served_by(&mut self, id: &str, label: &str, field: &str) -> Option<Option<usize>> {
         let api = &self.raw_api.name;
-        // The current build serves its own definition, unless the deployment pins plugin
-        // versions (which may differ from the current ones: only the data plane knows).
-        if id == self.head.deployment_id
-            && !matches!(self.store.map(|s| s.deployment(api, id)), Some(Ok(Some(d))) if !d.plugins.is_empty())
-        {
-            return Some(None);
-        }
         if let Some(i) = self
             .deployments
             .iter()
@@ -774,7 +767,15 @@ impl Built<'_> {
         {
             return Some(Some(i));
         }
-        let found = match self.store.map(|s| s.deployment(api, id)) {
+        let stored = self.store.map(|s| s.deployment(api, id));
+        // The current build serves its own definition, unless the deployment pins plugin
+        // versions (which may differ from the current ones: only the data plane knows).
+        if id == self.head.deployment_id
+            && !matches!(&stored, Some(Ok(Some(d))) if !d.plugins.is_empty())
+        {
+            return Some(None);
+        }
+        let found = match stored {
             Some(Ok(Some(d))) => d,
             Some(Err(e)) => {
                 self.report.error(label, field, e);
@@ -790,7 +791,7 @@ impl Built<'_> {
             }
         };
         let name = format!("{} (deployment {id})", found.spec);
-        let built = import_api(
+        let mut built = import_api(
             self.report,
             self.aws,
             self.raw_api,
@@ -799,7 +800,6 @@ impl Built<'_> {
             found.definition.into(),
             false,
         )?;
-        let mut built = built;
         built.deployment_id = found.id.clone();
         built.plugin_versions = found.plugins;
         self.deployments.push(built);
