@@ -532,18 +532,28 @@ async fn the_aws_cli_builds_an_api_method_by_method() {
     .unwrap_err();
     assert!(err.contains("(ConflictException)"), "{err}");
 
+    // `aws <what...> --rest-api-id ID --resource-id RESOURCE --http-method METHOD`.
+    let on_method = |resource: &str, method: &str, what: &[&str]| {
+        let mut args = what.to_vec();
+        args.extend([
+            "--rest-api-id",
+            id.as_str(),
+            "--resource-id",
+            resource,
+            "--http-method",
+            method,
+        ]);
+        aws(&gw, &args)
+    };
+    let pets_id = pets["id"].as_str().unwrap();
+
     // A method without an integration is kept in the working copy, and a deployment refuses
     // it as AWS does.
-    let method = aws(
-        &gw,
+    let method = on_method(
+        &pet_id,
+        "GET",
         &[
             "put-method",
-            "--rest-api-id",
-            &id,
-            "--resource-id",
-            &pet_id,
-            "--http-method",
-            "GET",
             "--authorization-type",
             "NONE",
             "--request-parameters",
@@ -570,18 +580,7 @@ async fn the_aws_cli_builds_an_api_method_by_method() {
     );
 
     // A MOCK integration with a method response and an integration response.
-    let pet_method = |what: &[&str]| {
-        let mut args = vec![
-            "--rest-api-id",
-            id.as_str(),
-            "--resource-id",
-            pet_id.as_str(),
-            "--http-method",
-            "GET",
-        ];
-        args.splice(0..0, what.iter().copied());
-        aws(&gw, &args)
-    };
+    let pet_method = |what: &[&str]| on_method(&pet_id, "GET", what);
     let integration = pet_method(&[
         "put-integration",
         "--type",
@@ -615,31 +614,17 @@ async fn the_aws_cli_builds_an_api_method_by_method() {
     );
 
     // An HTTP_PROXY method on /pets to a real upstream.
-    aws(
-        &gw,
-        &[
-            "put-method",
-            "--rest-api-id",
-            &id,
-            "--resource-id",
-            pets["id"].as_str().unwrap(),
-            "--http-method",
-            "POST",
-            "--authorization-type",
-            "NONE",
-        ],
+    on_method(
+        pets_id,
+        "POST",
+        &["put-method", "--authorization-type", "NONE"],
     );
     let uri = format!("http://{}/upstream/pets", upstream.addr);
-    aws(
-        &gw,
+    on_method(
+        pets_id,
+        "POST",
         &[
             "put-integration",
-            "--rest-api-id",
-            &id,
-            "--resource-id",
-            pets["id"].as_str().unwrap(),
-            "--http-method",
-            "POST",
             "--type",
             "HTTP_PROXY",
             "--integration-http-method",

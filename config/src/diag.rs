@@ -84,6 +84,11 @@ impl Report {
             .filter(|d| d.severity == Severity::Error)
     }
 
+    /// The errors only, each as its one-line text.
+    pub fn error_messages(&self) -> Vec<String> {
+        self.errors().map(ToString::to_string).collect()
+    }
+
     /// The warnings only.
     pub fn warnings(&self) -> impl Iterator<Item = &Diagnostic> {
         self.diagnostics

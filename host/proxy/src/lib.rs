@@ -188,6 +188,12 @@ impl Gateway {
         self.current.load_full()
     }
 
+    /// The current snapshot without touching its reference count (a thread-local slot), for
+    /// [`listener::Worker::snapshot`].
+    pub(crate) fn current_snapshot(&self) -> arc_swap::Guard<Arc<Snapshot>> {
+        self.current.load()
+    }
+
     /// The generation now serving.
     pub fn generation(&self) -> u64 {
         self.generation.load(Ordering::Acquire)

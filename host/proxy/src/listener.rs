@@ -31,8 +31,8 @@ pub mod tls;
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use http::{Request, Version};
@@ -51,6 +51,7 @@ use tokio::io::AsyncBufReadExt;
 use crate::Gateway;
 use crate::integration::upstream::Upstream;
 use crate::pipeline::{ConnInfo, handle};
+use crate::snapshot::Snapshot;
 
 /// HTTP/2 header-list limit: a little over the 10 KiB AWS quota, which the pipeline enforces
 /// with a JSON 431; this only stops abuse earlier.
@@ -192,6 +193,38 @@ pub struct Worker {
     pub upstream: Upstream,
     /// TLS handshakes this worker runs at once (`limits.max_tls_handshakes`).
     handshakes: tokio::sync::Semaphore,
+    /// This worker's hold on the current snapshot ([`Worker::snapshot`]).
+    held: Mutex<Arc<Held>>,
+}
+
+/// A snapshot as one worker holds it.
+///
+/// A request keeps the snapshot it started on alive until its response body is done. Cloning
+/// the snapshot's own `Arc` for that writes its reference count from every core on every
+/// request (a cache line bouncing between cores, twice per request); a request clones its
+/// worker's `Held` instead, which only that worker's thread touches. The worker takes a new
+/// `Held` when the gateway's snapshot changes (checked per request, and by [`pace_timers`]
+/// when idle, so an idle worker lets go of an old snapshot within [`TIMER_PACE`]).
+pub struct Held(Arc<Snapshot>);
+
+impl std::ops::Deref for Held {
+    type Target = Snapshot;
+
+    fn deref(&self) -> &Snapshot {
+        &self.0
+    }
+}
+
+impl Worker {
+    /// The gateway's current snapshot, through this worker's hold on it.
+    pub fn snapshot(&self, gw: &Gateway) -> Arc<Held> {
+        let mut held = self.held.lock().unwrap_or_else(|e| e.into_inner());
+        let current = gw.current_snapshot();
+        if !Arc::ptr_eq(&held.0, &current) {
+            *held = Arc::new(Held(arc_swap::Guard::into_inner(current)));
+        }
+        Arc::clone(&held)
+    }
 }
 
 /// Serves on `bound` until `shutdown` resolves, then drains. Runs the workers on their own
@@ -259,15 +292,18 @@ fn run_worker(
             return;
         }
     };
+    crate::telemetry::set_shard(index);
     runtime.block_on(async move {
         let handshakes = gw.snapshot().limits.max_tls_handshakes;
         let worker = Arc::new(Worker {
             index,
             upstream: gw.upstream.worker_client(),
             handshakes: tokio::sync::Semaphore::new(handshakes),
+            held: Mutex::new(Arc::new(Held(gw.snapshot()))),
         });
         let graceful = Arc::new(GracefulShutdown::new());
         let tracked = Arc::new(Tracked::default());
+        let pacer = tokio::spawn(pace_timers(Arc::clone(&gw), Arc::clone(&worker)));
         let mut loops = Vec::new();
         let mut endpoints = Vec::new();
         let mut http3 = vec![false; sockets.addrs.len()];
@@ -329,6 +365,7 @@ fn run_worker(
         for l in loops {
             let _ = l.await;
         }
+        pacer.abort();
         let drain = gw.snapshot().limits.drain_timeout;
         let graceful = Arc::try_unwrap(graceful).unwrap_or_else(|_| GracefulShutdown::new());
         let all_done = async move {
@@ -345,6 +382,27 @@ fn run_worker(
             let _ = tokio::time::timeout(Duration::from_millis(200), endpoint.wait_idle()).await;
         }
     });
+}
+
+/// How often [`pace_timers`] wakes its worker.
+const TIMER_PACE: Duration = Duration::from_millis(250);
+
+/// Keeps a timer due within [`TIMER_PACE`] on the worker's runtime, always, and refreshes the
+/// worker's [`Held`] snapshot on each tick.
+///
+/// Every request arms timers that are seconds away (hyper's header timer, the integration
+/// timeout). tokio's time driver wakes its own thread (an `eventfd` write and one more
+/// `epoll_wait` event) whenever a timer is armed before the deadline the driver is parked
+/// on; with nothing else pending, that was every request. With this timer always nearer,
+/// the per-request timers never move the driver's deadline: four wake-ups a second instead
+/// of one per request.
+async fn pace_timers(gw: Arc<Gateway>, worker: Arc<Worker>) {
+    let mut tick = tokio::time::interval(TIMER_PACE);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    loop {
+        tick.tick().await;
+        drop(worker.snapshot(&gw));
+    }
 }
 
 /// Waits for a client to start talking: at least one byte, and the whole HTTP/2 preface if
@@ -555,17 +613,20 @@ fn service(
 > + Clone
 + Send
 + 'static {
+    // One allocation per connection: a request clones these two `Arc`s, which only this
+    // connection's worker touches, rather than the gateway-wide ones inside `ConnCtx`.
+    let ctx = Arc::new(ctx);
     let conn = Arc::new(conn);
     service_fn(move |req| {
-        let ctx = ctx.clone();
+        let ctx = Arc::clone(&ctx);
         let conn = Arc::clone(&conn);
-        async move { Ok::<_, Infallible>(dispatch(ctx, req, conn).await) }
+        async move { Ok::<_, Infallible>(dispatch(&ctx, req, conn).await) }
     })
 }
 
 /// Routes an h2c upgrade request to the upgrade path, everything else to the pipeline.
 async fn dispatch(
-    ctx: ConnCtx,
+    ctx: &ConnCtx,
     mut req: Request<Incoming>,
     conn: Arc<ConnInfo>,
 ) -> http::Response<crate::pipeline::body::Body> {

@@ -58,7 +58,7 @@ use crate::Gateway;
 use crate::integration::http::{Forwarding, Payload};
 use crate::integration::stream::StreamLimits;
 use crate::integration::{self, Answer};
-use crate::listener::Worker;
+use crate::listener::{Held, Worker};
 use crate::phase::cache::{self, CacheStatus, RouteCaching, StageCacheRt};
 use crate::phase::engine::ApiMapping;
 use crate::phase::traffic;
@@ -99,7 +99,7 @@ where
     B: http_body::Body<Data = Bytes> + Send + Sync + 'static,
     B::Error: Into<BoxError>,
 {
-    let snap = gw.snapshot();
+    let snap = worker.snapshot(gw);
     let (parts, body) = req.into_parts();
     let limit = usize::try_from(snap.limits.max_body_bytes).unwrap_or(usize::MAX);
     let body: Body = http_body_util::Limited::new(body, limit).boxed();
@@ -109,7 +109,7 @@ where
 async fn serve(
     gw: &Gateway,
     worker: &Worker,
-    snap: Arc<Snapshot>,
+    snap: Arc<Held>,
     parts: http::request::Parts,
     body: Body,
     conn: &ConnInfo,
@@ -161,7 +161,7 @@ async fn serve(
         }
         let host = strip_port(cx.domain_name());
         let path = parts.uri.path();
-        let (found_api, stage, rest) = match snap.domains.get(&host.to_ascii_lowercase()) {
+        let (found_api, stage, rest) = match snap.domains.get(host) {
             Some(domain) => {
                 if let Err(e) = domain_admits(domain, conn, host) {
                     break 'pipeline Err(e);
@@ -419,11 +419,11 @@ async fn serve(
         response = compress::compress(response, compress::negotiate(&parts.headers), min).await;
     }
     if let Ok(id) = HeaderValue::from_str(request_id) {
-        response.headers_mut().insert("x-amzn-requestid", id);
+        response.headers_mut().insert(error::REQUEST_ID, id);
     }
 
     let done = Done {
-        metrics: metrics.clone(),
+        metrics: Arc::clone(metrics),
         started,
         status: response.status().as_u16(),
         integration_latency,
@@ -448,7 +448,7 @@ async fn serve(
             api_key_id: api_key_id.map(str::to_owned),
             principal_id,
         }),
-        _snapshot: Arc::clone(&snap),
+        _snapshot: snap,
     };
     let (head, body) = response.into_parts();
     let body: Body = http_body_util::BodyExt::boxed(Observed::new(body, Box::new(done)));
@@ -788,13 +788,13 @@ fn content_length(parts: &http::request::Parts) -> Option<u64> {
 
 /// What is recorded once the response body has been sent.
 struct Done {
-    metrics: RouteMetrics,
+    metrics: Arc<RouteMetrics>,
     started: Instant,
     status: u16,
     integration_latency: Option<Duration>,
     log: Option<LogFields>,
     /// Keeps the snapshot the request started on alive until its body is finished.
-    _snapshot: Arc<Snapshot>,
+    _snapshot: Arc<Held>,
 }
 
 struct LogFields {

@@ -44,7 +44,7 @@ pub struct Snapshot {
     /// Request limits.
     pub limits: Limits,
     /// Series for requests that reach no API.
-    pub unrouted: RouteMetrics,
+    pub unrouted: Arc<RouteMetrics>,
     /// Function plugins by name: what `aws_proxy` integrations call.
     pub functions: HashMap<String, Arc<Slot>>,
     /// The account throttle, every API key and usage plan.
@@ -120,9 +120,9 @@ pub struct StageRt {
     /// The gateway's account (`$context.accountId`, `requestContext.accountId`).
     pub account_id: String,
     /// Series per route, indexed by [`RouteId`].
-    pub route_metrics: Vec<RouteMetrics>,
+    pub route_metrics: Vec<Arc<RouteMetrics>>,
     /// Series for requests in this stage that match no route.
-    pub unmatched: RouteMetrics,
+    pub unmatched: Arc<RouteMetrics>,
     /// The response cache, if the stage has one.
     pub cache: Option<StageCacheRt>,
     /// Stage throttles and the keys allowed on the stage.

@@ -17,13 +17,16 @@
 //! The registry lives outside the snapshot, so a reload resets nothing. Snapshots hold
 //! [`RouteMetrics`] handles resolved at build time: the hot path increments atomics and never
 //! looks a series up by name, and takes no lock (prometheus-client's own `Histogram` takes a
-//! mutex on every observation; [`AtomicHistogram`] does not).
+//! mutex on every observation; [`AtomicHistogram`] does not). Per-route counters and
+//! histograms are sharded per worker ([`set_shard`]), so cores serving the same route never
+//! write the same cache line; `/metrics` sums the shards.
 
 pub mod access_log;
 
+use std::cell::Cell;
 use std::sync::Arc;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{LazyLock, Mutex};
 use std::time::Duration;
 
 use prometheus_client::encoding::{EncodeLabelSet, EncodeMetric, MetricEncoder, NoLabelSet};
@@ -61,18 +64,105 @@ const LATENCY_BOUNDS_MS: [f64; 15] = [
     29000.0,
 ];
 
-/// A latency histogram on atomics: one relaxed `fetch_add` per bucket hit, count and sum, no
-/// lock. The sum is kept in nanoseconds (an `u64` holds 584 years of them). Reads during
-/// writes may see a count and a sum from slightly different moments, as with any
-/// lock-free exposition.
+thread_local! {
+    /// The shard this thread records per-route series into ([`set_shard`]).
+    static SHARD: Cell<usize> = const { Cell::new(0) };
+}
+
+/// How many shards each per-route series has: one per core, at most 8.
+fn shard_count() -> usize {
+    static COUNT: LazyLock<usize> =
+        LazyLock::new(|| std::thread::available_parallelism().map_or(1, |n| n.get().min(8)));
+    *COUNT
+}
+
+/// Makes the calling thread record per-route series into shard `index` (modulo the shard
+/// count). Each data-plane worker calls it with its index when it starts; other threads use
+/// shard 0.
+pub fn set_shard(index: usize) {
+    SHARD.with(|s| s.set(index % shard_count()));
+}
+
+fn shard() -> usize {
+    SHARD.with(Cell::get)
+}
+
+/// One shard on a cache line (two, for a histogram) of its own.
+#[derive(Debug, Default)]
+#[repr(align(64))]
+struct Padded<T>(T);
+
+/// Shards of one series: a worker writes only its own, so two cores serving the same route
+/// never write the same cache line; the exposition sums them.
+#[derive(Debug)]
+struct Shards<T>(Arc<[Padded<T>]>);
+
+impl<T> Clone for Shards<T> {
+    fn clone(&self) -> Self {
+        Self(Arc::clone(&self.0))
+    }
+}
+
+impl<T: Default> Default for Shards<T> {
+    fn default() -> Self {
+        Self((0..shard_count()).map(|_| Padded::default()).collect())
+    }
+}
+
+impl<T> Shards<T> {
+    /// The calling thread's shard.
+    fn mine(&self) -> &T {
+        // `shard()` is below `shard_count()`, the length; `get` keeps a stray index harmless.
+        let shards = &self.0;
+        &shards.get(shard()).unwrap_or(&shards[0]).0
+    }
+
+    fn all(&self) -> impl Iterator<Item = &T> {
+        self.0.iter().map(|p| &p.0)
+    }
+}
+
+/// A per-route counter, sharded per worker ([`Shards`]).
 #[derive(Debug, Clone, Default)]
-pub struct AtomicHistogram(Arc<HistogramCells>);
+pub struct RouteCounter(Shards<AtomicU64>);
+
+impl RouteCounter {
+    /// Adds one.
+    pub fn inc(&self) {
+        self.0.mine().fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The total over every shard.
+    pub fn get(&self) -> u64 {
+        self.0.all().map(|c| c.load(Ordering::Relaxed)).sum()
+    }
+}
+
+impl TypedMetric for RouteCounter {
+    const TYPE: MetricType = MetricType::Counter;
+}
+
+impl EncodeMetric for RouteCounter {
+    fn encode(&self, mut encoder: MetricEncoder) -> Result<(), std::fmt::Error> {
+        encoder.encode_counter::<NoLabelSet, _, u64>(&self.get(), None)
+    }
+
+    fn metric_type(&self) -> MetricType {
+        Self::TYPE
+    }
+}
+
+/// A latency histogram on atomics: one relaxed `fetch_add` per bucket hit, count and sum, no
+/// lock, into the recording worker's shard ([`Shards`]). The sum is kept in nanoseconds (an
+/// `u64` holds 584 years of them). Reads during writes may see a count and a sum from slightly
+/// different moments, as with any lock-free exposition.
+#[derive(Debug, Clone, Default)]
+pub struct AtomicHistogram(Shards<HistogramCells>);
 
 #[derive(Debug, Default)]
 struct HistogramCells {
     /// Observations per bucket (not cumulative); the last is `+Inf`.
     buckets: [AtomicU64; LATENCY_BOUNDS_MS.len() + 1],
-    count: AtomicU64,
     sum_ns: AtomicU64,
 }
 
@@ -84,9 +174,8 @@ impl AtomicHistogram {
             .iter()
             .position(|b| ms <= *b)
             .unwrap_or(LATENCY_BOUNDS_MS.len());
-        let cells = &*self.0;
+        let cells = self.0.mine();
         cells.buckets[bucket].fetch_add(1, Ordering::Relaxed);
-        cells.count.fetch_add(1, Ordering::Relaxed);
         let ns = u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
         cells.sum_ns.fetch_add(ns, Ordering::Relaxed);
     }
@@ -98,15 +187,20 @@ impl TypedMetric for AtomicHistogram {
 
 impl EncodeMetric for AtomicHistogram {
     fn encode(&self, mut encoder: MetricEncoder) -> Result<(), std::fmt::Error> {
-        let cells = &*self.0;
         let mut buckets = [(0.0, 0u64); LATENCY_BOUNDS_MS.len() + 1];
+        let mut sum_ns = 0u64;
+        for cells in self.0.all() {
+            for (slot, n) in buckets.iter_mut().zip(&cells.buckets) {
+                slot.1 += n.load(Ordering::Relaxed);
+            }
+            sum_ns = sum_ns.saturating_add(cells.sum_ns.load(Ordering::Relaxed));
+        }
         for (i, slot) in buckets.iter_mut().enumerate() {
             // prometheus-client prints f64::MAX as +Inf.
-            let bound = LATENCY_BOUNDS_MS.get(i).copied().unwrap_or(f64::MAX);
-            *slot = (bound, cells.buckets[i].load(Ordering::Relaxed));
+            slot.0 = LATENCY_BOUNDS_MS.get(i).copied().unwrap_or(f64::MAX);
         }
         let count = buckets.iter().map(|(_, n)| n).sum();
-        let sum_ms = cells.sum_ns.load(Ordering::Relaxed) as f64 / 1e6;
+        let sum_ms = sum_ns as f64 / 1e6;
         encoder.encode_histogram::<NoLabelSet>(sum_ms, count, &buckets, None)
     }
 
@@ -120,13 +214,13 @@ pub struct Metrics {
     /// The registry, behind a mutex only because encoding needs `&Registry` while
     /// [`Metrics::render`] may run concurrently with nothing else touching it.
     registry: Mutex<Registry>,
-    count: Family<MethodLabels, Counter>,
-    e4: Family<MethodLabels, Counter>,
-    e5: Family<MethodLabels, Counter>,
+    count: Family<MethodLabels, RouteCounter>,
+    e4: Family<MethodLabels, RouteCounter>,
+    e5: Family<MethodLabels, RouteCounter>,
     latency: Family<MethodLabels, AtomicHistogram>,
     integration_latency: Family<MethodLabels, AtomicHistogram>,
-    cache_hit: Family<MethodLabels, Counter>,
-    cache_miss: Family<MethodLabels, Counter>,
+    cache_hit: Family<MethodLabels, RouteCounter>,
+    cache_miss: Family<MethodLabels, RouteCounter>,
     /// Reloads that succeeded.
     pub reloads_ok: Counter,
     /// Reloads rejected by validation.
@@ -153,13 +247,13 @@ impl Metrics {
     /// Creates and registers every series.
     pub fn new() -> Self {
         let mut registry = Registry::with_prefix("portico");
-        let count = Family::<MethodLabels, Counter>::default();
-        let e4 = Family::<MethodLabels, Counter>::default();
-        let e5 = Family::<MethodLabels, Counter>::default();
+        let count = Family::<MethodLabels, RouteCounter>::default();
+        let e4 = Family::<MethodLabels, RouteCounter>::default();
+        let e5 = Family::<MethodLabels, RouteCounter>::default();
         let latency = Family::<MethodLabels, AtomicHistogram>::default();
         let integration_latency = Family::<MethodLabels, AtomicHistogram>::default();
-        let cache_hit = Family::<MethodLabels, Counter>::default();
-        let cache_miss = Family::<MethodLabels, Counter>::default();
+        let cache_hit = Family::<MethodLabels, RouteCounter>::default();
+        let cache_miss = Family::<MethodLabels, RouteCounter>::default();
         registry.register(
             "cache_hit",
             "Requests served from the stage cache (AWS CacheHitCount)",
@@ -241,12 +335,13 @@ impl Metrics {
 
     /// Resolves the handles for one (api, stage, resource, method), for the snapshot of
     /// `generation`.
-    pub fn route(&self, labels: MethodLabels, generation: u64) -> RouteMetrics {
+    /// One `Arc` per route, so that a request's completion holds one reference, not seven.
+    pub fn route(&self, labels: MethodLabels, generation: u64) -> Arc<RouteMetrics> {
         self.series
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .insert(labels.clone(), generation);
-        RouteMetrics {
+        Arc::new(RouteMetrics {
             count: self.count.get_or_create(&labels).clone(),
             e4: self.e4.get_or_create(&labels).clone(),
             e5: self.e5.get_or_create(&labels).clone(),
@@ -254,7 +349,7 @@ impl Metrics {
             integration_latency: self.integration_latency.get_or_create(&labels).clone(),
             cache_hit: self.cache_hit.get_or_create(&labels).clone(),
             cache_miss: self.cache_miss.get_or_create(&labels).clone(),
-        }
+        })
     }
 
     /// Drops the per-method series no snapshot since `generation` asked for: called once
@@ -290,13 +385,13 @@ impl Metrics {
 /// Pre-resolved series for one route in one stage.
 #[derive(Debug, Clone)]
 pub struct RouteMetrics {
-    count: Counter,
-    e4: Counter,
-    e5: Counter,
+    count: RouteCounter,
+    e4: RouteCounter,
+    e5: RouteCounter,
     latency: AtomicHistogram,
     integration_latency: AtomicHistogram,
-    cache_hit: Counter,
-    cache_miss: Counter,
+    cache_hit: RouteCounter,
+    cache_miss: RouteCounter,
 }
 
 impl RouteMetrics {
@@ -325,5 +420,54 @@ impl RouteMetrics {
         if let Some(d) = integration {
             self.integration_latency.observe(d);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shards_recorded_on_several_workers_add_up() {
+        let metrics = Metrics::new();
+        let labels = MethodLabels {
+            api: "a".into(),
+            stage: "s".into(),
+            resource: "/r".into(),
+            method: "GET".into(),
+        };
+        let route = metrics.route(labels, 1);
+        std::thread::scope(|scope| {
+            for worker in 0..3 {
+                let route = &route;
+                scope.spawn(move || {
+                    set_shard(worker);
+                    route.record(200, Duration::from_micros(300), None);
+                    route.record(
+                        503,
+                        Duration::from_millis(3),
+                        Some(Duration::from_millis(2)),
+                    );
+                });
+            }
+        });
+        let text = metrics.render();
+        let series = |name: &str| {
+            let prefix = format!(r#"{name}{{api="a",stage="s",resource="/r",method="GET"}} "#);
+            text.lines()
+                .find_map(|l| l.strip_prefix(&prefix))
+                .unwrap_or_else(|| panic!("no {name} in\n{text}"))
+                .to_owned()
+        };
+        assert_eq!(series("portico_count_total"), "6");
+        assert_eq!(series("portico_5xx_error_total"), "3");
+        assert_eq!(series("portico_latency_milliseconds_count"), "6");
+        assert_eq!(series("portico_latency_milliseconds_sum"), "9.9");
+        assert_eq!(
+            series("portico_integration_latency_milliseconds_count"),
+            "3"
+        );
+        let half_ms = r#"portico_latency_milliseconds_bucket{le="0.5",api="a",stage="s",resource="/r",method="GET"} 3"#;
+        assert!(text.contains(half_ms), "{text}");
     }
 }

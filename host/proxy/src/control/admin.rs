@@ -480,9 +480,7 @@ async fn route(gw: &Arc<Gateway>, req: http::request::Parts, body: AdminBody) ->
             ),
             Err(e) => {
                 let errors: Vec<String> = match &e {
-                    ReloadError::Invalid(report) => {
-                        report.errors().map(ToString::to_string).collect()
-                    }
+                    ReloadError::Invalid(report) => report.error_messages(),
                     ReloadError::Build(errors) => errors.clone(),
                 };
                 json_reply(

@@ -416,7 +416,7 @@ fn freeze(
         // A working copy may hold unfinished methods; a deployment may not (AWS).
         let report =
             portico_config::check_definition(&head.name, &head.spec, &head.definition, false);
-        let errors: Vec<String> = report.errors().map(ToString::to_string).collect();
+        let errors = report.error_messages();
         if !errors.is_empty() {
             return Err(AwsError::bad_request(format!(
                 "{}:\n{}",
@@ -511,7 +511,7 @@ pub(crate) async fn reload_or_undo(
     };
     let undone = undo();
     let errors: Vec<String> = match &e {
-        ReloadError::Invalid(report) => report.errors().map(ToString::to_string).collect(),
+        ReloadError::Invalid(report) => report.error_messages(),
         ReloadError::Build(errors) => errors.clone(),
     };
     tracing::warn!(?undone, "{what} rejected: {}", errors.join("; "));

@@ -242,7 +242,7 @@ async fn import(gw: &Arc<Gateway>, existing: Option<&Api>, body: &[u8], query: &
     }
     let id = existing.map_or_else(new_id, |a| a.name.clone());
     let report = portico_config::check_definition(&id, &spec, &definition, true);
-    let errors: Vec<String> = report.errors().map(ToString::to_string).collect();
+    let errors = report.error_messages();
     if !errors.is_empty() {
         return Err(AwsError::bad_request(format!(
             "Errors found during import:\n{}",

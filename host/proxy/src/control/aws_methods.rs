@@ -250,7 +250,7 @@ async fn edit(gw: &Arc<Gateway>, api: &Api, change: impl FnOnce(&mut Value) -> R
     let definition =
         serde_json::to_string_pretty(&doc).map_err(|e| AwsError::internal(e.to_string()))?;
     let report = portico_config::check_definition(&api.name, "openapi.json", &definition, true);
-    let errors: Vec<String> = report.errors().map(ToString::to_string).collect();
+    let errors = report.error_messages();
     if !errors.is_empty() {
         return Err(AwsError::bad_request(errors.join("\n")));
     }

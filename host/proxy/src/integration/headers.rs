@@ -1,5 +1,8 @@
 //! Header handling between client, gateway and upstream (reference §8.7).
 
+use std::net::IpAddr;
+
+use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 
 /// Hop-by-hop headers (RFC 9110 §7.6.1, with the legacy `Keep-Alive` and `Proxy-Connection`,
@@ -47,34 +50,56 @@ const RESPONSE_ALSO_DROPPED: &[&str] = &["via"];
 
 /// Passed to the client renamed `x-amzn-Remapped-<name>`, as API Gateway does; the gateway's
 /// own values take their place.
-const RESPONSE_REMAPPED: &[(&str, &str)] = &[
-    ("date", "x-amzn-remapped-date"),
-    ("server", "x-amzn-remapped-server"),
+static RESPONSE_REMAPPED: [(HeaderName, HeaderName); 2] = [
+    (
+        header::DATE,
+        HeaderName::from_static("x-amzn-remapped-date"),
+    ),
+    (
+        header::SERVER,
+        HeaderName::from_static("x-amzn-remapped-server"),
+    ),
 ];
+
+const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+const X_FORWARDED_PORT: HeaderName = HeaderName::from_static("x-forwarded-port");
 
 /// The name an upstream's response header `name` (lower case) reaches the client under, when
 /// it is one the gateway renames (`server` → `x-amzn-remapped-server`).
 pub fn remapped_response_header(name: &str) -> Option<&'static str> {
     RESPONSE_REMAPPED
         .iter()
-        .find(|(from, _)| *from == name)
-        .map(|(_, to)| *to)
+        .find(|(from, _)| from.as_str() == name)
+        .map(|(_, to)| to.as_str())
 }
 
 /// Removes the hop-by-hop headers, those the `Connection` header names, and `also`.
+///
+/// One pass over the names the map holds (a handful), compared as strings: removing every
+/// listed name by `&str` would parse and hash each of the sixteen names on every request.
 fn strip(headers: &mut HeaderMap, also: &[&[&str]]) {
-    let named: Vec<HeaderName> = headers
-        .get_all(header::CONNECTION)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .filter_map(|t| HeaderName::from_bytes(t.trim().as_bytes()).ok())
+    let mut doomed: Vec<HeaderName> = headers
+        .keys()
+        .filter(|name| {
+            let name = name.as_str();
+            is_hop_by_hop(name) || also.iter().any(|list| list.contains(&name))
+        })
+        .cloned()
         .collect();
-    for name in named {
-        headers.remove(name);
+    if doomed.is_empty() {
+        return;
     }
-    for name in HOP_BY_HOP.iter().chain(also.iter().flat_map(|l| l.iter())) {
-        headers.remove(*name);
+    doomed.extend(
+        headers
+            .get_all(header::CONNECTION)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .filter_map(|t| HeaderName::from_bytes(t.trim().as_bytes()).ok()),
+    );
+    for name in doomed {
+        headers.remove(name);
     }
 }
 
@@ -86,32 +111,32 @@ pub fn request_to_upstream(headers: &mut HeaderMap) {
 /// Prepares response headers from an upstream in place.
 pub fn response_from_upstream(headers: &mut HeaderMap) {
     strip(headers, &[RESPONSE_ALSO_DROPPED]);
-    for (from, to) in RESPONSE_REMAPPED {
-        if let Some(v) = headers.remove(*from) {
-            headers.insert(*to, v);
+    for (from, to) in &RESPONSE_REMAPPED {
+        if let Some(v) = headers.remove(from) {
+            headers.insert(to.clone(), v);
         }
     }
 }
 
 /// Adds `X-Forwarded-For` (appending the client to any existing chain), `X-Forwarded-Proto` and
 /// `X-Forwarded-Port`.
-pub fn add_forwarded(headers: &mut HeaderMap, client_ip: &str, proto: &'static str, port: u16) {
-    let xff = HeaderName::from_static("x-forwarded-for");
-    let chain = match headers.get(&xff).and_then(|v| v.to_str().ok()) {
-        Some(prior) if !prior.trim().is_empty() => format!("{prior}, {client_ip}"),
-        _ => client_ip.to_owned(),
-    };
-    if let Ok(v) = HeaderValue::from_str(&chain) {
-        headers.insert(xff, v);
+pub fn add_forwarded(headers: &mut HeaderMap, client_ip: IpAddr, proto: &'static str, port: u16) {
+    use std::fmt::Write as _;
+    let mut chain = String::with_capacity(48);
+    if let Some(prior) = headers
+        .get(&X_FORWARDED_FOR)
+        .and_then(|v| v.to_str().ok())
+        .filter(|p| !p.trim().is_empty())
+    {
+        chain.push_str(prior);
+        chain.push_str(", ");
     }
-    headers.insert(
-        HeaderName::from_static("x-forwarded-proto"),
-        HeaderValue::from_static(proto),
-    );
-    headers.insert(
-        HeaderName::from_static("x-forwarded-port"),
-        HeaderValue::from(port),
-    );
+    let _ = write!(chain, "{client_ip}");
+    if let Ok(v) = HeaderValue::from_maybe_shared(Bytes::from(chain)) {
+        headers.insert(X_FORWARDED_FOR, v);
+    }
+    headers.insert(X_FORWARDED_PROTO, HeaderValue::from_static(proto));
+    headers.insert(X_FORWARDED_PORT, HeaderValue::from(port));
 }
 
 #[cfg(test)]
@@ -135,7 +160,7 @@ mod tests {
     fn forwarded_for_appends() {
         let mut h = HeaderMap::new();
         h.insert("x-forwarded-for", HeaderValue::from_static("10.0.0.1"));
-        add_forwarded(&mut h, "127.0.0.1", "http", 8080);
+        add_forwarded(&mut h, [127, 0, 0, 1].into(), "http", 8080);
         assert_eq!(h["x-forwarded-for"], "10.0.0.1, 127.0.0.1");
         assert_eq!(h["x-forwarded-port"], "8080");
     }

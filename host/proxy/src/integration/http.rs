@@ -183,7 +183,7 @@ pub async fn call(
             }
         }
     }
-    headers::add_forwarded(&mut h, &cx.peer.ip().to_string(), fwd.proto, fwd.port);
+    headers::add_forwarded(&mut h, cx.peer.ip(), fwd.proto, fwd.port);
 
     let mut req = Request::new(body);
     *req.method_mut() = method;

@@ -19,6 +19,9 @@ use portico_config::template::Template;
 use crate::pipeline::body::{Body, full};
 use crate::pipeline::context::RequestContext;
 
+/// `x-amzn-RequestId`, on every response.
+pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-amzn-requestid");
+
 /// Everything that can go wrong on the data path.
 #[derive(Debug, thiserror::Error)]
 pub enum GatewayError {
@@ -309,7 +312,7 @@ fn plugin_reply(reply: &portico_runtime::Reply, request_id: &str) -> Response<Bo
         }
     }
     if let Ok(id) = HeaderValue::from_str(request_id) {
-        resp.headers_mut().insert("x-amzn-requestid", id);
+        resp.headers_mut().insert(REQUEST_ID, id);
     }
     resp
 }
@@ -332,7 +335,7 @@ pub fn json_response(
         h.insert("x-amzn-errortype", HeaderValue::from_static(t));
     }
     if let Ok(id) = HeaderValue::from_str(request_id) {
-        h.insert("x-amzn-requestid", id);
+        h.insert(REQUEST_ID, id);
     }
     resp
 }

@@ -117,11 +117,18 @@ impl Domains {
         out
     }
 
-    /// The domain a host names (lower-case, no port): exact, then a wildcard one label up.
+    /// The domain a host names (no port, any case): exact, then a wildcard one label up.
     pub fn get(&self, host: &str) -> Option<&DomainRt> {
         if self.exact.is_empty() && self.wildcard.is_empty() {
             return None;
         }
+        let lower;
+        let host = if host.bytes().any(|b| b.is_ascii_uppercase()) {
+            lower = host.to_ascii_lowercase();
+            &lower
+        } else {
+            host
+        };
         if let Some(d) = self.exact.get(host) {
             return Some(d);
         }
