@@ -40,6 +40,7 @@ ensure_tools() {
             curl) pkg=curl ;;
             openssl) pkg=openssl ;;
             redis-server) pkg=redis-server ;;
+            valgrind) pkg=valgrind ;;
             *) die "ensure_tools: unknown tool $tool" ;;
         esac
         command -v "$tool" >/dev/null 2>&1 || [[ -x /usr/sbin/$tool ]] || missing+=("$pkg")

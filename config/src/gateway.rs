@@ -29,6 +29,10 @@ pub struct RawGateway {
     /// (default 0: one per core). Read at start.
     #[serde(default)]
     pub workers: Option<usize>,
+    /// Plugin instances alive at once (calls in flight plus idle reused instances): the
+    /// instance pool's slots (default 1000). Read at start.
+    #[serde(default)]
+    pub plugin_instances: Option<u32>,
     /// The APIs.
     #[serde(default)]
     pub apis: Vec<RawApi>,

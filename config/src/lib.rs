@@ -42,6 +42,13 @@ use gateway::RawGateway;
 /// Most data-plane worker threads a gateway file may ask for.
 pub const MAX_WORKERS: usize = 256;
 
+/// Plugin instance slots when the gateway file names none.
+pub const DEFAULT_PLUGIN_INSTANCES: u32 = 1000;
+
+/// The most plugin instance slots a gateway file may ask for. Each slot reserves address space
+/// for its memories (with their guard regions), not memory.
+pub const MAX_PLUGIN_INSTANCES: u32 = 100_000;
+
 /// Stage-variable limits from API Gateway's quotas.
 const MAX_STAGE_VARIABLES: usize = 100;
 const MAX_STAGE_VARIABLE_NAME: usize = 64;
@@ -482,6 +489,15 @@ fn load_inner(source: &dyn Source, file: &str, report: &mut Report) -> Option<Co
         );
     }
 
+    let plugin_instances = raw.plugin_instances.unwrap_or(DEFAULT_PLUGIN_INSTANCES);
+    if !(1..=MAX_PLUGIN_INSTANCES).contains(&plugin_instances) {
+        report.error(
+            file,
+            "plugin_instances",
+            format!("must be between 1 and {MAX_PLUGIN_INSTANCES}"),
+        );
+    }
+
     let credentials = auth::credentials(report, file, &raw.iam, &aws);
     let client_ip = auth::client_ip(report, file, &raw.client_ip);
 
@@ -495,6 +511,7 @@ fn load_inner(source: &dyn Source, file: &str, report: &mut Report) -> Option<Co
         digest: String::new(),
         domains,
         workers,
+        plugin_instances,
         apis,
         deployments,
         limits,

@@ -119,6 +119,7 @@ impl Gateway {
         let runtime = portico_runtime::Runtime::new(portico_runtime::RuntimeOptions {
             cache_dir: config.cache_dir.clone(),
             outbound: Arc::new(outbound::PooledOutbound(upstream.shared().clone())),
+            max_instances: config.plugin_instances,
             ..portico_runtime::RuntimeOptions::default()
         })
         .map_err(|e| std::io::Error::other(e.to_string()))?;

@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# Instructions per proxied request: the gateway under valgrind's callgrind, one worker, counted
+# over N requests of the plain `http_proxy` route to an nginx upstream. Unlike requests per
+# second, the count is the same from run to run (within ~0.1 %) whatever else the machine is
+# doing, so it shows a change of a few percent that load.sh's noise hides. It counts user-space
+# instructions of the gateway process only: not the kernel, not cache misses, not contention
+# between cores (load.sh measures those).
+#
+# Usage:  bash benches/instructions.sh
+# Environment (all optional):
+#   REQUESTS=4000     requests counted (after 500 of warm-up)
+#   CONNECTIONS=4     h2load connections
+#   PORTICO_BIN=PATH  the binary to count (default: the release build; SKIP_BUILD=1 to not build)
+#   KEEP_DIR=PATH     keep the configs, logs and the callgrind profile
+#
+# The pooling allocator reserves address space for every instance slot, more than valgrind can
+# map; the gateway file here asks for one (`plugin_instances: 1`) and has no plugins.
+# Installs nginx, h2load (nghttp2-client), valgrind, curl and python3 when missing (root).
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+REQUESTS=${REQUESTS:-4000}
+CONNECTIONS=${CONNECTIONS:-4}
+KEEP_DIR=${KEEP_DIR:-}
+
+LOG_TAG=instructions
+# shellcheck source=benches/lib.sh
+source "$ROOT/benches/lib.sh"
+
+ensure_tools nginx h2load valgrind python3 curl
+NGINX=$(command -v nginx)
+bench_workdir
+portico_binary
+
+read -r UP_PORT PT_PORT ADMIN_PORT < <(free_ports 3)
+upstream_conf "$UP_PORT" >"$WORK/upstream.conf"
+start_nginx "$WORK/upstream.conf" upstream
+wait_ok "http://127.0.0.1:$UP_PORT/item.json" upstream
+
+{
+    printf 'openapi: 3.0.1\ninfo: {title: bench, version: "1"}\npaths:\n'
+    proxy_route ""
+} >"$WORK/api.yaml"
+cat >"$WORK/gateway.yaml" <<EOT
+workers: 1
+plugin_instances: 1
+listeners:
+  - address: 127.0.0.1:$PT_PORT
+access_log: off
+reload: {watch: false}
+cache_dir: off
+traffic:
+  account: {rate_limit: 10000000, burst_limit: 10000000}
+  data_dir: off
+data_dir: $WORK/data
+apis:
+  - name: bench
+    spec: $WORK/api.yaml
+    stages:
+      bench: {}
+EOT
+
+PROFILE=$WORK/callgrind.out
+valgrind --tool=callgrind --callgrind-out-file="$PROFILE" \
+    "$PORTICO" serve --config "$WORK/gateway.yaml" --admin "127.0.0.1:$ADMIN_PORT" \
+    >"$WORK/portico.stdout" 2>"$WORK/portico.stderr" &
+VG_PID=$!
+PIDS+=("$VG_PID")
+URL=http://127.0.0.1:$PT_PORT/bench/item.json
+for ((i = 0; i < 1200; i++)); do
+    code=$(curl -s -o /dev/null -w '%{http_code}' "$URL" 2>/dev/null || true)
+    [[ $code == 200 ]] && break
+    kill -0 "$VG_PID" 2>/dev/null || die "portico exited: $(tail -n 20 "$WORK/portico.stderr")"
+    sleep 0.1
+done
+[[ $code == 200 ]] || die "portico under valgrind did not answer 200 at $URL"
+
+h2load --h1 -n 500 -c "$CONNECTIONS" -t 1 "$URL" >/dev/null
+callgrind_control -z "$VG_PID" >/dev/null 2>&1
+out=$(h2load --h1 -n "$REQUESTS" -c "$CONNECTIONS" -t 1 "$URL")
+callgrind_control -d "$VG_PID" >/dev/null 2>&1
+ok=$(grep -o '[0-9]* succeeded' <<<"$out" | cut -d' ' -f1)
+[[ $ok == "$REQUESTS" ]] || die "only ${ok:-0} of $REQUESTS requests succeeded: $out"
+
+dump=$(ls "$PROFILE".* 2>/dev/null | sort | head -n 1)
+[[ -n $dump ]] || die "callgrind wrote no dump"
+total=$(awk '/^(summary|totals):/ { print $2; exit }' "$dump")
+printf 'instructions per request: %s (%s instructions over %s requests, h2load --h1 -c %s, one worker)\n' \
+    "$(awk -v t="$total" -v n="$REQUESTS" 'BEGIN { printf "%.0f", t / n }')" "$total" "$REQUESTS" "$CONNECTIONS"
