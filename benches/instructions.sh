@@ -49,9 +49,7 @@ listeners:
 access_log: off
 reload: {watch: false}
 cache_dir: off
-traffic:
-  account: {rate_limit: 10000000, burst_limit: 10000000}
-  data_dir: off
+$(bench_traffic off)
 data_dir: $WORK/data
 apis:
   - name: bench

@@ -11,6 +11,7 @@
 #   upstream_conf PORT [EXTRA]    the nginx upstream: one worker, static files under WORK/www
 #   portico_binary                PORTICO: the release binary (built unless SKIP_BUILD=1,
 #                                 honouring CARGO_TARGET_DIR); plugins/dist built if missing
+#   bench_traffic [DATA_DIR]      the gateway file's `traffic:` block, account limit raised
 #   start_portico NAME CONF LISTEN [ADMIN]
 #                                 `portico serve`, ready when it answers; pid in PORTICO_STARTED
 #   rss_kb PID                    the resident set size of PID (VmRSS, kB)
@@ -215,6 +216,16 @@ start_nginx() {
     "$NGINX" -c "$conf" -p "$WORK/" -g 'daemon off;' -e "$WORK/$name-startup.log" \
         >"$WORK/$name.stdout" 2>&1 &
     PIDS+=($!)
+}
+
+# The gateway file's `traffic:` block for a bench, $1 its `data_dir` (none if not given).
+# AWS's account default (10 000 rps) is below what this machine pushes: it is raised, so that
+# Portico is measured unthrottled (its 429s would otherwise count as requests).
+bench_traffic() {
+    printf 'traffic:\n  account: {rate_limit: 10000000, burst_limit: 10000000}\n'
+    if [[ -n ${1:-} ]]; then
+        printf '  data_dir: %s\n' "$1"
+    fi
 }
 
 # --- API documents ------------------------------------------------------------------------------

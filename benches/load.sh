@@ -439,11 +439,7 @@ listeners:
 access_log: 'off'
 reload:
   watch: false
-traffic:
-  # AWS's account default (10 000 rps) is below what this machine pushes: raise it, so every
-  # target is measured unthrottled.
-  account: {rate_limit: 10000000, burst_limit: 10000000}
-  data_dir: $1
+$(bench_traffic "$1")
 $2
 api_keys:
   - {name: bench, value: $BENCH_KEY}

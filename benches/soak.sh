@@ -161,9 +161,7 @@ access_log: 'off'
 reload:
   watch: false
 cache_dir: $WORK/$2/compiled
-traffic:
-  # AWS's account default (10 000 rps) could throttle the load: raise it.
-  account: {rate_limit: 10000000, burst_limit: 10000000}
+$(bench_traffic)
 plugins:
 $plugins
 apis:

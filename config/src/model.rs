@@ -27,8 +27,8 @@ pub struct Config {
     pub domains: Vec<crate::transport::Domain>,
     /// Data-plane worker threads; 0 means one per core. Takes effect at start.
     pub workers: usize,
-    /// Slots of the plugin instance pool ([`crate::DEFAULT_PLUGIN_INSTANCES`] unless the gateway file
-    /// says). Takes effect at start.
+    /// Slots of the plugin instance pool ([`crate::DEFAULT_PLUGIN_INSTANCES`] unless the
+    /// gateway file says). Takes effect at start.
     pub plugin_instances: u32,
     /// The APIs, in the order the gateway file lists them, each built from the definition the
     /// gateway file names today.

@@ -152,10 +152,11 @@ impl EncodeMetric for RouteCounter {
     }
 }
 
-/// A latency histogram on atomics: one relaxed `fetch_add` per bucket hit, count and sum, no
-/// lock, into the recording worker's shard ([`Shards`]). The sum is kept in nanoseconds (an
-/// `u64` holds 584 years of them). Reads during writes may see a count and a sum from slightly
-/// different moments, as with any lock-free exposition.
+/// A latency histogram on atomics: one relaxed `fetch_add` for the bucket hit and one for the
+/// sum, no lock, into the recording worker's shard ([`Shards`]); the count is the buckets'
+/// total. The sum is kept in nanoseconds (an `u64` holds 584 years of them). Reads during
+/// writes may see a count and a sum from slightly different moments, as with any lock-free
+/// exposition.
 #[derive(Debug, Clone, Default)]
 pub struct AtomicHistogram(Shards<HistogramCells>);
 
