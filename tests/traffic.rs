@@ -551,6 +551,9 @@ async fn usage_plans_made_with_the_cli() {
     );
     assert!(!ok && err.contains("no stage nope"), "{err}");
 
+    // Longer than the 100 ms flush interval (the documented loss window), then SIGKILL: the
+    // quota the key used must survive the restart.
+    tokio::time::sleep(Duration::from_millis(500)).await;
     drop(gw);
     let gw = Portico::start(&dir);
     let (ok, out, err) = portico(&gw, &["plans", "list"]);
