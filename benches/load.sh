@@ -2,6 +2,8 @@
 # Load comparison: requests/second and p99 latency of these targets (TARGETS picks some):
 #   direct         - an nginx upstream serving a ~100-byte static JSON file,
 #   nginx-proxy    - nginx as a plain keep-alive reverse proxy in front of that upstream,
+#   nginx-proxy-pinned - the same with `worker_cpu_affinity auto` (each worker bound to a CPU,
+#                    as Portico binds its workers by default; nginx's default leaves them free),
 #   portico        - Portico's `http_proxy` route (`/{proxy+}` ANY) in front of the same upstream,
 #   portico-authz  - the same route behind a Rust Wasm TOKEN authorizer (plugins/dist/
 #                    authorizer-header.wasm, result caching off so every request calls it,
@@ -53,7 +55,7 @@
 #   WARMUP=2s         wrk warm-up before each measurement (output discarded)
 #   SKIP_BUILD=1      use the existing release binary instead of running cargo build
 #   KEEP_DIR=PATH     copy the raw wrk outputs, configs and server logs there at the end
-#   TARGETS="direct nginx-proxy portico portico-authz portico-authz-reuse portico-authz-cached
+#   TARGETS="direct nginx-proxy nginx-proxy-pinned portico portico-authz portico-authz-reuse portico-authz-cached
 #            portico-cache portico-apikey portico-apikey-cluster portico-full portico-full-reuse
 #            portico-jwt portico-jwt-cached portico-authz-policy portico-sigv4 portico-post
 #            portico-mapped portico-mapped-wasm"
@@ -169,7 +171,7 @@ AUTHORIZER=$ROOT/plugins/dist/authorizer-header.wasm
 
 # --- configuration -----------------------------------------------------------------------------
 
-read -r UP_PORT PROXY_PORT PORTICO_PORT CLUSTER_PORT REDIS_PORT < <(free_ports 5)
+read -r UP_PORT PROXY_PORT PINNED_PORT PORTICO_PORT CLUSTER_PORT REDIS_PORT < <(free_ports 6)
 
 # The upstream (benches/lib.sh: one worker, WORK/www/item.json, ~100 bytes of JSON) serves
 # every target, so its cost is the same in all. cached.json is the cached route's: its requests
@@ -216,12 +218,14 @@ sigv4_headers() {
 HTTP_COMMON=$(nginx_http_common)
 
 # Proxy: two workers (= the machine's 2 cores, what `auto` gives here, fixed so the comparison
-# does not change on bigger machines). Portico runs a multi-threaded tokio runtime with one
-# worker thread per core, so two nginx workers is the like-for-like comparison.
-cat >"$WORK/proxy.conf" <<EOF
+# does not change on bigger machines), like Portico's one worker thread per core. $1: the
+# listening port; $2: extra main-context lines; $3: the pid file's name.
+proxy_conf() {
+    cat <<EOF
 worker_processes 2;
+$2
 error_log $WORK/proxy-error.log warn;
-pid $WORK/proxy.pid;
+pid $WORK/$3.pid;
 events { worker_connections 4096; }
 http {
     $HTTP_COMMON
@@ -231,7 +235,7 @@ http {
         keepalive_requests 1000000;
     }
     server {
-        listen 127.0.0.1:$PROXY_PORT;
+        listen 127.0.0.1:$1;
         location / {
             proxy_pass http://backend;
             proxy_http_version 1.1;
@@ -240,6 +244,9 @@ http {
     }
 }
 EOF
+}
+proxy_conf "$PROXY_PORT" "" proxy >"$WORK/proxy.conf"
+proxy_conf "$PINNED_PORT" "worker_cpu_affinity auto;" proxy-pinned >"$WORK/proxy-pinned.conf"
 
 # One API, every route to the same upstream: plain `/{proxy+}`; behind the Rust header
 # authorizer with a fresh instance per call (the default) or with reused instances, both with
@@ -505,6 +512,8 @@ start_nginx "$WORK/upstream.conf" upstream
 UPSTREAM_PID=$!
 start_nginx "$WORK/proxy.conf" proxy
 PROXY_PID=$!
+start_nginx "$WORK/proxy-pinned.conf" proxy-pinned
+PINNED_PID=$!
 
 start_portico portico "$WORK/gateway.yaml" "127.0.0.1:$PORTICO_PORT"
 PORTICO_PID=$PORTICO_STARTED
@@ -524,6 +533,8 @@ URL[direct]=http://127.0.0.1:$UP_PORT/item.json
 PID[direct]=$UPSTREAM_PID
 URL[nginx-proxy]=http://127.0.0.1:$PROXY_PORT/item.json
 PID[nginx-proxy]=$PROXY_PID
+URL[nginx-proxy-pinned]=http://127.0.0.1:$PINNED_PORT/item.json
+PID[nginx-proxy-pinned]=$PINNED_PID
 URL[portico]=http://$PORTICO_ADDR/bench/item.json
 URL[portico-authz]=http://$PORTICO_ADDR/bench/authz/item.json
 URL[portico-authz-reuse]=http://$PORTICO_ADDR/bench/authz-reuse/item.json
@@ -570,7 +581,7 @@ H[portico-sigv4]=$(sigv4_headers)
 declare -A REFRESH
 REFRESH[portico-sigv4]=sigv4_headers
 
-TARGETS=${TARGETS:-direct nginx-proxy portico portico-authz portico-authz-reuse portico-authz-cached portico-cache portico-apikey portico-apikey-cluster portico-full portico-full-reuse portico-jwt portico-jwt-cached portico-authz-policy portico-sigv4 portico-post portico-mapped portico-mapped-wasm}
+TARGETS=${TARGETS:-direct nginx-proxy nginx-proxy-pinned portico portico-authz portico-authz-reuse portico-authz-cached portico-cache portico-apikey portico-apikey-cluster portico-full portico-full-reuse portico-jwt portico-jwt-cached portico-authz-policy portico-sigv4 portico-post portico-mapped portico-mapped-wasm}
 read -r -a TARGET_LIST <<<"$TARGETS"
 for t in "${TARGET_LIST[@]}"; do
     [[ -n ${URL[$t]:-} ]] || die "unknown target $t (known: ${!URL[*]})"
@@ -623,6 +634,7 @@ compare() {
         "$(ratio "${CPU[$1]}" "${CPU[$2]}")" "$extra"
 }
 compare portico nginx-proxy
+compare portico nginx-proxy-pinned
 compare portico direct
 compare portico-authz portico
 compare portico-authz-reuse portico

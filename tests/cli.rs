@@ -57,7 +57,7 @@ paths:
     )
     .write(
         "gateway.yaml",
-        "listeners:\n  - address: 127.0.0.1:0\nplugin_instances: 0\napis:\n  - name: pets\n    spec: pets.yaml\n    stages:\n      prod:\n        variables: {bad-name: 'x'}\n  - name: pets\n    spec: missing.yaml\n    stages: {}\n",
+        "listeners:\n  - address: 127.0.0.1:0\nplugin_instances: 0\nworker_cpu_affinity: sometimes\napis:\n  - name: pets\n    spec: pets.yaml\n    stages:\n      prod:\n        variables: {bad-name: 'x'}\n  - name: pets\n    spec: missing.yaml\n    stages: {}\n",
     );
     let Checked {
         ok, stdout: out, ..
@@ -79,6 +79,7 @@ paths:
         "gateway.yaml: apis[1].stages: an API needs at least one stage",
         "gateway.yaml: apis[1].spec: cannot read",
         "gateway.yaml: plugin_instances: must be between 1 and 100000",
+        "gateway.yaml: worker_cpu_affinity: must be auto, on or off, not \"sometimes\"",
     ] {
         assert!(out.contains(expected), "missing {expected:?} in:\n{out}");
     }

@@ -29,6 +29,11 @@ pub struct RawGateway {
     /// (default 0: one per core). Read at start.
     #[serde(default)]
     pub workers: Option<usize>,
+    /// Whether each worker thread is bound to one CPU: `auto` (default: when there is one
+    /// worker per CPU the process may run on), `on` (always, round robin) or `off`. Read at
+    /// start.
+    #[serde(default)]
+    pub worker_cpu_affinity: Option<String>,
     /// Plugin instances alive at once (calls in flight plus idle reused instances): the
     /// instance pool's slots (default 1000). Read at start.
     #[serde(default)]

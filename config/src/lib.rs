@@ -489,6 +489,20 @@ fn load_inner(source: &dyn Source, file: &str, report: &mut Report) -> Option<Co
         );
     }
 
+    let worker_cpu_affinity = match raw.worker_cpu_affinity.as_deref() {
+        None | Some("auto") => WorkerAffinity::Auto,
+        Some("on") => WorkerAffinity::On,
+        Some("off") => WorkerAffinity::Off,
+        Some(other) => {
+            report.error(
+                file,
+                "worker_cpu_affinity",
+                format!("must be auto, on or off, not {other:?}"),
+            );
+            WorkerAffinity::Auto
+        }
+    };
+
     let plugin_instances = raw.plugin_instances.unwrap_or(DEFAULT_PLUGIN_INSTANCES);
     if !(1..=MAX_PLUGIN_INSTANCES).contains(&plugin_instances) {
         report.error(
@@ -511,6 +525,7 @@ fn load_inner(source: &dyn Source, file: &str, report: &mut Report) -> Option<Co
         digest: String::new(),
         domains,
         workers,
+        worker_cpu_affinity,
         plugin_instances,
         apis,
         deployments,

@@ -11,6 +11,24 @@ use crate::mapping::{ParamSource, ParamTarget};
 use crate::responses::GatewayResponses;
 use crate::template::Template;
 
+/// Whether each data-plane worker thread is bound to one CPU (`worker_cpu_affinity`).
+///
+/// A worker that stays on its CPU keeps its caches warm and is woken there; unbound, the
+/// scheduler moves the workers among the CPUs they share with everything else on the machine,
+/// which measured 20-40 % slower on a two-CPU machine (benches/README.md).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum WorkerAffinity {
+    /// Bind when there is exactly one worker per CPU the process may run on (the default
+    /// `workers: 0` on a machine or cpuset without a lower CPU quota); otherwise leave them
+    /// to the scheduler.
+    #[default]
+    Auto,
+    /// Always bind: worker `i` to the `i`-th allowed CPU, round robin.
+    On,
+    /// Never bind.
+    Off,
+}
+
 /// A whole, validated gateway configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -27,6 +45,8 @@ pub struct Config {
     pub domains: Vec<crate::transport::Domain>,
     /// Data-plane worker threads; 0 means one per core. Takes effect at start.
     pub workers: usize,
+    /// Whether workers are bound to CPUs. Takes effect at start.
+    pub worker_cpu_affinity: WorkerAffinity,
     /// Slots of the plugin instance pool ([`crate::DEFAULT_PLUGIN_INSTANCES`] unless the
     /// gateway file says). Takes effect at start.
     pub plugin_instances: u32,

@@ -576,7 +576,8 @@ async fn serve(origin: Origin) -> anyhow::Result<()> {
         .with_context(|| {
             let addrs: Vec<_> = config.listeners.iter().map(|l| l.addr).collect();
             format!("cannot listen on {addrs:?}")
-        })?;
+        })?
+        .with_cpu_affinity(config.worker_cpu_affinity);
     for (i, addr) in bound.addrs().iter().enumerate() {
         let scheme = if bound.is_tls(i) { "https" } else { "http" };
         println!("listening on {scheme}://{addr}");

@@ -24,6 +24,7 @@
 //! to finish (HTTP/1 stops keep-alive, HTTP/2 and HTTP/3 send GOAWAY), and [`serve`] returns
 //! once they are done or the drain timeout passes.
 
+mod affinity;
 pub mod h2c;
 pub mod quic;
 pub mod tls;
@@ -70,6 +71,8 @@ pub struct Bound {
     addrs: Vec<SocketAddr>,
     /// Whether each address terminates TLS (fixed at start; certificates reload).
     tls: Vec<bool>,
+    /// The CPU each worker is bound to, if any ([`Bound::with_cpu_affinity`]).
+    cpus: Vec<Option<usize>>,
 }
 
 impl Bound {
@@ -120,7 +123,16 @@ impl Bound {
             udp,
             addrs: bound,
             tls: listeners.iter().map(|l| l.tls.is_some()).collect(),
+            cpus: vec![None; workers],
         })
+    }
+
+    /// Binds each worker to a CPU as `mode` says (the `worker_cpu_affinity` setting; see
+    /// `listener/affinity.rs`). Without this, workers are unbound.
+    #[must_use]
+    pub fn with_cpu_affinity(mut self, mode: portico_config::WorkerAffinity) -> Self {
+        self.cpus = affinity::plan(mode, self.sockets.len());
+        self
     }
 
     /// The bound addresses.
@@ -234,7 +246,9 @@ pub async fn serve(gw: Arc<Gateway>, bound: Bound, shutdown: impl Future<Output 
     let mut done = Vec::new();
     let tls = Arc::new(bound.tls);
     let addrs = Arc::new(bound.addrs);
-    for (index, (sockets, udp)) in bound.sockets.into_iter().zip(bound.udp).enumerate() {
+    let bound_cpus = bound.cpus.iter().flatten().count();
+    let workers = bound.sockets.into_iter().zip(bound.udp).zip(bound.cpus);
+    for (index, ((sockets, udp), cpu)) in workers.enumerate() {
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let addrs = Arc::clone(&addrs);
         let gw = Arc::clone(&gw);
@@ -243,6 +257,9 @@ pub async fn serve(gw: Arc<Gateway>, bound: Bound, shutdown: impl Future<Output 
         let spawned = std::thread::Builder::new()
             .name(format!("portico-worker-{index}"))
             .spawn(move || {
+                if let Some(cpu) = cpu {
+                    affinity::bind_current(index, cpu);
+                }
                 let sockets = WorkerSockets {
                     tcp: sockets,
                     udp,
@@ -257,7 +274,11 @@ pub async fn serve(gw: Arc<Gateway>, bound: Bound, shutdown: impl Future<Output 
             Err(e) => tracing::error!("cannot start worker {index}: {e}"),
         }
     }
-    tracing::info!(workers = done.len(), "data plane started");
+    tracing::info!(
+        workers = done.len(),
+        bound_to_cpus = bound_cpus,
+        "data plane started"
+    );
     shutdown.await;
     let _ = stop_tx.send(true);
     for rx in done {
