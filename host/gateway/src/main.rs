@@ -8,6 +8,7 @@
 //!   usage-plan quotas on a running gateway (admin API).
 
 mod admin_client;
+mod alloc;
 mod demo;
 
 use std::net::SocketAddr;
@@ -20,10 +21,6 @@ use clap::{Parser, Subcommand};
 use portico_config::{Config, Report, Source, StaticSource};
 use portico_proxy::Gateway;
 
-/// mimalloc: the proxy allocates and frees small buffers on every request from several worker
-/// threads; glibc's malloc spent ~10 % of the CPU of a proxied request in `malloc`/`free`.
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use tokio::net::TcpListener;
 use tokio::signal::unix::{SignalKind, signal};
 
@@ -562,7 +559,7 @@ async fn serve(origin: Origin) -> anyhow::Result<()> {
     // Compile everything (plugins included) before announcing the listeners: a script that
     // sees "listening on" can send requests at once.
     let reloader = origin.clone();
-    let gw = Gateway::new(&config, Box::new(move || reloader.load()))
+    let gw = alloc::purging_at_once(|| Gateway::new(&config, Box::new(move || reloader.load())))
         .context("cannot start the gateway")?;
 
     if config.workers > portico_config::MAX_WORKERS {
