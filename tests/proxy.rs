@@ -366,3 +366,77 @@ async fn bodies_stream_in_both_directions() {
         "the first chunk arrived before the upstream finished (first {first_at:?}, all {all_at:?})"
     );
 }
+
+#[tokio::test]
+async fn upstream_connections_are_reused_and_a_closed_one_is_not() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    // A keep-alive upstream: one worker forwards twenty requests on one connection.
+    let up = Upstream::start().await;
+    let dir = Dir::new();
+    dir.single_api(
+        &proxy_api(&[(
+            "/items/{proxy+}",
+            "ANY",
+            &format!("http://{}/{{proxy}}", up.addr),
+        )]),
+        "      prod: {}\n",
+        "workers: 1\n",
+    );
+    let gw = Portico::start(&dir);
+    for i in 0..20 {
+        let reply = get(&gw.url(&format!("/prod/items/n{i}"))).await;
+        assert_eq!(reply.status, 200, "request {i}: {}", reply.text());
+    }
+    assert_eq!(
+        up.connections.load(Ordering::SeqCst),
+        1,
+        "one pooled connection served every request"
+    );
+
+    // An upstream that answers as if keeping the connection alive, then closes it: each
+    // request must find that connection gone and open a new one, never fail.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let closing = listener.local_addr().unwrap();
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let count = Arc::clone(&accepted);
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            count.fetch_add(1, Ordering::SeqCst);
+            tokio::spawn(async move {
+                let mut head = Vec::new();
+                let mut buf = [0u8; 4096];
+                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match socket.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => head.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let answer = "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n\
+                              content-length: 11\r\n\r\n{\"ok\":true}";
+                let _ = socket.write_all(answer.as_bytes()).await;
+                // Dropped here: closed with no `Connection: close`.
+            });
+        }
+    });
+    let dir = Dir::new();
+    dir.single_api(
+        &proxy_api(&[("/closing", "GET", &format!("http://{closing}/"))]),
+        "      prod: {}\n",
+        "workers: 1\n",
+    );
+    let gw = Portico::start(&dir);
+    for i in 0..10 {
+        let reply = get(&gw.url("/prod/closing")).await;
+        assert_eq!(reply.status, 200, "request {i}: {}", reply.text());
+        assert_eq!(reply.text(), r#"{"ok":true}"#);
+        tokio::time::sleep(Duration::from_millis(30)).await;
+    }
+    assert_eq!(
+        accepted.load(Ordering::SeqCst),
+        10,
+        "a new connection each time"
+    );
+}

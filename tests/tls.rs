@@ -1035,3 +1035,104 @@ apis:
         .unwrap_or_else(|_| panic!("{}", String::from_utf8_lossy(&out.stderr)));
     assert_eq!(body["ip"], "::1");
 }
+
+/// An HTTPS upstream on 127.0.0.1 with `cert_pem`/`key_pem`, answering every request with
+/// its path as JSON; counts the TCP connections it accepts.
+async fn https_upstream(cert_pem: &str, key_pem: &str) -> (SocketAddr, Arc<AtomicUsize>) {
+    use rustls::pki_types::pem::PemObject as _;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let certs: Vec<_> = CertificateDer::pem_slice_iter(cert_pem.as_bytes())
+        .map(Result::unwrap)
+        .collect();
+    let key = PrivateKeyDer::from_pem_slice(key_pem.as_bytes()).unwrap();
+    let config = rustls::ServerConfig::builder()
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let count = Arc::clone(&accepted);
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            count.fetch_add(1, Ordering::SeqCst);
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                let Ok(tls) = acceptor.accept(tcp).await else {
+                    return;
+                };
+                let service = hyper::service::service_fn(|req: hyper::Request<_>| async move {
+                    let body = format!(r#"{{"path":"{}"}}"#, req.uri().path());
+                    Ok::<_, std::convert::Infallible>(hyper::Response::new(
+                        http_body_util::Full::new(bytes::Bytes::from(body)),
+                    ))
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(hyper_util::rt::TokioIo::new(tls), service)
+                    .await;
+            });
+        }
+    });
+    (addr, accepted)
+}
+
+/// An `http_proxy` route to an HTTPS upstream (its certificate for `localhost` from a test
+/// CA): verified against the roots the gateway trusts (`SSL_CERT_FILE`, which
+/// rustls-native-certs reads instead of the system's), and its connection kept for the next
+/// request.
+#[tokio::test]
+async fn https_upstreams_are_verified_and_their_connections_reused() {
+    let ca = Ca::new("Portico Test Upstream CA");
+    let (cert, key) = ca.issue(&["localhost"], (-1, 30));
+    let (up, accepted) = https_upstream(&cert, &key).await;
+
+    let front = |trusted: &str| {
+        let dir = Dir::new();
+        dir.write("roots.pem", trusted);
+        dir.single_api(
+            &proxy_api(&[(
+                "/up/{proxy+}",
+                "GET",
+                &format!("https://localhost:{}/base/{{proxy}}", up.port()),
+            )]),
+            "      prod: {}\n",
+            "workers: 1\n",
+        );
+        let data = dir.path("xdg-data");
+        let gw = Portico::start_env(
+            &[
+                "serve",
+                "--config",
+                dir.path("gateway.yaml").to_str().unwrap(),
+            ],
+            &[
+                ("XDG_DATA_HOME", data.to_str().unwrap()),
+                ("SSL_CERT_FILE", dir.path("roots.pem").to_str().unwrap()),
+            ],
+        );
+        (dir, gw)
+    };
+
+    let (_dir, gw) = front(&ca.pem());
+    for i in 0..5 {
+        let reply = get(&gw.url(&format!("/prod/up/n{i}"))).await;
+        assert_eq!(reply.status, 200, "{}", reply.text());
+        assert_eq!(reply.json()["path"], format!("/base/n{i}"));
+    }
+    assert_eq!(
+        accepted.load(Ordering::SeqCst),
+        1,
+        "one TLS connection served all five"
+    );
+
+    // Another CA's roots: the upstream's certificate is not trusted, and nothing is sent.
+    let (_dir, untrusting) = front(&Ca::new("Some Other CA").pem());
+    let reply = get(&untrusting.url("/prod/up/n0")).await;
+    assert_gateway_error(
+        &reply,
+        504,
+        r#"{"message": "Network error communicating with endpoint"}"#,
+        "InternalServerErrorException",
+    );
+}

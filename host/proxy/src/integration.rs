@@ -16,6 +16,7 @@ pub mod http;
 pub mod lambda;
 pub mod mock;
 pub mod outbound;
+pub mod pool;
 pub mod response;
 pub mod stream;
 pub mod upstream;

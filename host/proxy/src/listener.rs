@@ -50,7 +50,7 @@ use portico_config::transport::Listener;
 use tokio::io::AsyncBufReadExt;
 
 use crate::Gateway;
-use crate::integration::upstream::Upstream;
+use crate::integration::pool::Pool;
 use crate::pipeline::{ConnInfo, handle};
 use crate::snapshot::Snapshot;
 
@@ -202,7 +202,7 @@ pub struct Worker {
     pub index: usize,
     /// This worker's upstream connection pool. Its connections are driven on this worker's
     /// runtime, so a proxied request never hands off to another thread.
-    pub upstream: Upstream,
+    pub upstream: Arc<Pool>,
     /// TLS handshakes this worker runs at once (`limits.max_tls_handshakes`).
     handshakes: tokio::sync::Semaphore,
     /// This worker's hold on the current snapshot ([`Worker::snapshot`]).
@@ -318,7 +318,7 @@ fn run_worker(
         let handshakes = gw.snapshot().limits.max_tls_handshakes;
         let worker = Arc::new(Worker {
             index,
-            upstream: gw.upstream.worker_client(),
+            upstream: gw.upstream.worker_pool(),
             handshakes: tokio::sync::Semaphore::new(handshakes),
             held: Mutex::new(Arc::new(Held(gw.snapshot()))),
         });
@@ -408,8 +408,8 @@ fn run_worker(
 /// How often [`pace_timers`] wakes its worker.
 const TIMER_PACE: Duration = Duration::from_millis(250);
 
-/// Keeps a timer due within [`TIMER_PACE`] on the worker's runtime, always, and refreshes the
-/// worker's [`Held`] snapshot on each tick.
+/// Keeps a timer due within [`TIMER_PACE`] on the worker's runtime, always; on each tick,
+/// refreshes the worker's [`Held`] snapshot and closes its expired idle upstream connections.
 ///
 /// Every request arms timers that are seconds away (hyper's header timer, the integration
 /// timeout). tokio's time driver wakes its own thread (an `eventfd` write and one more
@@ -423,6 +423,7 @@ async fn pace_timers(gw: Arc<Gateway>, worker: Arc<Worker>) {
     loop {
         tick.tick().await;
         drop(worker.snapshot(&gw));
+        worker.upstream.sweep();
     }
 }
 

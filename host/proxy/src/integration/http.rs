@@ -14,6 +14,7 @@
 //! path parameter of that name; `${stageVariables.x}` from the stage.
 
 use std::error::Error as _;
+use std::sync::Arc;
 use std::time::Instant;
 
 use ::http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Uri, header};
@@ -26,8 +27,8 @@ use portico_config::{Integration, IntegrationKind, TransferMode};
 use super::Answer;
 use super::response::{self, ResponseCx, Selector, Upstream};
 use crate::integration::headers;
+use crate::integration::pool::{Pool, PoolError};
 use crate::integration::stream::{self, StreamLimits};
-use crate::integration::upstream::Upstream as UpstreamClient;
 use crate::phase::http_mapping;
 use crate::phase::mapping::{self, ApiMapping, Mapped};
 use crate::pipeline::body::{Body, BoxError, full};
@@ -114,7 +115,7 @@ pub async fn call(
     integration: &Integration,
     prepared: &Prepared,
     payload: Payload<'_>,
-    client: &UpstreamClient,
+    pool: &Arc<Pool>,
     fwd: &Forwarding,
 ) -> Result<Answer, GatewayError> {
     let proxy = integration.kind == IntegrationKind::HttpProxy;
@@ -191,7 +192,7 @@ pub async fn call(
     *req.headers_mut() = h;
 
     let started = Instant::now();
-    let sent = tokio::time::timeout(integration.timeout, client.request(req)).await;
+    let sent = tokio::time::timeout(integration.timeout, pool.request(req)).await;
     let resp = match sent {
         Err(_) => return Err(GatewayError::IntegrationTimeout),
         Ok(Err(e)) => return Err(upstream_error(&e, fwd.max_body)),
@@ -253,7 +254,7 @@ pub async fn call(
 
 /// A client error that is really the request body going over the limit answers 413; anything
 /// else is an integration failure.
-fn upstream_error(e: &hyper_util::client::legacy::Error, max_body: u64) -> GatewayError {
+fn upstream_error(e: &PoolError, max_body: u64) -> GatewayError {
     let mut source = e.source();
     while let Some(s) = source {
         if s.downcast_ref::<LengthLimitError>().is_some() {
@@ -261,10 +262,14 @@ fn upstream_error(e: &hyper_util::client::legacy::Error, max_body: u64) -> Gatew
         }
         source = s.source();
     }
-    GatewayError::IntegrationFailure(format!(
-        "{e}: {}",
-        e.source().map(|s| s.to_string()).unwrap_or_default()
-    ))
+    let mut message = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        message.push_str(": ");
+        message.push_str(&s.to_string());
+        source = s.source();
+    }
+    GatewayError::IntegrationFailure(message)
 }
 
 /// `uri` with its path replaced by an `overwrite:path` mapping's (its query kept).

@@ -1,12 +1,14 @@
-//! Upstream clients: pooled hyper clients for HTTP integrations and plugin outbound calls.
+//! Upstream clients: connection pools for HTTP integrations and plugin outbound calls.
 //!
-//! Every data-plane worker has its own pool ([`Upstreams::worker_client`]): its connections are
-//! driven by tasks on the worker's own current-thread runtime, so a proxied request, its
-//! upstream connection and the response stay on one thread. Plugins' outbound calls use one
-//! shared pool ([`Upstreams::shared`]). Pools live outside snapshots, so connections are reused
+//! Every data-plane worker has its own pool ([`Upstreams::worker_pool`], see
+//! [`crate::integration::pool`]): its connections are driven by tasks on the worker's own
+//! current-thread runtime, so a proxied request, its upstream connection and the response stay
+//! on one thread. Plugins' outbound calls and key-set fetches use one shared hyper-util client
+//! ([`Upstreams::shared`]). Pools live outside snapshots, so connections are reused
 //! across reloads. HTTPS upstreams are verified against the system's root certificates; the TLS
 //! settings are loaded once and shared by every pool.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
@@ -14,15 +16,11 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 
+use crate::integration::pool::{self, Pool};
 use crate::pipeline::body::Body;
 
 /// One pooled client.
 pub type Upstream = Client<HttpsConnector<HttpConnector>, Body>;
-
-/// How long an idle pooled connection is kept.
-const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(90);
-/// Idle connections kept per upstream host, per pool.
-const POOL_MAX_IDLE_PER_HOST: usize = 1024;
 
 /// The connector (TCP options and TLS settings, loaded once) and the shared pool.
 pub struct Upstreams {
@@ -46,10 +44,10 @@ impl Upstreams {
         Ok(Self { connector, shared })
     }
 
-    /// A new pool for one worker. Call it on the worker's runtime: connections are spawned on
+    /// A new pool for one worker. Use it on the worker's runtime: connections are spawned on
     /// the runtime that opens them.
-    pub fn worker_client(&self) -> Upstream {
-        pool(self.connector.clone())
+    pub fn worker_pool(&self) -> Arc<Pool> {
+        Pool::new(self.connector.clone())
     }
 
     /// The pool shared by plugins' outbound calls.
@@ -60,8 +58,8 @@ impl Upstreams {
 
 fn pool(connector: HttpsConnector<HttpConnector>) -> Upstream {
     Client::builder(TokioExecutor::new())
-        .pool_idle_timeout(POOL_IDLE_TIMEOUT)
-        .pool_max_idle_per_host(POOL_MAX_IDLE_PER_HOST)
+        .pool_idle_timeout(pool::IDLE_TIMEOUT)
+        .pool_max_idle_per_host(pool::MAX_IDLE_PER_HOST)
         .pool_timer(TokioTimer::new())
         .build(connector)
 }
