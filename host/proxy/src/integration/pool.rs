@@ -132,7 +132,7 @@ impl Pool {
             }
         }
         // Boxed: connecting (TCP, TLS) is a large future, and the common path, a reused
-        // connection, should not carry its size (every poll of the request moves less).
+        // connection, should not carry its size (this future is moved into its timeout).
         let mut sender = Box::pin(self.connect(&key)).await?;
         let resp = sender.send_request(req).await?;
         Ok(self.pooled(resp, sender, key))
