@@ -120,18 +120,7 @@ fn start(schemes_extra: &str, paths_extra: &str, top_extra: &str, gateway_extra:
         "      prod: {}\n",
         &format!("{gateway_extra}{plugins}"),
     );
-    let data = dir.path("xdg-data");
-    let gw = Portico::start_env(
-        &[
-            "serve",
-            "--config",
-            dir.path("gateway.yaml").to_str().unwrap(),
-        ],
-        &[
-            ("XDG_DATA_HOME", data.to_str().unwrap()),
-            ("PORTICO_TEST_JWT_SECRET", JWT_SECRET),
-        ],
-    );
+    let gw = Portico::start_with_env(&dir, &[("PORTICO_TEST_JWT_SECRET", JWT_SECRET)]);
     Gw { _dir: dir, gw }
 }
 

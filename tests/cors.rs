@@ -102,18 +102,7 @@ paths:
 fn start(up: &RawUpstream, top: &str, stages: &str) -> (Dir, Portico) {
     let dir = Dir::new();
     dir.single_api(&api(up, top), stages, "");
-    let data = dir.path("xdg-data");
-    let gw = Portico::start_env(
-        &[
-            "serve",
-            "--config",
-            dir.path("gateway.yaml").to_str().unwrap(),
-        ],
-        &[
-            ("XDG_DATA_HOME", data.to_str().unwrap()),
-            ("PORTICO_TEST_JWT_SECRET", SECRET),
-        ],
-    );
+    let gw = Portico::start_with_env(&dir, &[("PORTICO_TEST_JWT_SECRET", SECRET)]);
     (dir, gw)
 }
 

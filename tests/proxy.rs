@@ -299,15 +299,10 @@ async fn bodies_stream_in_both_directions() {
         while let Ok((mut s, _)) = listener.accept().await {
             tokio::spawn(async move {
                 let mut buf = vec![0u8; 64 * 1024];
-                let mut head = Vec::new();
                 // Read the head, then count the body (Content-Length).
-                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
-                    let n = s.read(&mut buf).await.unwrap_or(0);
-                    if n == 0 {
-                        return;
-                    }
-                    head.extend_from_slice(&buf[..n]);
-                }
+                let Some(head) = read_head(&mut s).await else {
+                    return;
+                };
                 let text = String::from_utf8_lossy(&head).to_lowercase();
                 let len: usize = text
                     .lines()
@@ -371,7 +366,7 @@ async fn bodies_stream_in_both_directions() {
 async fn upstream_connections_are_reused_and_a_closed_one_is_not() {
     use std::sync::Arc;
     use std::sync::atomic::{AtomicUsize, Ordering};
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::io::AsyncWriteExt;
 
     // A keep-alive upstream: one worker forwards twenty requests on one connection.
     let up = Upstream::start().await;
@@ -406,13 +401,8 @@ async fn upstream_connections_are_reused_and_a_closed_one_is_not() {
         while let Ok((mut socket, _)) = listener.accept().await {
             count.fetch_add(1, Ordering::SeqCst);
             tokio::spawn(async move {
-                let mut head = Vec::new();
-                let mut buf = [0u8; 4096];
-                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
-                    match socket.read(&mut buf).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => head.extend_from_slice(&buf[..n]),
-                    }
+                if read_head(&mut socket).await.is_none() {
+                    return;
                 }
                 let answer = "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n\
                               content-length: 11\r\n\r\n{\"ok\":true}";

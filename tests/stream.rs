@@ -13,7 +13,7 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Empty};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpListener;
 
 /// How a [`sse_upstream`] answers.
@@ -44,13 +44,8 @@ async fn sse_upstream(events: Events) -> (SocketAddr, tokio::task::JoinHandle<()
             };
             tokio::spawn(async move {
                 // Read the request head (the gateway sends no body for GET).
-                let mut head = Vec::new();
-                let mut buf = [0u8; 1024];
-                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
-                    match conn.read(&mut buf).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => head.extend_from_slice(&buf[..n]),
-                    }
+                if read_head(&mut conn).await.is_none() {
+                    return;
                 }
                 let start = "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncache-control: no-cache\r\ntransfer-encoding: chunked\r\n\r\n";
                 if conn.write_all(start.as_bytes()).await.is_err() {
@@ -564,13 +559,8 @@ async fn a_slow_reader_holds_the_upstream_back() {
         while let Ok((mut conn, _)) = listener.accept().await {
             let count = std::sync::Arc::clone(&count);
             tokio::spawn(async move {
-                let mut head = Vec::new();
-                let mut buf = [0u8; 1024];
-                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
-                    match conn.read(&mut buf).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => head.extend_from_slice(&buf[..n]),
-                    }
+                if read_head(&mut conn).await.is_none() {
+                    return;
                 }
                 let start = format!(
                     "HTTP/1.1 200 OK\r\ncontent-type: application/octet-stream\r\ncontent-length: {OFFERED}\r\n\r\n"

@@ -1099,18 +1099,8 @@ async fn https_upstreams_are_verified_and_their_connections_reused() {
             "      prod: {}\n",
             "workers: 1\n",
         );
-        let data = dir.path("xdg-data");
-        let gw = Portico::start_env(
-            &[
-                "serve",
-                "--config",
-                dir.path("gateway.yaml").to_str().unwrap(),
-            ],
-            &[
-                ("XDG_DATA_HOME", data.to_str().unwrap()),
-                ("SSL_CERT_FILE", dir.path("roots.pem").to_str().unwrap()),
-            ],
-        );
+        let roots = dir.path("roots.pem");
+        let gw = Portico::start_with_env(&dir, &[("SSL_CERT_FILE", roots.to_str().unwrap())]);
         (dir, gw)
     };
 

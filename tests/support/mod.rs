@@ -72,6 +72,22 @@ impl Dir {
     }
 }
 
+/// Reads from a hand-written upstream's connection until the request head has arrived;
+/// returns every byte read so far (the head, and whatever part of the body came with it), or
+/// `None` if the connection closed or failed first.
+pub async fn read_head(conn: &mut tokio::net::TcpStream) -> Option<Vec<u8>> {
+    use tokio::io::AsyncReadExt;
+    let mut head = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+        match conn.read(&mut buf).await {
+            Ok(0) | Err(_) => return None,
+            Ok(n) => head.extend_from_slice(&buf[..n]),
+        }
+    }
+    Some(head)
+}
+
 /// A running `portico serve`.
 pub struct Portico {
     pub child: Child,
@@ -90,14 +106,21 @@ impl Portico {
     /// Starts `portico serve --config DIR/gateway.yaml`, with the default data directory
     /// (`$XDG_DATA_HOME/portico`) inside DIR so tests never share quota state.
     pub fn start(dir: &Dir) -> Self {
+        Self::start_with_env(dir, &[])
+    }
+
+    /// Like [`Portico::start`], with extra environment variables.
+    pub fn start_with_env(dir: &Dir, env: &[(&str, &str)]) -> Self {
         let data = dir.path("xdg-data");
+        let mut all = vec![("XDG_DATA_HOME", data.to_str().expect("utf-8 path"))];
+        all.extend_from_slice(env);
         Self::start_env(
             &[
                 "serve",
                 "--config",
                 dir.path("gateway.yaml").to_str().expect("utf-8 path"),
             ],
-            &[("XDG_DATA_HOME", data.to_str().expect("utf-8 path"))],
+            &all,
         )
     }
 
