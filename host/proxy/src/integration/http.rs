@@ -255,16 +255,12 @@ pub async fn call(
 /// A client error that is really the request body going over the limit answers 413; anything
 /// else is an integration failure.
 fn upstream_error(e: &PoolError, max_body: u64) -> GatewayError {
+    let mut message = e.to_string();
     let mut source = e.source();
     while let Some(s) = source {
         if s.downcast_ref::<LengthLimitError>().is_some() {
             return GatewayError::BodyTooLarge(max_body);
         }
-        source = s.source();
-    }
-    let mut message = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
         message.push_str(": ");
         message.push_str(&s.to_string());
         source = s.source();

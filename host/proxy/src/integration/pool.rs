@@ -75,6 +75,13 @@ struct Idle {
     since: Instant,
 }
 
+impl Idle {
+    /// Still open, and not idle for longer than [`IDLE_TIMEOUT`].
+    fn usable(&self) -> bool {
+        !self.sender.is_closed() && self.since.elapsed() < IDLE_TIMEOUT
+    }
+}
+
 /// One worker's upstream connections.
 pub struct Pool {
     connector: HttpsConnector<HttpConnector>,
@@ -142,9 +149,9 @@ impl Pool {
     fn checkout(&self, key: &Key) -> Option<http1::SendRequest<Body>> {
         let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
         let list = idle.get_mut(key)?;
-        while let Some(Idle { sender, since }) = list.pop() {
-            if !sender.is_closed() && since.elapsed() < IDLE_TIMEOUT {
-                return Some(sender);
+        while let Some(idle) = list.pop() {
+            if idle.usable() {
+                return Some(idle.sender);
             }
         }
         None
@@ -211,15 +218,9 @@ impl Pool {
     pub fn sweep(&self) {
         let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
         idle.retain(|_, list| {
-            list.retain(|i| !i.sender.is_closed() && i.since.elapsed() < IDLE_TIMEOUT);
+            list.retain(Idle::usable);
             !list.is_empty()
         });
-    }
-
-    /// Idle connections, all upstreams together.
-    pub fn idle_count(&self) -> usize {
-        let idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
-        idle.values().map(Vec::len).sum()
     }
 }
 
