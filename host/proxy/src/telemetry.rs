@@ -29,6 +29,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{LazyLock, Mutex};
 use std::time::Duration;
 
+use crossbeam_utils::CachePadded;
 use prometheus_client::encoding::{EncodeLabelSet, EncodeMetric, MetricEncoder, NoLabelSet};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -87,15 +88,10 @@ fn shard() -> usize {
     SHARD.with(Cell::get)
 }
 
-/// One shard on a cache line (two, for a histogram) of its own.
-#[derive(Debug, Default)]
-#[repr(align(64))]
-struct Padded<T>(T);
-
 /// Shards of one series: a worker writes only its own, so two cores serving the same route
-/// never write the same cache line; the exposition sums them.
+/// never write the same cache line (each shard is `CachePadded`); the exposition sums them.
 #[derive(Debug)]
-struct Shards<T>(Arc<[Padded<T>]>);
+struct Shards<T>(Arc<[CachePadded<T>]>);
 
 impl<T> Clone for Shards<T> {
     fn clone(&self) -> Self {
@@ -105,7 +101,7 @@ impl<T> Clone for Shards<T> {
 
 impl<T: Default> Default for Shards<T> {
     fn default() -> Self {
-        Self((0..shard_count()).map(|_| Padded::default()).collect())
+        Self((0..shard_count()).map(|_| CachePadded::default()).collect())
     }
 }
 
@@ -114,11 +110,11 @@ impl<T> Shards<T> {
     fn mine(&self) -> &T {
         // `shard()` is below `shard_count()`, the length; `get` keeps a stray index harmless.
         let shards = &self.0;
-        &shards.get(shard()).unwrap_or(&shards[0]).0
+        shards.get(shard()).unwrap_or(&shards[0])
     }
 
     fn all(&self) -> impl Iterator<Item = &T> {
-        self.0.iter().map(|p| &p.0)
+        self.0.iter().map(|p| &**p)
     }
 }
 
