@@ -16,6 +16,11 @@ cd "$(dirname "$0")/.."
 log() { printf '\n==> %s\n' "$*"; }
 
 log "prerequisites"
+# A full run writes several GB of build output; say where and how much room there is, so that a
+# "No space left on device" from the linker is recognised at once.
+target="${CARGO_TARGET_DIR:-target}"
+mkdir -p "$target"
+df -h "$target" | awk -v t="$target" 'NR == 2 { print "build output in " t ": " $4 " free on " $6 }'
 rustup target add wasm32-wasip2
 rustup component add rustfmt clippy >/dev/null 2>&1 || true
 missing=()
