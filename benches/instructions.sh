@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Instructions per proxied request: the gateway under valgrind's callgrind, one worker, counted
-# over N requests of the plain `http_proxy` route to an nginx upstream. Unlike requests per
-# second, the count is the same from run to run (within ~0.1 %) whatever else the machine is
-# doing, so it shows a change of a few percent that load.sh's noise hides. It counts user-space
+# over N requests of the plain `http_proxy` route to an nginx upstream (or of the mapping
+# scenario, SCENARIO below). Unlike requests per second, the count is the same from run to run
+# (within ~0.1 %) whatever else the machine is doing, so it shows a change of a few percent that
+# load.sh's noise hides. It counts user-space
 # instructions of the gateway process only: not the kernel, not cache misses, not contention
 # between cores (load.sh measures those).
 #
@@ -12,6 +13,9 @@
 #   CONNECTIONS=4     h2load connections
 #   PORTICO_BIN=PATH  the binary to count (default: the release build; SKIP_BUILD=1 to not build)
 #   KEEP_DIR=PATH     keep the configs, logs and the callgrind profile
+#   SCENARIO=plain    plain: GET through `http_proxy`; post: lib.sh's ~1 KB order POSTed through
+#                     `http_proxy`; mapped: the same POST validated, mapped by VTL templates both
+#                     ways, through an `http` integration (load.sh's portico-post and -mapped)
 #
 # The pooling allocator reserves address space for every instance slot, more than valgrind can
 # map; the gateway file here asks for one (`plugin_instances: 1`) and has no plugins.
@@ -22,6 +26,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 REQUESTS=${REQUESTS:-4000}
 CONNECTIONS=${CONNECTIONS:-4}
 KEEP_DIR=${KEEP_DIR:-}
+SCENARIO=${SCENARIO:-plain}
 
 LOG_TAG=instructions
 # shellcheck source=benches/lib.sh
@@ -37,10 +42,24 @@ upstream_conf "$UP_PORT" >"$WORK/upstream.conf"
 start_nginx "$WORK/upstream.conf" upstream
 wait_ok "http://127.0.0.1:$UP_PORT/item.json" upstream
 
-{
-    printf 'openapi: 3.0.1\ninfo: {title: bench, version: "1"}\npaths:\n'
-    proxy_route ""
-} >"$WORK/api.yaml"
+LOAD=(--h1)
+case $SCENARIO in
+plain)
+    {
+        printf 'openapi: 3.0.1\ninfo: {title: bench, version: "1"}\npaths:\n'
+        proxy_route ""
+    } >"$WORK/api.yaml"
+    URL=http://127.0.0.1:$PT_PORT/bench/item.json
+    ;;
+post | mapped)
+    mapped_api >"$WORK/api.yaml"
+    order_body "$WORK/order.lua" "$WORK/order.json"
+    [[ $SCENARIO == post ]] && URL=http://127.0.0.1:$PT_PORT/bench/plain/o-1234?dryRun=true
+    [[ $SCENARIO == mapped ]] && URL=http://127.0.0.1:$PT_PORT/bench/mapped/o-1234?dryRun=true
+    LOAD+=(-d "$WORK/order.json" -H 'content-type: application/json')
+    ;;
+*) die "SCENARIO must be plain, post or mapped, not \"$SCENARIO\"" ;;
+esac
 cat >"$WORK/gateway.yaml" <<EOT
 workers: 1
 plugin_instances: 1
@@ -64,24 +83,23 @@ valgrind --tool=callgrind --callgrind-out-file="$PROFILE" \
     >"$WORK/portico.stdout" 2>"$WORK/portico.stderr" &
 VG_PID=$!
 PIDS+=("$VG_PID")
-URL=http://127.0.0.1:$PT_PORT/bench/item.json
 for ((i = 0; i < 1200; i++)); do
-    code=$(curl -s -o /dev/null -w '%{http_code}' "$URL" 2>/dev/null || true)
-    [[ $code == 200 ]] && break
+    ok=$(h2load "${LOAD[@]}" -n 1 "$URL" 2>/dev/null | grep -c '^status codes: 1 2xx' || true)
+    ((ok)) && break
     kill -0 "$VG_PID" 2>/dev/null || die "portico exited: $(tail -n 20 "$WORK/portico.stderr")"
     sleep 0.1
 done
-[[ $code == 200 ]] || die "portico under valgrind did not answer 200 at $URL"
+((ok)) || die "portico under valgrind did not answer 2xx at $URL"
 
-h2load --h1 -n 500 -c "$CONNECTIONS" -t 1 "$URL" >/dev/null
+h2load "${LOAD[@]}" -n 500 -c "$CONNECTIONS" -t 1 "$URL" >/dev/null
 callgrind_control -z "$VG_PID" >/dev/null 2>&1
-out=$(h2load --h1 -n "$REQUESTS" -c "$CONNECTIONS" -t 1 "$URL")
+out=$(h2load "${LOAD[@]}" -n "$REQUESTS" -c "$CONNECTIONS" -t 1 "$URL")
 callgrind_control -d "$VG_PID" >/dev/null 2>&1
-ok=$(grep -o '[0-9]* succeeded' <<<"$out" | cut -d' ' -f1)
-[[ $ok == "$REQUESTS" ]] || die "only ${ok:-0} of $REQUESTS requests succeeded: $out"
+ok=$(sed -n 's/^status codes: \([0-9]*\) 2xx.*/\1/p' <<<"$out")
+[[ $ok == "$REQUESTS" ]] || die "only ${ok:-0} of $REQUESTS requests answered 2xx: $out"
 
 dump=$(ls "$PROFILE".* 2>/dev/null | sort | head -n 1)
 [[ -n $dump ]] || die "callgrind wrote no dump"
 total=$(awk '/^(summary|totals):/ { print $2; exit }' "$dump")
-printf 'instructions per request: %s (%s instructions over %s requests, h2load --h1 -c %s, one worker)\n' \
-    "$(awk -v t="$total" -v n="$REQUESTS" 'BEGIN { printf "%.0f", t / n }')" "$total" "$REQUESTS" "$CONNECTIONS"
+printf 'instructions per request: %s (%s instructions over %s requests, h2load --h1 -c %s, one worker, %s)\n' \
+    "$(awk -v t="$total" -v n="$REQUESTS" 'BEGIN { printf "%.0f", t / n }')" "$total" "$REQUESTS" "$CONNECTIONS" "$SCENARIO"

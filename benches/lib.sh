@@ -255,6 +255,127 @@ proxy_route() {
 EOT
 }
 
+# mapped_api: the mapping scenario's API, for a POST of a ~1 KB order (order_body). `/plain/{id}`
+# sends it through `http_proxy` untouched (the baseline); `/mapped/{id}` checks its required
+# parameters and its body against a draft-4 model, renders a ~30-line request template (the one
+# of benches/benches/mapping.rs), calls the upstream on $UP_PORT, and renders a response template
+# over the upstream's JSON. Used by load.sh and instructions.sh.
+mapped_api() {
+    sed "s/UP_PORT/$UP_PORT/" <<'EOT'
+openapi: 3.0.1
+info: {title: mapped, version: '1'}
+x-amazon-apigateway-request-validators:
+  all: {validateRequestBody: true, validateRequestParameters: true}
+components:
+  schemas:
+    Order:
+      type: object
+      required: [customer, items]
+      properties:
+        customer:
+          type: object
+          required: [name, email]
+          properties:
+            name: {type: string, minLength: 1, maxLength: 100}
+            email: {type: string}
+            vip: {type: boolean}
+        items:
+          type: array
+          minItems: 1
+          maxItems: 50
+          items:
+            type: object
+            required: [sku, quantity, price]
+            additionalProperties: false
+            properties:
+              sku: {type: string, pattern: '^SKU-[0-9]+$'}
+              title: {type: string}
+              quantity: {type: integer, minimum: 1}
+              price: {type: number, minimum: 0}
+        note: {type: string, maxLength: 500}
+paths:
+  /plain/{id}:
+    post:
+      x-amazon-apigateway-integration:
+        type: http_proxy
+        httpMethod: GET
+        uri: 'http://127.0.0.1:UP_PORT/item.json'
+  /mapped/{id}:
+    post:
+      parameters:
+        - {name: id, in: path, required: true, schema: {type: string}}
+        - {name: dryRun, in: query, required: true, schema: {type: string}}
+      x-amazon-apigateway-request-validator: all
+      requestBody:
+        content:
+          application/json: {schema: {$ref: '#/components/schemas/Order'}}
+      x-amazon-apigateway-integration:
+        type: http
+        httpMethod: GET
+        uri: 'http://127.0.0.1:UP_PORT/item.json'
+        passthroughBehavior: never
+        requestTemplates:
+          application/json: |
+            #set($inputRoot = $input.path('$'))
+            #set($count = 0)
+            {
+              "orderId": "$input.params('id')",
+              "requestId": "$context.requestId",
+              "stage": "$context.stage",
+              "customer": {
+                "name": "$util.escapeJavaScript($inputRoot.customer.name)",
+                "email": "$inputRoot.customer.email"
+                #if($inputRoot.customer.vip == true)
+                ,"tier": "gold"
+                #else
+                ,"tier": "standard"
+                #end
+              },
+              "items": [
+            #foreach($item in $inputRoot.items)
+                #set($count = $count + $item.quantity)
+                {
+                  "sku": "$item.sku",
+                  "title": "$util.escapeJavaScript($item.title)",
+                  "quantity": $item.quantity,
+                  "price": $item.price
+                }#if($foreach.hasNext),#end
+            #end
+              ],
+              "totalQuantity": $count,
+              #if($input.params('dryRun') == "true")
+              "dryRun": true,
+              #end
+              "note": "$util.escapeJavaScript($inputRoot.note)"
+            }
+        responses:
+          default:
+            statusCode: 200
+            responseTemplates:
+              application/json: |
+                #set($item = $input.path('$'))
+                {"sku": "$item.id", "title": "$util.escapeJavaScript($item.name)", "price": $item.price, "tags": $input.json('$.tags'), "available": #if($item.stock > 0)true#{else}false#end, "requestId": "$context.requestId"}
+EOT
+}
+
+# order_body LUA JSON: the mapping scenario's order, as a wrk script (LUA) and as a file (JSON).
+order_body() {
+    python3 - "$1" "$2" <<'EOT'
+import json, sys
+items = [{"sku": f"SKU-{i:04}", "title": f'Item "{i}" with a quote', "quantity": i,
+          "price": round(9.99 * i, 2)} for i in range(1, 6)]
+body = json.dumps({"customer": {"name": 'Ada "Countess" Lovelace', "email": "ada@example.com",
+                                "vip": True},
+                   "items": items, "note": "leave at the door\nthanks"})
+with open(sys.argv[1], "w") as f:
+    f.write('wrk.method = "POST"\n')
+    f.write('wrk.headers["Content-Type"] = "application/json"\n')
+    f.write("wrk.body = " + json.dumps(body) + "\n")
+with open(sys.argv[2], "w") as f:
+    f.write(body)
+EOT
+}
+
 # --- Portico -----------------------------------------------------------------------------------
 
 # Sets PORTICO to the release binary, building it unless SKIP_BUILD=1 (CARGO_TARGET_DIR is

@@ -317,123 +317,12 @@ $(proxy_route /sigv4 sigv4)
         uri: 'http://127.0.0.1:$UP_PORT/cached.json'
 EOF
 
-# The mapping scenario: a POST of a ~1 KB order. `/plain` sends it through `http_proxy`
-# untouched (the baseline); `/mapped` checks its required parameters and its body against a
-# draft-4 model, renders a ~30-line request template (the one of benches/benches/mapping.rs),
-# calls the upstream, and renders a response template over the upstream's JSON. The API is
-# served twice: `mapped.bench` renders and validates with the built-in engines,
-# `mapped-wasm.bench` through the mapper-vtl and validator-jsonschema components (reused
+# The mapping scenario (lib.sh's mapped_api): `/plain` is its baseline, `/mapped` validates and
+# renders. The API is served twice: `mapped.bench` renders and validates with the built-in
+# engines, `mapped-wasm.bench` through the mapper-vtl and validator-jsonschema components (reused
 # instances).
-cat >"$WORK/mapped.yaml" <<'EOT'
-openapi: 3.0.1
-info: {title: mapped, version: '1'}
-x-amazon-apigateway-request-validators:
-  all: {validateRequestBody: true, validateRequestParameters: true}
-components:
-  schemas:
-    Order:
-      type: object
-      required: [customer, items]
-      properties:
-        customer:
-          type: object
-          required: [name, email]
-          properties:
-            name: {type: string, minLength: 1, maxLength: 100}
-            email: {type: string}
-            vip: {type: boolean}
-        items:
-          type: array
-          minItems: 1
-          maxItems: 50
-          items:
-            type: object
-            required: [sku, quantity, price]
-            additionalProperties: false
-            properties:
-              sku: {type: string, pattern: '^SKU-[0-9]+$'}
-              title: {type: string}
-              quantity: {type: integer, minimum: 1}
-              price: {type: number, minimum: 0}
-        note: {type: string, maxLength: 500}
-paths:
-  /plain/{id}:
-    post:
-      x-amazon-apigateway-integration:
-        type: http_proxy
-        httpMethod: GET
-        uri: 'http://127.0.0.1:UP_PORT/item.json'
-  /mapped/{id}:
-    post:
-      parameters:
-        - {name: id, in: path, required: true, schema: {type: string}}
-        - {name: dryRun, in: query, required: true, schema: {type: string}}
-      x-amazon-apigateway-request-validator: all
-      requestBody:
-        content:
-          application/json: {schema: {$ref: '#/components/schemas/Order'}}
-      x-amazon-apigateway-integration:
-        type: http
-        httpMethod: GET
-        uri: 'http://127.0.0.1:UP_PORT/item.json'
-        passthroughBehavior: never
-        requestTemplates:
-          application/json: |
-            #set($inputRoot = $input.path('$'))
-            #set($count = 0)
-            {
-              "orderId": "$input.params('id')",
-              "requestId": "$context.requestId",
-              "stage": "$context.stage",
-              "customer": {
-                "name": "$util.escapeJavaScript($inputRoot.customer.name)",
-                "email": "$inputRoot.customer.email"
-                #if($inputRoot.customer.vip == true)
-                ,"tier": "gold"
-                #else
-                ,"tier": "standard"
-                #end
-              },
-              "items": [
-            #foreach($item in $inputRoot.items)
-                #set($count = $count + $item.quantity)
-                {
-                  "sku": "$item.sku",
-                  "title": "$util.escapeJavaScript($item.title)",
-                  "quantity": $item.quantity,
-                  "price": $item.price
-                }#if($foreach.hasNext),#end
-            #end
-              ],
-              "totalQuantity": $count,
-              #if($input.params('dryRun') == "true")
-              "dryRun": true,
-              #end
-              "note": "$util.escapeJavaScript($inputRoot.note)"
-            }
-        responses:
-          default:
-            statusCode: 200
-            responseTemplates:
-              application/json: |
-                #set($item = $input.path('$'))
-                {"sku": "$item.id", "title": "$util.escapeJavaScript($item.name)", "price": $item.price, "tags": $input.json('$.tags'), "available": #if($item.stock > 0)true#{else}false#end, "requestId": "$context.requestId"}
-EOT
-sed -i "s/UP_PORT/$UP_PORT/" "$WORK/mapped.yaml"
-python3 - "$WORK/order.lua" "$WORK/order.json" <<'EOT'
-import json, sys
-items = [{"sku": f"SKU-{i:04}", "title": f'Item "{i}" with a quote', "quantity": i,
-          "price": round(9.99 * i, 2)} for i in range(1, 6)]
-body = json.dumps({"customer": {"name": 'Ada "Countess" Lovelace', "email": "ada@example.com",
-                                "vip": True},
-                   "items": items, "note": "leave at the door\nthanks"})
-with open(sys.argv[1], "w") as f:
-    f.write('wrk.method = "POST"\n')
-    f.write('wrk.headers["Content-Type"] = "application/json"\n')
-    f.write("wrk.body = " + json.dumps(body) + "\n")
-with open(sys.argv[2], "w") as f:
-    f.write(body)
-EOT
+mapped_api >"$WORK/mapped.yaml"
+order_body "$WORK/order.lua" "$WORK/order.json"
 
 BENCH_KEY=bench-key-0123456789abcdef
 SIGV4_KEY=AKIDBENCH00000000000

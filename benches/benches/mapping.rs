@@ -184,6 +184,7 @@ fn mapping(c: &mut Criterion) {
     let ctx = context();
     let native_input = || portico_vtl::Input {
         body: &input.body,
+        body_json: None,
         path: &input.path,
         querystring: &input.querystring,
         header: &input.header,

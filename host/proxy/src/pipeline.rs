@@ -142,6 +142,7 @@ async fn serve(
         validation_error: None,
         authorizer: None,
         api_key: None,
+        body_json: None,
     };
 
     let mut metrics = &snap.unrouted;
@@ -343,8 +344,9 @@ async fn serve(
         }
         let cx = RequestContext { api_key: key, ..cx };
 
-        if let (Some(validation), ReqBody::Whole(bytes)) = (&route.validation, &body)
-            && let Err(e) = validate::check(
+        let mut validated = None;
+        if let (Some(validation), ReqBody::Whole(bytes)) = (&route.validation, &body) {
+            match validate::check(
                 &cx,
                 validation,
                 api.models.as_ref(),
@@ -352,9 +354,15 @@ async fn serve(
                 bytes,
             )
             .await
-        {
-            break 'pipeline Err(e);
+            {
+                Ok(parsed) => validated = parsed,
+                Err(e) => break 'pipeline Err(e),
+            }
         }
+        let cx = RequestContext {
+            body_json: validated.as_ref(),
+            ..cx
+        };
         if let (Some(validator), ReqBody::Whole(bytes)) = (&route.validator, &body)
             && let Err(e) = plugin::validate(gw, &cx, validator, bytes).await
         {
@@ -522,6 +530,7 @@ impl Integrate<'_> {
                 (
                     RequestContext {
                         parts: &mapped_parts,
+                        body_json: None,
                         ..*cx
                     },
                     ReqBody::Whole(b),

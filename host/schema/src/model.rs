@@ -42,17 +42,18 @@ impl Model {
         ))
     }
 
-    /// Parses `body` as JSON and validates it. An empty (or all-whitespace) body validates as
+    /// Parses `body` as JSON and validates it; `Ok` is the parsed body, for the request
+    /// template to read without parsing it again. An empty (or all-whitespace) body validates as
     /// `{}`, as in AWS and LocalStack; a body that is not JSON is an `Err` naming the parse error,
     /// e.g. `[Invalid JSON in request body: expected value at line 1 column 1]`.
-    pub fn validate_bytes(&self, body: &[u8]) -> Result<(), String> {
-        if body.iter().all(u8::is_ascii_whitespace) {
-            return self.validate(&Value::Object(serde_json::Map::new()));
-        }
-        match serde_json::from_slice::<Value>(body) {
-            Ok(value) => self.validate(&value),
-            Err(e) => Err(format!("[Invalid JSON in request body: {e}]")),
-        }
+    pub fn validate_bytes(&self, body: &[u8]) -> Result<Value, String> {
+        let value = if body.iter().all(u8::is_ascii_whitespace) {
+            Value::Object(serde_json::Map::new())
+        } else {
+            serde_json::from_slice::<Value>(body)
+                .map_err(|e| format!("[Invalid JSON in request body: {e}]"))?
+        };
+        self.validate(&value).map(|()| value)
     }
 }
 

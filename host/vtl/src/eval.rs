@@ -291,7 +291,7 @@ fn index(base: &Value, key: &Value) -> Result<Value, RenderError> {
     Ok(match base {
         Value::Map(m) => m
             .borrow()
-            .get(&key.to_java_string()?)
+            .get(&key.java_str()?)
             .cloned()
             .unwrap_or(Value::Null),
         Value::List(l) => {
@@ -412,6 +412,6 @@ pub(crate) fn java_eq(a: &Value, b: &Value, depth: usize) -> Result<bool, Render
             }
             true
         }
-        _ => a.to_java_string()? == b.to_java_string()?,
+        _ => a.java_str()? == b.java_str()?,
     })
 }

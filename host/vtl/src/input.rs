@@ -35,7 +35,8 @@ impl Renderer<'_> {
         }
     }
 
-    fn body_json(&mut self) -> Result<Rc<serde_json::Value>, RenderError> {
+    /// The body parsed here, once, when the caller gave no [`crate::Input::body_json`].
+    fn parsed_body(&mut self) -> Result<Rc<serde_json::Value>, RenderError> {
         if let Some(j) = &self.body_json {
             return Ok(j.clone());
         }
@@ -59,9 +60,18 @@ impl Renderer<'_> {
     ) -> Result<Option<Value>, RenderError> {
         match (name, args.len()) {
             ("json" | "path", 1) => {
-                let path = args[0].to_java_string()?;
-                // `$input.path('$')`, the most common call: the body parsed straight into
-                // values, with no JSON tree in between.
+                let path = args[0].java_str()?;
+                // `$input.path('$')`, the most common call: the caller's parse converted, or
+                // the body parsed straight into values, with no JSON tree in between.
+                if name == "path"
+                    && path.trim() == "$"
+                    && let Some(j) = self.input.body_json
+                {
+                    let mut nodes = 0;
+                    let v = Value::from_json_counted(j, &mut nodes);
+                    self.charge(nodes)?;
+                    return Ok(Some(v));
+                }
                 if name == "path" && path.trim() == "$" && self.body_json.is_none() {
                     let body = self.input.body;
                     if body.trim().is_empty() {
@@ -74,8 +84,15 @@ impl Renderer<'_> {
                     self.charge(nodes)?;
                     return Ok(Some(v));
                 }
-                let root = self.body_json()?;
-                let sel = jsonpath::select(&root, &path)
+                let parsed;
+                let root = match self.input.body_json {
+                    Some(j) => j,
+                    None => {
+                        parsed = self.parsed_body()?;
+                        &*parsed
+                    }
+                };
+                let sel = jsonpath::select(root, &path)
                     .map_err(|e| RenderError::new(format!("bad JSONPath {path:?}: {e}")))?;
                 if name == "path" {
                     // Converted straight from the parsed body: no intermediate JSON copy.
@@ -104,7 +121,7 @@ impl Renderer<'_> {
             }
             ("params", 0) => Ok(Some(self.params_map()?)),
             ("params", 1) => {
-                let key = args[0].to_java_string()?;
+                let key = args[0].java_str()?;
                 let i = self.input;
                 let last = |list: &[(String, String)]| {
                     list.iter()

@@ -121,6 +121,10 @@ impl Template {
 pub struct Input<'a> {
     /// `$input.body`: the raw payload (an empty body renders as `{}`, like AWS).
     pub body: &'a str,
+    /// `body` already parsed as JSON (by a request validator), which `$input.path` and
+    /// `$input.json` then read instead of parsing `body` again. It must be what `body` parses
+    /// to, with `{}` for an empty body.
+    pub body_json: Option<&'a serde_json::Value>,
     /// Path parameters, in order.
     pub path: &'a [(String, String)],
     /// Query-string parameters in order; a repeated name repeats (the last one wins in maps).

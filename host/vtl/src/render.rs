@@ -56,7 +56,9 @@ pub(crate) struct Renderer<'a> {
 /// Renders `tpl` against `input`.
 pub(crate) fn render(tpl: &Template, input: &Input<'_>) -> Result<Rendered, RenderError> {
     let context = overrides::build_context(input.context, &input.overrides);
-    let mut vars = Vars::default();
+    // Room for the four roots and a template's usual variables, so the table never regrows
+    // during a typical render.
+    let mut vars = Vars::with_capacity_and_hasher(16, Default::default());
     vars.insert("context".to_string(), Value::Map(context.clone()));
     vars.insert("input".to_string(), Value::Input);
     vars.insert("util".to_string(), Value::Util);
@@ -411,6 +413,7 @@ mod tests {
         let ctx = serde_json::json!({});
         let input = Input {
             body: "",
+            body_json: None,
             path: &[],
             querystring: &[],
             header: &[],

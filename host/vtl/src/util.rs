@@ -1,6 +1,8 @@
 //! `$util` (`[DG:api-gateway-mapping-template-reference]`): `escapeJavaScript`, `parseJson`,
 //! `urlEncode`, `urlDecode`, `base64Encode`, `base64Decode`, all UTF-8.
 
+use std::fmt::Write as _;
+
 use base64::Engine as _;
 
 use crate::error::RenderError;
@@ -18,7 +20,7 @@ pub(crate) fn call(name: &str, args: &[Value]) -> Result<Option<Value>, RenderEr
         // Java's helpers return null for null.
         return Ok(Some(Value::Null));
     }
-    let s = arg.to_java_string()?;
+    let s = arg.java_str()?;
     let out = match name {
         "escapeJavaScript" => Value::str(escape_javascript(&s)),
         "parseJson" => {
@@ -28,7 +30,9 @@ pub(crate) fn call(name: &str, args: &[Value]) -> Result<Option<Value>, RenderEr
         }
         "urlEncode" => Value::str(url_encode(&s)),
         "urlDecode" => Value::str(url_decode(&s)?),
-        "base64Encode" => Value::str(base64::engine::general_purpose::STANDARD.encode(&s)),
+        "base64Encode" => {
+            Value::str(base64::engine::general_purpose::STANDARD.encode(s.as_bytes()))
+        }
         "base64Decode" => {
             let bytes = base64::engine::general_purpose::STANDARD
                 .decode(s.trim())
@@ -45,21 +49,36 @@ pub(crate) fn call(name: &str, args: &[Value]) -> Result<Option<Value>, RenderEr
 /// above 0x7F as `\uXXXX` (upper-case hex).
 pub(crate) fn escape_javascript(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 8);
-    for unit in s.encode_utf16() {
-        match unit {
-            0x08 => out.push_str("\\b"),
-            0x09 => out.push_str("\\t"),
-            0x0A => out.push_str("\\n"),
-            0x0C => out.push_str("\\f"),
-            0x0D => out.push_str("\\r"),
-            0x27 => out.push_str("\\'"),
-            0x22 => out.push_str("\\\""),
-            0x5C => out.push_str("\\\\"),
-            0x2F => out.push_str("\\/"),
-            u if !(0x20..=0x7F).contains(&u) => out.push_str(&format!("\\u{u:04X}")),
-            u => out.push(char::from(u as u8)),
+    let mut rest = s;
+    // Runs of printable ASCII that need no escape are copied whole; the first byte that
+    // needs one (a control byte, a special character, or the lead byte of a non-ASCII
+    // character) is always at a character boundary.
+    while let Some(at) = rest
+        .bytes()
+        .position(|b| !(0x20..=0x7F).contains(&b) || matches!(b, b'\'' | b'"' | b'\\' | b'/'))
+    {
+        out.push_str(&rest[..at]);
+        let c = rest[at..].chars().next().unwrap_or_default();
+        let mut units = [0u16; 2];
+        for &unit in c.encode_utf16(&mut units).iter() {
+            match unit {
+                0x08 => out.push_str("\\b"),
+                0x09 => out.push_str("\\t"),
+                0x0A => out.push_str("\\n"),
+                0x0C => out.push_str("\\f"),
+                0x0D => out.push_str("\\r"),
+                0x27 => out.push_str("\\'"),
+                0x22 => out.push_str("\\\""),
+                0x5C => out.push_str("\\\\"),
+                0x2F => out.push_str("\\/"),
+                u => {
+                    let _ = write!(out, "\\u{u:04X}");
+                }
+            }
         }
+        rest = &rest[at + c.len_utf8()..];
     }
+    out.push_str(rest);
     out
 }
 
@@ -117,6 +136,10 @@ mod tests {
             "it\\'s \\\"x\\\" a\\/b\\n"
         );
         assert_eq!(escape_javascript("é\u{1}"), "\\u00E9\\u0001");
+        // Outside the BMP: two UTF-16 units, as Java strings hold it; DEL stays as it is.
+        assert_eq!(escape_javascript("a😀b\u{7F}"), "a\\uD83D\\uDE00b\u{7F}");
+        assert_eq!(escape_javascript(""), "");
+        assert_eq!(escape_javascript("plain"), "plain");
         assert_eq!(url_encode("a b&c=d/é*"), "a+b%26c%3Dd%2F%C3%A9*");
         assert_eq!(url_decode("a+b%26").ok(), Some("a b&".to_string()));
         assert!(url_decode("%zz").is_err());

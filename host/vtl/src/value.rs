@@ -13,6 +13,7 @@
 //! itself); nested values are dropped iteratively; the renderer empties the containers a cycle
 //! could run through when a render ends, so `Rc` cycles never outlive a request.
 
+use std::borrow::Cow;
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -151,35 +152,57 @@ impl MapObj {
 }
 
 // Deeply nested values are dropped iteratively, so a template that nests a million lists
-// cannot overflow the stack on drop.
+// cannot overflow the stack on drop. A list or map that holds no list, map or entry (most of
+// those parsed from a body) drops as a plain `Vec`, with no stack to allocate.
 impl Drop for ListObj {
     fn drop(&mut self) {
-        drop_iteratively(std::mem::take(&mut self.items));
+        if self.items.iter().any(Value::is_container) {
+            drop_iteratively(std::mem::take(&mut self.items));
+        }
     }
 }
 
 impl Drop for MapObj {
     fn drop(&mut self) {
-        drop_iteratively(self.entries.drain(..).map(|(_, v)| v).collect());
+        if self.entries.iter().any(|(_, v)| v.is_container()) {
+            let mut stack = Vec::with_capacity(self.entries.len());
+            stack.extend(
+                self.entries
+                    .drain(..)
+                    .map(|(_, v)| v)
+                    .filter(Value::is_container),
+            );
+            drop_iteratively(stack);
+        }
     }
 }
 
+/// Drops `stack`'s containers and everything only they hold, one at a time. A container
+/// taken apart here is left empty, so its own `Drop` does nothing.
 fn drop_iteratively(mut stack: Vec<Value>) {
     while let Some(v) = stack.pop() {
         match v {
             Value::List(rc) => {
                 if let Ok(cell) = Rc::try_unwrap(rc) {
-                    stack.append(&mut cell.into_inner().items.split_off(0));
+                    let mut list = cell.into_inner();
+                    stack.extend(list.items.drain(..).filter(Value::is_container));
                 }
             }
             Value::Map(rc) => {
                 if let Ok(cell) = Rc::try_unwrap(rc) {
                     let mut m = cell.into_inner();
-                    stack.extend(m.entries.drain(..).map(|(_, v)| v));
+                    stack.extend(
+                        m.entries
+                            .drain(..)
+                            .map(|(_, v)| v)
+                            .filter(Value::is_container),
+                    );
                 }
             }
             Value::Entry(rc) => {
-                if let Ok((_, v)) = Rc::try_unwrap(rc) {
+                if let Ok((_, v)) = Rc::try_unwrap(rc)
+                    && v.is_container()
+                {
                     stack.push(v);
                 }
             }
@@ -189,6 +212,11 @@ fn drop_iteratively(mut stack: Vec<Value>) {
 }
 
 impl Value {
+    /// Whether dropping this value can free other values: a list, a map or an entry.
+    fn is_container(&self) -> bool {
+        matches!(self, Value::List(_) | Value::Map(_) | Value::Entry(_))
+    }
+
     /// A string value.
     pub fn str(s: impl Into<Rc<str>>) -> Value {
         Value::Str(s.into())
@@ -265,6 +293,14 @@ impl Value {
         let mut out = String::new();
         write_java(self, &mut out, 0)?;
         Ok(out)
+    }
+
+    /// [`Value::to_java_string`], borrowed from a string value instead of copied.
+    pub fn java_str(&self) -> Result<Cow<'_, str>, RenderError> {
+        match self {
+            Value::Str(s) => Ok(Cow::Borrowed(s)),
+            other => other.to_java_string().map(Cow::Owned),
+        }
     }
 }
 

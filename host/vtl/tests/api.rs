@@ -8,6 +8,7 @@ fn render(src: &str, body: &str) -> Result<String, String> {
     let ctx = serde_json::json!({});
     let input = Input {
         body,
+        body_json: None,
         path: &[],
         querystring: &[],
         header: &[],
@@ -86,6 +87,7 @@ fn one_template_renders_many_bodies() {
         let ctx = serde_json::json!({});
         let input = Input {
             body: &body,
+            body_json: None,
             path: &[],
             querystring: &[],
             header: &[],

@@ -106,6 +106,7 @@ fn random_templates_never_panic() {
         parsed += 1;
         let input = Input {
             body: r#"{"x": [1, {"y": "z"}]}"#,
+            body_json: None,
             path: &[],
             querystring: &[],
             header: &[],

@@ -57,6 +57,7 @@ impl Guest for Mapper {
             let out = template
                 .render(&Input {
                     body: &input.body,
+                    body_json: None,
                     path: &input.path,
                     querystring: &input.querystring,
                     header: &input.header,

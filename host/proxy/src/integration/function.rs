@@ -123,7 +123,7 @@ pub async fn call_mapped(
         ));
     }
     let call = cx.plugin_call();
-    let event = String::from_utf8_lossy(&mapped.body).into_owned();
+    let event = mapping::text(&mapped.body).into_owned();
     let started = Instant::now();
     let outcome = tokio::time::timeout(
         integration.timeout,

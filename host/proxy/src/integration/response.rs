@@ -99,8 +99,8 @@ pub async fn build(
     let body = match response_template(&chosen.templates, cx.header("accept")) {
         Some((ty, template)) if as_text => {
             content_type = ty;
-            let text = String::from_utf8_lossy(&payload);
-            let rendered = mapping::render(cx, rcx.api, template, &text, overrides).await?;
+            let text = mapping::text(&payload);
+            let rendered = mapping::render(cx, rcx.api, template, &text, None, overrides).await?;
             overrides = rendered.overrides;
             Bytes::from(rendered.body)
         }
@@ -167,7 +167,7 @@ fn response_param(
             let all = header_values(h);
             (!all.is_empty()).then(|| all.join(","))
         }
-        ParamSource::ResponseBody => Some(String::from_utf8_lossy(&upstream.body).into_owned()),
+        ParamSource::ResponseBody => Some(mapping::text(&upstream.body).into_owned()),
         ParamSource::ResponseBodyPath(p) => mapping::body_path(&upstream.body, p),
         other => mapping::request_param(cx, other, request_body),
     }

@@ -50,6 +50,10 @@ pub async fn map_request(
 ) -> Result<Mapped, GatewayError> {
     let content_type = cx.header("content-type");
     let is_binary = api.binary.matches(content_type);
+    // The validator parsed the client's body; a converted payload is another text.
+    let body_json = cx
+        .body_json
+        .filter(|_| !converts(is_binary, integration.content_handling));
     let payload = convert(body, is_binary, integration.content_handling)?;
     let as_text =
         !is_binary || integration.content_handling == Some(ContentHandling::ConvertToText);
@@ -69,8 +73,9 @@ pub async fn map_request(
             ..Mapped::default()
         }),
         RequestMapping::Transform(template) => {
-            let text = String::from_utf8_lossy(&payload);
-            let rendered = render(cx, api, template, &text, Overrides::default()).await?;
+            let text = text(&payload);
+            let rendered =
+                render(cx, api, template, &text, body_json, Overrides::default()).await?;
             Ok(Mapped {
                 body: Bytes::from(rendered.body),
                 overrides: rendered.overrides,
@@ -78,6 +83,25 @@ pub async fn map_request(
             })
         }
     }
+}
+
+/// A payload as text for a template: borrowed when it is UTF-8 (almost always, and checked
+/// several times faster than `String::from_utf8_lossy` checks it), else with U+FFFD for each
+/// invalid sequence, as AWS's Java templates read it.
+pub fn text(payload: &[u8]) -> Cow<'_, str> {
+    match std::str::from_utf8(payload) {
+        Ok(s) => Cow::Borrowed(s),
+        Err(_) => String::from_utf8_lossy(payload),
+    }
+}
+
+/// Whether [`convert`] changes a payload.
+fn converts(is_binary: bool, handling: Option<ContentHandling>) -> bool {
+    matches!(
+        (is_binary, handling),
+        (false, Some(ContentHandling::ConvertToBinary))
+            | (true, Some(ContentHandling::ConvertToText))
+    )
 }
 
 /// `contentHandling`: text → binary is a base64 decode (a payload that is not base64 is the
@@ -100,12 +124,14 @@ pub fn convert(
     }
 }
 
-/// Renders `template` over this request with `body` as `$input.body`, in the API's engine.
+/// Renders `template` over this request with `body` as `$input.body`, in the API's engine;
+/// `body_json` is `body` already parsed, when the request validator parsed it.
 pub async fn render(
     cx: &RequestContext<'_>,
     api: ApiMapping<'_>,
     template: &MappingTemplate,
     body: &str,
+    body_json: Option<&serde_json::Value>,
     overrides: Overrides,
 ) -> Result<portico_vtl::Rendered, GatewayError> {
     let t = &template.parsed;
@@ -126,6 +152,7 @@ pub async fn render(
     }
     let input = Input {
         body,
+        body_json,
         path: &params.path,
         querystring: &params.querystring,
         header: &params.header,
@@ -327,7 +354,7 @@ pub fn request_param(
 ) -> Option<String> {
     use portico_config::mapping::ParamSource;
     match source {
-        ParamSource::RequestBody => Some(String::from_utf8_lossy(body).into_owned()),
+        ParamSource::RequestBody => Some(text(body).into_owned()),
         ParamSource::RequestBodyPath(p) => body_path(body, p),
         other => cx.param(other).map(Cow::into_owned),
     }

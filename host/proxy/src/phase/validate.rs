@@ -17,14 +17,14 @@ use crate::plugins::Slot;
 
 /// Runs the method's validation; `body` is the collected request body (validation of a body
 /// always collects it). `component`: the API's `model_validator`, when the body is not checked
-/// by the built-in validator.
+/// by the built-in validator. `Ok(Some)`: the body as the built-in validator parsed it.
 pub async fn check(
     cx: &RequestContext<'_>,
     validation: &MethodValidation,
     models: Option<&ApiModels>,
     component: Option<(&Gateway, &Slot)>,
     body: &[u8],
-) -> Result<(), GatewayError> {
+) -> Result<Option<serde_json::Value>, GatewayError> {
     let blank = |v: Option<&str>| v.is_none_or(|v| v.trim().is_empty());
     let missing: Vec<&str> = validation
         .required
@@ -40,7 +40,7 @@ pub async fn check(
         return Err(GatewayError::BadRequestParameters(missing_message(missing)));
     }
     let Some(name) = validation.model_for(cx.header("content-type")) else {
-        return Ok(());
+        return Ok(None);
     };
     // `portico check` refuses a method whose model does not exist.
     let not_compiled =
@@ -48,10 +48,13 @@ pub async fn check(
     let models = &models.ok_or_else(not_compiled)?.0;
     if let Some((gw, slot)) = component {
         let model = models.portable(name).ok_or_else(not_compiled)?;
-        return engine::validate(gw, slot, cx, model, name, body).await;
+        return engine::validate(gw, slot, cx, model, name, body)
+            .await
+            .map(|()| None);
     }
     let model = models.get(name).ok_or_else(not_compiled)?;
     model
         .validate_bytes(body)
+        .map(Some)
         .map_err(GatewayError::InvalidRequestBody)
 }

@@ -53,6 +53,9 @@ pub struct RequestContext<'a> {
     pub authorizer: Option<&'a Authorized>,
     /// The request's API key, once checked: `$context.identity.apiKey` and `apiKeyId`.
     pub api_key: Option<&'a KeyRt>,
+    /// The request body as the built-in validator parsed it, so the request template reads it
+    /// without parsing it again; `None` once anything (a mapper) replaced the body.
+    pub body_json: Option<&'a serde_json::Value>,
 }
 
 /// What access control let through: `$context.authorizer.*` (a Lambda authorizer's principal

@@ -423,6 +423,7 @@ mod tests {
                     path[1..].find('/').map_or("", |i| &path[i + 1..])
                 },
                 base_path_matched: None,
+                body_json: None,
                 tls: None,
                 resource_path: self.resource,
                 params: &self.params,
