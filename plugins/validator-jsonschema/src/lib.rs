@@ -68,7 +68,10 @@ impl Guest for Validator {
     fn validate(id: u64, body: Vec<u8>) -> Result<(), ValidateError> {
         MODELS.with(|m| match m.borrow().get(&id) {
             None => Err(ValidateError::UnknownModel),
-            Some(model) => model.validate_bytes(&body).map_err(ValidateError::Invalid),
+            Some(model) => model
+                .validate_bytes(&body)
+                .map(drop)
+                .map_err(ValidateError::Invalid),
         })
     }
 }
