@@ -722,8 +722,27 @@ async fn validation_errors(engine: Engine) {
 /// templates answer 400/413/500 and the gateway keeps serving.
 #[tokio::test]
 async fn hostile_templates_and_bodies() {
+    hostile_templates_and_bodies_in(Engine::BuiltIn).await;
+}
+
+/// The same through the `mapper-vtl` component, whose stack is 64 KiB
+/// (plugins/.cargo/config.toml): the deepest renders the limits allow still fit in it.
+#[tokio::test]
+async fn hostile_templates_and_bodies_through_the_mapper_component() {
+    hostile_templates_and_bodies_in(Engine::Components).await;
+}
+
+async fn hostile_templates_and_bodies_in(engine: Engine) {
     let up = Upstream::start().await;
     let many: String = (0..1001).map(|i| format!("{i},")).collect();
+    // As deep as the limits allow: 62 nested `#if` inside the template (64 levels with the
+    // root and the macro body), and 19 nested macro calls each in an `#if` and a `#foreach`
+    // (the 20th is refused).
+    let deepest = format!(
+        "#macro(down $n)#if($n > 0)#foreach($i in [1])#set($k = $n - 1)#down($k)#end#end#end#down(19){}ok{}",
+        "#if(true)".repeat(62),
+        "#end".repeat(62)
+    );
     let api = format!(
         r#"openapi: 3.0.1
 info: {{title: h, version: '1'}}
@@ -761,11 +780,22 @@ paths:
         responses:
           default:
             statusCode: 200
+  /deepest:
+    post:
+      x-amazon-apigateway-integration:
+        type: http
+        httpMethod: POST
+        uri: http://{up}/deepest
+        requestTemplates:
+          application/json: '{deepest} $input.json(''$'')'
+        responses:
+          default:
+            statusCode: 200
 "#,
         up = up.addr
     );
     let dir = Dir::new();
-    dir.single_api(&api, "      prod: {}\n", "");
+    dir.single_api(&api, &engine.stages("      prod: {}\n"), &engine.plugins());
     let gw = Portico::start(&dir);
     let internal = r#"{"message": "Internal server error"}"#;
 
@@ -796,6 +826,12 @@ paths:
     let invalid_utf8 = send("POST", &gw.url("/prod/echo"), &[], vec![b'a', 0xff, b'b']).await;
     assert_eq!(invalid_utf8.status, 200, "{}", invalid_utf8.text());
     assert_eq!(up.last().body, "{\"body\": \"a\\uFFFDb\"}");
+
+    // The deepest template over a body nested as deep as JSON parsing allows (128 levels).
+    let body = format!("{}1{}", "[".repeat(127), "]".repeat(127));
+    let deepest = send("POST", &gw.url("/prod/deepest"), &[], body.clone()).await;
+    assert_eq!(deepest.status, 200, "{engine:?}: {}", deepest.text());
+    assert_eq!(up.last().body, format!("ok {body}"), "{engine:?}");
 
     // Still serving.
     assert_eq!(
