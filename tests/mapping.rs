@@ -584,6 +584,31 @@ async fn binary_round_trips() {
     .await;
     assert_eq!(text.status, 200, "{}", text.text());
     assert_eq!(text.text(), "dGVzdC1kYXRh");
+
+    // The whole round trip through the function: the image goes in base64-encoded, the
+    // function answers with the event's own body and flag, and the client gets the same bytes
+    // back (its first Accept type is binary), or their base64 text (it is not).
+    let mirrored = send(
+        "POST",
+        &gw.url("/prod/proxy?shape=mirror"),
+        &[("content-type", "image/png"), ("accept", "image/png")],
+        png.clone(),
+    )
+    .await;
+    assert_eq!(mirrored.status, 200, "{}", mirrored.text());
+    assert_eq!(mirrored.body.to_vec(), png, "the image came back unchanged");
+    let as_text = send(
+        "POST",
+        &gw.url("/prod/proxy?shape=mirror"),
+        &[
+            ("content-type", "image/png"),
+            ("accept", "application/json"),
+        ],
+        png.clone(),
+    )
+    .await;
+    assert_eq!(as_text.status, 200, "{}", as_text.text());
+    assert_eq!(as_text.text(), b64);
 }
 
 const VALIDATED_API: &str = r#"openapi: 3.0.1

@@ -6,7 +6,9 @@
 //!
 //! It doubles as the host's fixture for AWS's rules on Lambda proxy responses: when the event's
 //! body is (or its query parameter `shape` names) one of the shapes in [`SHAPES`], it returns that
-//! raw output instead, however malformed; the shape `error` returns a function error (`boom`).
+//! raw output instead, however malformed; the shape `error` returns a function error (`boom`),
+//! and the shape `mirror` (asked for by the query parameter) returns the event's own body with
+//! its `isBase64Encoded` flag, so a binary payload makes the whole round trip.
 
 use portico_sdk::function::{self, Value};
 use portico_sdk::serde_json::{self, json};
@@ -46,6 +48,9 @@ const SHAPES: &[(&str, &str)] = &[
 /// The shape whose name answers with a function error.
 const ERROR_SHAPE: &str = "error";
 
+/// The shape whose name answers with the event's body as the response body, as it came.
+const MIRROR_SHAPE: &str = "mirror";
+
 /// The shape the event asks for: its query parameter `shape`, else its whole (trimmed) body.
 fn requested_shape(event: &Value) -> Option<&str> {
     function::query(event, "shape").or_else(|| function::body(event).map(str::trim))
@@ -56,6 +61,13 @@ fn handle(event: Value) -> Result<Value, String> {
     if let Some(name) = requested_shape(&event) {
         if name == ERROR_SHAPE {
             return Err("boom".to_owned());
+        }
+        if name == MIRROR_SHAPE {
+            return Ok(json!({
+                "statusCode": 200,
+                "body": event["body"],
+                "isBase64Encoded": event["isBase64Encoded"],
+            }));
         }
         if let Some((_, raw)) = SHAPES.iter().find(|(shape, _)| *shape == name) {
             return serde_json::from_str(raw).map_err(|e| format!("shape {name}: {e}"));
