@@ -225,3 +225,63 @@ x-amazon-apigateway-gateway-responses:
         Some("MissingAuthenticationTokenException")
     );
 }
+
+/// Gateway-response headers from every source a `responseParameters` value may name (reference
+/// §6.8, `[DG:set-up-gateway-responses-in-swagger]`): `$context` variables, single- and
+/// multi-value query strings and headers (a multi-value source joins its values with commas,
+/// a single-value one takes the last), stage variables and a static value.
+#[tokio::test]
+async fn gateway_response_parameters_from_every_source() {
+    let responses = r#"
+x-amazon-apigateway-gateway-responses:
+  MISSING_AUTHENTICATION_TOKEN:
+    statusCode: 404
+    responseParameters:
+      gatewayresponse.header.x-request-id: context.requestId
+      gatewayresponse.header.x-error-type: context.error.responseType
+      gatewayresponse.header.x-method: context.httpMethod
+      gatewayresponse.header.x-stage: context.stage
+      gatewayresponse.header.x-tags: method.request.multivaluequerystring.tag
+      gatewayresponse.header.x-tag: method.request.querystring.tag
+      gatewayresponse.header.x-multi: method.request.multivalueheader.x-multi
+      gatewayresponse.header.x-one: method.request.header.x-one
+      gatewayresponse.header.x-color: stageVariables.color
+      gatewayresponse.header.x-static: "'fixed'"
+"#;
+    let dir = Dir::new();
+    dir.single_api(
+        &format!("{MOCK_API}{responses}"),
+        "      prod:\n        variables: {color: blue}\n",
+        "",
+    );
+    let gw = Portico::start(&dir);
+    let reply = send(
+        "GET",
+        &gw.url("/prod/nowhere?tag=a&tag=b"),
+        &[("x-multi", "1"), ("x-multi", "2"), ("x-one", "only")],
+        "",
+    )
+    .await;
+    assert_eq!(reply.status, 404, "{}", reply.text());
+    let request_id = reply.request_id().to_owned();
+    for (name, want) in [
+        ("x-request-id", request_id.as_str()),
+        ("x-error-type", "MISSING_AUTHENTICATION_TOKEN"),
+        ("x-method", "GET"),
+        ("x-stage", "prod"),
+        ("x-tags", "a,b"),
+        ("x-tag", "b"),
+        ("x-multi", "1,2"),
+        ("x-one", "only"),
+        ("x-color", "blue"),
+        ("x-static", "fixed"),
+    ] {
+        assert_eq!(reply.header(name), Some(want), "{name}");
+    }
+    // An absent source sets no header.
+    let bare = get(&gw.url("/prod/nowhere")).await;
+    assert_eq!(bare.status, 404);
+    assert_eq!(bare.header("x-tags"), None);
+    assert_eq!(bare.header("x-multi"), None);
+    assert_eq!(bare.header("x-static"), Some("fixed"));
+}
