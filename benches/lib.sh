@@ -1,4 +1,4 @@
-# Shared by benches/load.sh and benches/soak.sh; sourced, not run. The caller sets
+# Shared by benches/load.sh, benches/soak.sh and benches/instructions.sh; sourced, not run. The caller sets
 # `set -euo pipefail` and LOG_TAG first. It provides:
 #   log, die                      messages on stderr, tagged [LOG_TAG]
 #   ensure_tools TOOL...          installs the missing ones with apt-get (nginx, wrk, h2load, ...)
@@ -15,6 +15,8 @@
 #   start_portico NAME CONF LISTEN [ADMIN]
 #                                 `portico serve`, ready when it answers; pid in PORTICO_STARTED
 #   rss_kb PID                    the resident set size of PID (VmRSS, kB)
+#   mapped_api, order_body LUA JSON
+#                                 the mapping scenario's API and its order body
 # They rely only on the CLI (`portico serve --config F --listen A --admin B`), the gateway file
 # format and the admin API.
 
@@ -257,11 +259,13 @@ EOT
 
 # mapped_api: the mapping scenario's API, for a POST of a ~1 KB order (order_body). `/plain/{id}`
 # sends it through `http_proxy` untouched (the baseline); `/mapped/{id}` checks its required
-# parameters and its body against a draft-4 model, renders a ~30-line request template (the one
-# of benches/benches/mapping.rs), calls the upstream on $UP_PORT, and renders a response template
-# over the upstream's JSON. Used by load.sh and instructions.sh.
+# parameters and its body against a draft-4 model, renders the ~30-line request template of
+# benches/fixtures/order-template.vtl (which benches/benches/mapping.rs renders too), calls the
+# upstream on $UP_PORT, and renders a response template over the upstream's JSON. Used by
+# load.sh and instructions.sh.
 mapped_api() {
-    sed "s/UP_PORT/$UP_PORT/" <<'EOT'
+    {
+        cat <<'EOT'
 openapi: 3.0.1
 info: {title: mapped, version: '1'}
 x-amazon-apigateway-request-validators:
@@ -316,38 +320,9 @@ paths:
         passthroughBehavior: never
         requestTemplates:
           application/json: |
-            #set($inputRoot = $input.path('$'))
-            #set($count = 0)
-            {
-              "orderId": "$input.params('id')",
-              "requestId": "$context.requestId",
-              "stage": "$context.stage",
-              "customer": {
-                "name": "$util.escapeJavaScript($inputRoot.customer.name)",
-                "email": "$inputRoot.customer.email"
-                #if($inputRoot.customer.vip == true)
-                ,"tier": "gold"
-                #else
-                ,"tier": "standard"
-                #end
-              },
-              "items": [
-            #foreach($item in $inputRoot.items)
-                #set($count = $count + $item.quantity)
-                {
-                  "sku": "$item.sku",
-                  "title": "$util.escapeJavaScript($item.title)",
-                  "quantity": $item.quantity,
-                  "price": $item.price
-                }#if($foreach.hasNext),#end
-            #end
-              ],
-              "totalQuantity": $count,
-              #if($input.params('dryRun') == "true")
-              "dryRun": true,
-              #end
-              "note": "$util.escapeJavaScript($inputRoot.note)"
-            }
+EOT
+        sed 's/^/            /' "$BENCH_ROOT/benches/fixtures/order-template.vtl"
+        cat <<'EOT'
         responses:
           default:
             statusCode: 200
@@ -356,17 +331,16 @@ paths:
                 #set($item = $input.path('$'))
                 {"sku": "$item.id", "title": "$util.escapeJavaScript($item.name)", "price": $item.price, "tags": $input.json('$.tags'), "available": #if($item.stock > 0)true#{else}false#end, "requestId": "$context.requestId"}
 EOT
+    } | sed "s/UP_PORT/$UP_PORT/"
 }
 
-# order_body LUA JSON: the mapping scenario's order, as a wrk script (LUA) and as a file (JSON).
+# order_body LUA JSON: the mapping scenario's order (benches/fixtures/order.json, the body
+# benches/benches/mapping.rs renders too), as a wrk script (LUA) and as a file (JSON).
 order_body() {
-    python3 - "$1" "$2" <<'EOT'
+    python3 - "$1" "$2" "$BENCH_ROOT/benches/fixtures/order.json" <<'EOT'
 import json, sys
-items = [{"sku": f"SKU-{i:04}", "title": f'Item "{i}" with a quote', "quantity": i,
-          "price": round(9.99 * i, 2)} for i in range(1, 6)]
-body = json.dumps({"customer": {"name": 'Ada "Countess" Lovelace', "email": "ada@example.com",
-                                "vip": True},
-                   "items": items, "note": "leave at the door\nthanks"})
+with open(sys.argv[3]) as f:
+    body = f.read().strip()
 with open(sys.argv[1], "w") as f:
     f.write('wrk.method = "POST"\n')
     f.write('wrk.headers["Content-Type"] = "application/json"\n')

@@ -31,53 +31,12 @@ use portico_runtime::{
 };
 use serde_json::{Value, json};
 
-const TEMPLATE: &str = r##"#set($inputRoot = $input.path('$'))
-#set($count = 0)
-{
-  "orderId": "$input.params('id')",
-  "requestId": "$context.requestId",
-  "stage": "$context.stage",
-  "customer": {
-    "name": "$util.escapeJavaScript($inputRoot.customer.name)",
-    "email": "$inputRoot.customer.email"
-    #if($inputRoot.customer.vip == true)
-    ,"tier": "gold"
-    #else
-    ,"tier": "standard"
-    #end
-  },
-  "items": [
-#foreach($item in $inputRoot.items)
-    #set($count = $count + $item.quantity)
-    {
-      "sku": "$item.sku",
-      "title": "$util.escapeJavaScript($item.title)",
-      "quantity": $item.quantity,
-      "price": $item.price
-    }#if($foreach.hasNext),#end
-#end
-  ],
-  "totalQuantity": $count,
-  #if($input.params('dryRun') == "true")
-  "dryRun": true,
-  #end
-  "note": "$util.escapeJavaScript($inputRoot.note)"
-}
-"##;
+/// The ~30-line order template, also served by `benches/load.sh`'s mapping scenario.
+const TEMPLATE: &str = include_str!("../fixtures/order-template.vtl");
 
+/// The ~1 KB order the template renders, also `benches/load.sh`'s mapping scenario's body.
 fn order_body() -> String {
-    let items: Vec<Value> = (1..=5)
-        .map(|i| {
-            json!({"sku": format!("SKU-{i:04}"), "title": format!("Item \"{i}\" with a quote"),
-                   "quantity": i, "price": 9.99 * f64::from(i)})
-        })
-        .collect();
-    json!({
-        "customer": {"name": "Ada \"Countess\" Lovelace", "email": "ada@example.com", "vip": true},
-        "items": items,
-        "note": "leave at the door\nthanks",
-    })
-    .to_string()
+    include_str!("../fixtures/order.json").trim().to_owned()
 }
 
 fn context() -> Value {
