@@ -121,6 +121,19 @@ async fn unusable_mock_answers_configuration_error() {
     }
 }
 
+/// A gateway serving [`MOCK_API`] with `responses` (its gateway-response customisation) in
+/// stage `prod`, whose stage variable `color` is `blue`; `gateway`: more gateway-file lines.
+fn with_responses(responses: &str, gateway: &str) -> (Dir, Portico) {
+    let dir = Dir::new();
+    dir.single_api(
+        &format!("{MOCK_API}{responses}"),
+        "      prod:\n        variables: {color: blue}\n",
+        gateway,
+    );
+    let gw = Portico::start(&dir);
+    (dir, gw)
+}
+
 const CUSTOM_RESPONSES: &str = r#"
 x-amazon-apigateway-gateway-responses:
   DEFAULT_4XX:
@@ -138,13 +151,7 @@ x-amazon-apigateway-gateway-responses:
 
 #[tokio::test]
 async fn gateway_responses_are_customised_per_api() {
-    let dir = Dir::new();
-    dir.single_api(
-        &format!("{MOCK_API}{CUSTOM_RESPONSES}"),
-        "      prod:\n        variables: {color: blue}\n",
-        "limits:\n  max_body_bytes: 100\n",
-    );
-    let gw = Portico::start(&dir);
+    let (_dir, gw) = with_responses(CUSTOM_RESPONSES, "limits:\n  max_body_bytes: 100\n");
 
     let missing = get(&gw.url("/prod/nowhere")).await;
     assert_eq!(missing.status, 404);
@@ -191,7 +198,6 @@ async fn gateway_responses_are_customised_per_api() {
 
 #[tokio::test]
 async fn default_4xx_customisation_applies_to_uncustomised_types() {
-    let dir = Dir::new();
     let responses = r#"
 x-amazon-apigateway-gateway-responses:
   DEFAULT_4XX:
@@ -200,12 +206,7 @@ x-amazon-apigateway-gateway-responses:
       gatewayresponse.header.Access-Control-Allow-Origin: "'*'"
       gatewayresponse.header.x-caller: method.request.header.x-caller
 "#;
-    dir.single_api(
-        &format!("{MOCK_API}{responses}"),
-        "      prod:\n        variables: {color: blue}\n",
-        "",
-    );
-    let gw = Portico::start(&dir);
+    let (_dir, gw) = with_responses(responses, "");
     let reply = send(
         "GET",
         &gw.url("/prod/nowhere"),
@@ -248,13 +249,7 @@ x-amazon-apigateway-gateway-responses:
       gatewayresponse.header.x-color: stageVariables.color
       gatewayresponse.header.x-static: "'fixed'"
 "#;
-    let dir = Dir::new();
-    dir.single_api(
-        &format!("{MOCK_API}{responses}"),
-        "      prod:\n        variables: {color: blue}\n",
-        "",
-    );
-    let gw = Portico::start(&dir);
+    let (_dir, gw) = with_responses(responses, "");
     let reply = send(
         "GET",
         &gw.url("/prod/nowhere?tag=a&tag=b"),

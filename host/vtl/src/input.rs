@@ -36,8 +36,8 @@ impl Renderer<'_> {
     }
 
     /// The body parsed here, once, when the caller gave no [`crate::Input::body_json`].
-    fn parsed_body(&mut self) -> Result<Rc<serde_json::Value>, RenderError> {
-        if let Some(j) = &self.body_json {
+    fn parse_body(&mut self) -> Result<Rc<serde_json::Value>, RenderError> {
+        if let Some(j) = &self.parsed_body {
             return Ok(j.clone());
         }
         let body = self.input.body;
@@ -48,7 +48,7 @@ impl Renderer<'_> {
                 .map_err(|e| RenderError::new(format!("the body is not valid JSON: {e}")))?
         };
         let j = Rc::new(j);
-        self.body_json = Some(j.clone());
+        self.parsed_body = Some(j.clone());
         Ok(j)
     }
 
@@ -63,32 +63,31 @@ impl Renderer<'_> {
                 let path = args[0].java_str()?;
                 // `$input.path('$')`, the most common call: the caller's parse converted, or
                 // the body parsed straight into values, with no JSON tree in between.
-                if name == "path"
-                    && path.trim() == "$"
-                    && let Some(j) = self.input.body_json
-                {
-                    let mut nodes = 0;
-                    let v = Value::from_json_counted(j, &mut nodes);
-                    self.charge(nodes)?;
-                    return Ok(Some(v));
-                }
-                if name == "path" && path.trim() == "$" && self.body_json.is_none() {
-                    let body = self.input.body;
-                    if body.trim().is_empty() {
-                        return Ok(Some(Value::map(Vec::new())));
+                if name == "path" && path.trim() == "$" {
+                    if let Some(j) = self.input.body_json {
+                        let mut nodes = 0;
+                        let v = Value::from_json_counted(j, &mut nodes);
+                        self.charge(nodes)?;
+                        return Ok(Some(v));
                     }
-                    let mut nodes = 0;
-                    let v = crate::value::parse_json(body, &mut nodes).map_err(|e| {
-                        RenderError::new(format!("the body is not valid JSON: {e}"))
-                    })?;
-                    self.charge(nodes)?;
-                    return Ok(Some(v));
+                    if self.parsed_body.is_none() {
+                        let body = self.input.body;
+                        if body.trim().is_empty() {
+                            return Ok(Some(Value::map(Vec::new())));
+                        }
+                        let mut nodes = 0;
+                        let v = crate::value::parse_json(body, &mut nodes).map_err(|e| {
+                            RenderError::new(format!("the body is not valid JSON: {e}"))
+                        })?;
+                        self.charge(nodes)?;
+                        return Ok(Some(v));
+                    }
                 }
                 let parsed;
                 let root = match self.input.body_json {
                     Some(j) => j,
                     None => {
-                        parsed = self.parsed_body()?;
+                        parsed = self.parse_body()?;
                         &*parsed
                     }
                 };

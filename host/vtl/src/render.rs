@@ -45,8 +45,9 @@ pub(crate) struct Renderer<'a> {
     pub written: HashSet<(Slot, String)>,
     /// The `$context` map as built, read back for the overrides.
     pub context: MapRef,
-    /// The parsed body, once `$input.path`/`json` needed it.
-    pub body_json: Option<Rc<serde_json::Value>>,
+    /// The body parsed by this render, once `$input.path`/`json` needed it (when the caller
+    /// gave no [`Input::body_json`]).
+    pub parsed_body: Option<Rc<serde_json::Value>>,
     /// Lists and maps that had a list or map put into them: the only places a reference cycle
     /// (`$l.add($l)`) can form. They are emptied when the render ends, so a cycle cannot
     /// outlive the request as leaked memory.
@@ -81,7 +82,7 @@ pub(crate) fn render(tpl: &Template, input: &Input<'_>) -> Result<Rendered, Rend
         macro_depth: 0,
         written: HashSet::new(),
         context: context.clone(),
-        body_json: None,
+        parsed_body: None,
         cycle_risk: Vec::new(),
     };
     let mut body = String::new();
@@ -432,7 +433,7 @@ mod tests {
             macro_depth: 0,
             written: HashSet::new(),
             context,
-            body_json: None,
+            parsed_body: None,
             cycle_risk: Vec::new(),
         };
         let mut out = String::new();
