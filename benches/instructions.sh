@@ -15,10 +15,14 @@
 #   KEEP_DIR=PATH     keep the configs, logs and the callgrind profile
 #   SCENARIO=plain    plain: GET through `http_proxy`; post: lib.sh's ~1 KB order POSTed through
 #                     `http_proxy`; mapped: the same POST validated, mapped by VTL templates both
-#                     ways, through an `http` integration (load.sh's portico-post and -mapped)
+#                     ways, through an `http` integration (load.sh's portico-post and -mapped);
+#                     authz, authz-reuse: the plain GET behind the Rust TOKEN authorizer
+#                     (plugins/dist/authorizer-header.wasm), result TTL 0, fresh or reused
+#                     instances (load.sh's portico-authz and -authz-reuse)
 #
 # The pooling allocator reserves address space for every instance slot, more than valgrind can
-# map; the gateway file here asks for one (`plugin_instances: 1`) and has no plugins.
+# map; the gateway file here asks for one (`plugin_instances: 1`), which the authz scenarios'
+# one authorizer call at a time fits.
 # Installs nginx, h2load (nghttp2-client), valgrind, curl and python3 when missing (root).
 set -euo pipefail
 
@@ -58,7 +62,28 @@ post | mapped)
     [[ $SCENARIO == mapped ]] && URL=http://127.0.0.1:$PT_PORT/bench/mapped/o-1234?dryRun=true
     LOAD+=(-d "$WORK/order.json" -H 'content-type: application/json')
     ;;
-*) die "SCENARIO must be plain, post or mapped, not \"$SCENARIO\"" ;;
+authz | authz-reuse)
+    # load.sh's portico-authz and -reuse: the plain route behind the Rust header authorizer,
+    # result caching off, so that every request calls it.
+    instances=fresh
+    [[ $SCENARIO == authz-reuse ]] && instances=reuse
+    PLUGINS="plugins:
+  - name: header-auth
+    kind: authorizer
+    file: $ROOT/plugins/dist/authorizer-header.wasm
+    config: {header: authorization, tokens: {bench-token: bench-user}}
+    instances: $instances"
+    {
+        printf 'openapi: 3.0.1\ninfo: {title: bench, version: "1"}\n'
+        printf 'components:\n  securitySchemes:\n'
+        authorizer_scheme auth header-auth
+        printf 'paths:\n'
+        proxy_route "" auth
+    } >"$WORK/api.yaml"
+    URL=http://127.0.0.1:$PT_PORT/bench/item.json
+    LOAD+=(-H 'authorization: bench-token')
+    ;;
+*) die "SCENARIO must be plain, post, mapped, authz or authz-reuse, not \"$SCENARIO\"" ;;
 esac
 cat >"$WORK/gateway.yaml" <<EOT
 workers: 1
@@ -70,6 +95,7 @@ reload: {watch: false}
 cache_dir: off
 $(bench_traffic off)
 data_dir: $WORK/data
+${PLUGINS:-}
 apis:
   - name: bench
     spec: $WORK/api.yaml

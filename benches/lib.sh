@@ -257,6 +257,25 @@ proxy_route() {
 EOT
 }
 
+# authorizer_scheme NAME PLUGIN [TTL]: a securitySchemes entry for a Wasm TOKEN authorizer
+# (plugin PLUGIN) reading the Authorization header, with result TTL TTL (default 0: a call per
+# request).
+authorizer_scheme() {
+    local ttl=${3:-0}
+    cat <<EOT
+    $1:
+      type: apiKey
+      name: Authorization
+      in: header
+      x-amazon-apigateway-authtype: custom
+      x-amazon-apigateway-authorizer:
+        type: token
+        authorizerUri: arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/arn:aws:lambda:us-east-1:123456789012:function:$2/invocations
+        identitySource: method.request.header.Authorization
+        authorizerResultTtlInSeconds: $ttl
+EOT
+}
+
 # mapped_api: the mapping scenario's API, for a POST of a ~1 KB order (order_body). `/plain/{id}`
 # sends it through `http_proxy` untouched (the baseline); `/mapped/{id}` checks its required
 # parameters and its body against a draft-4 model, renders the ~30-line request template of

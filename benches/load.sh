@@ -248,27 +248,6 @@ EOF
 proxy_conf "$PROXY_PORT" "" proxy >"$WORK/proxy.conf"
 proxy_conf "$PINNED_PORT" "worker_cpu_affinity auto;" proxy-pinned >"$WORK/proxy-pinned.conf"
 
-# One API, every route to the same upstream: plain `/{proxy+}`; behind the Rust header
-# authorizer with a fresh instance per call (the default) or with reused instances, both with
-# result caching off (authorizerResultTtlInSeconds: 0) so every request calls the plugin, and
-# with AWS's default result caching (300 s); requiring an API key; the full pipeline (API key
-# and the uncached authorizer, fresh or reused instances); and a cached GET.
-authorizer_scheme() {
-    local ttl=${3:-0}
-    cat <<EOT
-    $1:
-      type: apiKey
-      name: Authorization
-      in: header
-      x-amazon-apigateway-authtype: custom
-      x-amazon-apigateway-authorizer:
-        type: token
-        authorizerUri: arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/arn:aws:lambda:us-east-1:123456789012:function:$2/invocations
-        identitySource: method.request.header.Authorization
-        authorizerResultTtlInSeconds: $ttl
-EOT
-}
-
 # A JWT authorizer whose key set the upstream nginx serves ($1: scheme name, $2: result TTL).
 jwt_scheme() {
     cat <<EOT
@@ -284,6 +263,11 @@ jwt_scheme() {
 EOT
 }
 
+# One API, every route to the same upstream: plain `/{proxy+}`; behind the Rust header
+# authorizer with a fresh instance per call (the default) or with reused instances, both with
+# result caching off (authorizerResultTtlInSeconds: 0) so every request calls the plugin, and
+# with AWS's default result caching (300 s); requiring an API key; the full pipeline (API key
+# and the uncached authorizer, fresh or reused instances); and a cached GET (authorizer_scheme is in lib.sh).
 cat >"$WORK/api.yaml" <<EOF
 openapi: 3.0.1
 info: {title: bench, version: '1'}
