@@ -31,9 +31,9 @@ pub const MEMORIES_PER_COMPONENT: u32 = 2;
 /// Tables per component instance the pool provides for.
 pub const TABLES_PER_COMPONENT: u32 = 8;
 /// Bytes at the bottom of each linear memory that are reset with `memset` when an instance is
-/// dropped (the rest with `madvise`). A lean Rust guest (64 KiB stack, `plugins/.cargo/config.toml`)
-/// has 128 KiB of memory, so its whole memory fits; this is also the most RSS a free memory slot
-/// keeps (see `docs/runtime.md`).
+/// dropped (the rest with `madvise`). A lean Rust guest (32 KiB stack, `plugins/.cargo/config.toml`)
+/// has one 64 KiB page of memory, and one built with a 64 KiB stack two, so the whole memory of
+/// either fits; this is also the most RSS a free memory slot keeps (see `docs/runtime.md`).
 const LINEAR_MEMORY_KEEP_RESIDENT: usize = 256 << 10;
 /// The same for each table: a Rust guest's tables are under 4 KiB, componentize-js's about 60.
 const TABLE_KEEP_RESIDENT: usize = 16 << 10;
