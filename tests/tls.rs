@@ -62,7 +62,7 @@ impl Ca {
 
 /// A mock API whose `GET /whoami` reports what the gateway knows of the request.
 fn whoami_api(extra_root: &str) -> String {
-    let template = r#"{"api":"$context.apiId","stage":"$context.stage","domain":"$context.domainName","prefix":"$context.domainPrefix","base":"$context.customDomain.basePathMatched","resource":"$context.resourcePath","path":"$context.path","tls":"$context.tlsVersion","subject":"$context.identity.clientCert.subjectDN","issuer":"$context.identity.clientCert.issuerDN","serial":"$context.identity.clientCert.serialNumber","notAfter":"$context.identity.clientCert.validity.notAfter"}"#;
+    let template = r#"{"api":"$context.apiId","stage":"$context.stage","domain":"$context.domainName","prefix":"$context.domainPrefix","base":"$context.customDomain.basePathMatched","resource":"$context.resourcePath","path":"$context.path","tls":"$context.tlsVersion","subject":"$context.identity.clientCert.subjectDN","issuer":"$context.identity.clientCert.issuerDN","serial":"$context.identity.clientCert.serialNumber","notAfter":"$context.identity.clientCert.validity.notAfter","notBefore":"$context.identity.clientCert.validity.notBefore","pem":"$util.escapeJavaScript($context.identity.clientCert.clientCertPem)","waf":"$context.wafResponseCode","acl":"$context.webaclArn"}"#;
     format!(
         "openapi: 3.0.1\ninfo: {{title: t, version: '1'}}\n{extra_root}paths:\n{}",
         mock_at("/whoami", "", template)
@@ -550,10 +550,22 @@ async fn mutual_tls_refuses_bad_client_certificates_in_the_handshake() {
         body["serial"].as_str().is_some_and(|s| s.contains(':')),
         "{body}"
     );
-    assert!(
-        body["notAfter"]
-            .as_str()
-            .is_some_and(|s| s.ends_with(" GMT")),
+    for field in ["notAfter", "notBefore"] {
+        assert!(
+            body[field].as_str().is_some_and(|s| s.ends_with(" GMT")),
+            "{field}: {body}"
+        );
+    }
+    // The certificate the client presented, as PEM.
+    assert_eq!(
+        body["pem"].as_str().map(str::trim),
+        Some(good.trim()),
+        "{body}"
+    );
+    // No web ACL: the WAF variables are empty, as on AWS without one.
+    assert_eq!(
+        (&body["waf"], &body["acl"]),
+        (&"".into(), &"".into()),
         "{body}"
     );
 

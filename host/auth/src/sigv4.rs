@@ -17,7 +17,7 @@ mod error;
 use std::collections::HashMap;
 use std::time::SystemTime;
 
-use ring::hmac;
+use aws_lc_rs::hmac;
 
 pub use canonical::{
     ALGORITHM, canonical_query, canonical_request, canonical_uri, credential_scope, sha256_hex,

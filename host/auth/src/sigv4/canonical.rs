@@ -5,8 +5,8 @@
 
 use std::borrow::Cow;
 
+use aws_lc_rs::{digest, hmac};
 use percent_encoding::percent_decode;
-use ring::{digest, hmac};
 
 /// The algorithm name of SigV4 with HMAC-SHA256.
 pub const ALGORITHM: &str = "AWS4-HMAC-SHA256";

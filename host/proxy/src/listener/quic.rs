@@ -38,6 +38,7 @@ use tokio::sync::mpsc;
 use super::tls::TlsInfo;
 use super::{ConnCtx, H2_MAX_HEADER_LIST};
 use crate::Gateway;
+use crate::integration::headers::HOP_BY_HOP;
 use crate::pipeline::body::BoxError;
 use crate::pipeline::{ConnInfo, handle};
 
@@ -277,7 +278,8 @@ async fn serve_request(ctx: &ConnCtx, conn: &ConnInfo, resolver: Resolver) {
     });
     let response = handle(&ctx.gw, &ctx.worker, req.map(|()| StreamBody(rx)), conn).await;
     let (mut head, mut body) = response.into_parts();
-    for name in CONNECTION_HEADERS {
+    // Connection-specific fields mean nothing in HTTP/3 (RFC 9114 §4.2): the one hop-by-hop list.
+    for name in HOP_BY_HOP {
         head.headers.remove(*name);
     }
     let sent = async {
@@ -309,15 +311,6 @@ async fn serve_request(ctx: &ConnCtx, conn: &ConnInfo, resolver: Resolver) {
     }
     reader.abort();
 }
-
-/// Headers that mean nothing in HTTP/3 (RFC 9114 §4.2), dropped from responses.
-const CONNECTION_HEADERS: &[&str] = &[
-    "connection",
-    "keep-alive",
-    "proxy-connection",
-    "transfer-encoding",
-    "upgrade",
-];
 
 /// A request body fed by the stream reader.
 struct StreamBody(mpsc::Receiver<Result<Bytes, BoxError>>);

@@ -217,6 +217,9 @@ const SCALARS: &[&str] = &[
     "resourcePath",
     "stage",
     "tlsVersion",
+    // AWS WAF: Portico has no web ACL, so these are empty, as on an API without one.
+    "wafResponseCode",
+    "webaclArn",
 ];
 
 /// `$context.identity.*`, all strings (empty when they do not apply).
@@ -263,6 +266,8 @@ const ALL_ROOTS: &[&str] = &[
     "resourcePath",
     "stage",
     "tlsVersion",
+    "wafResponseCode",
+    "webaclArn",
 ];
 
 /// The `$context` tree for the roots a template reads (`*`: all of them).
