@@ -28,3 +28,4 @@ mod stream;
 mod tls;
 mod traffic;
 mod traffic_cluster;
+mod validation;

@@ -315,9 +315,10 @@ paths:
     let ok = send("GET", &gw.url("/prod/sel?q=a&q=b"), &[], "").await;
     assert_eq!(ok.status, 200, "{}", ok.text());
     let seen = up.last();
-    assert_eq!(seen.target, "/sel?q=a%2Cb");
+    // A multi-value source reaches the integration's query string once per value (§6.8).
+    assert_eq!(seen.target, "/sel?q=a&q=b");
     assert_eq!(seen.headers.get("x-static").unwrap(), "fixed");
-    assert_eq!(ok.header("x-target"), Some("/sel?q=a%2Cb"));
+    assert_eq!(ok.header("x-target"), Some("/sel?q=a&q=b"));
 
     let client_error = send("GET", &gw.url("/prod/sel"), &[("x-want", "404")], "").await;
     assert_eq!(client_error.status, 400, "{}", client_error.text());
@@ -609,6 +610,291 @@ async fn binary_round_trips() {
     .await;
     assert_eq!(as_text.status, 200, "{}", as_text.text());
     assert_eq!(as_text.text(), b64);
+}
+
+/// The image [`binary_upstream`] serves: PNG's signature, then bytes that are not UTF-8.
+const PNG: &[u8] = &[
+    0x89, b'P', b'N', b'G', 0x0d, 0x0a, 0x1a, 0x0a, 0, 0xff, 0xfe, 0x00, 0x80,
+];
+
+fn base64_of(bytes: &[u8]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+/// An upstream answering `/png` with [`PNG`] as `image/png`, `/b64` with its base64 as
+/// `text/plain`, and anything else with the request's own body and `Content-Type`.
+async fn binary_upstream() -> crate::compression::RawUpstream {
+    use crate::compression::{RawUpstream, whole};
+    use bytes::Bytes;
+    RawUpstream::start(|parts, body| {
+        let answer = |ty: &str, bytes: Bytes| {
+            http::Response::builder()
+                .header("content-type", ty)
+                .body(whole(bytes))
+                .unwrap()
+        };
+        match parts.uri.path() {
+            "/png" => answer("image/png", Bytes::from_static(PNG)),
+            "/b64" => answer("text/plain", Bytes::from(base64_of(PNG))),
+            _ => {
+                let ty = parts
+                    .headers
+                    .get("content-type")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("application/octet-stream");
+                answer(ty, body.clone())
+            }
+        }
+    })
+    .await
+}
+
+/// An image from the upstream, through `http` and `http_proxy` (§8.9): a client whose first
+/// `Accept` type is a binary media type gets the exact bytes, and an image a client sends
+/// reaches the upstream byte for byte.
+#[tokio::test]
+async fn binary_images_through_http_and_http_proxy() {
+    let up = binary_upstream().await;
+    let api = format!(
+        r#"openapi: 3.0.1
+info: {{title: img, version: '1'}}
+x-amazon-apigateway-binary-media-types: [image/png]
+paths:
+  /http/png:
+    get:
+      x-amazon-apigateway-integration:
+        type: http
+        httpMethod: GET
+        uri: http://{up}/png
+        responses:
+          default:
+            statusCode: 200
+            responseParameters:
+              method.response.header.Content-Type: integration.response.header.Content-Type
+  /http/echo:
+    post:
+      x-amazon-apigateway-integration:
+        type: http
+        httpMethod: POST
+        uri: http://{up}/echo
+        responses:
+          default:
+            statusCode: 200
+            responseParameters:
+              method.response.header.Content-Type: integration.response.header.Content-Type
+  /proxy/png:
+    get:
+      x-amazon-apigateway-integration:
+        type: http_proxy
+        httpMethod: GET
+        uri: http://{up}/png
+  /proxy/echo:
+    post:
+      x-amazon-apigateway-integration:
+        type: http_proxy
+        httpMethod: POST
+        uri: http://{up}/echo
+"#,
+        up = up.addr
+    );
+    let dir = Dir::new();
+    dir.single_api(&api, "      prod: {}\n", "");
+    let gw = Portico::start(&dir);
+
+    for kind in ["http", "proxy"] {
+        // Only the first Accept type counts: it is binary here.
+        let image = send(
+            "GET",
+            &gw.url(&format!("/prod/{kind}/png")),
+            &[("accept", "image/png, application/json")],
+            "",
+        )
+        .await;
+        assert_eq!(image.status, 200, "{kind}: {}", image.text());
+        assert_eq!(image.body.to_vec(), PNG, "{kind}: the exact bytes");
+        assert_eq!(image.header("content-type"), Some("image/png"), "{kind}");
+
+        // Both directions: the client's image reaches the upstream unchanged and comes back.
+        let round = send(
+            "POST",
+            &gw.url(&format!("/prod/{kind}/echo")),
+            &[("content-type", "image/png"), ("accept", "image/png")],
+            PNG,
+        )
+        .await;
+        assert_eq!(round.status, 200, "{kind}: {}", round.text());
+        assert_eq!(
+            up.last().1.to_vec(),
+            PNG,
+            "{kind}: the upstream got the bytes"
+        );
+        assert_eq!(round.body.to_vec(), PNG, "{kind}: the client got them back");
+    }
+
+    // A non-proxy integration answers a client whose first Accept type is text with the
+    // image base64-encoded (the response table of §8.9: binary data, a text Accept type,
+    // contentHandling undefined).
+    let text = send(
+        "GET",
+        &gw.url("/prod/http/png"),
+        &[("accept", "application/json, image/png")],
+        "",
+    )
+    .await;
+    assert_eq!(text.status, 200, "{}", text.text());
+    assert_eq!(text.text(), base64_of(PNG));
+}
+
+/// `contentHandling: CONVERT_TO_BINARY` on the integration request (§8.9): a base64 text body
+/// reaches the upstream decoded; a body that is not base64 is a 500 and never reaches it.
+#[tokio::test]
+async fn convert_to_binary_decodes_the_request_body() {
+    let up = binary_upstream().await;
+    let api = format!(
+        r#"openapi: 3.0.1
+info: {{title: c2b, version: '1'}}
+x-amazon-apigateway-binary-media-types: [image/png]
+paths:
+  /decode:
+    post:
+      x-amazon-apigateway-integration:
+        type: http
+        httpMethod: POST
+        uri: http://{up}/echo
+        contentHandling: CONVERT_TO_BINARY
+        responses:
+          default:
+            statusCode: 200
+"#,
+        up = up.addr
+    );
+    let dir = Dir::new();
+    dir.single_api(&api, "      prod: {}\n", "");
+    let gw = Portico::start(&dir);
+
+    let decoded = send(
+        "POST",
+        &gw.url("/prod/decode"),
+        &[("content-type", "text/plain")],
+        base64_of(PNG),
+    )
+    .await;
+    assert_eq!(decoded.status, 200, "{}", decoded.text());
+    assert_eq!(
+        up.last().1.to_vec(),
+        PNG,
+        "the upstream got the decoded bytes"
+    );
+
+    // A binary payload is already binary: it passes as bytes.
+    let binary = send(
+        "POST",
+        &gw.url("/prod/decode"),
+        &[("content-type", "image/png")],
+        PNG,
+    )
+    .await;
+    assert_eq!(binary.status, 200, "{}", binary.text());
+    assert_eq!(
+        up.last().1.to_vec(),
+        PNG,
+        "a binary body is not decoded again"
+    );
+
+    let before = up.count();
+    let invalid = send(
+        "POST",
+        &gw.url("/prod/decode"),
+        &[("content-type", "text/plain")],
+        "this is not base64!",
+    )
+    .await;
+    assert_gateway_error(
+        &invalid,
+        500,
+        r#"{"message": "Internal server error"}"#,
+        "InternalServerErrorException",
+    );
+    assert_eq!(up.count(), before, "nothing reached the upstream");
+}
+
+/// `contentHandling` on the integration response (§8.9): `CONVERT_TO_TEXT` answers a binary
+/// upstream payload as its base64 text (the text a response template sees as `$input.body`),
+/// whatever the client accepts; `CONVERT_TO_BINARY` answers an upstream's base64 text as the
+/// bytes it encodes.
+#[tokio::test]
+async fn content_handling_converts_the_integration_response() {
+    let up = binary_upstream().await;
+    let api = format!(
+        r#"openapi: 3.0.1
+info: {{title: out, version: '1'}}
+x-amazon-apigateway-binary-media-types: [image/png]
+paths:
+  /to-text:
+    get:
+      x-amazon-apigateway-integration:
+        type: http
+        httpMethod: GET
+        uri: http://{up}/png
+        responses:
+          default:
+            statusCode: 200
+            contentHandling: CONVERT_TO_TEXT
+  /to-text/templated:
+    get:
+      x-amazon-apigateway-integration:
+        type: http
+        httpMethod: GET
+        uri: http://{up}/png
+        responses:
+          default:
+            statusCode: 200
+            contentHandling: CONVERT_TO_TEXT
+            responseTemplates:
+              application/json: '{{"image": "$input.body"}}'
+  /to-binary:
+    get:
+      x-amazon-apigateway-integration:
+        type: http
+        httpMethod: GET
+        uri: http://{up}/b64
+        responses:
+          default:
+            statusCode: 200
+            contentHandling: CONVERT_TO_BINARY
+            responseParameters:
+              method.response.header.Content-Type: "'image/png'"
+"#,
+        up = up.addr
+    );
+    let dir = Dir::new();
+    dir.single_api(&api, "      prod: {}\n", "");
+    let gw = Portico::start(&dir);
+    let b64 = base64_of(PNG);
+
+    for accept in ["image/png", "application/json"] {
+        let text = send("GET", &gw.url("/prod/to-text"), &[("accept", accept)], "").await;
+        assert_eq!(text.status, 200, "{accept}: {}", text.text());
+        assert_eq!(text.text(), b64, "{accept}: the base64 of the image");
+    }
+
+    let templated = send(
+        "GET",
+        &gw.url("/prod/to-text/templated"),
+        &[("accept", "application/json")],
+        "",
+    )
+    .await;
+    assert_eq!(templated.status, 200, "{}", templated.text());
+    assert_eq!(templated.json()["image"], b64.as_str());
+
+    for accept in ["image/png", "application/json"] {
+        let bytes = send("GET", &gw.url("/prod/to-binary"), &[("accept", accept)], "").await;
+        assert_eq!(bytes.status, 200, "{accept}: {}", bytes.text());
+        assert_eq!(bytes.body.to_vec(), PNG, "{accept}: the decoded image");
+        assert_eq!(bytes.header("content-type"), Some("image/png"));
+    }
 }
 
 const VALIDATED_API: &str = r#"openapi: 3.0.1

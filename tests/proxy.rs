@@ -430,3 +430,122 @@ async fn upstream_connections_are_reused_and_a_closed_one_is_not() {
         "a new connection each time"
     );
 }
+
+/// `requestParameters` from the request body (whole and JSONPath) and multi-value headers, and
+/// `responseParameters` from a repeated upstream header and the upstream body (whole and
+/// JSONPath), reference §6.8.
+#[tokio::test]
+async fn http_integration_maps_body_and_multi_value_parameters() {
+    use crate::compression::{RawUpstream, whole};
+
+    // Request side: the echo upstream records what the mappings produced.
+    let up = Upstream::start().await;
+    // Response side: an upstream that sends `x-dup` twice and a JSON body.
+    const UPSTREAM_BODY: &str = r#"{"result": {"code": 7, "ok": true}, "name": "n1"}"#;
+    let repeated = RawUpstream::start(|_, _| {
+        http::Response::builder()
+            .header("content-type", "application/json")
+            .header("x-dup", "one")
+            .header("x-dup", "two")
+            .body(whole(UPSTREAM_BODY))
+            .unwrap()
+    })
+    .await;
+    let dup = repeated.addr;
+
+    let api = format!(
+        r#"openapi: 3.0.1
+info: {{title: body-mapping, version: '1'}}
+paths:
+  /req:
+    post:
+      x-amazon-apigateway-integration:
+        type: http
+        httpMethod: POST
+        uri: 'http://{up}/req'
+        requestParameters:
+          integration.request.header.x-body: method.request.body
+          integration.request.header.x-order-id: method.request.body.order.id
+          integration.request.header.x-order: method.request.body.order
+          integration.request.header.x-first-item: method.request.body.order.items[0]
+          integration.request.header.x-missing: method.request.body.order.nothing
+          integration.request.querystring.note: method.request.body.note
+          integration.request.header.x-tags: method.request.multivalueheader.x-tag
+          integration.request.header.x-last-tag: method.request.header.x-tag
+        responses:
+          default:
+            statusCode: 200
+  /resp:
+    get:
+      x-amazon-apigateway-integration:
+        type: http
+        httpMethod: GET
+        uri: 'http://{dup}/resp'
+        responses:
+          default:
+            statusCode: 200
+            responseParameters:
+              method.response.header.x-dups: integration.response.multivalueheader.x-dup
+              method.response.header.x-dup-last: integration.response.header.x-dup
+              method.response.header.x-whole: integration.response.body
+              method.response.header.x-code: integration.response.body.result.code
+              method.response.header.x-result: integration.response.body.result
+              method.response.header.x-name: integration.response.body.name
+              method.response.header.x-none: integration.response.body.result.missing
+"#,
+        up = up.addr,
+    );
+    let dir = Dir::new();
+    dir.single_api(&api, "      prod: {}\n", "");
+    let gw = Portico::start(&dir);
+
+    let body = r#"{"order": {"id": 42, "items": ["a1", "b2"]}, "note": "hi"}"#;
+    let reply = send(
+        "POST",
+        &gw.url("/prod/req"),
+        &[
+            ("content-type", "application/json"),
+            ("x-tag", "v1"),
+            ("x-tag", "v2"),
+        ],
+        body,
+    )
+    .await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    let seen = up.last();
+    let header = |name: &str| seen.headers.get(name).map(|v| v.to_str().unwrap());
+    // `method.request.body`: the whole payload, as sent.
+    assert_eq!(header("x-body"), Some(body));
+    // `method.request.body.<JSONPath>`: a string as is, a number as its text.
+    assert_eq!(header("x-order-id"), Some("42"));
+    assert_eq!(header("x-first-item"), Some("a1"));
+    assert_eq!(seen.target, "/req?note=hi");
+    // Anything else as JSON text (docs/mapping.md; §6.8 does not say how AWS renders it).
+    let order: serde_json::Value = serde_json::from_str(header("x-order").unwrap()).unwrap();
+    assert_eq!(order, serde_json::json!({"id": 42, "items": ["a1", "b2"]}));
+    // A path that selects nothing leaves the target unset.
+    assert_eq!(header("x-missing"), None);
+    // A header sent twice: `multivalueheader` joins with a bare comma, `header` takes the last.
+    assert_eq!(header("x-tags"), Some("v1,v2"));
+    assert_eq!(header("x-last-tag"), Some("v2"));
+    // The body still goes to the integration unchanged (passthrough, no template).
+    assert_eq!(seen.body, Bytes::from(body));
+
+    let reply = get(&gw.url("/prod/resp")).await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    assert_eq!(reply.text(), UPSTREAM_BODY);
+    assert_eq!(reply.header("x-dups"), Some("one,two"));
+    assert_eq!(reply.header("x-dup-last"), Some("two"));
+    assert_eq!(
+        reply.headers.get_all("x-dup").iter().count(),
+        0,
+        "non-proxy responses carry mapped headers only"
+    );
+    assert_eq!(reply.header("x-whole"), Some(UPSTREAM_BODY));
+    assert_eq!(reply.header("x-code"), Some("7"));
+    assert_eq!(reply.header("x-name"), Some("n1"));
+    let result: serde_json::Value =
+        serde_json::from_str(reply.header("x-result").unwrap()).unwrap();
+    assert_eq!(result, serde_json::json!({"code": 7, "ok": true}));
+    assert_eq!(reply.header("x-none"), None);
+}

@@ -25,10 +25,27 @@ pub(crate) struct Ca {
 
 impl Ca {
     pub(crate) fn new(name: &str) -> Self {
+        Self::from_params(Self::params(name))
+    }
+
+    /// A CA valid from `days_from_now.0` to `days_from_now.1` days from now.
+    fn valid_for(name: &str, days_from_now: (i64, i64)) -> Self {
+        let mut params = Self::params(name);
+        let now = time::OffsetDateTime::now_utc();
+        params.not_before = now + time::Duration::days(days_from_now.0);
+        params.not_after = now + time::Duration::days(days_from_now.1);
+        Self::from_params(params)
+    }
+
+    fn params(name: &str) -> CertificateParams {
         let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
         params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
         params.distinguished_name.push(DnType::CommonName, name);
         params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+        params
+    }
+
+    fn from_params(params: CertificateParams) -> Self {
         let issuer = CertifiedIssuer::self_signed(params, KeyPair::generate().unwrap()).unwrap();
         Self { issuer }
     }
@@ -751,8 +768,16 @@ async fn mutual_tls_client_certificate_reaches_the_authorizer() {
     assert_eq!(status, 403, "{body}");
 }
 
+type Sender = hyper::client::conn::http1::SendRequest<http_body_util::Empty<bytes::Bytes>>;
+
 /// A TLS client trusting `ca_pem` that sends `GET path` to `host` on a new connection.
 async fn tls_get(ca_pem: &str, tls: SocketAddr, host: &str, path: &str) -> Result<u16, String> {
+    let mut sender = tls_connection(ca_pem, tls, host).await?;
+    get_on(&mut sender, host, path).await
+}
+
+/// A new HTTP/1.1 connection over TLS to `host` (SNI), trusting `ca_pem`; kept alive.
+async fn tls_connection(ca_pem: &str, tls: SocketAddr, host: &str) -> Result<Sender, String> {
     use rustls::pki_types::pem::PemObject as _;
     let mut roots = rustls::RootCertStore::empty();
     for cert in rustls::pki_types::CertificateDer::pem_slice_iter(ca_pem.as_bytes()) {
@@ -773,17 +798,30 @@ async fn tls_get(ca_pem: &str, tls: SocketAddr, host: &str, path: &str) -> Resul
         .connect(name, tcp)
         .await
         .map_err(|e| e.to_string())?;
-    let (mut sender, conn) =
+    let (sender, conn) =
         hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
             .await
             .map_err(|e| e.to_string())?;
     tokio::spawn(conn);
+    Ok(sender)
+}
+
+/// `GET path` with `Host: host` on an open connection; its status.
+async fn get_on(sender: &mut Sender, host: &str, path: &str) -> Result<u16, String> {
+    sender.ready().await.map_err(|e| e.to_string())?;
     let req = http::Request::get(path)
         .header("host", host)
         .body(http_body_util::Empty::<bytes::Bytes>::new())
         .unwrap();
     let resp = sender.send_request(req).await.map_err(|e| e.to_string())?;
-    Ok(resp.status().as_u16())
+    let status = resp.status().as_u16();
+    // Read to the end, so the connection can carry the next request.
+    use http_body_util::BodyExt as _;
+    resp.into_body()
+        .collect()
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(status)
 }
 
 #[tokio::test]
@@ -1136,5 +1174,275 @@ async fn https_upstreams_are_verified_and_their_connections_reused() {
         504,
         r#"{"message": "Network error communicating with endpoint"}"#,
         "InternalServerErrorException",
+    );
+}
+
+/// A truststore bundle of one good CA, one expired CA and one certificate that is not a CA:
+/// `portico check` passes with the two bad ones as warnings (AWS's `truststoreWarnings`), the
+/// gateway logs them when it starts, and mutual TLS still serves with the good CA.
+#[tokio::test]
+async fn truststore_warnings_leave_the_good_ca_serving() {
+    let dir = Dir::new();
+    let server = server_certs(&dir);
+    server.issue_into(&dir, "mtls", &["mtls.example.test"]);
+    let clients = Ca::new("Portico Test Client CA");
+    let expired = Ca::valid_for("Expired Client CA", (-60, -1));
+    let (leaf, _) = clients.issue(&["not-a-ca"], (-1, 30));
+    dir.write(
+        "truststore.pem",
+        &format!("{}\n{}\n{leaf}", clients.pem(), expired.pem()),
+    );
+    clients.issue_into(&dir, "client-alice", &["alice"]);
+    Ca::new("Somebody Else").issue_into(&dir, "client-mallory", &["mallory"]);
+    let domains = "  - name: mtls.example.test\n    certificate: mtls.pem\n    key: mtls.key\n    mutual_tls:\n      truststore: truststore.pem\n    base_path_mappings:\n      - {api: shop, stage: prod}\n";
+    tls_gateway(&dir, domains, "");
+
+    let expired_warning = "domains[0].mutual_tls.truststore: warning: truststore.pem: certificate 1 (CN=Expired Client CA) is outside its validity period";
+    let not_ca_warning = "domains[0].mutual_tls.truststore: warning: truststore.pem: certificate 2 (CN=not-a-ca) is not a CA certificate";
+    let out = check(&dir);
+    let text = out.text();
+    assert!(out.ok, "warnings only: {text}");
+    for expected in [expired_warning, not_ca_warning, "2 warnings)"] {
+        assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
+    }
+    assert!(
+        !text.contains("certificate 0"),
+        "the good CA is fine: {text}"
+    );
+
+    let gw = Portico::start(&dir);
+    // The same warnings in the gateway's log.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let log = gw.stderr.lock().unwrap().join("\n");
+        let logged = [
+            "certificate 1 (CN=Expired Client CA) is outside its validity period",
+            "certificate 2 (CN=not-a-ca) is not a CA certificate",
+        ]
+        .iter()
+        .all(|w| log.contains(w));
+        if logged {
+            break;
+        }
+        assert!(Instant::now() < deadline, "warnings not logged:\n{log}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let tls = gw.tls_addr.expect("a TLS listener");
+    let ca = dir.path("server-ca.pem");
+    let ca = ca.to_str().unwrap();
+    let with = |name: &str| {
+        let cert = dir.path(&format!("client-{name}.pem"));
+        let key = dir.path(&format!("client-{name}.key"));
+        curl(
+            ca,
+            tls,
+            "mtls.example.test",
+            "/whoami",
+            &[
+                "--cert",
+                cert.to_str().unwrap(),
+                "--key",
+                key.to_str().unwrap(),
+            ],
+        )
+    };
+    // A certificate from the good CA is served, and seen.
+    let (body, status, _) = answer(&with("alice"));
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["subject"], "CN=alice");
+    assert_eq!(body["issuer"], "CN=Portico Test Client CA");
+    // The bundle did not become permissive: another CA's certificate, or none, is refused in
+    // the handshake.
+    for out in [
+        with("mallory"),
+        curl(ca, tls, "mtls.example.test", "/whoami", &[]),
+    ] {
+        assert!(
+            !out.status.success(),
+            "must be refused: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+    }
+}
+
+/// `limits.max_tls_handshakes: 1` on one worker: a client that connects and sends nothing
+/// holds the only handshake slot, so the next client's handshake waits (the documented
+/// behaviour: waiting for a slot counts against the handshake timeout, set long here), and
+/// completes as soon as the silent client is gone. A connection already established is not
+/// affected.
+#[tokio::test]
+async fn a_silent_client_holds_the_only_handshake_slot_until_it_goes() {
+    let dir = Dir::new();
+    let ca = server_certs(&dir);
+    tls_gateway(
+        &dir,
+        DOMAINS,
+        "workers: 1\nlimits:\n  max_tls_handshakes: 1\n  tls_handshake_timeout_ms: 60000\n",
+    );
+    let gw = Portico::start(&dir);
+    let tls = gw.tls_addr.expect("a TLS listener");
+    let ca_pem = ca.pem();
+    let host = "shop.example.test";
+
+    let mut established = tls_connection(&ca_pem, tls, host).await.unwrap();
+    assert_eq!(get_on(&mut established, host, "/whoami").await, Ok(200));
+
+    // The silent client takes the slot (it is accepted before the next one, and the slots
+    // are handed out in order).
+    let silent = tokio::net::TcpStream::connect(tls).await.unwrap();
+    assert_eq!(get_on(&mut established, host, "/whoami").await, Ok(200));
+    let ca2 = ca_pem.clone();
+    let mut second = tokio::spawn(async move { tls_get(&ca2, tls, host, "/whoami").await });
+    assert!(
+        tokio::time::timeout(Duration::from_secs(2), &mut second)
+            .await
+            .is_err(),
+        "the second handshake must wait while the silent client holds the slot"
+    );
+    // Meanwhile the established connection serves on.
+    assert_eq!(get_on(&mut established, host, "/whoami").await, Ok(200));
+
+    // The silent client goes: its handshake fails (counted), and the waiting one completes.
+    drop(silent);
+    let done = tokio::time::timeout(Duration::from_secs(20), second)
+        .await
+        .expect("served once the slot is free")
+        .unwrap();
+    assert_eq!(done, Ok(200));
+    let metrics = get(&gw.admin_url("/metrics")).await.text();
+    let failures = metrics
+        .lines()
+        .find(|l| l.starts_with("portico_tls_handshake_failures_total"))
+        .and_then(|l| l.split_whitespace().last())
+        .and_then(|v| v.parse::<f64>().ok())
+        .unwrap_or(0.0);
+    assert_eq!(failures, 1.0, "{metrics}");
+}
+
+/// `openssl x509 -noout ARGS` on a PEM certificate; its output.
+fn x509(pem: &str, args: &[&str]) -> String {
+    use std::io::Write as _;
+    let mut child = Command::new("openssl")
+        .args(["x509", "-noout"])
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("openssl");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(pem.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+/// The mutual-TLS client certificate reaches Lambda proxy events: payload format 1.0 under
+/// `requestContext.identity.clientCert`, 2.0 under `requestContext.authentication.clientCert`,
+/// with the presented PEM, the DNs, the serial number and the validity dates; a domain
+/// without mutual TLS sends none.
+#[tokio::test]
+async fn mutual_tls_client_certificate_reaches_lambda_proxy_events() {
+    let dir = Dir::new();
+    let server = server_certs(&dir);
+    server.issue_into(&dir, "mtls", &["mtls.example.test"]);
+    let clients = Ca::new("Portico Test Client CA");
+    dir.write("truststore.pem", &clients.pem());
+    let (alice, alice_key) = clients.issue(&["alice"], (-1, 30));
+    dir.write("client-alice.pem", &alice);
+    dir.write("client-alice.key", &alice_key);
+    let domains = format!(
+        "{DOMAINS}  - name: mtls.example.test\n    certificate: mtls.pem\n    key: mtls.key\n    mutual_tls:\n      truststore: truststore.pem\n    base_path_mappings:\n      - {{api: shop, stage: prod}}\n"
+    );
+    let plugins = format!(
+        "plugins:\n  - name: event\n    kind: function\n    file: {}\n",
+        component("function-echo").display()
+    );
+    tls_gateway(&dir, &domains, &plugins);
+    let route = |path: &str, format: &str| {
+        format!(
+            "  {path}:\n    get:\n      x-amazon-apigateway-integration:\n        type: aws_proxy\n        httpMethod: POST\n        payloadFormatVersion: \"{format}\"\n        uri: {LAMBDA}:event/invocations\n"
+        )
+    };
+    dir.write(
+        "shop.yaml",
+        &format!(
+            "openapi: 3.0.1\ninfo: {{title: t, version: '1'}}\npaths:\n{}{}",
+            route("/event1", "1.0"),
+            route("/event2", "2.0")
+        ),
+    );
+    let gw = Portico::start(&dir);
+    let tls = gw.tls_addr.expect("a TLS listener");
+    let ca = dir.path("server-ca.pem");
+    let ca = ca.to_str().unwrap();
+    let cert = dir.path("client-alice.pem");
+    let key = dir.path("client-alice.key");
+    let event = |host: &str, path: &str, with_cert: bool| {
+        let mut extra = vec![];
+        if with_cert {
+            extra = vec![
+                "--cert",
+                cert.to_str().unwrap(),
+                "--key",
+                key.to_str().unwrap(),
+            ];
+        }
+        // function-echo's `event` shape answers with the whole event as its body.
+        let path = format!("{path}?shape=event");
+        let (body, status, _) = answer(&curl(ca, tls, host, &path, &extra));
+        assert_eq!(status, 200, "{body}");
+        body
+    };
+
+    // Payload format 1.0.
+    let v1 = event("mtls.example.test", "/event1", true);
+    assert_eq!(v1["resource"], "/event1", "{v1}");
+    let client_cert = &v1["requestContext"]["identity"]["clientCert"];
+    assert_eq!(
+        client_cert["clientCertPem"].as_str().map(str::trim),
+        Some(alice.trim()),
+        "{v1}"
+    );
+    assert_eq!(client_cert["subjectDN"], "CN=alice", "{v1}");
+    assert_eq!(client_cert["issuerDN"], "CN=Portico Test Client CA", "{v1}");
+    // The serial number is the certificate's, colon-separated hex.
+    let serial = client_cert["serialNumber"].as_str().unwrap_or_default();
+    assert!(serial.contains(':'), "{v1}");
+    assert_eq!(
+        format!("serial={}", serial.replace(':', "")).to_ascii_uppercase(),
+        x509(&alice, &["-serial"]).to_ascii_uppercase(),
+        "{v1}"
+    );
+    // The validity dates are the certificate's, as OpenSSL prints them
+    // (`Dec  6 15:13:26 2026 GMT`).
+    for (field, flag) in [("notBefore", "-startdate"), ("notAfter", "-enddate")] {
+        let shown = client_cert["validity"][field].as_str().unwrap_or_default();
+        assert_eq!(format!("{field}={shown}"), x509(&alice, &[flag]), "{v1}");
+    }
+
+    // Payload format 2.0: the same certificate under `authentication`.
+    let v2 = event("mtls.example.test", "/event2", true);
+    assert_eq!(v2["version"], "2.0", "{v2}");
+    assert_eq!(
+        &v2["requestContext"]["authentication"]["clientCert"], client_cert,
+        "{v2}"
+    );
+
+    // A domain without mutual TLS: no certificate in either format, even one offered.
+    let v1 = event("shop.example.test", "/event1", true);
+    assert!(
+        v1["requestContext"]["identity"]
+            .as_object()
+            .is_some_and(|identity| identity["clientCert"].is_null()),
+        "{v1}"
+    );
+    let v2 = event("shop.example.test", "/event2", false);
+    assert_eq!(v2["version"], "2.0", "{v2}");
+    assert!(
+        v2["requestContext"]["authentication"]["clientCert"].is_null(),
+        "{v2}"
     );
 }

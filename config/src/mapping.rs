@@ -13,7 +13,8 @@ pub enum ParamSource {
     Path(String),
     /// `method.request.querystring.NAME` (the last value when repeated).
     Query(String),
-    /// `method.request.multivaluequerystring.NAME` (all values, comma-joined).
+    /// `method.request.multivaluequerystring.NAME`: all values, comma-joined, except into an
+    /// integration query string, which gets the parameter once per value.
     MultiQuery(String),
     /// `method.request.header.NAME` (the last value when repeated).
     Header(String),

@@ -7,8 +7,9 @@
 //! It doubles as the host's fixture for AWS's rules on Lambda proxy responses: when the event's
 //! body is (or its query parameter `shape` names) one of the shapes in [`SHAPES`], it returns that
 //! raw output instead, however malformed; the shape `error` returns a function error (`boom`),
-//! and the shape `mirror` (asked for by the query parameter) returns the event's own body with
-//! its `isBase64Encoded` flag, so a binary payload makes the whole round trip.
+//! the shape `mirror` (asked for by the query parameter) returns the event's own body with its
+//! `isBase64Encoded` flag, so a binary payload makes the whole round trip, and the shape `event`
+//! returns the whole event as JSON text, for tests of what the gateway puts in it.
 
 use portico_sdk::function::{self, Value};
 use portico_sdk::serde_json::{self, json};
@@ -51,6 +52,9 @@ const ERROR_SHAPE: &str = "error";
 /// The shape whose name answers with the event's body as the response body, as it came.
 const MIRROR_SHAPE: &str = "mirror";
 
+/// The shape whose name answers with the whole event, as JSON text, as the response body.
+const EVENT_SHAPE: &str = "event";
+
 /// The shape the event asks for: its query parameter `shape`, else its whole (trimmed) body.
 fn requested_shape(event: &Value) -> Option<&str> {
     function::query(event, "shape").or_else(|| function::body(event).map(str::trim))
@@ -68,6 +72,9 @@ fn handle(event: Value) -> Result<Value, String> {
                 "body": event["body"],
                 "isBase64Encoded": event["isBase64Encoded"],
             }));
+        }
+        if name == EVENT_SHAPE {
+            return Ok(json!({"statusCode": 200, "body": event.to_string()}));
         }
         if let Some((_, raw)) = SHAPES.iter().find(|(shape, _)| *shape == name) {
             return serde_json::from_str(raw).map_err(|e| format!("shape {name}: {e}"));

@@ -332,14 +332,24 @@ fn target_uri(
     }
     let overridden = |name: &str| overrides.request_querystring.iter().any(|(n, _)| n == name);
     for (target, source) in &integration.request_parameters {
-        if let ParamTarget::Query(name) = target
-            && !overridden(name)
-            && let Some(value) = mapping::request_param(cx, source, request_body)
-        {
-            let pair = form_urlencoded::Serializer::new(String::new())
-                .append_pair(name, &value)
-                .finish();
-            push_query(&mut uri, &pair);
+        let ParamTarget::Query(name) = target else {
+            continue;
+        };
+        if overridden(name) {
+            continue;
+        }
+        let mut pairs = form_urlencoded::Serializer::new(String::new());
+        if let ParamSource::MultiQuery(n) = source {
+            // A list: the parameter once per value, as API Gateway sends it (reference §6.8).
+            for (_, v) in cx.query_pairs().filter(|(k, _)| k == n) {
+                pairs.append_pair(name, &v);
+            }
+        } else if let Some(value) = mapping::request_param(cx, source, request_body) {
+            pairs.append_pair(name, &value);
+        }
+        let pairs = pairs.finish();
+        if !pairs.is_empty() {
+            push_query(&mut uri, &pairs);
         }
     }
     for (name, value) in &overrides.request_querystring {

@@ -5,7 +5,8 @@
 //!   whole text) against the integration status code; `aws` functions match it against the
 //!   error's `errorMessage`, and a successful call takes the default response. No match takes
 //!   the default (`default` or an empty pattern); no default is the API's configuration error.
-//! - **Body.** `contentHandling` converts it; the response template chosen by the first
+//! - **Body.** `contentHandling` converts it (unset, a binary payload is base64 text for a
+//!   client whose first `Accept` type is not binary); the response template chosen by the first
 //!   `Accept` type renders it (binary payloads are not rendered); no template passes it through.
 //! - **Headers and status.** `Content-Type` is the template's type (else `application/json`),
 //!   then `responseParameters`, then the templates' `$context.responseOverride.*`.
@@ -91,8 +92,14 @@ pub async fn build(
         .and_then(|h| h.get(header::CONTENT_TYPE))
         .and_then(|v| v.to_str().ok());
     let is_binary = rcx.api.binary.matches(upstream_type);
-    let payload = mapping::convert(upstream.body.clone(), is_binary, chosen.content_handling)?;
-    let as_text = !is_binary || chosen.content_handling == Some(ContentHandling::ConvertToText);
+    // Without `contentHandling`, a binary payload reaches a client whose first `Accept` type is
+    // not binary as its base64 text (§8.9's response table).
+    let handling = chosen.content_handling.or_else(|| {
+        (is_binary && !rcx.api.binary.matches(cx.header("accept")))
+            .then_some(ContentHandling::ConvertToText)
+    });
+    let payload = mapping::convert(upstream.body.clone(), is_binary, handling)?;
+    let as_text = !is_binary || handling == Some(ContentHandling::ConvertToText);
 
     let mut overrides = rcx.overrides;
     let mut content_type = "application/json";
