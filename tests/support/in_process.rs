@@ -71,6 +71,7 @@ impl InProcess {
         let admin = TcpListener::bind("127.0.0.1:0").await.expect("bind admin");
         let (addr, admin_addr) = (data.addrs()[0], admin.local_addr().unwrap());
         let token = std::fs::read_to_string(&token_file).expect("the generated admin token");
+        super::forget_admin_tokens([addr]);
         super::register_admin_token(admin_addr, &token);
         let (stop, _) = watch::channel(false);
         let stopped = |mut rx: watch::Receiver<bool>| async move {
@@ -107,5 +108,6 @@ impl InProcess {
 impl Drop for InProcess {
     fn drop(&mut self) {
         let _ = self.stop.send(true);
+        super::forget_admin_tokens([self.admin]);
     }
 }

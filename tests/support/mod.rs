@@ -214,9 +214,11 @@ impl Portico {
                 std::thread::sleep(Duration::from_millis(10));
             }
         }
+        let addr = addr.expect("addr");
+        forget_admin_tokens([Some(addr), tls_addr].into_iter().flatten());
         Self {
             child,
-            addr: addr.expect("addr"),
+            addr,
             tls_addr,
             admin,
             stdout,
@@ -294,6 +296,7 @@ impl Drop for Portico {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        forget_admin_tokens(self.admin);
     }
 }
 
@@ -496,6 +499,17 @@ pub fn register_admin_token(admin: SocketAddr, token: &str) {
         .lock()
         .unwrap()
         .insert(admin, token.trim().to_owned());
+}
+
+/// Forgets the tokens registered for `addrs`: a gateway's admin address when it stops, and a
+/// new gateway's data-plane addresses when it starts. Ports are reused within the test process,
+/// and a stale entry would make [`send`] add an admin token as the `Authorization` of a
+/// data-plane request, which a TOKEN authorizer then reads.
+pub fn forget_admin_tokens(addrs: impl IntoIterator<Item = SocketAddr>) {
+    let mut tokens = ADMIN_TOKENS.lock().unwrap();
+    for addr in addrs {
+        tokens.remove(&addr);
+    }
 }
 
 /// The admin token registered for the authority of `url`, if any.
