@@ -865,6 +865,24 @@ paths:
             contentHandling: CONVERT_TO_BINARY
             responseParameters:
               method.response.header.Content-Type: "'image/png'"
+  /implicit:
+    get:
+      x-amazon-apigateway-integration:
+        type: http
+        httpMethod: GET
+        uri: http://{up}/b64
+        responses:
+          default:
+            statusCode: 200
+  /implicit/echo:
+    post:
+      x-amazon-apigateway-integration:
+        type: http
+        httpMethod: POST
+        uri: http://{up}/echo
+        responses:
+          default:
+            statusCode: 200
 "#,
         up = up.addr
     );
@@ -895,6 +913,41 @@ paths:
         assert_eq!(bytes.body.to_vec(), PNG, "{accept}: the decoded image");
         assert_eq!(bytes.header("content-type"), Some("image/png"));
     }
+
+    // No contentHandling: a text answer reaches a client whose first Accept type is binary
+    // base64-decoded, and one whose first type is text as it is (§8.9's response table).
+    let decoded = send(
+        "GET",
+        &gw.url("/prod/implicit"),
+        &[("accept", "image/png")],
+        "",
+    )
+    .await;
+    assert_eq!(decoded.status, 200, "{}", decoded.text());
+    assert_eq!(decoded.body.to_vec(), PNG, "the decoded image");
+    let text = send(
+        "GET",
+        &gw.url("/prod/implicit"),
+        &[("accept", "application/json")],
+        "",
+    )
+    .await;
+    assert_eq!(text.status, 200, "{}", text.text());
+    assert_eq!(text.text(), b64, "text for a text Accept type");
+    // A text answer that is not base64, for a binary Accept type: AWS's 500.
+    let broken = send(
+        "POST",
+        &gw.url("/prod/implicit/echo"),
+        &[("content-type", "text/plain"), ("accept", "image/png")],
+        "this is not base64!",
+    )
+    .await;
+    assert_gateway_error(
+        &broken,
+        500,
+        r#"{"message": "Internal server error"}"#,
+        "InternalServerErrorException",
+    );
 }
 
 const VALIDATED_API: &str = r#"openapi: 3.0.1

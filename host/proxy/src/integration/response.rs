@@ -5,9 +5,10 @@
 //!   whole text) against the integration status code; `aws` functions match it against the
 //!   error's `errorMessage`, and a successful call takes the default response. No match takes
 //!   the default (`default` or an empty pattern); no default is the API's configuration error.
-//! - **Body.** `contentHandling` converts it (unset, a binary payload is base64 text for a
-//!   client whose first `Accept` type is not binary); the response template chosen by the first
-//!   `Accept` type renders it (binary payloads are not rendered); no template passes it through.
+//! - **Body.** `contentHandling` converts it (unset, the first `Accept` type decides for an
+//!   HTTP integration: a binary payload is base64 text for a text type, a text payload is
+//!   base64-decoded for a binary type); the response template chosen by the first `Accept` type renders it (binary payloads
+//!   are not rendered); no template passes it through.
 //! - **Headers and status.** `Content-Type` is the template's type (else `application/json`),
 //!   then `responseParameters`, then the templates' `$context.responseOverride.*`.
 
@@ -92,14 +93,26 @@ pub async fn build(
         .and_then(|h| h.get(header::CONTENT_TYPE))
         .and_then(|v| v.to_str().ok());
     let is_binary = rcx.api.binary.matches(upstream_type);
-    // Without `contentHandling`, a binary payload reaches a client whose first `Accept` type is
-    // not binary as its base64 text (§8.9's response table).
-    let handling = chosen.content_handling.or_else(|| {
-        (is_binary && !rcx.api.binary.matches(cx.header("accept")))
-            .then_some(ContentHandling::ConvertToText)
-    });
+    // Without `contentHandling`, the client's first `Accept` type decides what an HTTP
+    // integration's answer becomes (§8.9's response table): a binary payload reaches a text
+    // type as its base64 text, and a text payload a binary type base64-decoded (not base64:
+    // 500). MOCK and function payloads have no type of their own and are left as they are.
+    let from_http = upstream.headers.is_some();
+    let accepts_binary = rcx.api.binary.matches(cx.header("accept"));
+    let handling = chosen
+        .content_handling
+        .or(match (is_binary, accepts_binary) {
+            (true, false) => Some(ContentHandling::ConvertToText),
+            (false, true) if from_http => Some(ContentHandling::ConvertToBinary),
+            _ => None,
+        });
     let payload = mapping::convert(upstream.body.clone(), is_binary, handling)?;
-    let as_text = !is_binary || handling == Some(ContentHandling::ConvertToText);
+    // Templates render text only: what the payload is after the conversion.
+    let as_text = match handling {
+        Some(ContentHandling::ConvertToText) => true,
+        Some(ContentHandling::ConvertToBinary) => false,
+        None => !is_binary,
+    };
 
     let mut overrides = rcx.overrides;
     let mut content_type = "application/json";
