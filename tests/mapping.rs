@@ -1285,7 +1285,7 @@ paths:
     );
     assert!(
         text.contains(
-            "apis[0].model_validator: model_validator names plugin vtl, which is a template-mapper plugin, not a model-validator"
+            "apis[0].model_validator: model_validator names plugin vtl, of kind template-mapper, not model-validator"
         ),
         "{text}"
     );

@@ -544,3 +544,56 @@ async fn introspection_authorizer_calls_out_through_the_pooled_client() {
     assert_eq!(refused.status, 503, "{}", refused.text());
     assert_eq!(idp.count(), 7);
 }
+
+/// A function integration's plugin is resolved when the configuration is checked, not when a
+/// request arrives: a missing one, one of another kind, and a stage whose `${stageVariables.fn}`
+/// names a missing one are each a `check` error with its place, and `serve` refuses to start.
+#[test]
+fn check_resolves_every_function_slot() {
+    let dir = Dir::new();
+    let api = format!(
+        "openapi: 3.0.1\ninfo: {{title: t, version: '1'}}\npaths:\n{}{}{}{}",
+        function_route("/ok", "echo", "1.0"),
+        function_route("/ghost", "ghost", "1.0"),
+        function_route("/wrong", "allow", "2.0"),
+        function_route("/staged", "${stageVariables.fn}", "2.0"),
+    );
+    let plugins = format!(
+        "plugins:\n  - name: echo\n    kind: function\n    file: {}\n  - name: allow\n    kind: authorizer\n    file: {}\n",
+        component("function-echo").display(),
+        component("authorizer-allow").display(),
+    );
+    dir.single_api(
+        &api,
+        "      prod: {variables: {fn: echo}}\n      beta: {variables: {fn: missing}}\n",
+        &plugins,
+    );
+    let out = check(&dir);
+    let text = out.text();
+    assert!(!out.ok, "{text}");
+    for expected in [
+        "the aws_proxy integration names ghost, but the gateway file declares no plugin of that name",
+        "the aws_proxy integration names plugin allow, of kind authorizer, not function",
+        "the aws_proxy integration in stage beta names missing, but the gateway file declares no plugin of that name",
+    ] {
+        assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
+    }
+    // The route and the stage that resolve are not reported.
+    assert!(!text.contains("/ok"), "{text}");
+    assert!(!text.contains("stage prod"), "{text}");
+
+    let serve = std::process::Command::new(PORTICO)
+        .args([
+            "serve",
+            "--config",
+            dir.path("gateway.yaml").to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(!serve.status.success(), "serve must refuse the same file");
+    assert!(
+        String::from_utf8_lossy(&serve.stderr).contains("names ghost"),
+        "{}",
+        String::from_utf8_lossy(&serve.stderr)
+    );
+}

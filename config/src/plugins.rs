@@ -263,7 +263,7 @@ fn wrong_plugin(
     match by_name.get(name) {
         Some(p) if p.kind == kind => None,
         Some(p) => Some(format!(
-            "names plugin {name}, which is a {} plugin, not a {}",
+            "names plugin {name}, of kind {}, not {}",
             p.kind.name(),
             kind.name()
         )),
