@@ -1,5 +1,5 @@
-//! Request validation gaps (issue 10; reference §7, docs/validation.md, docs/plugins.md): the
-//! body model chosen by the request's content type, the un-customised BAD_REQUEST_BODY and
+//! Request validation (reference §7, docs/validation.md, docs/plugins.md): the body model
+//! chosen by the request's content type, the un-customised BAD_REQUEST_BODY and
 //! BAD_REQUEST_PARAMETERS answers, and a per-method `validator` plugin
 //! (`x-portico-validator`), through the real gateway with a real upstream.
 
