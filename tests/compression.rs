@@ -593,3 +593,115 @@ fn check_refuses_bad_compression_sizes() {
         );
     }
 }
+
+/// `minimumCompressionSize: null` (API Gateway's way to turn compression off) is the same as no
+/// extension: nothing is encoded, whatever the client accepts.
+#[tokio::test]
+async fn a_null_minimum_size_disables_compression() {
+    let up = upstream().await;
+    let (_dir, gw) = start(
+        "x-amazon-apigateway-minimum-compression-size: null",
+        "",
+        &up,
+    );
+    for accept in ["gzip", "deflate", "*"] {
+        let r = fetch(&gw, 50_000, Some(accept)).await;
+        assert_eq!(r.status, 200, "{accept}: {}", r.text());
+        assert_eq!(r.header("content-encoding"), None, "{accept}");
+        assert_eq!(r.body, payload(50_000), "{accept}");
+    }
+}
+
+/// An encoded request body is decoded before the request validator checks it against its model
+/// and before a function's event is built from it.
+#[tokio::test]
+async fn encoded_requests_are_decoded_before_validation_and_functions() {
+    let up = upstream().await;
+    let api = format!(
+        r#"openapi: 3.0.1
+info: {{title: c, version: '1'}}
+x-amazon-apigateway-minimum-compression-size: 100
+x-amazon-apigateway-request-validators:
+  body: {{validateRequestBody: true, validateRequestParameters: false}}
+components:
+  schemas:
+    Pet:
+      type: object
+      required: [name]
+      properties:
+        name: {{type: string}}
+paths:
+  /checked:
+    post:
+      x-amazon-apigateway-request-validator: body
+      requestBody:
+        content:
+          application/json:
+            schema: {{$ref: '#/components/schemas/Pet'}}
+      x-amazon-apigateway-integration:
+        type: http_proxy
+        httpMethod: POST
+        uri: 'http://{addr}/checked'
+  /fn:
+    post:
+      x-amazon-apigateway-integration:
+        type: aws_proxy
+        httpMethod: POST
+        uri: {LAMBDA}:echo/invocations
+"#,
+        addr = up.addr
+    );
+    let dir = Dir::new();
+    dir.single_api(
+        &api,
+        "      prod: {}\n",
+        &format!(
+            "plugins:\n  - name: echo\n    kind: function\n    file: {}\n",
+            component("function-echo").display()
+        ),
+    );
+    let gw = Portico::start(&dir);
+    let post = |path: &str, coding: &'static str, body: Vec<u8>| {
+        let url = gw.url(path);
+        async move {
+            send(
+                "POST",
+                &url,
+                &[
+                    ("content-encoding", coding),
+                    ("content-type", "application/json"),
+                ],
+                body,
+            )
+            .await
+        }
+    };
+    let valid = br#"{"name": "rex"}"#;
+    let invalid = br#"{"kind": "dog"}"#;
+
+    for (coding, encode) in [("gzip", gzip as fn(&[u8]) -> Vec<u8>), ("deflate", zlib)] {
+        // The model sees the decoded JSON: a valid body passes, decoded, to the integration.
+        let ok = post("/prod/checked", coding, encode(valid)).await;
+        assert_eq!(ok.status, 200, "{coding}: {}", ok.text());
+        assert_eq!(up.last().1.as_ref(), valid, "{coding}");
+        // An invalid one is refused by the model (not as JSON that failed to parse).
+        let calls = up.count();
+        let refused = post("/prod/checked", coding, encode(invalid)).await;
+        assert_gateway_error(
+            &refused,
+            400,
+            r#"{"message": "Invalid request body"}"#,
+            "BadRequestException",
+        );
+        assert_eq!(up.count(), calls, "{coding}: the integration is not called");
+
+        // The function's event carries the decoded text, not base64 of the encoded bytes.
+        let echoed = post("/prod/fn", coding, encode(valid)).await;
+        assert_eq!(echoed.status, 200, "{coding}: {}", echoed.text());
+        assert_eq!(
+            echoed.json()["body"],
+            std::str::from_utf8(valid).unwrap(),
+            "{coding}"
+        );
+    }
+}
