@@ -852,6 +852,27 @@ async fn certificates_rotate_under_load_and_a_bad_one_is_refused() {
             }
         }));
     }
+    // And one client keeps a single connection, opened before the rotation, for all of it:
+    // the rotation must not drop it.
+    let kept = {
+        let (stop, ca_pem) = (stop.clone(), ca_pem.clone());
+        tokio::spawn(async move {
+            let mut conn = tls_connection(&ca_pem, tls, "shop.example.test")
+                .await
+                .expect("a connection");
+            let mut served = 0usize;
+            while !stop.load(Ordering::Relaxed) {
+                let status = get_on(&mut conn, "shop.example.test", "/whoami").await;
+                assert_eq!(
+                    status,
+                    Ok(200),
+                    "after {served} requests on the kept connection"
+                );
+                served += 1;
+            }
+            served
+        })
+    };
     tokio::time::sleep(Duration::from_millis(300)).await;
     ca.issue_into(&dir, "shop", &["shop.example.test"]);
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -866,6 +887,11 @@ async fn certificates_rotate_under_load_and_a_bad_one_is_refused() {
     for c in clients {
         c.await.unwrap();
     }
+    let on_one_connection = kept.await.unwrap();
+    assert!(
+        on_one_connection > 5,
+        "{on_one_connection} requests on the kept connection"
+    );
     assert!(
         failed.lock().unwrap().is_empty(),
         "{:?}",
