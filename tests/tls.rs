@@ -921,6 +921,25 @@ async fn certificates_rotate_under_load_and_a_bad_one_is_refused() {
         Ok(200)
     );
 
+    // The file watcher sees the broken file too and refuses it: wait for that, so that its
+    // reload cannot read the files below halfway through their rewrite.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while gw
+        .stderr
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|l| l.contains("not a PEM certificate chain"))
+        .count()
+        < 2
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the watcher did not refuse the broken file"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
     // The sockets are bound at start: a reload that turns the TLS listener into a cleartext
     // one is refused, and TLS keeps serving.
     let file = std::fs::read_to_string(dir.path("gateway.yaml")).unwrap();
