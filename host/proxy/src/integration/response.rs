@@ -7,8 +7,8 @@
 //!   the default (`default` or an empty pattern); no default is the API's configuration error.
 //! - **Body.** `contentHandling` converts it (unset, the first `Accept` type decides for an
 //!   HTTP integration: a binary payload is base64 text for a text type, a text payload is
-//!   base64-decoded for a binary type); the response template chosen by the first `Accept` type renders it (binary payloads
-//!   are not rendered); no template passes it through.
+//!   base64-decoded for a binary type); the response template chosen by the first `Accept`
+//!   type renders it (binary payloads are not rendered); no template passes it through.
 //! - **Headers and status.** `Content-Type` is the template's type (else `application/json`),
 //!   then `responseParameters`, then the templates' `$context.responseOverride.*`.
 
