@@ -655,10 +655,7 @@ paths:
     dir.single_api(
         &api,
         "      prod: {}\n",
-        &format!(
-            "plugins:\n  - name: echo\n    kind: function\n    file: {}\n",
-            component("function-echo").display()
-        ),
+        &crate::mapping::function_plugins(),
     );
     let gw = Portico::start(&dir);
     let post = |path: &str, coding: &'static str, body: Vec<u8>| {

@@ -456,7 +456,8 @@ info: {{title: fn, version: '1'}}
     )
 }
 
-fn function_plugins() -> String {
+/// The `echo` function plugin (`function-echo`), as a gateway file's `plugins:` block.
+pub(crate) fn function_plugins() -> String {
     format!(
         "plugins:\n  - name: echo\n    kind: function\n    file: {}\n",
         component("function-echo").display()

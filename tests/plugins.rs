@@ -453,16 +453,7 @@ fn a_plugin_without_its_grant_is_rejected_at_start() {
             component("authorizer-needs-kv").display()
         ),
     );
-    let out = std::process::Command::new(PORTICO)
-        .args([
-            "serve",
-            "--config",
-            dir.path("gateway.yaml").to_str().unwrap(),
-        ])
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = serve_refuses(&dir);
     assert!(
         stderr.contains("kv-auth") && stderr.contains("kv"),
         "{stderr}"
@@ -582,7 +573,13 @@ fn check_resolves_every_function_slot() {
     assert!(!text.contains("/ok"), "{text}");
     assert!(!text.contains("stage prod"), "{text}");
 
-    let serve = std::process::Command::new(PORTICO)
+    let stderr = serve_refuses(&dir);
+    assert!(stderr.contains("names ghost"), "{stderr}");
+}
+
+/// Runs `portico serve` on `dir/gateway.yaml`, which must refuse to start; its standard error.
+fn serve_refuses(dir: &Dir) -> String {
+    let out = std::process::Command::new(PORTICO)
         .args([
             "serve",
             "--config",
@@ -590,10 +587,6 @@ fn check_resolves_every_function_slot() {
         ])
         .output()
         .unwrap();
-    assert!(!serve.status.success(), "serve must refuse the same file");
-    assert!(
-        String::from_utf8_lossy(&serve.stderr).contains("names ghost"),
-        "{}",
-        String::from_utf8_lossy(&serve.stderr)
-    );
+    assert!(!out.status.success(), "serve must refuse the file");
+    String::from_utf8_lossy(&out.stderr).into_owned()
 }

@@ -100,6 +100,25 @@ fn curl(ca: &str, tls: SocketAddr, host: &str, path: &str, extra: &[&str]) -> Ou
         .expect("curl (apt-get install curl)")
 }
 
+/// `GET path` with curl over TLS to `host`, presenting the client certificate
+/// `dir/client-NAME.pem` (and its key).
+fn curl_as(dir: &Dir, name: &str, ca: &str, tls: SocketAddr, host: &str, path: &str) -> Output {
+    let cert = dir.path(&format!("client-{name}.pem"));
+    let key = dir.path(&format!("client-{name}.key"));
+    curl(
+        ca,
+        tls,
+        host,
+        path,
+        &[
+            "--cert",
+            cert.to_str().unwrap(),
+            "--key",
+            key.to_str().unwrap(),
+        ],
+    )
+}
+
 /// Splits curl's output into (JSON body, status, HTTP version).
 #[track_caller]
 fn answer(out: &Output) -> (Value, u16, String) {
@@ -542,22 +561,7 @@ async fn mutual_tls_refuses_bad_client_certificates_in_the_handshake() {
     let tls = gw.tls_addr.expect("a TLS listener");
     let ca = dir.path("server-ca.pem");
     let ca = ca.to_str().unwrap();
-    let with = |name: &str| {
-        let cert = dir.path(&format!("client-{name}.pem"));
-        let key = dir.path(&format!("client-{name}.key"));
-        curl(
-            ca,
-            tls,
-            "mtls.example.test",
-            "/whoami",
-            &[
-                "--cert",
-                cert.to_str().unwrap(),
-                "--key",
-                key.to_str().unwrap(),
-            ],
-        )
-    };
+    let with = |name: &str| curl_as(&dir, name, ca, tls, "mtls.example.test", "/whoami");
 
     let (body, status, _) = answer(&with("good"));
     assert_eq!(status, 200, "{body}");
@@ -1275,22 +1279,7 @@ async fn truststore_warnings_leave_the_good_ca_serving() {
     let tls = gw.tls_addr.expect("a TLS listener");
     let ca = dir.path("server-ca.pem");
     let ca = ca.to_str().unwrap();
-    let with = |name: &str| {
-        let cert = dir.path(&format!("client-{name}.pem"));
-        let key = dir.path(&format!("client-{name}.key"));
-        curl(
-            ca,
-            tls,
-            "mtls.example.test",
-            "/whoami",
-            &[
-                "--cert",
-                cert.to_str().unwrap(),
-                "--key",
-                key.to_str().unwrap(),
-            ],
-        )
-    };
+    let with = |name: &str| curl_as(&dir, name, ca, tls, "mtls.example.test", "/whoami");
     // A certificate from the good CA is served, and seen.
     let (body, status, _) = answer(&with("alice"));
     assert_eq!(status, 200, "{body}");
