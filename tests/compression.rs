@@ -150,6 +150,20 @@ fn inflate(b: &[u8]) -> Vec<u8> {
     out
 }
 
+fn unbrotli(b: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    brotli::Decompressor::new(b, 4096)
+        .read_to_end(&mut out)
+        .expect("valid brotli");
+    out
+}
+
+fn brotli(b: &[u8]) -> Vec<u8> {
+    let mut e = brotli::CompressorWriter::new(Vec::new(), 4096, 5, 22);
+    e.write_all(b).unwrap();
+    e.into_inner()
+}
+
 fn gzip(b: &[u8]) -> Vec<u8> {
     let mut e = GzEncoder::new(Vec::new(), Compression::default());
     e.write_all(b).unwrap();
@@ -265,9 +279,19 @@ async fn answers_from_the_threshold_up_are_encoded_as_accept_encoding_asks() {
         let df = fetch(&gw, n, Some("deflate")).await;
         assert_eq!(df.header("content-encoding"), Some("deflate"));
         assert_eq!(inflate(&df.body), identity.body);
+
+        let br = fetch(&gw, n, Some("br")).await;
+        assert_eq!(br.header("content-encoding"), Some("br"));
+        assert!(
+            br.body.len() < gz.body.len(),
+            "br {} >= gzip {}",
+            br.body.len(),
+            gz.body.len()
+        );
+        assert_eq!(unbrotli(&br.body), identity.body);
     }
 
-    // Negotiation: q-values, ties, `*`, identity, codings API Gateway does not have.
+    // Negotiation: q-values, ties, `*`, identity, codings the gateway does not have.
     let cases: &[(&str, Option<&str>)] = &[
         ("gzip;q=0.5, deflate;q=0.8", Some("deflate")),
         ("deflate, gzip", Some("gzip")),
@@ -281,9 +305,13 @@ async fn answers_from_the_threshold_up_are_encoded_as_accept_encoding_asks() {
         ("identity", None),
         // Nothing acceptable at all: the answer is sent as is (identity).
         ("identity;q=0", None),
-        ("br", None),
-        // The client's first choice is one API Gateway lacks: not compressed (AWS).
-        ("br;q=1, gzip;q=0.5", None),
+        // `br` (which API Gateway lacks) when preferred or alone; ties go to what AWS sends.
+        ("br", Some("br")),
+        ("br;q=1, gzip;q=0.5", Some("br")),
+        ("br, deflate", Some("deflate")),
+        ("BR;q=0.2, zstd;q=0.1", Some("br")),
+        // The client's first choice is one the gateway lacks: not compressed (as AWS does).
+        ("zstd, br;q=0.5", None),
     ];
     for (accept, want) in cases {
         let r = fetch(&gw, 4000, Some(accept)).await;
@@ -295,6 +323,7 @@ async fn answers_from_the_threshold_up_are_encoded_as_accept_encoding_asks() {
         );
         let body = match *want {
             Some("gzip") => gunzip(&r.body),
+            Some("br") => unbrotli(&r.body),
             Some(_) => inflate(&r.body),
             None => r.body.to_vec(),
         };
@@ -372,9 +401,9 @@ async fn threshold_zero_encoded_answers_gateway_responses_and_disabled_apis() {
 
 #[tokio::test]
 async fn streamed_answers_are_encoded_as_they_stream() {
-    let (tx, rx) = mpsc::channel::<Bytes>(4);
-    let rx = Arc::new(Mutex::new(Some(rx)));
+    let next: Arc<Mutex<Option<mpsc::Receiver<Bytes>>>> = Arc::default();
     let short = payload(10);
+    let slot = next.clone();
     let up = RawUpstream::start(move |parts, _| {
         if parts.uri.path() == "/short" {
             // Unknown length, below the threshold.
@@ -382,7 +411,7 @@ async fn streamed_answers_are_encoded_as_they_stream() {
             stx.try_send(Bytes::from(short.clone())).unwrap();
             return Response::new(Channel(srx).boxed());
         }
-        let rx = rx.lock().unwrap().take().expect("one streamed request");
+        let rx = slot.lock().unwrap().take().expect("one streamed request");
         Response::new(Channel(rx).boxed())
     })
     .await;
@@ -403,49 +432,75 @@ async fn streamed_answers_are_encoded_as_they_stream() {
     assert_eq!(short.header("content-encoding"), None);
     assert_eq!(short.body, payload(10));
 
-    let first = payload(20_000);
-    let second = b"and the end of the stream".repeat(100);
-    tx.send(Bytes::from(first.clone())).await.unwrap();
+    // What a client decodes from the bytes it has so far.
+    let decode_so_far = |coding: &str, got: &[u8]| -> Vec<u8> {
+        match coding {
+            "gzip" => {
+                let mut d = flate2::write::GzDecoder::new(Vec::new());
+                d.write_all(got).unwrap();
+                d.flush().unwrap();
+                d.get_ref().clone()
+            }
+            _ => {
+                // Read until the bytes so far run out (brotli's writer holds back output).
+                let mut d = brotli::Decompressor::new(got, 4096);
+                let (mut out, mut buf) = (Vec::new(), [0u8; 4096]);
+                while let Ok(n @ 1..) = d.read(&mut buf) {
+                    out.extend_from_slice(&buf[..n]);
+                }
+                out
+            }
+        }
+    };
     let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
-    let req = Request::get(gw.url("/prod/data/stream"))
-        .header("accept-encoding", "gzip")
-        .body(Full::new(Bytes::new()))
-        .unwrap();
-    let resp = tokio::time::timeout(Duration::from_secs(10), client.request(req))
-        .await
-        .expect("headers before the upstream finished")
-        .unwrap();
-    assert_eq!(resp.headers()["content-encoding"], "gzip");
-    assert!(resp.headers().get("content-length").is_none());
-    let mut body = resp.into_body();
-    // The first part arrives, encoded, while the upstream is still streaming.
-    let mut got = Vec::new();
-    let mut decoded = Vec::new();
-    while decoded.len() < first.len() {
-        let frame = tokio::time::timeout(Duration::from_secs(10), body.frame())
-            .await
-            .expect("the first part was sent before the stream ended")
-            .expect("more frames")
+    for coding in ["gzip", "br"] {
+        let (tx, rx) = mpsc::channel::<Bytes>(4);
+        *next.lock().unwrap() = Some(rx);
+        let first = payload(20_000);
+        let second = b"and the end of the stream".repeat(100);
+        tx.send(Bytes::from(first.clone())).await.unwrap();
+        let req = Request::get(gw.url("/prod/data/stream"))
+            .header("accept-encoding", coding)
+            .body(Full::new(Bytes::new()))
             .unwrap();
-        if let Ok(data) = frame.into_data() {
-            got.extend_from_slice(&data);
+        let resp = tokio::time::timeout(Duration::from_secs(10), client.request(req))
+            .await
+            .expect("headers before the upstream finished")
+            .unwrap();
+        assert_eq!(resp.headers()["content-encoding"], coding);
+        assert!(resp.headers().get("content-length").is_none());
+        let mut body = resp.into_body();
+        // The first part arrives, encoded, while the upstream is still streaming.
+        let mut got = Vec::new();
+        let mut decoded = Vec::new();
+        while decoded.len() < first.len() {
+            let frame = tokio::time::timeout(Duration::from_secs(10), body.frame())
+                .await
+                .unwrap_or_else(|_| panic!("{coding}: the first part was sent before the end"))
+                .expect("more frames")
+                .unwrap();
+            if let Ok(data) = frame.into_data() {
+                got.extend_from_slice(&data);
+            }
+            decoded = decode_so_far(coding, &got);
         }
-        let mut d = flate2::write::GzDecoder::new(Vec::new());
-        d.write_all(&got).unwrap();
-        d.flush().unwrap();
-        decoded = d.get_ref().clone();
-    }
-    assert_eq!(decoded, first);
-    tx.send(Bytes::from(second.clone())).await.unwrap();
-    drop(tx);
-    while let Some(frame) = body.frame().await {
-        if let Ok(data) = frame.unwrap().into_data() {
-            got.extend_from_slice(&data);
+        assert_eq!(decoded, first, "{coding}");
+        tx.send(Bytes::from(second.clone())).await.unwrap();
+        drop(tx);
+        while let Some(frame) = body.frame().await {
+            if let Ok(data) = frame.unwrap().into_data() {
+                got.extend_from_slice(&data);
+            }
         }
+        let mut all = first;
+        all.extend_from_slice(&second);
+        let whole = if coding == "gzip" {
+            gunzip(&got)
+        } else {
+            unbrotli(&got)
+        };
+        assert_eq!(whole, all, "{coding}");
     }
-    let mut all = first;
-    all.extend_from_slice(&second);
-    assert_eq!(gunzip(&got), all);
 }
 
 #[tokio::test]
@@ -461,6 +516,7 @@ async fn encoded_requests_are_decoded_before_templates_and_integrations() {
         ("gzip", gzip(json)),
         ("deflate", zlib(json)),
         ("GZIP", gzip(json)),
+        ("br", brotli(json)),
     ] {
         // Proxied: the upstream sees the decoded bytes, without the coding, with their length.
         let r = send(
@@ -509,12 +565,16 @@ async fn encoded_requests_are_decoded_before_templates_and_integrations() {
     assert_eq!(r.status, 200);
     assert_eq!(up.last().1.as_ref(), json);
 
-    // A coding API Gateway does not decode, a stack of codings, and bytes that are not what
+    // A coding the gateway does not decode, a stack of codings, and bytes that are not what
     // they claim: 415, and the integration is not called.
     let calls = up.count();
     let full_gz = gzip(json);
+    let full_br = brotli(json);
     let bad: Vec<(&str, Vec<u8>)> = vec![
         ("br", json.to_vec()),
+        ("br", full_br[..full_br.len() - 2].to_vec()),
+        ("br", [&full_br[..], b"junk"].concat()),
+        ("zstd", json.to_vec()),
         ("compress", json.to_vec()),
         ("gzip, gzip", gzip(&full_gz)),
         ("gzip", json.to_vec()),
@@ -561,6 +621,18 @@ async fn encoded_requests_are_decoded_before_templates_and_integrations() {
         "{:?}",
         started.elapsed()
     );
+    assert_eq!(up.count(), calls);
+    // The same bomb in brotli: 20 MiB of zeros in a few dozen bytes.
+    let bomb = brotli(&vec![0u8; 20 << 20]);
+    assert!(bomb.len() < 1 << 10, "{}", bomb.len());
+    let r = send(
+        "POST",
+        &gw.url("/prod/data/echo"),
+        &[("content-encoding", "br")],
+        bomb,
+    )
+    .await;
+    assert_eq!(r.status, 413, "{}", r.text());
     assert_eq!(up.count(), calls);
     // Just under the limit decodes.
     let fits = gzip(&vec![b'a'; 1 << 20]);
