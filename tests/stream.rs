@@ -1,8 +1,9 @@
 //! Response streaming (`responseTransferMode: STREAM`): the first event reaches the client
 //! while the upstream is still producing the rest, compression stays out of the way, a
 //! stalled stream is cut by the idle timeout (and the gateway goes on serving), a stream
-//! longer than its total limit is cut, a slow reader holds the upstream back, an `aws_proxy`
-//! STREAM function answers (whole), and `check` refuses STREAM where AWS does.
+//! longer than its total limit is cut, a slow reader holds the upstream back, a `wasi:http`
+//! function on an `aws_proxy` STREAM route streams as it writes (bounded by its own timeout
+//! and the idle limit), and `check` refuses STREAM where AWS does.
 
 use std::net::SocketAddr;
 use std::process::Command;
@@ -511,17 +512,16 @@ paths:
     assert!(!out.contains("/long/GET"), "{out}");
 }
 
-#[tokio::test]
-async fn a_stream_aws_proxy_function_answers_whole() {
-    // The documented gap: a STREAM function's answer is accepted and sent as soon as the
-    // function returns (in one piece).
+/// A gateway whose `/fn/{proxy+}` is an `aws_proxy` STREAM route to the `wasi:http`
+/// `function-echo-http`, with the given plugin `timeout_ms` and stage `limits`.
+fn function_stream_gateway(timeout_ms: u64, limits: &str) -> (Dir, Portico) {
     let dir = Dir::new();
     dir.single_api(
         &format!(
             r#"openapi: 3.0.1
 info: {{title: t, version: '1'}}
 paths:
-  /http/{{proxy+}}:
+  /fn/{{proxy+}}:
     x-amazon-apigateway-any-method:
       x-amazon-apigateway-integration:
         type: aws_proxy
@@ -533,15 +533,133 @@ paths:
         ),
         "      prod: {}\n",
         &format!(
-            "  watch: false\nplugins:\n  - name: echo-http\n    kind: function\n    file: {}\n",
+            "  watch: false\n{limits}plugins:\n  - name: echo-http\n    kind: function\n    timeout_ms: {timeout_ms}\n    file: {}\n",
             component("function-echo-http").display()
         ),
     );
     let gw = Portico::start(&dir);
-    let reply = send("PUT", &gw.url("/prod/http/items/7"), &[], "payload").await;
+    (dir, gw)
+}
+
+#[tokio::test]
+async fn a_stream_wasi_http_function_sends_each_chunk_as_it_writes_it() {
+    let (_dir, gw) = function_stream_gateway(30_000, "");
+    // A whole answer through the same STREAM route.
+    let reply = send("PUT", &gw.url("/prod/fn/items/7"), &[], "payload").await;
     assert_eq!(reply.status, 200, "{}", reply.text());
     assert_eq!(reply.header("x-handler"), Some("wasi-http"));
     assert!(reply.text().contains("payload"), "{}", reply.text());
+
+    // 20 events 100 ms apart: the first is out long before the function returns.
+    let seen = stream_get(
+        &gw.url("/prod/fn/stream?chunks=20&every_ms=100"),
+        &[("accept-encoding", "gzip")],
+        Duration::from_secs(60),
+    )
+    .await;
+    assert_eq!(seen.status, 200);
+    assert_eq!(seen.content_type.as_deref(), Some("text/event-stream"));
+    assert_eq!(seen.content_encoding, None);
+    assert!(seen.error.is_none(), "{:?}", seen.error);
+    let expected: String = (0..20).map(|i| format!("data: {i}\n\n")).collect();
+    assert_eq!(seen.text(), expected);
+    let first = seen.frames[0].0;
+    assert!(
+        seen.ended >= Duration::from_millis(1900),
+        "{:?}",
+        seen.ended
+    );
+    assert!(
+        first < Duration::from_secs(1) && first * 2 < seen.ended,
+        "first event after {first:?}, whole body after {:?}",
+        seen.ended
+    );
+    let halfway = seen
+        .frames
+        .iter()
+        .filter(|(t, _)| *t < seen.ended / 2)
+        .count();
+    assert!(
+        halfway >= 3,
+        "{halfway} of {} frames in the first half",
+        seen.frames.len()
+    );
+
+    // The time to the first byte does not grow with the length: 5 events or 40.
+    let short = stream_get(
+        &gw.url("/prod/fn/stream?chunks=5&every_ms=100"),
+        &[],
+        Duration::from_secs(60),
+    )
+    .await;
+    let long = stream_get(
+        &gw.url("/prod/fn/stream?chunks=40&every_ms=100"),
+        &[],
+        Duration::from_secs(60),
+    )
+    .await;
+    assert_eq!(long.text().matches("data: ").count(), 40);
+    assert!(
+        long.ended >= Duration::from_millis(3900),
+        "{:?}",
+        long.ended
+    );
+    assert!(
+        long.frames[0].0 < Duration::from_secs(1),
+        "first byte of 40 events after {:?} (of 5: {:?})",
+        long.frames[0].0,
+        short.frames[0].0
+    );
+
+    // A function that traps half-way breaks the body off: the client sees an incomplete
+    // response, never a complete-looking one; the gateway goes on serving.
+    let broken = stream_get(
+        &gw.url("/prod/fn/stream?chunks=10&every_ms=20&trap_after=3"),
+        &[],
+        Duration::from_secs(30),
+    )
+    .await;
+    assert_eq!(broken.status, 200);
+    assert!(
+        broken.error.is_some(),
+        "the body ended cleanly: {:?}",
+        broken.text()
+    );
+    assert_eq!(broken.text(), "data: 0\n\ndata: 1\n\ndata: 2\n\n");
+    let again = send("GET", &gw.url("/prod/fn/items/8"), &[], "").await;
+    assert_eq!(again.status, 200, "{}", again.text());
+}
+
+#[tokio::test]
+async fn a_stream_function_is_bounded_by_its_timeout_and_the_idle_limit() {
+    // The function's own deadline (1.5 s) ends a stream that would last 4 s.
+    let (_dir, gw) = function_stream_gateway(1_500, "limits:\n  stream_idle_timeout_ms: 400\n");
+    let cut = stream_get(
+        &gw.url("/prod/fn/stream?chunks=40&every_ms=100"),
+        &[],
+        Duration::from_secs(30),
+    )
+    .await;
+    assert_eq!(cut.status, 200);
+    assert!(cut.error.is_some(), "not cut: {} bytes", cut.text().len());
+    let events = cut.text().matches("data: ").count();
+    assert!((3..40).contains(&events), "{events} events before the cut");
+    assert!(cut.ended < Duration::from_secs(4), "{:?}", cut.ended);
+
+    // A gap longer than the stream idle limit (400 ms) ends the stream at the gateway.
+    let idle = stream_get(
+        &gw.url("/prod/fn/stream?chunks=3&every_ms=1000"),
+        &[],
+        Duration::from_secs(30),
+    )
+    .await;
+    assert!(idle.error.is_some(), "not cut: {:?}", idle.text());
+    assert_eq!(idle.text(), "data: 0\n\n");
+    assert!(idle.ended < Duration::from_millis(1000), "{:?}", idle.ended);
+
+    // The gateway still serves, and the instances were given back.
+    let reply = send("GET", &gw.url("/prod/fn/items/1"), &[], "").await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
 }
 
 #[tokio::test]

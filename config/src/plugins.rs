@@ -15,6 +15,11 @@ use crate::template::Part;
 const DEFAULT_TIMEOUT_MS: u64 = 100;
 /// Default deadline of one function call (the integration timeout bounds it too).
 const DEFAULT_FUNCTION_TIMEOUT_MS: u64 = 29_000;
+/// The longest deadline of a function call: 15 minutes, Lambda's longest, and the longest
+/// `responseTransferMode: STREAM` exchange (a streaming function runs while it streams).
+const MAX_FUNCTION_TIMEOUT_MS: u64 = 900_000;
+/// The longest deadline of any other plugin's call: API Gateway's integration timeout.
+const MAX_TIMEOUT_MS: u64 = 29_000;
 /// Default and largest linear-memory limit, in MiB.
 const DEFAULT_MEMORY_MB: u64 = 64;
 const MAX_MEMORY_MB: u64 = 4096;
@@ -121,17 +126,17 @@ pub fn validate(
             .as_ref()
             .filter(|_| has("config"))
             .map(ToString::to_string);
-        let timeout_default = if kind == PluginKind::Function {
-            DEFAULT_FUNCTION_TIMEOUT_MS
+        let (timeout_default, timeout_max) = if kind == PluginKind::Function {
+            (DEFAULT_FUNCTION_TIMEOUT_MS, MAX_FUNCTION_TIMEOUT_MS)
         } else {
-            DEFAULT_TIMEOUT_MS
+            (DEFAULT_TIMEOUT_MS, MAX_TIMEOUT_MS)
         };
         let timeout_ms = p.timeout_ms.unwrap_or(timeout_default);
-        if !(1..=DEFAULT_FUNCTION_TIMEOUT_MS).contains(&timeout_ms) {
+        if !(1..=timeout_max).contains(&timeout_ms) {
             report.error(
                 file,
                 format!("{path}.timeout_ms"),
-                format!("must be between 1 and {DEFAULT_FUNCTION_TIMEOUT_MS}"),
+                format!("must be between 1 and {timeout_max}"),
             );
         }
         let memory_mb = p.memory_mb.unwrap_or(DEFAULT_MEMORY_MB);

@@ -56,7 +56,6 @@ use self::context::{RequestContext, RequestId, clf_time, strip_port};
 use self::error::{GatewayError, rescue};
 use crate::Gateway;
 use crate::integration::http::{Forwarding, Payload};
-use crate::integration::stream::StreamLimits;
 use crate::integration::{self, Answer};
 use crate::listener::{Held, Worker};
 use crate::phase::cache::{self, CacheStatus, RouteCaching, StageCacheRt};
@@ -600,10 +599,7 @@ impl Integrate<'_> {
                     proto: conn.scheme,
                     port: conn.local.port(),
                     max_body,
-                    stream: StreamLimits {
-                        idle: snap.limits.stream_idle_timeout,
-                        max_duration: snap.limits.stream_max_duration,
-                    },
+                    stream: snap.stream_limits(),
                 };
                 let payload = match (integration.kind, body) {
                     (IntegrationKind::Http, body) => Payload::Mapped {

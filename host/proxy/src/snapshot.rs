@@ -194,6 +194,14 @@ fn canary_cache(stage: &str) -> String {
 }
 
 impl Snapshot {
+    /// The limits of a `responseTransferMode: STREAM` body.
+    pub fn stream_limits(&self) -> crate::integration::stream::StreamLimits {
+        crate::integration::stream::StreamLimits {
+            idle: self.limits.stream_idle_timeout,
+            max_duration: self.limits.stream_max_duration,
+        }
+    }
+
     /// Compiles `config` against the staged plugin `slots`. Errors are route-table conflicts
     /// and plugin references that validation should have caught.
     ///

@@ -61,7 +61,7 @@ mod wasi_http;
 
 pub use error::{Fault, LoadError, RuntimeError};
 pub use outbound::{BoxFuture, NoOutbound, OutboundError, OutboundHttp};
-pub use plugin::{CallContext, Plugin};
+pub use plugin::{CallContext, Plugin, StreamedBody};
 pub use runtime::{
     CORE_INSTANCES_PER_COMPONENT, MEMORIES_PER_COMPONENT, PoolUsage, Runtime, RuntimeOptions,
     TABLES_PER_COMPONENT,

@@ -26,6 +26,7 @@ use crate::types::{
     self, ClientCert, Decision, MappedRequest, MappedResponse, ModelFailure, RenderFailure,
     RenderInput, Rendered, Reply, RequestHead, TemplateError,
 };
+pub use crate::wasi_http::StreamedBody;
 
 /// Grace after the deadline before the outer timer drops a call that is stuck in a host
 /// future; guest code is stopped at the deadline itself by the epoch callback.
@@ -362,6 +363,89 @@ impl Plugin {
         .await
     }
 
+    /// Calls a `wasi:http` function and returns its response as soon as the guest sets the
+    /// head, with a body the guest goes on writing (`responseTransferMode: STREAM`).
+    ///
+    /// The instance lives in a task of its own until the guest returns, bounded by the
+    /// plugin's deadline like any call: the function's timeout is the stream's longest life,
+    /// as a Lambda function's timeout bounds its stream. The body is not bounded in size
+    /// (streamed answers may pass the buffered limit, as on AWS). A guest that traps, or hits
+    /// its deadline, after the head breaks the body off: the client sees an incomplete
+    /// response. Before the head, the faults are those of [`invoke_http`](Self::invoke_http).
+    pub async fn invoke_http_streaming(
+        &self,
+        cx: &CallContext,
+        req: http::Request<Bytes>,
+    ) -> Result<http::Response<StreamedBody>, Fault> {
+        self.require(
+            matches!(self.inner.entry, Entry::WasiHttp(_)),
+            "invoke_http_streaming",
+        )?;
+        let deadline = Instant::now() + self.inner.shared.timeout;
+        let backstop = tokio::time::Instant::from(deadline + BACKSTOP_GRACE);
+        let mut live = match self.take_idle() {
+            Some(live) => live,
+            None => self.instantiate(cx, deadline).await?,
+        };
+        host::arm(&mut live.store, cx, deadline);
+        let (incoming, outparam, head) = crate::wasi_http::prepare(&mut live.store, req)
+            .map_err(|e| self.fault(&e, &live.store, cx))?;
+        let (plugin, call_cx) = (self.clone(), cx.clone());
+        let (failed_tx, failed) = tokio::sync::oneshot::channel();
+        let mut call = tokio::spawn(async move {
+            let Exports::WasiHttp(proxy) = &live.exports else {
+                return Err(Fault::Trap(wrong_kind().to_string()));
+            };
+            let handler = proxy.wasi_http_incoming_handler();
+            let called = handler.call_handle(&mut live.store, incoming, outparam);
+            let out = match tokio::time::timeout_at(backstop, called).await {
+                Ok(Ok(())) => Ok(()),
+                Ok(Err(e)) => Err(plugin.fault(&e, &live.store, &call_cx)),
+                Err(_) => Err(Fault::Deadline),
+            };
+            cap::log::report_dropped(live.store.data());
+            if let Err(fault) = &out {
+                // Before the store (and with it the body's sender) is dropped.
+                let _ = failed_tx.send(());
+                tracing::warn!(
+                    plugin = %plugin.inner.name,
+                    request_id = %call_cx.request_id,
+                    fault = fault.label(),
+                    "streaming function failed: {fault}"
+                );
+            }
+            plugin.put_back(live, out.is_ok());
+            out
+        });
+        // A caller that gives up before the head (its integration timeout) stops the guest.
+        let mut abort = AbortOnDrop(Some(call.abort_handle()));
+        let mut head = std::pin::pin!(head);
+        let outcome = tokio::select! {
+            head = &mut head => head.ok(),
+            done = &mut call => {
+                done.unwrap_or_else(|e| Err(Fault::Trap(format!("the call task failed: {e}"))))?;
+                head.try_recv().ok()
+            }
+        };
+        match outcome {
+            Some(Ok(resp)) => {
+                abort.0 = None;
+                Ok(resp.map(|body| crate::wasi_http::streamed(body, failed)))
+            }
+            Some(Err(code)) => Err(Fault::BadReturn(format!(
+                "the function answered with error code {code:?}"
+            ))),
+            None => {
+                // The guest is done or going: its fault, if any, comes first.
+                call.await
+                    .unwrap_or_else(|e| Err(Fault::Trap(format!("the call task failed: {e}"))))?;
+                Err(Fault::BadReturn(
+                    "the function returned without setting a response".into(),
+                ))
+            }
+        }
+    }
+
     /// Parses template `source` in one instance and keeps it there under `id`; returns the
     /// `$context` roots it reads, or where it does not parse. With [`InstancePolicy::Fresh`]
     /// the parsed template dies with the instance: this is a deploy-time check, and
@@ -686,6 +770,17 @@ enum Twice<T, E> {
     First(T),
     Unprepared(E),
     Again(T),
+}
+
+/// Aborts a task when dropped, unless disarmed (`.0 = None`).
+struct AbortOnDrop(Option<tokio::task::AbortHandle>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        if let Some(task) = self.0.take() {
+            task.abort();
+        }
+    }
 }
 
 fn wrong_kind() -> wasmtime::Error {

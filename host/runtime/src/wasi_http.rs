@@ -1,5 +1,6 @@
-//! Calling a `wasi:http/incoming-handler` function with a whole request and collecting its
-//! whole response.
+//! Calling a `wasi:http/incoming-handler` function with a whole request, and collecting its
+//! whole response ([`handle`]) or handing its body on as the guest writes it ([`head`], for
+//! `responseTransferMode: STREAM`).
 //!
 //! The guest sets the response head through `response-outparam.set` and then writes the body
 //! into a bounded pipe, possibly while still running. So the call and the body are driven
@@ -8,7 +9,9 @@
 //! setting a response, or sets an error code, or breaks off its body, has given a malformed
 //! answer ([`Fault::BadReturn`]); a trap at any point is a trap.
 
-use std::pin::pin;
+use std::pin::{Pin, pin};
+use std::sync::{Mutex, PoisonError};
+use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
@@ -33,14 +36,64 @@ pub(crate) enum Outcome {
     BrokenBody(String),
 }
 
+/// The body of a streamed function response, as the guest writes it. It fails when the guest
+/// breaks it off (a trap, its deadline, an error code).
+pub type StreamedBody =
+    http_body_util::combinators::BoxBody<Bytes, Box<dyn std::error::Error + Send + Sync>>;
+
+/// A guest's outgoing body as a [`StreamedBody`]. `failed` is sent when the call fails (before
+/// the store is dropped): wasmtime-wasi-http ends a body whose guest died without finishing
+/// it as if it were complete, and this turns that end into the error it is.
+pub(crate) fn streamed(body: HyperOutgoingBody, failed: oneshot::Receiver<()>) -> StreamedBody {
+    SyncBody {
+        body: Mutex::new(body),
+        failed,
+    }
+    .boxed()
+}
+
+/// wasmtime-wasi-http's body is `Send` but not `Sync`; the gateway's bodies are both. A body is
+/// only ever polled through `&mut`, so the mutex is never locked: `get_mut` borrows through it.
+struct SyncBody {
+    body: Mutex<HyperOutgoingBody>,
+    failed: oneshot::Receiver<()>,
+}
+
+impl hyper::body::Body for SyncBody {
+    type Data = Bytes;
+    type Error = Box<dyn std::error::Error + Send + Sync>;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<hyper::body::Frame<Bytes>, Self::Error>>> {
+        let this = self.get_mut();
+        let body = this.body.get_mut().unwrap_or_else(PoisonError::into_inner);
+        match Pin::new(body).poll_frame(cx) {
+            Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(format!(
+                "the function's response body broke off: {e:#}"
+            )
+            .into()))),
+            Poll::Ready(None) if this.failed.try_recv().is_ok() => Poll::Ready(Some(Err(
+                "the function failed before finishing its response body".into(),
+            ))),
+            other => other.map_err(|e| e.into()),
+        }
+    }
+}
+
 type Head = Result<hyper::Response<HyperOutgoingBody>, ErrorCode>;
 
-/// Sends `req` to the guest's handler.
-pub(crate) async fn handle(
+/// The request and response-outparam resources of one call, in `store`; the response head
+/// arrives on the returned receiver.
+pub(crate) fn prepare(
     store: &mut Store<Host>,
-    proxy: &Proxy,
     mut req: http::Request<Bytes>,
-) -> wasmtime::Result<Outcome> {
+) -> wasmtime::Result<(
+    wasmtime::component::Resource<wasmtime_wasi_http::p2::types::HostIncomingRequest>,
+    wasmtime::component::Resource<wasmtime_wasi_http::p2::types::HostResponseOutparam>,
+    oneshot::Receiver<Head>,
+)> {
     if req.uri().authority().is_none() && !req.headers().contains_key(http::header::HOST) {
         req.headers_mut().insert(
             http::header::HOST,
@@ -56,7 +109,16 @@ pub(crate) async fn handle(
     let mut view = store.data_mut().http();
     let incoming = view.new_incoming_request(scheme, req.map(Full::new))?;
     let outparam = view.new_response_outparam(tx)?;
+    Ok((incoming, outparam, rx))
+}
 
+/// Sends `req` to the guest's handler.
+pub(crate) async fn handle(
+    store: &mut Store<Host>,
+    proxy: &Proxy,
+    req: http::Request<Bytes>,
+) -> wasmtime::Result<Outcome> {
+    let (incoming, outparam, rx) = prepare(store, req)?;
     let mut call = pin!(proxy.wasi_http_incoming_handler().call_handle(
         &mut *store,
         incoming,

@@ -3,10 +3,16 @@
 //! body `{"method": .., "path": .., "body": ..}`, where `path` is the path with its query and
 //! `body` the request body as text (invalid UTF-8 replaced).
 //!
+//! A path ending in `/stream` streams instead (for `responseTransferMode: STREAM`): status 200,
+//! `content-type: text/event-stream`, then `chunks` server-sent events (`data: <i>`, default
+//! 5), flushed one by one with `every_ms` milliseconds between them (default 100). With
+//! `trap_after=<k>` it traps after writing `k` events, to break the stream off.
+//!
 //! It uses `wit-bindgen` directly on the vendored WASI WIT in `wit/deps/` (`wasi:http@0.2.12`,
 //! the version wasmtime 48 bundles), not the Portico SDK: this world is the standard one.
 
 use bindings::exports::wasi::http::incoming_handler::Guest;
+use bindings::wasi::clocks::monotonic_clock;
 use bindings::wasi::http::types::{
     Fields, IncomingBody, IncomingRequest, Method, OutgoingBody, OutgoingResponse, ResponseOutparam,
 };
@@ -34,6 +40,13 @@ impl Guest for Echo {
     fn handle(request: IncomingRequest, response_out: ResponseOutparam) {
         let method = method_name(&request.method());
         let path = request.path_with_query().unwrap_or_default();
+        if path
+            .split('?')
+            .next()
+            .is_some_and(|p| p.ends_with("/stream"))
+        {
+            return stream_events(&path, response_out);
+        }
         let body = read_body(&request);
         let echo = portico_echo_json(&method, &path, &String::from_utf8_lossy(&body));
 
@@ -59,6 +72,46 @@ impl Guest for Echo {
         drop(stream);
         let _ = OutgoingBody::finish(out_body, None);
     }
+}
+
+/// The `name=<number>` query parameter of `path`, or `default`.
+fn query_number(path: &str, name: &str, default: u64) -> u64 {
+    let query = path.split_once('?').map_or("", |(_, q)| q);
+    query
+        .split('&')
+        .filter_map(|pair| pair.split_once('='))
+        .find(|(k, _)| *k == name)
+        .and_then(|(_, v)| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// Writes `chunks` server-sent events, `every_ms` apart, flushing each.
+fn stream_events(path: &str, response_out: ResponseOutparam) {
+    let chunks = query_number(path, "chunks", 5);
+    let every = query_number(path, "every_ms", 100);
+    let trap_after = query_number(path, "trap_after", u64::MAX);
+    let headers = Fields::from_list(&[("content-type".to_owned(), b"text/event-stream".to_vec())])
+        .expect("static headers are valid");
+    let response = OutgoingResponse::new(headers);
+    let out_body = response.body().expect("the body is taken once");
+    ResponseOutparam::set(response_out, Ok(response));
+    let stream = out_body.write().expect("the stream is taken once");
+    for i in 0..chunks {
+        if i == trap_after {
+            panic!("trap_after={trap_after}: breaking the stream off");
+        }
+        if i > 0 {
+            monotonic_clock::subscribe_duration(every * 1_000_000).block();
+        }
+        if stream
+            .blocking_write_and_flush(format!("data: {i}\n\n").as_bytes())
+            .is_err()
+        {
+            return;
+        }
+    }
+    drop(stream);
+    let _ = OutgoingBody::finish(out_body, None);
 }
 
 /// The method as its upper-case name.

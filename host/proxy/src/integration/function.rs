@@ -4,7 +4,8 @@
 //! a `function` plugin.
 //! - `aws_proxy` ([`call`]): an event-style component gets the Lambda proxy event (payload
 //!   format 1.0 or 2.0) and its output is read with API Gateway's rules ([`super::lambda`]). A
-//!   component exporting `wasi:http/incoming-handler` gets the HTTP request itself.
+//!   component exporting `wasi:http/incoming-handler` gets the HTTP request itself; with
+//!   `responseTransferMode: STREAM` its body reaches the client as the guest writes it.
 //! - `aws` ([`call_mapped`]): the event is the request body after the mapping phase; the result
 //!   (or the error, as `{"errorMessage": …}`) goes through the integration responses, selected
 //!   by the error message.
@@ -14,7 +15,7 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use http::{HeaderValue, Request, Response};
-use portico_config::Integration;
+use portico_config::{Integration, TransferMode};
 use portico_runtime::Fault;
 
 use portico_config::transform::BinaryMediaTypes;
@@ -24,6 +25,7 @@ use super::lambda::{self, AuthorizerContext};
 use super::response::{self, ResponseCx, Selector, Upstream};
 use crate::Gateway;
 use crate::integration::headers;
+use crate::integration::stream;
 use crate::phase::mapping::{self, ApiMapping};
 use crate::phase::plugin::record_fault;
 use crate::pipeline::body::full;
@@ -47,16 +49,23 @@ pub async fn call(
     let version = slot.current();
     let call = cx.plugin_call();
     let started = Instant::now();
+    if version.plugin.is_wasi_http() && integration.transfer_mode == TransferMode::Stream {
+        // The head is awaited within the integration timeout; the body then streams under the
+        // stream limits, and the function's own deadline.
+        let head = version
+            .plugin
+            .invoke_http_streaming(&call, wasi_request(cx, body));
+        let outcome = tokio::time::timeout(integration.timeout, head).await;
+        let latency = started.elapsed();
+        let (parts, body) = settle(gw, slot, cx, outcome)?.into_parts();
+        return Ok(Answer {
+            response: Response::from_parts(parts, stream::Limited::boxed(body, snap.stream_limits(), started)),
+            integration_latency: Some(latency),
+        });
+    }
     let invoke = async {
         if version.plugin.is_wasi_http() {
-            let mut req = Request::new(body);
-            *req.method_mut() = cx.parts.method.clone();
-            *req.uri_mut() = cx.parts.uri.clone();
-            *req.headers_mut() = cx.parts.headers.clone();
-            headers::request_to_upstream(req.headers_mut());
-            if let Ok(host) = HeaderValue::from_str(cx.domain_name()) {
-                req.headers_mut().insert(http::header::HOST, host);
-            }
+            let req = wasi_request(cx, body);
             version.plugin.invoke_http(&call, req).await.map(|resp| {
                 let (parts, body) = resp.into_parts();
                 Ok(Response::from_parts(parts, full(body)))
@@ -101,6 +110,20 @@ pub async fn call(
         response,
         integration_latency: Some(latency),
     })
+}
+
+/// The HTTP request a `wasi:http` function gets: the client's, with the upstream header
+/// rules and the custom domain (or API) host.
+fn wasi_request(cx: &RequestContext<'_>, body: Bytes) -> Request<Bytes> {
+    let mut req = Request::new(body);
+    *req.method_mut() = cx.parts.method.clone();
+    *req.uri_mut() = cx.parts.uri.clone();
+    *req.headers_mut() = cx.parts.headers.clone();
+    headers::request_to_upstream(req.headers_mut());
+    if let Ok(host) = HeaderValue::from_str(cx.domain_name()) {
+        req.headers_mut().insert(http::header::HOST, host);
+    }
+    req
 }
 
 /// Calls the function of an `aws` (non-proxy) integration with the mapped request body as its
