@@ -54,6 +54,9 @@
 #   ROUNDS=3          measurements per target
 #   WARMUP=2s         wrk warm-up before each measurement (output discarded)
 #   SKIP_BUILD=1      use the existing release binary instead of running cargo build
+#   TLS=0|1           run benches/tls.sh (TLS HTTP/1.1 and HTTP/2 vs nginx with TLS, the
+#                     handshake rate, HTTP/3 vs HTTP/2) after these scenarios; default 1,
+#                     or 0 when TARGETS is set
 #   KEEP_DIR=PATH     copy the raw wrk outputs, configs and server logs there at the end
 #   TARGETS="direct nginx-proxy nginx-proxy-pinned portico portico-authz portico-authz-reuse portico-authz-cached
 #            portico-cache portico-apikey portico-apikey-cluster portico-full portico-full-reuse
@@ -454,6 +457,7 @@ H[portico-sigv4]=$(sigv4_headers)
 declare -A REFRESH
 REFRESH[portico-sigv4]=sigv4_headers
 
+TARGETS_GIVEN=${TARGETS:+1}
 TARGETS=${TARGETS:-direct nginx-proxy nginx-proxy-pinned portico portico-authz portico-authz-reuse portico-authz-cached portico-cache portico-apikey portico-apikey-cluster portico-full portico-full-reuse portico-jwt portico-jwt-cached portico-authz-policy portico-sigv4 portico-post portico-mapped portico-mapped-wasm}
 read -r -a TARGET_LIST <<<"$TARGETS"
 for t in "${TARGET_LIST[@]}"; do
@@ -596,4 +600,16 @@ if ((TARGETS_MET + TARGETS_MISSED == 0)); then
     printf '   against nginx-proxy, portico or direct; add those to TARGETS)\n'
 else
     printf 'targets: %d met, %d MISSED\n' "$TARGETS_MET" "$TARGETS_MISSED"
+fi
+
+# The edge transport in the same run (TLS=0 skips it; a run with TARGETS set skips it unless
+# TLS=1): TLS HTTP/1.1 keep-alive and HTTP/2 over TLS against nginx with TLS on the same
+# certificate, the TLS handshake rate against nginx, and HTTP/3 against HTTP/2. benches/tls.sh
+# measures them, interleaved over the same ROUNDS, after the cleartext scenarios above.
+if [[ ${TLS:-$([[ -n ${TARGETS_GIVEN:-} ]] && echo 0 || echo 1)} == 1 ]]; then
+    printf '\nedge transport (benches/tls.sh):\n'
+    # This run's servers stop first, so that only tls.sh's own serve.
+    bench_cleanup
+    trap - EXIT
+    DURATION=${DURATION%s} KEEP_DIR=${KEEP_DIR:+$KEEP_DIR/tls} bash "$ROOT/benches/tls.sh"
 fi

@@ -12,6 +12,99 @@ use http::StatusCode;
 use crate::support::*;
 use crate::tls::Ca;
 
+/// One QUIC connection to the gateway, carrying HTTP/3 requests (several at once if need be).
+struct H3Client {
+    endpoint: quinn::Endpoint,
+    sender: h3::client::SendRequest<h3_quinn::OpenStreams, Bytes>,
+    drive: tokio::task::JoinHandle<()>,
+}
+
+impl H3Client {
+    /// A new QUIC connection to `addr`, verifying the certificate for `host` against `ca_pem`.
+    async fn connect(ca_pem: &str, addr: SocketAddr, host: &str) -> Result<Self, String> {
+        use rustls::pki_types::pem::PemObject as _;
+        let mut roots = rustls::RootCertStore::empty();
+        for cert in rustls::pki_types::CertificateDer::pem_slice_iter(ca_pem.as_bytes()) {
+            roots.add(cert.unwrap()).unwrap();
+        }
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let mut tls = rustls::ClientConfig::builder_with_provider(provider)
+            .with_protocol_versions(&[&rustls::version::TLS13])
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        tls.alpn_protocols = vec![b"h3".to_vec()];
+        let crypto = quinn::crypto::rustls::QuicClientConfig::try_from(tls).unwrap();
+        let mut endpoint = quinn::Endpoint::client("127.0.0.1:0".parse().unwrap()).unwrap();
+        endpoint.set_default_client_config(quinn::ClientConfig::new(Arc::new(crypto)));
+        let conn = endpoint
+            .connect(addr, host)
+            .map_err(|e| e.to_string())?
+            .await
+            .map_err(|e| e.to_string())?;
+        let (mut driver, sender) = h3::client::new(h3_quinn::Connection::new(conn))
+            .await
+            .map_err(|e| e.to_string())?;
+        let drive = tokio::spawn(async move {
+            let _ = std::future::poll_fn(|cx| driver.poll_close(cx)).await;
+        });
+        Ok(Self {
+            endpoint,
+            sender,
+            drive,
+        })
+    }
+
+    /// One request on this connection, its body sent in chunks as a client streams it; the
+    /// whole answer.
+    async fn send(
+        &self,
+        host: &str,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Bytes,
+    ) -> Result<Reply, String> {
+        let mut req = http::Request::builder()
+            .method(method)
+            .uri(format!("https://{host}{path}"));
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let mut stream = self
+            .sender
+            .clone()
+            .send_request(req.body(()).unwrap())
+            .await
+            .map_err(|e| e.to_string())?;
+        for chunk in body.chunks(64 * 1024) {
+            stream
+                .send_data(Bytes::copy_from_slice(chunk))
+                .await
+                .map_err(|e| e.to_string())?;
+        }
+        stream.finish().await.map_err(|e| e.to_string())?;
+        let resp = stream.recv_response().await.map_err(|e| e.to_string())?;
+        let mut out = BytesMut::new();
+        while let Some(mut chunk) = stream.recv_data().await.map_err(|e| e.to_string())? {
+            out.extend_from_slice(&chunk.copy_to_bytes(chunk.remaining()));
+        }
+        let (parts, ()) = resp.into_parts();
+        Ok(Reply {
+            status: parts.status,
+            headers: parts.headers,
+            body: out.freeze(),
+        })
+    }
+
+    /// Closes the connection.
+    fn close(self) {
+        drop(self.sender);
+        self.drive.abort();
+        self.endpoint.close(0u32.into(), b"done");
+    }
+}
+
 /// Answers over HTTP/3 with a new QUIC connection to `addr`, verifying the certificate for
 /// `host` against `ca_pem`.
 async fn h3_send(
@@ -23,64 +116,10 @@ async fn h3_send(
     headers: &[(&str, &str)],
     body: Bytes,
 ) -> Result<Reply, String> {
-    use rustls::pki_types::pem::PemObject as _;
-    let mut roots = rustls::RootCertStore::empty();
-    for cert in rustls::pki_types::CertificateDer::pem_slice_iter(ca_pem.as_bytes()) {
-        roots.add(cert.unwrap()).unwrap();
-    }
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let mut tls = rustls::ClientConfig::builder_with_provider(provider)
-        .with_protocol_versions(&[&rustls::version::TLS13])
-        .unwrap()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    tls.alpn_protocols = vec![b"h3".to_vec()];
-    let crypto = quinn::crypto::rustls::QuicClientConfig::try_from(tls).unwrap();
-    let mut endpoint = quinn::Endpoint::client("127.0.0.1:0".parse().unwrap()).unwrap();
-    endpoint.set_default_client_config(quinn::ClientConfig::new(Arc::new(crypto)));
-    let conn = endpoint
-        .connect(addr, host)
-        .map_err(|e| e.to_string())?
-        .await
-        .map_err(|e| e.to_string())?;
-    let (mut driver, mut sender) = h3::client::new(h3_quinn::Connection::new(conn))
-        .await
-        .map_err(|e| e.to_string())?;
-    let drive = tokio::spawn(async move {
-        let _ = std::future::poll_fn(|cx| driver.poll_close(cx)).await;
-    });
-    let mut req = http::Request::builder()
-        .method(method)
-        .uri(format!("https://{host}{path}"));
-    for (k, v) in headers {
-        req = req.header(*k, *v);
-    }
-    let mut stream = sender
-        .send_request(req.body(()).unwrap())
-        .await
-        .map_err(|e| e.to_string())?;
-    // The body goes in chunks, as a client streams it.
-    for chunk in body.chunks(64 * 1024) {
-        stream
-            .send_data(Bytes::copy_from_slice(chunk))
-            .await
-            .map_err(|e| e.to_string())?;
-    }
-    stream.finish().await.map_err(|e| e.to_string())?;
-    let resp = stream.recv_response().await.map_err(|e| e.to_string())?;
-    let mut out = BytesMut::new();
-    while let Some(mut chunk) = stream.recv_data().await.map_err(|e| e.to_string())? {
-        out.extend_from_slice(&chunk.copy_to_bytes(chunk.remaining()));
-    }
-    drop(sender);
-    drive.abort();
-    endpoint.close(0u32.into(), b"done");
-    let (parts, ()) = resp.into_parts();
-    Ok(Reply {
-        status: parts.status,
-        headers: parts.headers,
-        body: out.freeze(),
-    })
+    let client = H3Client::connect(ca_pem, addr, host).await?;
+    let reply = client.send(host, method, path, headers, body).await;
+    client.close();
+    reply
 }
 
 /// A gateway with a cleartext listener and a TLS listener serving HTTP/3, an API with a proxy
@@ -339,4 +378,126 @@ async fn sigterm_drains_http3_requests_in_flight() {
         .await
         .unwrap();
     assert!(status.is_some_and(|s| s.success()), "{status:?}");
+}
+
+#[tokio::test]
+async fn a_reload_lets_http3_requests_in_flight_finish() {
+    let upstream = Upstream::start().await;
+    let dir = Dir::new();
+    let ca = Ca::new("Portico Test CA");
+    h3_gateway(&dir, &ca, upstream.addr);
+    let gw = Portico::start(&dir);
+    let tls = gw.tls_addr.expect("a TLS listener");
+    let ca_pem = ca.pem();
+    let host = "default.example.test";
+    // Where the upstream says the gateway sent the request.
+    let target = |r: &Reply| -> (u16, Option<String>) {
+        let target = r.json()["target"].as_str().map(str::to_owned);
+        (r.status.as_u16(), target)
+    };
+    let conn = Arc::new(
+        H3Client::connect(&ca_pem, tls, host)
+            .await
+            .expect("a QUIC connection"),
+    );
+    let before = conn
+        .send(host, "GET", "/prod/items/0", &[], Bytes::new())
+        .await
+        .expect("HTTP/3 request");
+    assert_eq!(target(&before), (200, Some("/items/0".into())));
+
+    // A request the upstream holds for 1 s, on that connection; the upstream echoes its 8 KiB
+    // header back, so the answer spans several QUIC packets.
+    let pad = "p".repeat(8 * 1024);
+    let slow = {
+        let (conn, pad) = (Arc::clone(&conn), pad.clone());
+        tokio::spawn(async move {
+            let headers = [("x-test-sleep-ms", "1000"), ("x-pad", pad.as_str())];
+            conn.send(host, "GET", "/prod/items/1", &headers, Bytes::new())
+                .await
+        })
+    };
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while upstream.count() < 2 {
+        assert!(Instant::now() < deadline, "the slow request never arrived");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+
+    // While it is in flight, the API changes: `/items/{id}` now goes to `/v2/items/{id}`.
+    let api = std::fs::read_to_string(dir.path("api.yaml")).unwrap();
+    let old_uri = format!("http://{}/items/", upstream.addr);
+    let changed = api.replace(&old_uri, &format!("http://{}/v2/items/", upstream.addr));
+    assert_ne!(changed, api);
+    dir.write("api.yaml", &changed);
+    let reloaded = send("POST", &gw.admin_url("/reload"), &[], "").await;
+    assert_eq!(reloaded.status, 200, "{}", reloaded.text());
+    assert!(
+        !slow.is_finished(),
+        "the slow request must still be in flight when the reload is done"
+    );
+
+    // New requests see the new configuration at once: on the same QUIC connection, and on a
+    // new one.
+    let same = conn
+        .send(host, "GET", "/prod/items/2", &[], Bytes::new())
+        .await
+        .expect("a new request on the same QUIC connection");
+    assert_eq!(target(&same), (200, Some("/v2/items/2".into())));
+    let new = h3_send(
+        &ca_pem,
+        tls,
+        host,
+        "GET",
+        "/prod/items/3",
+        &[],
+        Bytes::new(),
+    )
+    .await
+    .expect("a request on a new QUIC connection");
+    assert_eq!(target(&new), (200, Some("/v2/items/3".into())));
+
+    // The request in flight finished, whole, with the configuration it started with.
+    let reply = slow
+        .await
+        .unwrap()
+        .expect("the request in flight completes");
+    assert_eq!(target(&reply), (200, Some("/items/1".into())));
+    assert_eq!(
+        reply.json()["headers"]["x-pad"],
+        pad.as_str(),
+        "the full body"
+    );
+    if let Some(length) = reply.header("content-length") {
+        assert_eq!(length, reply.body.len().to_string());
+    }
+    Arc::into_inner(conn)
+        .expect("no other user of the connection")
+        .close();
+
+    // Turning HTTP/3 off needs a restart (the UDP socket was bound at start): the reload is
+    // refused with that reason, and HTTP/3 goes on serving.
+    let gateway = std::fs::read_to_string(dir.path("gateway.yaml")).unwrap();
+    dir.write(
+        "gateway.yaml",
+        &gateway.replace("http3: true", "http3: false"),
+    );
+    let refused = send("POST", &gw.admin_url("/reload"), &[], "").await;
+    assert_ne!(refused.status, 200, "{}", refused.text());
+    assert!(
+        refused.text().contains("http3 on/off are fixed at start"),
+        "{}",
+        refused.text()
+    );
+    let still = h3_send(
+        &ca_pem,
+        tls,
+        host,
+        "GET",
+        "/prod/items/4",
+        &[],
+        Bytes::new(),
+    )
+    .await
+    .expect("HTTP/3 still serves");
+    assert_eq!(target(&still), (200, Some("/v2/items/4".into())));
 }

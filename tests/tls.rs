@@ -155,6 +155,21 @@ fn s_client(tls: SocketAddr, args: &[&str]) -> (bool, String) {
     (ok, text)
 }
 
+/// `openssl s_client` over TLS 1.2 to `sni`, presenting the client certificate
+/// `dir/client-NAME.pem` (and its key). Over TLS 1.2 the server judges the client certificate
+/// inside the handshake, so a refusal fails the client's handshake with the server's alert.
+fn s_client_as(dir: &Dir, name: &str, tls: SocketAddr, sni: &str) -> (bool, String) {
+    let (cert, key) = (
+        dir.path(&format!("client-{name}.pem")),
+        dir.path(&format!("client-{name}.key")),
+    );
+    let (cert, key) = (cert.to_str().unwrap(), key.to_str().unwrap());
+    s_client(
+        tls,
+        &["-servername", sni, "-tls1_2", "-cert", cert, "-key", key],
+    )
+}
+
 /// The serial number of the certificate the gateway serves for `sni`.
 fn served_serial(tls: SocketAddr, sni: &str) -> String {
     let (ok, text) = s_client(tls, &["-servername", sni]);
@@ -605,25 +620,7 @@ async fn mutual_tls_refuses_bad_client_certificates_in_the_handshake() {
     }
     // The same four cases with `openssl s_client`, over TLS 1.2 (where the server judges the
     // client certificate inside the handshake, so a refusal fails the client's handshake).
-    let client = |name: &str| {
-        let (cert, key) = (
-            dir.path(&format!("client-{name}.pem")),
-            dir.path(&format!("client-{name}.key")),
-        );
-        let (cert, key) = (cert.to_str().unwrap(), key.to_str().unwrap());
-        s_client(
-            tls,
-            &[
-                "-servername",
-                "mtls.example.test",
-                "-tls1_2",
-                "-cert",
-                cert,
-                "-key",
-                key,
-            ],
-        )
-    };
+    let client = |name: &str| s_client_as(&dir, name, tls, "mtls.example.test");
     let (ok, text) = client("good");
     assert!(ok, "a good certificate: {text}");
     for name in ["expired", "foreign"] {
@@ -782,6 +779,16 @@ async fn tls_get(ca_pem: &str, tls: SocketAddr, host: &str, path: &str) -> Resul
 
 /// A new HTTP/1.1 connection over TLS to `host` (SNI), trusting `ca_pem`; kept alive.
 async fn tls_connection(ca_pem: &str, tls: SocketAddr, host: &str) -> Result<Sender, String> {
+    tls_connection_as(ca_pem, tls, host, None).await
+}
+
+/// [`tls_connection`], presenting `identity` (certificate and key PEM) when given.
+async fn tls_connection_as(
+    ca_pem: &str,
+    tls: SocketAddr,
+    host: &str,
+    identity: Option<(&str, &str)>,
+) -> Result<Sender, String> {
     use rustls::pki_types::pem::PemObject as _;
     let mut roots = rustls::RootCertStore::empty();
     for cert in rustls::pki_types::CertificateDer::pem_slice_iter(ca_pem.as_bytes()) {
@@ -789,9 +796,20 @@ async fn tls_connection(ca_pem: &str, tls: SocketAddr, host: &str) -> Result<Sen
             .add(cert.map_err(|e| e.to_string())?)
             .map_err(|e| e.to_string())?;
     }
-    let config = rustls::ClientConfig::builder()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
+    let config = rustls::ClientConfig::builder().with_root_certificates(roots);
+    let config = match identity {
+        None => config.with_no_client_auth(),
+        Some((cert, key)) => {
+            let chain = rustls::pki_types::CertificateDer::pem_slice_iter(cert.as_bytes())
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| e.to_string())?;
+            let key = rustls::pki_types::PrivateKeyDer::from_pem_slice(key.as_bytes())
+                .map_err(|e| e.to_string())?;
+            config
+                .with_client_auth_cert(chain, key)
+                .map_err(|e| e.to_string())?
+        }
+    };
     let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
     let tcp = tokio::net::TcpStream::connect(tls)
         .await
@@ -1059,6 +1077,125 @@ fn check_reports_bad_tls_configuration() {
     }
 }
 
+/// Runs `portico serve` on `dir/gateway.yaml`, which must refuse to start: it must exit with
+/// an error (a gateway still running after 20 s accepted the file). Its standard error.
+fn serve_refuses(dir: &Dir) -> String {
+    let mut child = Command::new(PORTICO)
+        .args(["serve", "--config"])
+        .arg(dir.path("gateway.yaml"))
+        .env("XDG_DATA_HOME", dir.path("xdg-data"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run portico serve");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("serve accepted the file: still running after 20 s");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut stderr = String::new();
+    use std::io::Read as _;
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    assert!(!status.success(), "serve must refuse the file: {stderr}");
+    stderr
+}
+
+#[test]
+fn check_refuses_bad_routing_rules() {
+    let dir = Dir::new();
+    server_certs(&dir).issue_into(&dir, "rules", &["rules.example.test"]);
+    // One rule on a domain; `conditions` is its condition list (YAML, indented for it).
+    let rule = |conditions: &str| {
+        let domains = format!(
+            r#"  - name: rules.example.test
+    certificate: rules.pem
+    key: rules.key
+    routing_mode: ROUTING_RULE_ONLY
+    routing_rules:
+      - priority: 10
+        conditions:
+{conditions}        actions:
+          - invoke_api: {{api: shop, stage: prod}}
+"#
+        );
+        tls_gateway(&dir, &domains, "");
+    };
+    let header = |name: &str| {
+        format!("          - match_headers: {{any_of: [{{header: {name}, value_glob: \"v*\"}}]}}\n")
+    };
+    let base_paths = "          - match_base_paths: {any_of: [orders]}\n";
+
+    // At the limits: two match_headers and one match_base_paths are fine.
+    rule(&format!("{}{}{base_paths}", header("x-a"), header("x-b")));
+    let out = check(&dir);
+    assert!(out.ok, "a rule at the limits is valid: {}", out.text());
+
+    let rules = "gateway.yaml: domains[0].routing_rules[0]";
+    for (what, conditions, expected) in [
+        (
+            "three match_headers",
+            format!("{}{}{}", header("x-a"), header("x-b"), header("x-c")),
+            format!("{rules}.conditions: a rule may have at most 2 match_headers conditions"),
+        ),
+        (
+            "a condition with both",
+            format!(
+                "{}          - {{match_headers: {{any_of: [{{header: x-a, value_glob: v1}}]}}, match_base_paths: {{any_of: [orders]}}}}\n",
+                header("x-b")
+            ),
+            format!(
+                "{rules}.conditions[1]: a condition holds exactly one of match_headers and match_base_paths"
+            ),
+        ),
+        (
+            "a condition with neither",
+            format!("{}          - {{}}\n", header("x-a")),
+            format!(
+                "{rules}.conditions[1]: a condition holds exactly one of match_headers and match_base_paths"
+            ),
+        ),
+        (
+            "an empty match_headers any_of",
+            "          - match_headers: {any_of: []}\n".to_owned(),
+            format!("{rules}.conditions[0].match_headers.any_of: is empty"),
+        ),
+        (
+            "an empty match_base_paths any_of",
+            format!(
+                "{}          - match_base_paths: {{any_of: []}}\n",
+                header("x-a")
+            ),
+            format!("{rules}.conditions[1].match_base_paths.any_of: is empty"),
+        ),
+    ] {
+        rule(&conditions);
+        let out = check(&dir);
+        let text = out.text();
+        assert!(!out.ok, "{what}: check must fail:\n{text}");
+        assert!(
+            text.contains(&expected),
+            "{what}: missing {expected:?} in:\n{text}"
+        );
+        let stderr = serve_refuses(&dir);
+        assert!(
+            stderr.contains(&expected),
+            "{what}: serve must name {expected:?}:\n{stderr}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn ipv4_and_ipv6_listeners_report_each_clients_address() {
     let dir = Dir::new();
@@ -1297,6 +1434,151 @@ async fn truststore_warnings_leave_the_good_ca_serving() {
             String::from_utf8_lossy(&out.stdout)
         );
     }
+}
+
+/// The generation `GET /health` reports: 1 at start, one more per applied reload.
+async fn generation(gw: &Portico) -> u64 {
+    let health = get(&gw.admin_url("/health")).await;
+    assert_eq!(health.status, 200, "{}", health.text());
+    health.json()["generation"]
+        .as_u64()
+        .expect("generation is a number")
+}
+
+/// Asserts that the client certificate `dir/client-NAME.pem` is refused in the handshake
+/// because its CA is not in `sni`'s truststore: curl gets no HTTP answer, and `openssl
+/// s_client` (TLS 1.2, where the alert reliably reaches the client) gets `unknown_ca`.
+#[track_caller]
+fn assert_unknown_ca(dir: &Dir, name: &str, tls: SocketAddr, sni: &str) {
+    let ca = dir.path("server-ca.pem");
+    let out = curl_as(dir, name, ca.to_str().unwrap(), tls, sni, "/whoami");
+    assert!(
+        !out.status.success(),
+        "{name} must be refused, got an answer: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let (ok, text) = s_client_as(dir, name, tls, sni);
+    assert!(
+        !ok && text.contains("alert unknown ca"),
+        "{name} must be refused with unknown_ca: {text}"
+    );
+}
+
+/// Waits until the gateway's log has a line containing `text`.
+async fn logged(gw: &Portico, text: &str) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !gw.stderr.lock().unwrap().iter().any(|l| l.contains(text)) {
+        assert!(
+            Instant::now() < deadline,
+            "no log line with {text:?}:\n{}",
+            gw.stderr_text()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn truststore_rotates_without_a_restart() {
+    let dir = Dir::new();
+    let server = server_certs(&dir);
+    server.issue_into(&dir, "mtls", &["mtls.example.test"]);
+    let (ca_a, ca_b) = (Ca::new("Client CA A"), Ca::new("Client CA B"));
+    ca_a.issue_into(&dir, "client-alice", &["alice"]);
+    ca_b.issue_into(&dir, "client-bob", &["bob"]);
+    dir.write("truststore.pem", &ca_a.pem());
+    let domains = "  - name: mtls.example.test\n    certificate: mtls.pem\n    key: mtls.key\n    mutual_tls:\n      truststore: truststore.pem\n    base_path_mappings:\n      - {api: shop, stage: prod}\n";
+    tls_gateway(&dir, domains, "");
+    let mut gw = Portico::start(&dir);
+    let tls = gw.tls_addr.expect("a TLS listener");
+    let ca = dir.path("server-ca.pem");
+    let ca = ca.to_str().unwrap();
+    let with = |name: &str| curl_as(&dir, name, ca, tls, "mtls.example.test", "/whoami");
+    #[track_caller]
+    fn accepted(out: &Output, subject: &str, issuer: &str) {
+        let (body, status, _) = answer(out);
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["subject"], subject, "{body}");
+        assert_eq!(body["issuer"], issuer, "{body}");
+    }
+
+    // Truststore A: A's client is served, B's is refused in the handshake.
+    assert_eq!(generation(&gw).await, 1);
+    accepted(&with("alice"), "CN=alice", "CN=Client CA A");
+    assert_unknown_ca(&dir, "bob", tls, "mtls.example.test");
+
+    // A connection alice opens now, verified against A, stays open through the rotation.
+    let identity = |name: &str| {
+        let read = |ext: &str| std::fs::read_to_string(dir.path(&format!("client-{name}.{ext}")));
+        (read("pem").unwrap(), read("key").unwrap())
+    };
+    let (alice_cert, alice_key) = identity("alice");
+    let server_ca = std::fs::read_to_string(dir.path("server-ca.pem")).unwrap();
+    let mut open = tls_connection_as(
+        &server_ca,
+        tls,
+        "mtls.example.test",
+        Some((&alice_cert, &alice_key)),
+    )
+    .await
+    .expect("alice's handshake against truststore A");
+    assert_eq!(
+        get_on(&mut open, "mtls.example.test", "/whoami").await,
+        Ok(200)
+    );
+
+    // Truststore B, written in place: the watcher reloads it, and the roles swap.
+    dir.write("truststore.pem", &ca_b.pem());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while generation(&gw).await == 1 {
+        assert!(
+            Instant::now() < deadline,
+            "the truststore change was not reloaded:\n{}",
+            gw.stderr_text()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let rotated = generation(&gw).await;
+    accepted(&with("bob"), "CN=bob", "CN=Client CA B");
+    assert_unknown_ca(&dir, "alice", tls, "mtls.example.test");
+    // Alice's open connection was verified against a truststore the domain no longer has:
+    // its requests are refused (403), not served on the old trust.
+    assert_eq!(
+        get_on(&mut open, "mtls.example.test", "/whoami").await,
+        Ok(403)
+    );
+    // The same process all along: a restart would have started again at generation 1.
+    assert!(gw.child.try_wait().unwrap().is_none(), "the gateway exited");
+
+    // Broken truststores: each reload is refused with the file and the reason, and truststore
+    // B keeps serving. First a PEM block that is not base64, which the loader refuses...
+    dir.write(
+        "truststore.pem",
+        "-----BEGIN CERTIFICATE-----\nnot base64!\n-----END CERTIFICATE-----\n",
+    );
+    logged(
+        &gw,
+        "domains[0].mutual_tls.truststore: truststore.pem: not a PEM bundle",
+    )
+    .await;
+    assert_eq!(generation(&gw).await, rotated);
+    accepted(&with("bob"), "CN=bob", "CN=Client CA B");
+    assert_unknown_ca(&dir, "alice", tls, "mtls.example.test");
+    // ...then a well-formed bundle whose one block is no certificate: no usable CA at all.
+    use base64::Engine as _;
+    let junk = base64::engine::general_purpose::STANDARD.encode(b"no certificate in here");
+    dir.write(
+        "truststore.pem",
+        &format!("-----BEGIN CERTIFICATE-----\n{junk}\n-----END CERTIFICATE-----\n"),
+    );
+    logged(
+        &gw,
+        "domains[0].mutual_tls.truststore: truststore.pem holds no usable CA certificate",
+    )
+    .await;
+    assert_eq!(generation(&gw).await, rotated);
+    accepted(&with("bob"), "CN=bob", "CN=Client CA B");
+    assert_unknown_ca(&dir, "alice", tls, "mtls.example.test");
+    assert!(gw.child.try_wait().unwrap().is_none(), "the gateway exited");
 }
 
 /// `limits.max_tls_handshakes: 1` on one worker: a client that connects and sends nothing

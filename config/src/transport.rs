@@ -139,6 +139,19 @@ pub struct MutualTls {
     pub warnings: Vec<String>,
 }
 
+impl MutualTls {
+    /// Identifies this set of trusted certificates: a connection verified against one
+    /// truststore is not admitted once the domain's truststore has changed.
+    pub fn fingerprint(&self) -> u64 {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        for root in &self.roots {
+            root.as_ref().hash(&mut h);
+        }
+        h.finish()
+    }
+}
+
 /// Domain + base path → API + stage.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BasePathMapping {
@@ -731,6 +744,18 @@ impl Reader<'_> {
                 self.file,
                 path,
                 format!("{name} holds no CERTIFICATE block"),
+            );
+            return None;
+        }
+        // What `serve` does with the bundle: a truststore rustls can take no anchor from
+        // refuses every client, so it is an error here too, not a warning.
+        let (usable, _) =
+            rustls::RootCertStore::empty().add_parsable_certificates(roots.iter().cloned());
+        if usable == 0 {
+            self.report.error(
+                self.file,
+                path,
+                format!("{name} holds no usable CA certificate (none can be a trust anchor)"),
             );
             return None;
         }

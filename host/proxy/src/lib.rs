@@ -365,16 +365,17 @@ impl Gateway {
     /// snapshot are as they were.
     fn apply(&self, config: &Config) -> Result<u64, ReloadError> {
         let generation = self.generation.load(Ordering::Acquire) + 1;
-        // The sockets were bound at start: their addresses, and which are TLS, stay.
+        // The sockets were bound at start: their addresses, which are TLS, and which also
+        // serve QUIC, stay.
         let shape = |c: &Config| -> Vec<_> {
             c.listeners
                 .iter()
-                .map(|l| (l.addr, l.tls.is_some()))
+                .map(|l| (l.addr, l.tls.as_ref().map(|t| t.http3)))
                 .collect()
         };
         if shape(config) != shape(&self.config.lock().unwrap_or_else(|p| p.into_inner())) {
             return Err(ReloadError::Build(vec![
-                "listeners: addresses and TLS on/off are fixed at start; restart Portico to change them (certificates and policies reload)".into(),
+                "listeners: addresses, TLS on/off and http3 on/off are fixed at start; restart Portico to change them (certificates and policies reload)".into(),
             ]));
         }
         let token = admin_token(config).map_err(|e| ReloadError::Build(vec![e]))?;

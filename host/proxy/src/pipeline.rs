@@ -478,7 +478,11 @@ fn domain_admits(
     {
         return Err(GatewayError::MisdirectedRequest);
     }
-    if domain.mutual_tls && tls.and_then(|t| t.domain.as_deref()) != Some(&*domain.name) {
+    if let Some(truststore) = domain.truststore
+        && !tls.is_some_and(|t| {
+            t.domain.as_deref() == Some(&*domain.name) && t.truststore == Some(truststore)
+        })
+    {
         return Err(GatewayError::Forbidden(None));
     }
     Ok(())

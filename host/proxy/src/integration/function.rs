@@ -59,7 +59,10 @@ pub async fn call(
         let latency = started.elapsed();
         let (parts, body) = settle(gw, slot, cx, outcome)?.into_parts();
         return Ok(Answer {
-            response: Response::from_parts(parts, stream::Limited::boxed(body, snap.stream_limits(), started)),
+            response: Response::from_parts(
+                parts,
+                stream::Limited::boxed(body, snap.stream_limits(), started),
+            ),
             integration_latency: Some(latency),
         });
     }

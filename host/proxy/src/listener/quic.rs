@@ -197,6 +197,7 @@ async fn serve_connection(ctx: &ConnCtx, connection: quinn::Connection, local: S
             cipher_suite: "",
             h2: false,
             client_cert: None,
+            truststore: None,
         })),
     });
     let built = h3::server::builder()

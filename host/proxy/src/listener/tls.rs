@@ -46,6 +46,9 @@ pub struct DomainTls {
     pub name: Arc<str>,
     /// Whether the domain wants client certificates (mutual TLS).
     pub mutual_tls: bool,
+    /// The truststore's [`fingerprint`](portico_config::transport::MutualTls::fingerprint),
+    /// with mutual TLS.
+    truststore: Option<u64>,
     config: Arc<ServerConfig>,
     certificate: Arc<CertifiedKey>,
 }
@@ -76,6 +79,7 @@ impl TlsTable {
                     let tls = Arc::new(DomainTls {
                         name: d.name.as_str().into(),
                         mutual_tls: verifier.is_some(),
+                        truststore: d.mutual_tls.as_ref().map(|m| m.fingerprint()),
                         config,
                         certificate: Arc::clone(&d.certificate),
                     });
@@ -193,6 +197,11 @@ pub struct TlsInfo {
     /// The verified client certificate (mutual TLS), shared with the plugin calls that serve
     /// the connection's requests.
     pub client_cert: Option<Arc<ClientCert>>,
+    /// The fingerprint of the truststore that verified the client certificate: the pipeline
+    /// admits the connection's requests to a mutual-TLS domain only while that domain still
+    /// has this truststore (a reload that turns mutual TLS on, or rotates the truststore,
+    /// applies to connections already open).
+    pub truststore: Option<u64>,
 }
 
 /// A verified client certificate, as API Gateway describes it (`$context.identity.clientCert.*`).
@@ -248,12 +257,14 @@ pub async fn accept(
             Some(d) => Arc::clone(&d.config),
             None => Arc::clone(table.listener(index).ok_or(HandshakeError::NotTls(index))?),
         };
+        let truststore = domain.and_then(|d| d.truststore);
         let domain = domain.map(|d| Arc::clone(&d.name));
         let tls = start
             .into_stream(config)
             .await
             .map_err(HandshakeError::Failed)?;
-        let info = describe(tls.get_ref().1, sni, domain);
+        let mut info = describe(tls.get_ref().1, sni, domain);
+        info.truststore = truststore;
         Ok((tls, info))
     };
     tokio::time::timeout(timeout, handshake)
@@ -283,6 +294,7 @@ fn describe(conn: &ServerConnection, sni: Option<String>, domain: Option<Arc<str
         cipher_suite,
         h2: conn.alpn_protocol() == Some(b"h2"),
         client_cert,
+        truststore: None,
     }
 }
 

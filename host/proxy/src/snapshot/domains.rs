@@ -20,8 +20,9 @@ pub struct DomainRt {
     pub name: Arc<str>,
     /// STRICT: the SNI must name the Host.
     pub strict: bool,
-    /// Mutual TLS is on: requests must come over a handshake this domain's verifier ran.
-    pub mutual_tls: bool,
+    /// Mutual TLS is on, with this truststore's fingerprint: requests must come over a
+    /// handshake this domain's verifier ran with this truststore.
+    pub truststore: Option<u64>,
     mode: RoutingMode,
     /// Longest base path first; `(none)` (no segments) last.
     mappings: Vec<(Vec<String>, Target)>,
@@ -102,7 +103,7 @@ impl Domains {
             let rt = DomainRt {
                 name: d.name.as_str().into(),
                 strict: d.access_mode == EndpointAccessMode::Strict,
-                mutual_tls: d.mutual_tls.is_some(),
+                truststore: d.mutual_tls.as_ref().map(|m| m.fingerprint()),
                 mode: d.routing_mode,
                 mappings,
                 rules,
