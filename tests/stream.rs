@@ -625,7 +625,14 @@ async fn a_stream_wasi_http_function_sends_each_chunk_as_it_writes_it() {
         "the body ended cleanly: {:?}",
         broken.text()
     );
-    assert_eq!(broken.text(), "data: 0\n\ndata: 1\n\ndata: 2\n\n");
+    // What was sent before the trap, or less: the connection is closed at once, so the
+    // last chunk may still sit in the gateway's write buffer. Never anything after it.
+    let sent = "data: 0\n\ndata: 1\n\ndata: 2\n\n";
+    assert!(
+        broken.text().starts_with("data: 0\n\n") && sent.starts_with(&broken.text()),
+        "{:?}",
+        broken.text()
+    );
     let again = send("GET", &gw.url("/prod/fn/items/8"), &[], "").await;
     assert_eq!(again.status, 200, "{}", again.text());
 }
