@@ -181,6 +181,29 @@ async fn stream_get_with(
     }
 }
 
+/// `seen` came as it was produced, over at least `at_least`: its first frame within 1 s and
+/// before half the whole, and at least 3 frames in the first half, not one burst at the end.
+#[track_caller]
+fn assert_spread(seen: &Streamed, at_least: Duration) {
+    let first = seen.frames[0].0;
+    assert!(seen.ended >= at_least, "{:?}", seen.ended);
+    assert!(
+        first < Duration::from_secs(1) && first * 2 < seen.ended,
+        "first event after {first:?}, whole body after {:?}",
+        seen.ended
+    );
+    let halfway = seen
+        .frames
+        .iter()
+        .filter(|(t, _)| *t < seen.ended / 2)
+        .count();
+    assert!(
+        halfway >= 3,
+        "only {halfway} of {} frames arrived in the first half",
+        seen.frames.len()
+    );
+}
+
 #[tokio::test]
 async fn server_sent_events_reach_the_client_as_they_are_sent() {
     let (up, _task) = sse_upstream(Events {
@@ -223,24 +246,7 @@ async fn server_sent_events_reach_the_client_as_they_are_sent() {
     // The upstream needs at least 2 s for 20 events 100 ms apart; the first one is out after
     // ~100 ms. On a loaded machine both move, so the bounds are loose but still tell a
     // buffered answer (first byte at the very end) from a streamed one.
-    let first = seen.frames[0].0;
-    assert!(seen.ended >= Duration::from_secs(2), "{:?}", seen.ended);
-    assert!(
-        first < Duration::from_secs(1) && first * 2 < seen.ended,
-        "first event after {first:?}, whole body after {:?}",
-        seen.ended
-    );
-    // The events came spread out, not in one burst at the end.
-    let halfway = seen
-        .frames
-        .iter()
-        .filter(|(t, _)| *t < seen.ended / 2)
-        .count();
-    assert!(
-        halfway >= 3,
-        "only {halfway} of {} frames arrived in the first half",
-        seen.frames.len()
-    );
+    assert_spread(&seen, Duration::from_secs(2));
 
     // The BUFFERED route of the same API is still compressed.
     let reply = send(
@@ -563,27 +569,7 @@ async fn a_stream_wasi_http_function_sends_each_chunk_as_it_writes_it() {
     assert!(seen.error.is_none(), "{:?}", seen.error);
     let expected: String = (0..20).map(|i| format!("data: {i}\n\n")).collect();
     assert_eq!(seen.text(), expected);
-    let first = seen.frames[0].0;
-    assert!(
-        seen.ended >= Duration::from_millis(1900),
-        "{:?}",
-        seen.ended
-    );
-    assert!(
-        first < Duration::from_secs(1) && first * 2 < seen.ended,
-        "first event after {first:?}, whole body after {:?}",
-        seen.ended
-    );
-    let halfway = seen
-        .frames
-        .iter()
-        .filter(|(t, _)| *t < seen.ended / 2)
-        .count();
-    assert!(
-        halfway >= 3,
-        "{halfway} of {} frames in the first half",
-        seen.frames.len()
-    );
+    assert_spread(&seen, Duration::from_millis(1900));
 
     // The time to the first byte does not grow with the length: 5 events or 40.
     let short = stream_get(
