@@ -9,6 +9,7 @@
 //! Each entry is parsed by [`parse_request`] or [`parse_response`], which return a message for
 //! the user on bad input; the OpenAPI walk reports it at the entry's document path.
 
+use crate::context_var::ContextVar;
 use crate::mapping::{ParamSource, http_header_name_ok};
 
 /// Largest prefix of a request body a `$request.body.PATH` is evaluated on (AWS truncates the
@@ -406,7 +407,7 @@ fn parse_source(expr: &str, side: Side) -> Result<Source, String> {
     } else if let Some(n) = named("response.body.") {
         Source::ResponseBodyPath(body_path(expr, &n?)?)
     } else if let Some(n) = named("context.") {
-        Source::Param(ParamSource::Context(n?))
+        Source::Param(ParamSource::Context(ContextVar::parse(&n?)))
     } else if let Some(n) = named("stageVariables.") {
         Source::Param(ParamSource::StageVariable(n?))
     } else {
@@ -485,7 +486,7 @@ mod tests {
         assert_eq!(m.target, Target::Header("x-request-id".into()));
         assert_eq!(
             m.value.parts,
-            vec![src(Source::Param(ParamSource::Context("requestId".into())))]
+            vec![src(Source::Param(ParamSource::Context(ContextVar::RequestId)))]
         );
 
         let m = parse_request(

@@ -12,6 +12,7 @@
 
 pub mod admin;
 mod auth;
+pub mod context_var;
 pub mod deploy;
 pub mod diag;
 pub mod doc;

@@ -4,6 +4,8 @@
 //! `integration.request.header.x-user: method.request.header.x-user`. Sources are parsed once
 //! here; the proxy only looks values up.
 
+use crate::context_var::ContextVar;
+
 /// Where a mapped value comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ParamSource {
@@ -23,7 +25,7 @@ pub enum ParamSource {
     /// `stageVariables.NAME`.
     StageVariable(String),
     /// `context.NAME` (a `$context` variable).
-    Context(String),
+    Context(ContextVar),
     /// `method.request.body`: the whole request body.
     RequestBody,
     /// `method.request.body.PATH`: a JSONPath (`$.PATH`) into the JSON request body.
@@ -85,7 +87,7 @@ impl ParamSource {
         } else if let Some(n) = named("stageVariables.") {
             n.map(Self::StageVariable)
         } else if let Some(n) = named("context.") {
-            n.map(Self::Context)
+            n.map(|n| Self::Context(ContextVar::parse(&n)))
         } else if let Some(n) = named("integration.response.header.") {
             n.map(Self::ResponseHeader)
         } else if let Some(n) = named("integration.response.multivalueheader.") {

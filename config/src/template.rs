@@ -10,6 +10,8 @@
 //! (`#if`, `#foreach`, `$util`) belongs to the mapping-template plugin; directives that this
 //! subset does not know are kept as literal text.
 
+use crate::context_var::ContextVar;
+
 /// A variable a template refers to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Var {
@@ -18,7 +20,7 @@ pub enum Var {
     /// `${stageVariables.name}` / `$stageVariables.name`.
     StageVariable(String),
     /// `$context.name` (dotted, for example `identity.sourceIp`).
-    Context(String),
+    Context(ContextVar),
     /// `$input.params('name')`: path, then query string, then header.
     InputParam(String),
 }
@@ -171,7 +173,7 @@ fn parse_text_var(s: &str) -> Option<(Var, usize)> {
     }
     let body = &s[1..];
     for (prefix, make) in [
-        ("context.", Var::Context as fn(String) -> Var),
+        ("context.", (|n: String| Var::Context(ContextVar::parse(&n))) as fn(String) -> Var),
         ("stageVariables.", Var::StageVariable),
     ] {
         if let Some(name) = body.strip_prefix(prefix) {
@@ -229,7 +231,7 @@ mod tests {
         assert_eq!(
             vars,
             vec![
-                Var::Context("error.messageString".into()),
+                Var::Context(ContextVar::ErrorMessageString),
                 Var::StageVariable("v".into()),
                 Var::InputParam("id".into()),
             ]

@@ -273,7 +273,7 @@ const ALL_ROOTS: &[&str] = &[
 /// The `$context` tree for the roots a template reads (`*`: all of them).
 pub fn context_tree(cx: &RequestContext<'_>, roots: &[String]) -> Value {
     let mut tree = Map::new();
-    let var = |name: &str| cx.context_var(name).map_or(Cow::Borrowed(""), |v| v);
+    let var = |name: &str| cx.context_var_named(name).map_or(Cow::Borrowed(""), |v| v);
     let all = roots.iter().any(|r| r == "*");
     let names: Box<dyn Iterator<Item = &str>> = if all {
         Box::new(ALL_ROOTS.iter().copied())

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use http::request::Parts;
+use portico_config::context_var::ContextVar;
 use portico_config::mapping::ParamSource;
 use portico_config::template::Var;
 
@@ -269,13 +270,14 @@ impl RequestContext<'_> {
     }
 
     /// The value of a `$context` variable.
-    pub fn context_var(&self, name: &str) -> Option<Cow<'_, str>> {
-        let v: Cow<'_, str> = match name {
-            "requestId" | "extendedRequestId" => self.request_id.into(),
-            "apiId" => self.api.into(),
-            "stage" => self.stage.map(|s| s.name.as_str()).unwrap_or("").into(),
-            "deploymentId" => self.stage.map_or("", |s| s.deployment_id.as_str()).into(),
-            "isCanaryRequest" => {
+    pub fn context_var(&self, var: &ContextVar) -> Option<Cow<'_, str>> {
+        use ContextVar as C;
+        let v: Cow<'_, str> = match var {
+            C::RequestId => self.request_id.into(),
+            C::ApiId => self.api.into(),
+            C::Stage => self.stage.map(|s| s.name.as_str()).unwrap_or("").into(),
+            C::DeploymentId => self.stage.map_or("", |s| s.deployment_id.as_str()).into(),
+            C::IsCanaryRequest => {
                 if self.stage.is_some_and(|s| s.is_canary) {
                     "true"
                 } else {
@@ -283,64 +285,64 @@ impl RequestContext<'_> {
                 }
             }
             .into(),
-            "resourcePath" | "resourceId" => self.resource_path.into(),
-            "httpMethod" => self.parts.method.as_str().into(),
-            "path" => self.parts.uri.path().into(),
-            "protocol" => self.protocol.into(),
-            "requestTime" => self.request_time().into(),
-            "requestTimeEpoch" => self.request_time_epoch().to_string().into(),
-            "domainName" => self.domain_name().into(),
-            "domainPrefix" => self.domain_name().split('.').next().unwrap_or("").into(),
-            "identity.sourceIp" => self.source_ip.to_string().into(),
-            "customDomain.basePathMatched" => self.base_path_matched.unwrap_or("").into(),
-            "tlsVersion" => self.tls.map_or("", |t| t.version).into(),
-            "cipherSuite" => self.tls.map_or("", |t| t.cipher_suite).into(),
-            "identity.clientCert.clientCertPem" => self.client_cert()?.pem.as_str().into(),
-            "identity.clientCert.subjectDN" => self.client_cert()?.subject_dn.as_str().into(),
-            "identity.clientCert.issuerDN" => self.client_cert()?.issuer_dn.as_str().into(),
-            "identity.clientCert.serialNumber" => self.client_cert()?.serial_number.as_str().into(),
-            "identity.clientCert.validity.notBefore" => {
-                self.client_cert()?.not_before.as_str().into()
-            }
-            "identity.clientCert.validity.notAfter" => {
-                self.client_cert()?.not_after.as_str().into()
-            }
-            "accountId" => self.stage.map_or("", |s| s.account_id.as_str()).into(),
-            "identity.accessKey" => self.iam().map_or("", |i| &i.access_key).into(),
-            "identity.userArn" => self.iam().map_or("", |i| &i.user_arn).into(),
-            "identity.user" => self.iam().map_or("", |i| &i.user).into(),
-            "identity.caller" => self.iam().map_or("", |i| &i.user).into(),
-            "identity.accountId" => self.iam().map_or("", |i| &i.account_id).into(),
-            "identity.userAgent" => self.header("user-agent").unwrap_or("").into(),
-            "identity.apiKey" => self.api_key.map_or("", |k| &k.value).into(),
-            "identity.apiKeyId" => self.api_key.map_or("", |k| &k.id).into(),
-            "error.message" => self.error.map(|e| e.1).unwrap_or("").into(),
-            "error.messageString" => match self.error {
+            C::ResourcePath => self.resource_path.into(),
+            C::HttpMethod => self.parts.method.as_str().into(),
+            C::Path => self.parts.uri.path().into(),
+            C::Protocol => self.protocol.into(),
+            C::RequestTime => self.request_time().into(),
+            C::RequestTimeEpoch => self.request_time_epoch().to_string().into(),
+            C::DomainName => self.domain_name().into(),
+            C::DomainPrefix => self.domain_name().split('.').next().unwrap_or("").into(),
+            C::SourceIp => self.source_ip.to_string().into(),
+            C::BasePathMatched => self.base_path_matched.unwrap_or("").into(),
+            C::TlsVersion => self.tls.map_or("", |t| t.version).into(),
+            C::CipherSuite => self.tls.map_or("", |t| t.cipher_suite).into(),
+            C::ClientCertPem => self.client_cert()?.pem.as_str().into(),
+            C::ClientCertSubjectDn => self.client_cert()?.subject_dn.as_str().into(),
+            C::ClientCertIssuerDn => self.client_cert()?.issuer_dn.as_str().into(),
+            C::ClientCertSerialNumber => self.client_cert()?.serial_number.as_str().into(),
+            C::ClientCertNotBefore => self.client_cert()?.not_before.as_str().into(),
+            C::ClientCertNotAfter => self.client_cert()?.not_after.as_str().into(),
+            C::AccountId => self.stage.map_or("", |s| s.account_id.as_str()).into(),
+            C::AccessKey => self.iam().map_or("", |i| &i.access_key).into(),
+            C::UserArn => self.iam().map_or("", |i| &i.user_arn).into(),
+            C::User => self.iam().map_or("", |i| &i.user).into(),
+            C::IdentityAccountId => self.iam().map_or("", |i| &i.account_id).into(),
+            C::UserAgent => self.header("user-agent").unwrap_or("").into(),
+            C::ApiKey => self.api_key.map_or("", |k| &k.value).into(),
+            C::ApiKeyId => self.api_key.map_or("", |k| &k.id).into(),
+            C::ErrorMessage => self.error.map(|e| e.1).unwrap_or("").into(),
+            C::ErrorMessageString => match self.error {
                 Some((_, m)) if !m.is_empty() => serde_json::Value::from(m).to_string().into(),
                 _ => "null".into(),
             },
-            "error.responseType" => self.error.map(|e| e.0).unwrap_or("").into(),
-            "error.validationErrorString" => self.validation_error.unwrap_or("").into(),
-            "authorizer.principalId" => self.authorizer?.principal_id.as_str().into(),
-            other => {
-                let key = other.strip_prefix("authorizer.")?;
-                let auth = self.authorizer?;
-                if let Some(claim) = key.strip_prefix("claims.") {
-                    let claims = auth.claims.as_ref()?;
-                    return claims
-                        .iter()
-                        .find(|(k, _)| k == claim)
-                        .map(|(_, v)| v.as_str().into());
-                }
-                auth.context
+            C::ErrorResponseType => self.error.map(|e| e.0).unwrap_or("").into(),
+            C::ValidationErrorString => self.validation_error.unwrap_or("").into(),
+            C::PrincipalId => self.authorizer?.principal_id.as_str().into(),
+            C::AuthorizerClaim(claim) => {
+                let claims = self.authorizer?.claims.as_ref()?;
+                return claims
                     .iter()
-                    .find(|(k, _)| k == key)?
-                    .1
-                    .as_str()
-                    .into()
+                    .find(|(k, _)| k == claim)
+                    .map(|(_, v)| v.as_str().into());
             }
+            C::AuthorizerContext(key) => self
+                .authorizer?
+                .context
+                .iter()
+                .find(|(k, _)| k == key)?
+                .1
+                .as_str()
+                .into(),
+            C::Other(_) => return None,
         };
         Some(v)
+    }
+
+    /// [`context_var`](Self::context_var) by name, for names known only at run time (the
+    /// roots a VTL template reads).
+    pub fn context_var_named(&self, name: &str) -> Option<Cow<'_, str>> {
+        self.context_var(&ContextVar::parse(name))
     }
 
     /// The last value of a request header.
