@@ -144,7 +144,10 @@ mod tests {
     #[test]
     fn names_and_their_aliases() {
         assert_eq!(ContextVar::parse("requestId"), ContextVar::RequestId);
-        assert_eq!(ContextVar::parse("extendedRequestId"), ContextVar::RequestId);
+        assert_eq!(
+            ContextVar::parse("extendedRequestId"),
+            ContextVar::RequestId
+        );
         assert_eq!(ContextVar::parse("identity.caller"), ContextVar::User);
         assert_eq!(
             ContextVar::parse("authorizer.claims.sub"),

@@ -486,7 +486,9 @@ mod tests {
         assert_eq!(m.target, Target::Header("x-request-id".into()));
         assert_eq!(
             m.value.parts,
-            vec![src(Source::Param(ParamSource::Context(ContextVar::RequestId)))]
+            vec![src(Source::Param(ParamSource::Context(
+                ContextVar::RequestId
+            )))]
         );
 
         let m = parse_request(

@@ -173,7 +173,10 @@ fn parse_text_var(s: &str) -> Option<(Var, usize)> {
     }
     let body = &s[1..];
     for (prefix, make) in [
-        ("context.", (|n: String| Var::Context(ContextVar::parse(&n))) as fn(String) -> Var),
+        (
+            "context.",
+            (|n: String| Var::Context(ContextVar::parse(&n))) as fn(String) -> Var,
+        ),
         ("stageVariables.", Var::StageVariable),
     ] {
         if let Some(name) = body.strip_prefix(prefix) {
