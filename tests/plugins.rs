@@ -576,17 +576,3 @@ fn check_resolves_every_function_slot() {
     let stderr = serve_refuses(&dir);
     assert!(stderr.contains("names ghost"), "{stderr}");
 }
-
-/// Runs `portico serve` on `dir/gateway.yaml`, which must refuse to start; its standard error.
-fn serve_refuses(dir: &Dir) -> String {
-    let out = std::process::Command::new(PORTICO)
-        .args([
-            "serve",
-            "--config",
-            dir.path("gateway.yaml").to_str().unwrap(),
-        ])
-        .output()
-        .unwrap();
-    assert!(!out.status.success(), "serve must refuse the file");
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}

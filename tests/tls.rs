@@ -1077,41 +1077,6 @@ fn check_reports_bad_tls_configuration() {
     }
 }
 
-/// Runs `portico serve` on `dir/gateway.yaml`, which must refuse to start: it must exit with
-/// an error (a gateway still running after 20 s accepted the file). Its standard error.
-fn serve_refuses(dir: &Dir) -> String {
-    let mut child = Command::new(PORTICO)
-        .args(["serve", "--config"])
-        .arg(dir.path("gateway.yaml"))
-        .env("XDG_DATA_HOME", dir.path("xdg-data"))
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("run portico serve");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("serve accepted the file: still running after 20 s");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    let mut stderr = String::new();
-    use std::io::Read as _;
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut stderr)
-        .unwrap();
-    assert!(!status.success(), "serve must refuse the file: {stderr}");
-    stderr
-}
-
 #[test]
 fn check_refuses_bad_routing_rules() {
     let dir = Dir::new();

@@ -788,3 +788,38 @@ impl Drop for Redis {
         let _ = self.child.wait();
     }
 }
+
+/// Runs `portico serve` on `dir/gateway.yaml`, which must refuse to start: it must exit with
+/// an error (a gateway still running after 20 s accepted the file). Its standard error.
+pub fn serve_refuses(dir: &Dir) -> String {
+    let mut child = Command::new(PORTICO)
+        .args(["serve", "--config"])
+        .arg(dir.path("gateway.yaml"))
+        .env("XDG_DATA_HOME", dir.path("xdg-data"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run portico serve");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("serve accepted the file: still running after 20 s");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut stderr = String::new();
+    use std::io::Read as _;
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    assert!(!status.success(), "serve must refuse the file: {stderr}");
+    stderr
+}
