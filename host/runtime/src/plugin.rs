@@ -26,6 +26,7 @@ use crate::types::{
     self, ClientCert, Decision, MappedRequest, MappedResponse, ModelFailure, RenderFailure,
     RenderInput, Rendered, Reply, RequestHead, TemplateError,
 };
+use crate::wasi_http::Outcome;
 pub use crate::wasi_http::StreamedBody;
 
 /// Grace after the deadline before the outer timer drops a call that is stuck in a host
@@ -383,11 +384,7 @@ impl Plugin {
         )?;
         let deadline = Instant::now() + self.inner.shared.timeout;
         let backstop = tokio::time::Instant::from(deadline + BACKSTOP_GRACE);
-        let mut live = match self.take_idle() {
-            Some(live) => live,
-            None => self.instantiate(cx, deadline).await?,
-        };
-        host::arm(&mut live.store, cx, deadline);
+        let mut live = self.live(cx, deadline).await?;
         let (incoming, outparam, head) = crate::wasi_http::prepare(&mut live.store, req)
             .map_err(|e| self.fault(&e, &live.store, cx))?;
         let (plugin, call_cx) = (self.clone(), cx.clone());
@@ -420,30 +417,29 @@ impl Plugin {
         // A caller that gives up before the head (its integration timeout) stops the guest.
         let mut abort = AbortOnDrop(Some(call.abort_handle()));
         let mut head = std::pin::pin!(head);
-        let outcome = tokio::select! {
+        let joined = |done: Result<Result<(), Fault>, tokio::task::JoinError>| {
+            done.unwrap_or_else(|e| Err(Fault::Trap(format!("the call task failed: {e}"))))
+        };
+        let head = tokio::select! {
             head = &mut head => head.ok(),
             done = &mut call => {
-                done.unwrap_or_else(|e| Err(Fault::Trap(format!("the call task failed: {e}"))))?;
+                joined(done)?;
                 head.try_recv().ok()
             }
         };
-        match outcome {
+        let outcome = match head {
             Some(Ok(resp)) => {
                 abort.0 = None;
-                Ok(resp.map(|body| crate::wasi_http::streamed(body, failed)))
+                Outcome::Response(resp.map(|body| crate::wasi_http::streamed(body, failed)))
             }
-            Some(Err(code)) => Err(Fault::BadReturn(format!(
-                "the function answered with error code {code:?}"
-            ))),
+            Some(Err(code)) => Outcome::ErrorCode(code),
             None => {
                 // The guest is done or going: its fault, if any, comes first.
-                call.await
-                    .unwrap_or_else(|e| Err(Fault::Trap(format!("the call task failed: {e}"))))?;
-                Err(Fault::BadReturn(
-                    "the function returned without setting a response".into(),
-                ))
+                joined(call.await)?;
+                Outcome::NoResponse
             }
-        }
+        };
+        crate::wasi_http::check(outcome)
     }
 
     /// Parses template `source` in one instance and keeps it there under `id`; returns the
@@ -618,11 +614,7 @@ impl Plugin {
         let inner = &*self.inner;
         let deadline = Instant::now() + inner.shared.timeout;
         let work = async {
-            let mut live = match self.take_idle() {
-                Some(live) => live,
-                None => self.instantiate(cx, deadline).await?,
-            };
-            host::arm(&mut live.store, cx, deadline);
+            let mut live = self.live(cx, deadline).await?;
             let result = call(&mut live.store, &live.exports).await;
             cap::log::report_dropped(live.store.data());
             let out = match result {
@@ -636,6 +628,16 @@ impl Plugin {
             Ok(out) => out,
             Err(_) => Err(Fault::Deadline),
         }
+    }
+
+    /// An instance for a call (an idle reused one, or a fresh one), armed with `deadline`.
+    async fn live(&self, cx: &CallContext, deadline: Instant) -> Result<Live, Fault> {
+        let mut live = match self.take_idle() {
+            Some(live) => live,
+            None => self.instantiate(cx, deadline).await?,
+        };
+        host::arm(&mut live.store, cx, deadline);
+        Ok(live)
     }
 
     fn take_idle(&self) -> Option<Live> {

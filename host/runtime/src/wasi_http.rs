@@ -1,6 +1,6 @@
 //! Calling a `wasi:http/incoming-handler` function with a whole request, and collecting its
-//! whole response ([`handle`]) or handing its body on as the guest writes it ([`head`], for
-//! `responseTransferMode: STREAM`).
+//! whole response ([`handle`]) or handing its body on as the guest writes it ([`prepare`] and
+//! [`streamed`], for `Plugin::invoke_http_streaming` and `responseTransferMode: STREAM`).
 //!
 //! The guest sets the response head through `response-outparam.set` and then writes the body
 //! into a bounded pipe, possibly while still running. So the call and the body are driven
@@ -28,9 +28,9 @@ use crate::host::Host;
 /// Largest response body collected from a function (Lambda's own limit is 6 MB).
 pub(crate) const MAX_RESPONSE_BODY: usize = 16 << 20;
 
-/// What a `wasi:http` call produced, before checking.
-pub(crate) enum Outcome {
-    Response(http::Response<Bytes>),
+/// What a `wasi:http` call produced, before checking: a whole body, or a streamed one.
+pub(crate) enum Outcome<B = Bytes> {
+    Response(http::Response<B>),
     NoResponse,
     ErrorCode(ErrorCode),
     BrokenBody(String),
@@ -161,7 +161,7 @@ async fn collect(resp: hyper::Response<HyperOutgoingBody>) -> Outcome {
 }
 
 /// Turns an outcome into the response or a malformed-return fault.
-pub(crate) fn check(outcome: Outcome) -> Result<http::Response<Bytes>, Fault> {
+pub(crate) fn check<B>(outcome: Outcome<B>) -> Result<http::Response<B>, Fault> {
     match outcome {
         Outcome::Response(resp) => Ok(resp),
         Outcome::NoResponse => Err(Fault::BadReturn(
