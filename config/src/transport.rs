@@ -137,19 +137,10 @@ pub struct MutualTls {
     /// Problems found in the bundle (AWS `truststoreWarnings`); the certificates they name are
     /// still loaded when rustls accepts them.
     pub warnings: Vec<String>,
-}
-
-impl MutualTls {
-    /// Identifies this set of trusted certificates: a connection verified against one
-    /// truststore is not admitted once the domain's truststore has changed.
-    pub fn fingerprint(&self) -> u64 {
-        use std::hash::{Hash, Hasher};
-        let mut h = std::collections::hash_map::DefaultHasher::new();
-        for root in &self.roots {
-            root.as_ref().hash(&mut h);
-        }
-        h.finish()
-    }
+    /// Identifies this set of trusted certificates (a hash of them, made when the bundle is
+    /// read): a connection verified against one truststore is not admitted once the domain's
+    /// truststore has changed.
+    pub fingerprint: u64,
 }
 
 /// Domain + base path → API + stage.
@@ -763,7 +754,19 @@ impl Reader<'_> {
         for w in &warnings {
             self.report.warn(self.file, path, format!("{name}: {w}"));
         }
-        Some(MutualTls { roots, warnings })
+        let fingerprint = {
+            use std::hash::{Hash, Hasher};
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            for root in &roots {
+                root.as_ref().hash(&mut h);
+            }
+            h.finish()
+        };
+        Some(MutualTls {
+            roots,
+            warnings,
+            fingerprint,
+        })
     }
 }
 

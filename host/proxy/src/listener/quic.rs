@@ -184,7 +184,7 @@ async fn serve_connection(ctx: &ConnCtx, connection: quinn::Connection, local: S
     let domain = sni.as_deref().and_then(|s| {
         let snap = ctx.gw.snapshot();
         let d = snap.tls.domain(s)?;
-        (!d.mutual_tls).then(|| Arc::clone(&d.name))
+        (!d.mutual_tls()).then(|| Arc::clone(&d.name))
     });
     let conn = Arc::new(ConnInfo {
         peer,

@@ -44,13 +44,18 @@ pub struct TlsTable {
 pub struct DomainTls {
     /// The domain's name as configured (`*.example.com` for a wildcard).
     pub name: Arc<str>,
-    /// Whether the domain wants client certificates (mutual TLS).
-    pub mutual_tls: bool,
-    /// The truststore's [`fingerprint`](portico_config::transport::MutualTls::fingerprint),
-    /// with mutual TLS.
+    /// With mutual TLS, the truststore's
+    /// [`fingerprint`](portico_config::transport::MutualTls::fingerprint).
     truststore: Option<u64>,
     config: Arc<ServerConfig>,
     certificate: Arc<CertifiedKey>,
+}
+
+impl DomainTls {
+    /// Whether the domain wants client certificates (mutual TLS).
+    pub fn mutual_tls(&self) -> bool {
+        self.truststore.is_some()
+    }
 }
 
 impl TlsTable {
@@ -78,8 +83,7 @@ impl TlsTable {
                 Ok(config) => {
                     let tls = Arc::new(DomainTls {
                         name: d.name.as_str().into(),
-                        mutual_tls: verifier.is_some(),
-                        truststore: d.mutual_tls.as_ref().map(|m| m.fingerprint()),
+                        truststore: d.mutual_tls.as_ref().map(|m| m.fingerprint),
                         config,
                         certificate: Arc::clone(&d.certificate),
                     });
@@ -263,8 +267,7 @@ pub async fn accept(
             .into_stream(config)
             .await
             .map_err(HandshakeError::Failed)?;
-        let mut info = describe(tls.get_ref().1, sni, domain);
-        info.truststore = truststore;
+        let info = describe(tls.get_ref().1, sni, domain, truststore);
         Ok((tls, info))
     };
     tokio::time::timeout(timeout, handshake)
@@ -272,7 +275,12 @@ pub async fn accept(
         .unwrap_or(Err(HandshakeError::Timeout))
 }
 
-fn describe(conn: &ServerConnection, sni: Option<String>, domain: Option<Arc<str>>) -> TlsInfo {
+fn describe(
+    conn: &ServerConnection,
+    sni: Option<String>,
+    domain: Option<Arc<str>>,
+    truststore: Option<u64>,
+) -> TlsInfo {
     let version = match conn.protocol_version() {
         Some(rustls::ProtocolVersion::TLSv1_3) => "TLSv1.3",
         Some(rustls::ProtocolVersion::TLSv1_2) => "TLSv1.2",
@@ -294,7 +302,7 @@ fn describe(conn: &ServerConnection, sni: Option<String>, domain: Option<Arc<str
         cipher_suite,
         h2: conn.alpn_protocol() == Some(b"h2"),
         client_cert,
-        truststore: None,
+        truststore,
     }
 }
 

@@ -103,7 +103,7 @@ impl Domains {
             let rt = DomainRt {
                 name: d.name.as_str().into(),
                 strict: d.access_mode == EndpointAccessMode::Strict,
-                truststore: d.mutual_tls.as_ref().map(|m| m.fingerprint()),
+                truststore: d.mutual_tls.as_ref().map(|m| m.fingerprint),
                 mode: d.routing_mode,
                 mappings,
                 rules,
