@@ -6,8 +6,9 @@
 //! on its parallel-compilation threads, which then sit idle: a first start with ten small Rust
 //! plugins kept 50 MiB of the compiler's freed memory resident for good (benches/soak.sh, idle
 //! phase, cold compile cache). [`purging_at_once`] purges immediately while the start-up build
-//! runs, when no request is being served; afterwards the delay is back, as the hot path wants
-//! it (purging every freed page at once would add `madvise` calls to requests).
+//! runs, when no request is being served, then has each compiler thread collect its heap;
+//! afterwards the delay is back, as the hot path wants it (purging every freed page at once
+//! would add `madvise` calls to requests).
 
 use libmimalloc_sys as mi;
 
@@ -82,7 +83,8 @@ unsafe impl std::alloc::GlobalAlloc for MiMalloc {
     }
 }
 
-/// Runs `f` with freed memory purged at once, then collects this thread's heap.
+/// Runs `f` with freed memory purged at once, then collects the heaps of rayon's threads and of
+/// this thread.
 #[allow(unsafe_code)]
 pub fn purging_at_once<T>(f: impl FnOnce() -> T) -> T {
     // SAFETY: reading and setting an option and collecting the calling thread's heap are
@@ -90,10 +92,12 @@ pub fn purging_at_once<T>(f: impl FnOnce() -> T) -> T {
     let delay = unsafe { mi::mi_option_get(PURGE_DELAY) };
     unsafe { mi::mi_option_set(PURGE_DELAY, 0) };
     let out = f();
-    unsafe {
-        mi::mi_option_set(PURGE_DELAY, delay);
-        mi::mi_collect(true);
-    }
+    unsafe { mi::mi_option_set(PURGE_DELAY, delay) };
+    // wasmtime compiles on rayon's global pool. A block a compiler thread allocated and another
+    // thread freed waits on that thread's heap until it allocates again, which an idle pool
+    // never does: each of its threads collects its own heap here.
+    rayon::broadcast(|_| unsafe { mi::mi_collect(true) });
+    unsafe { mi::mi_collect(true) };
     out
 }
 

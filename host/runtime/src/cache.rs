@@ -7,6 +7,10 @@
 //! wasm features), so an artifact is only ever loaded into an engine that could have produced
 //! it.
 //!
+//! Every compilation runs in a short-lived engine with the serving engine's settings (no pooling
+//! allocator), so the compiler's contexts go when it is done instead of staying in the serving
+//! engine for the life of the process.
+//!
 //! Each artifact ends with a sha256 of its own bytes, checked before loading: a truncated or
 //! corrupted file (disk full, crash mid-write, bit rot) is deleted and the component compiled
 //! again, never loaded. Files are written to a temporary name and renamed into place, so
@@ -42,17 +46,32 @@ pub(crate) fn engine_fingerprint(engine: &Engine) -> String {
     format!("{:016x}", h.finish())
 }
 
-/// The artifact cache, if configured.
+/// The artifact cache, if configured, and the compiler.
 pub(crate) struct ArtifactCache {
     dir: Option<PathBuf>,
     fingerprint: String,
+    /// The serving engine's settings without its pooling allocator. Each compilation runs in
+    /// an engine of its own built from them, dropped when the artifact is out: Cranelift keeps
+    /// its contexts (buffers sized for the largest function it compiled, one per compiling
+    /// thread) in the engine that compiled, which for the serving engine means for good.
+    /// `None` when such an engine would not make artifacts the serving engine loads.
+    compiler: Option<wasmtime::Config>,
 }
 
 impl ArtifactCache {
-    pub(crate) fn new(dir: Option<PathBuf>, engine: &Engine) -> Self {
+    pub(crate) fn new(dir: Option<PathBuf>, engine: &Engine, compiler: wasmtime::Config) -> Self {
+        let fingerprint = engine_fingerprint(engine);
+        let compiler = Engine::new(&compiler)
+            .ok()
+            .filter(|c| engine_fingerprint(c) == fingerprint)
+            .map(|_| compiler);
+        if compiler.is_none() {
+            tracing::debug!("compiling in the serving engine");
+        }
         Self {
             dir,
-            fingerprint: engine_fingerprint(engine),
+            fingerprint,
+            compiler,
         }
     }
 
@@ -63,20 +82,35 @@ impl ArtifactCache {
         digest: &str,
         bytes: &[u8],
     ) -> Result<Component, String> {
-        let Some(dir) = &self.dir else {
-            return Component::new(engine, bytes).map_err(|e| format!("{e:#}"));
-        };
-        let path = dir.join(format!("{digest}-{}.cwasm", self.fingerprint));
-        if let Some(component) = load(engine, &path) {
+        let path = self
+            .dir
+            .as_ref()
+            .map(|dir| dir.join(format!("{digest}-{}.cwasm", self.fingerprint)));
+        if let Some(component) = path.as_deref().and_then(|p| load(engine, p)) {
             return Ok(component);
         }
-        let artifact = engine
-            .precompile_component(bytes)
-            .map_err(|e| format!("{e:#}"))?;
-        if let Err(e) = store(&path, &artifact) {
+        let artifact = self.compile(engine, bytes).map_err(|e| format!("{e:#}"))?;
+        if let Some(path) = &path
+            && let Err(e) = store(path, &artifact)
+        {
             tracing::warn!(path = %path.display(), "cannot write the precompiled artifact: {e}");
         }
         deserialize(engine, &artifact).map_err(|e| format!("{e:#}"))
+    }
+
+    /// Whether compilations run in an engine of their own.
+    #[cfg(test)]
+    pub(crate) fn compiles_apart(&self) -> bool {
+        self.compiler.is_some()
+    }
+
+    /// Compiles `bytes` into an artifact `engine` loads, in a short-lived compiling engine when
+    /// there is one.
+    fn compile(&self, engine: &Engine, bytes: &[u8]) -> wasmtime::Result<Vec<u8>> {
+        match &self.compiler {
+            Some(config) => Engine::new(config)?.precompile_component(bytes),
+            None => engine.precompile_component(bytes),
+        }
     }
 }
 

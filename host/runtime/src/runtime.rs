@@ -122,8 +122,8 @@ impl Runtime {
                 source,
             })?;
         }
-        let engine = Engine::new(&engine_config(&options))
-            .map_err(|e| RuntimeError::Engine(format!("{e:#}")))?;
+        let config = engine_config(&options);
+        let engine = Engine::new(&config).map_err(|e| RuntimeError::Engine(format!("{e:#}")))?;
         let stop = Arc::new(AtomicBool::new(false));
         let thread = {
             let (engine, stop, tick) = (engine.clone(), stop.clone(), options.epoch_tick);
@@ -138,7 +138,7 @@ impl Runtime {
                 .map_err(|e| RuntimeError::Engine(format!("cannot start the epoch ticker: {e}")))?
         };
         Ok(Arc::new(Self {
-            cache: ArtifactCache::new(options.cache_dir.clone(), &engine),
+            cache: ArtifactCache::new(options.cache_dir.clone(), &engine, compiler_config(config)),
             engine,
             kv: KvStore::new(options.kv_capacity_bytes),
             outbound: options.outbound,
@@ -288,6 +288,13 @@ impl std::fmt::Debug for Runtime {
 }
 
 /// The engine configuration; `docs/runtime.md` explains each choice.
+/// The serving engine's settings for an engine that only compiles: no instance is ever made in
+/// it, so it reserves no pool.
+fn compiler_config(mut config: Config) -> Config {
+    config.allocation_strategy(InstanceAllocationStrategy::OnDemand);
+    config
+}
+
 fn engine_config(options: &RuntimeOptions) -> Config {
     let n = options.max_instances;
     let mut pool = PoolingAllocationConfig::new();
@@ -319,4 +326,25 @@ fn engine_config(options: &RuntimeOptions) -> Config {
         .cranelift_opt_level(OptLevel::Speed)
         .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
     config
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_compiling_engine_makes_artifacts_the_serving_engine_loads() {
+        let config = engine_config(&RuntimeOptions::default());
+        let engine = Engine::new(&config).unwrap();
+        let cache = ArtifactCache::new(None, &engine, compiler_config(config));
+        assert!(
+            cache.compiles_apart(),
+            "the compiling engine's fingerprint differs"
+        );
+        // An empty component (the binary header only), compiled apart and loaded into the
+        // serving engine.
+        let empty = b"\0asm\x0d\0\x01\0";
+        let component = cache.component(&engine, "empty", empty).unwrap();
+        assert_eq!(component.component_type().exports(&engine).count(), 0);
+    }
 }
