@@ -7,6 +7,7 @@
 //!   `admin_traffic`: usage plans and API keys, and `admin_deploy`: deployments, stages,
 //!   rollback and canaries; `aws`: the API Gateway REST control plane subset (`/restapis`)
 //!   for the AWS CLI, with `aws_methods`: its resources, methods and integrations;
+//! - [`reload`]: build-then-commit reloads and the API-key changes that rebuild the snapshot;
 //! - [`watch`]: the file watcher that reloads when a configuration file changes;
 //! - [`sync`]: the deployment store replicated to every node through Redis (cluster mode).
 
@@ -17,5 +18,6 @@ pub mod audit;
 pub mod auth;
 mod aws;
 mod aws_methods;
+pub mod reload;
 pub mod sync;
 pub mod watch;
