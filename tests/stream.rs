@@ -619,6 +619,18 @@ async fn a_stream_wasi_http_function_sends_each_chunk_as_it_writes_it() {
         "{:?}",
         broken.text()
     );
+    // The gateway had answered when the trap came, and it still counts as the plugin's fault
+    // (counted by the call's task, just after the body breaks off).
+    let fault = r#"portico_plugin_faults_total{plugin="echo-http",fault="trap"} 1"#;
+    let mut metrics = String::new();
+    for _ in 0..50 {
+        metrics = get(&gw.admin_url("/metrics")).await.text();
+        if metrics.contains(fault) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(metrics.contains(fault), "{metrics}");
     let again = send("GET", &gw.url("/prod/fn/items/8"), &[], "").await;
     assert_eq!(again.status, 200, "{}", again.text());
 }

@@ -3,8 +3,8 @@
 //! fresh one from the `InstancePre` after waiting for a slot), arm its deadline, call, classify
 //! any error as a [`Fault`], and return the instance to the idle pool or drop it.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -372,11 +372,14 @@ impl Plugin {
     /// as a Lambda function's timeout bounds its stream. The body is not bounded in size
     /// (streamed answers may pass the buffered limit, as on AWS). A guest that traps, or hits
     /// its deadline, after the head breaks the body off: the client sees an incomplete
-    /// response. Before the head, the faults are those of [`invoke_http`](Self::invoke_http).
+    /// response. Before the head, the faults are those of [`invoke_http`](Self::invoke_http),
+    /// returned; after it, the caller has answered, so `late` is called with the fault instead
+    /// (from the call's task), exactly once, whether or not anyone still reads the body.
     pub async fn invoke_http_streaming(
         &self,
         cx: &CallContext,
         req: http::Request<Bytes>,
+        late: impl FnOnce(&Fault) + Send + 'static,
     ) -> Result<http::Response<StreamedBody>, Fault> {
         self.require(
             matches!(self.inner.entry, Entry::WasiHttp(_)),
@@ -389,6 +392,8 @@ impl Plugin {
             .map_err(|e| self.fault(&e, &live.store, cx))?;
         let (plugin, call_cx) = (self.clone(), cx.clone());
         let (failed_tx, failed) = tokio::sync::oneshot::channel();
+        let after_head = Arc::new(Mutex::new(AfterHead::Pending));
+        let task_after_head = Arc::clone(&after_head);
         let mut call = tokio::spawn(async move {
             let Exports::WasiHttp(proxy) = &live.exports else {
                 return Err(Fault::Trap(wrong_kind().to_string()));
@@ -410,6 +415,7 @@ impl Plugin {
                     fault = fault.label(),
                     "streaming function failed: {fault}"
                 );
+                AfterHead::failed(&task_after_head, fault);
             }
             plugin.put_back(live, out.is_ok());
             out
@@ -430,6 +436,7 @@ impl Plugin {
         let outcome = match head {
             Some(Ok(resp)) => {
                 abort.0 = None;
+                AfterHead::streaming(&after_head, Box::new(late));
                 Outcome::Response(resp.map(|body| crate::wasi_http::streamed(body, failed)))
             }
             Some(Err(code)) => Outcome::ErrorCode(code),
@@ -772,6 +779,43 @@ enum Twice<T, E> {
     First(T),
     Unprepared(E),
     Again(T),
+}
+
+/// Who reports a streaming call's fault: the caller, as the call's result, until it has the
+/// response head; after that the `late` callback. The call's task and the caller each move the
+/// state once, under the lock, so a fault that races the head is reported exactly once.
+enum AfterHead {
+    /// The caller has not taken the head yet: a fault now is returned to it, or, if the head
+    /// was already out, handed to `late` when the caller takes it.
+    Pending,
+    /// The caller streams the body: a fault goes to `late`.
+    Streaming(Box<dyn FnOnce(&Fault) + Send>),
+    /// The call failed before the caller took the head.
+    Failed(Fault),
+    /// Reported.
+    Done,
+}
+
+impl AfterHead {
+    /// The call's task: the call failed with `fault`.
+    fn failed(state: &Mutex<Self>, fault: &Fault) {
+        let mut state = state.lock().unwrap_or_else(PoisonError::into_inner);
+        match std::mem::replace(&mut *state, Self::Done) {
+            Self::Pending => *state = Self::Failed(fault.clone()),
+            Self::Streaming(late) => late(fault),
+            Self::Failed(_) | Self::Done => {}
+        }
+    }
+
+    /// The caller: it answers with the head, so any fault from now on is late.
+    fn streaming(state: &Mutex<Self>, late: Box<dyn FnOnce(&Fault) + Send>) {
+        let mut state = state.lock().unwrap_or_else(PoisonError::into_inner);
+        match std::mem::replace(&mut *state, Self::Done) {
+            Self::Pending => *state = Self::Streaming(late),
+            Self::Failed(fault) => late(&fault),
+            Self::Streaming(_) | Self::Done => {}
+        }
+    }
 }
 
 /// Aborts a task when dropped, unless disarmed (`.0 = None`).

@@ -27,7 +27,7 @@ use crate::Gateway;
 use crate::integration::headers;
 use crate::integration::stream;
 use crate::phase::mapping::{self, ApiMapping};
-use crate::phase::plugin::record_fault;
+use crate::phase::plugin::{self, record_fault};
 use crate::pipeline::body::full;
 use crate::pipeline::context::RequestContext;
 use crate::pipeline::error::GatewayError;
@@ -54,7 +54,12 @@ pub async fn call(
         // stream limits, and the function's own deadline.
         let head = version
             .plugin
-            .invoke_http_streaming(&call, wasi_request(cx, body));
+            .invoke_http_streaming(&call, wasi_request(cx, body), {
+                // A fault after the head breaks the body off; the runtime logs it, and it
+                // counts like any other.
+                let (faults, plugin) = (gw.metrics.plugin_faults.clone(), slot.name.clone());
+                move |fault: &Fault| plugin::count_fault(&faults, &plugin, fault)
+            });
         let outcome = tokio::time::timeout(integration.timeout, head).await;
         let latency = started.elapsed();
         let (parts, body) = settle(gw, slot, cx, outcome)?.into_parts();

@@ -25,20 +25,26 @@ use crate::pipeline::context::RequestContext;
 use crate::pipeline::error::GatewayError;
 use crate::plugins::Slot;
 use crate::telemetry::PluginLabels;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
 
 /// Largest response body a response mapper sees.
 const MAX_MAPPED_RESPONSE: usize = 10 * 1024 * 1024;
 
 /// Counts and logs a fault.
 pub fn record_fault(gw: &Gateway, slot: &Slot, cx: &RequestContext<'_>, fault: &Fault) {
-    gw.metrics
-        .plugin_faults
+    count_fault(&gw.metrics.plugin_faults, &slot.name, fault);
+    tracing::warn!(request_id = cx.request_id, plugin = %slot.name, %fault, "plugin fault");
+}
+
+/// Counts a fault in `portico_plugin_faults_total`.
+pub fn count_fault(faults: &Family<PluginLabels, Counter>, plugin: &str, fault: &Fault) {
+    faults
         .get_or_create(&PluginLabels {
-            plugin: slot.name.clone(),
+            plugin: plugin.to_owned(),
             fault: fault.label().to_owned(),
         })
         .inc();
-    tracing::warn!(request_id = cx.request_id, plugin = %slot.name, %fault, "plugin fault");
 }
 
 /// Reads a request body whole. The pipeline limits request bodies, so going over the limit
