@@ -56,6 +56,7 @@ mod outbound;
 mod plugin;
 mod runtime;
 mod spec;
+mod ticker;
 pub mod types;
 mod wasi_http;
 

@@ -387,7 +387,9 @@ impl Plugin {
         )?;
         let deadline = Instant::now() + self.inner.shared.timeout;
         let backstop = tokio::time::Instant::from(deadline + BACKSTOP_GRACE);
+        let running = self.inner.runtime.ticker.running();
         let mut live = self.live(cx, deadline).await?;
+        drop(running);
         let (incoming, outparam, head) = crate::wasi_http::prepare(&mut live.store, req)
             .map_err(|e| self.fault(&e, &live.store, cx))?;
         let (plugin, call_cx) = (self.clone(), cx.clone());
@@ -398,6 +400,7 @@ impl Plugin {
             let Exports::WasiHttp(proxy) = &live.exports else {
                 return Err(Fault::Trap(wrong_kind().to_string()));
             };
+            let _running = plugin.inner.runtime.ticker.running();
             let handler = proxy.wasi_http_incoming_handler();
             let called = handler.call_handle(&mut live.store, incoming, outparam);
             let out = match tokio::time::timeout_at(backstop, called).await {
@@ -621,6 +624,8 @@ impl Plugin {
         let inner = &*self.inner;
         let deadline = Instant::now() + inner.shared.timeout;
         let work = async {
+            // From the instance's start function to the last export call.
+            let _running = inner.runtime.ticker.running();
             let mut live = self.live(cx, deadline).await?;
             let result = call(&mut live.store, &live.exports).await;
             cap::log::report_dropped(live.store.data());

@@ -5,8 +5,6 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::thread::JoinHandle;
 use std::time::Duration;
 
 use tokio::sync::Semaphore;
@@ -21,6 +19,7 @@ use crate::loader;
 use crate::outbound::{AllowList, NoOutbound, OutboundHttp};
 use crate::plugin::Plugin;
 use crate::spec::{InstancePolicy, PluginSpec};
+use crate::ticker::Ticker;
 
 /// Core instances per component instance the pool provides for. A Rust component has 3–4
 /// (the module, the WASI adapter, shims), componentize-js about 5, componentize-py about 10.
@@ -96,13 +95,8 @@ pub struct Runtime {
     /// (within its deadline) instead of failing instantiation outright. Idle reused instances
     /// hold their permit.
     pub(crate) slots: Arc<Semaphore>,
-    ticker: Option<Ticker>,
-}
-
-/// The epoch ticker thread and its stop flag.
-struct Ticker {
-    stop: Arc<AtomicBool>,
-    thread: JoinHandle<()>,
+    /// Advances the engine's epoch while a call runs.
+    pub(crate) ticker: Ticker,
 }
 
 impl Runtime {
@@ -124,19 +118,7 @@ impl Runtime {
         }
         let config = engine_config(&options);
         let engine = Engine::new(&config).map_err(|e| RuntimeError::Engine(format!("{e:#}")))?;
-        let stop = Arc::new(AtomicBool::new(false));
-        let thread = {
-            let (engine, stop, tick) = (engine.clone(), stop.clone(), options.epoch_tick);
-            std::thread::Builder::new()
-                .name("portico-epoch".into())
-                .spawn(move || {
-                    while !stop.load(Ordering::Relaxed) {
-                        std::thread::sleep(tick);
-                        engine.increment_epoch();
-                    }
-                })
-                .map_err(|e| RuntimeError::Engine(format!("cannot start the epoch ticker: {e}")))?
-        };
+        let ticker = Ticker::start(engine.clone(), options.epoch_tick)?;
         Ok(Arc::new(Self {
             cache: ArtifactCache::new(options.cache_dir.clone(), &engine, compiler_config(config)),
             engine,
@@ -144,7 +126,7 @@ impl Runtime {
             outbound: options.outbound,
             max_memory_bytes: options.max_memory_bytes,
             slots: Arc::new(Semaphore::new(options.max_instances as usize)),
-            ticker: Some(Ticker { stop, thread }),
+            ticker,
         }))
     }
 
@@ -266,15 +248,6 @@ impl Runtime {
                 free_slots,
                 ..PoolUsage::default()
             },
-        }
-    }
-}
-
-impl Drop for Runtime {
-    fn drop(&mut self) {
-        if let Some(t) = self.ticker.take() {
-            t.stop.store(true, Ordering::Relaxed);
-            let _ = t.thread.join();
         }
     }
 }
