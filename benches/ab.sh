@@ -33,56 +33,27 @@ NGINX=$(command -v nginx)
 bench_workdir
 
 read -r UP_PORT A_PORT B_PORT < <(free_ports 3)
-upstream_conf "$UP_PORT" >"$WORK/upstream.conf"
-start_nginx "$WORK/upstream.conf" upstream
-wait_ok "http://127.0.0.1:$UP_PORT/item.json" upstream
+start_upstream
 
-HEADERS=
+HEADERS= PLUGINS=
 case $SCENARIO in
-plain)
-    {
-        printf 'openapi: 3.0.1\ninfo: {title: bench, version: "1"}\npaths:\n'
-        proxy_route ""
-    } >"$WORK/api.yaml"
-    ;;
+plain) plain_api >"$WORK/api.yaml" ;;
 authz | authz-reuse)
     instances=fresh
     [[ $SCENARIO == authz-reuse ]] && instances=reuse
-    PLUGINS="plugins:
-  - name: header-auth
-    kind: authorizer
-    file: $ROOT/plugins/dist/authorizer-header.wasm
-    config: {header: authorization, tokens: {bench-token: bench-user}}
-    instances: $instances"
-    {
-        printf 'openapi: 3.0.1\ninfo: {title: bench, version: "1"}\n'
-        printf 'components:\n  securitySchemes:\n'
-        authorizer_scheme auth header-auth
-        printf 'paths:\n'
-        proxy_route "" auth
-    } >"$WORK/api.yaml"
+    PLUGINS=$(header_authorizer "$instances")
+    plain_api auth >"$WORK/api.yaml"
     HEADERS='authorization: bench-token'
     ;;
 *) die "SCENARIO must be plain, authz or authz-reuse, not \"$SCENARIO\"" ;;
 esac
+
 declare -A PID
 for side in A B; do
     port_var=${side}_PORT
     PORTICO=${!side}
     [[ -x $PORTICO ]] || die "no binary at $PORTICO"
-    cat >"$WORK/gateway-$side.yaml" <<EOT
-access_log: off
-reload: {watch: false}
-cache_dir: off
-$(bench_traffic off)
-data_dir: $WORK/data-$side
-${PLUGINS:-}
-apis:
-  - name: bench
-    spec: $WORK/api.yaml
-    stages:
-      bench: {}
-EOT
+    bench_gateway "$WORK/data-$side" "$PLUGINS" >"$WORK/gateway-$side.yaml"
     start_portico "portico-$side" "$WORK/gateway-$side.yaml" "127.0.0.1:${!port_var}"
     PID[$side]=$PORTICO_STARTED
     wait_ok "http://127.0.0.1:${!port_var}/bench/item.json" "portico-$side" "$HEADERS"

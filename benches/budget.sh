@@ -29,51 +29,13 @@ bench_workdir
 portico_binary
 
 read -r UP_PORT PROXY_PORT PT_PORT < <(free_ports 3)
-upstream_conf "$UP_PORT" >"$WORK/upstream.conf"
-start_nginx "$WORK/upstream.conf" upstream
-# load.sh's nginx proxy: two workers, keep-alive to the upstream.
-cat >"$WORK/proxy.conf" <<EOF
-worker_processes 2;
-error_log $WORK/proxy-error.log warn;
-pid $WORK/proxy.pid;
-events { worker_connections 4096; }
-http {
-$(nginx_http_common)
-    upstream backend {
-        server 127.0.0.1:$UP_PORT;
-        keepalive 64;
-        keepalive_requests 1000000;
-    }
-    server {
-        listen 127.0.0.1:$PROXY_PORT;
-        location / {
-            proxy_pass http://backend;
-            proxy_http_version 1.1;
-            proxy_set_header Connection "";
-        }
-    }
-}
-EOF
+start_upstream
+proxy_conf "$PROXY_PORT" "" proxy >"$WORK/proxy.conf"
 start_nginx "$WORK/proxy.conf" proxy
-{
-    printf 'openapi: 3.0.1\ninfo: {title: bench, version: "1"}\npaths:\n'
-    proxy_route ""
-} >"$WORK/api.yaml"
-cat >"$WORK/gateway.yaml" <<EOT
-access_log: off
-reload: {watch: false}
-cache_dir: off
-$(bench_traffic off)
-data_dir: $WORK/data
-apis:
-  - name: bench
-    spec: $WORK/api.yaml
-    stages:
-      bench: {}
-EOT
+plain_api >"$WORK/api.yaml"
+bench_gateway "$WORK/data" >"$WORK/gateway.yaml"
 start_portico portico "$WORK/gateway.yaml" "127.0.0.1:$PT_PORT"
 PORTICO_PID=$PORTICO_STARTED
-wait_ok "http://127.0.0.1:$UP_PORT/item.json" upstream
 wait_ok "http://127.0.0.1:$PROXY_PORT/item.json" nginx-proxy
 wait_ok "http://127.0.0.1:$PT_PORT/bench/item.json" portico
 

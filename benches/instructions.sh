@@ -42,17 +42,12 @@ bench_workdir
 portico_binary
 
 read -r UP_PORT PT_PORT ADMIN_PORT < <(free_ports 3)
-upstream_conf "$UP_PORT" >"$WORK/upstream.conf"
-start_nginx "$WORK/upstream.conf" upstream
-wait_ok "http://127.0.0.1:$UP_PORT/item.json" upstream
+start_upstream
 
 LOAD=(--h1)
 case $SCENARIO in
 plain)
-    {
-        printf 'openapi: 3.0.1\ninfo: {title: bench, version: "1"}\npaths:\n'
-        proxy_route ""
-    } >"$WORK/api.yaml"
+    plain_api >"$WORK/api.yaml"
     URL=http://127.0.0.1:$PT_PORT/bench/item.json
     ;;
 post | mapped)
@@ -67,41 +62,17 @@ authz | authz-reuse)
     # result caching off, so that every request calls it.
     instances=fresh
     [[ $SCENARIO == authz-reuse ]] && instances=reuse
-    PLUGINS="plugins:
-  - name: header-auth
-    kind: authorizer
-    file: $ROOT/plugins/dist/authorizer-header.wasm
-    config: {header: authorization, tokens: {bench-token: bench-user}}
-    instances: $instances"
-    {
-        printf 'openapi: 3.0.1\ninfo: {title: bench, version: "1"}\n'
-        printf 'components:\n  securitySchemes:\n'
-        authorizer_scheme auth header-auth
-        printf 'paths:\n'
-        proxy_route "" auth
-    } >"$WORK/api.yaml"
+    PLUGINS=$(header_authorizer "$instances")
+    plain_api auth >"$WORK/api.yaml"
     URL=http://127.0.0.1:$PT_PORT/bench/item.json
     LOAD+=(-H 'authorization: bench-token')
     ;;
 *) die "SCENARIO must be plain, post, mapped, authz or authz-reuse, not \"$SCENARIO\"" ;;
 esac
-cat >"$WORK/gateway.yaml" <<EOT
-workers: 1
-plugin_instances: 1
-listeners:
-  - address: 127.0.0.1:$PT_PORT
-access_log: off
-reload: {watch: false}
-cache_dir: off
-$(bench_traffic off)
-data_dir: $WORK/data
-${PLUGINS:-}
-apis:
-  - name: bench
-    spec: $WORK/api.yaml
-    stages:
-      bench: {}
-EOT
+{
+    printf 'workers: 1\nplugin_instances: 1\nlisteners:\n  - address: 127.0.0.1:%s\n' "$PT_PORT"
+    bench_gateway "$WORK/data" "${PLUGINS:-}"
+} >"$WORK/gateway.yaml"
 
 PROFILE=$WORK/callgrind.out
 valgrind --tool=callgrind --callgrind-out-file="$PROFILE" \

@@ -209,6 +209,43 @@ ${2:-}
 EOF
 }
 
+# The nginx keep-alive proxy in front of the upstream on $UP_PORT: two workers (= the machine's 2
+# cores, what `auto` gives here, fixed so the comparison does not change on bigger machines),
+# like Portico's one worker thread per core. $1: the listening port; $2: extra main-context
+# lines; $3: the pid file's name. Used by load.sh and budget.sh.
+proxy_conf() {
+    cat <<EOF
+worker_processes 2;
+$2
+error_log $WORK/proxy-error.log warn;
+pid $WORK/$3.pid;
+events { worker_connections 4096; }
+http {
+$(nginx_http_common)
+    upstream backend {
+        server 127.0.0.1:$UP_PORT;
+        keepalive 64;
+        keepalive_requests 1000000;
+    }
+    server {
+        listen 127.0.0.1:$1;
+        location / {
+            proxy_pass http://backend;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+        }
+    }
+}
+EOF
+}
+
+# Starts the nginx upstream (upstream_conf) on $UP_PORT and waits until it serves.
+start_upstream() {
+    upstream_conf "$UP_PORT" >"$WORK/upstream.conf"
+    start_nginx "$WORK/upstream.conf" upstream
+    wait_ok "http://127.0.0.1:$UP_PORT/item.json" upstream
+}
+
 # Starts nginx in the foreground (no daemon) with config file $1; records the master pid in
 # PIDS (and leaves it in $!).
 start_nginx() {
@@ -254,6 +291,51 @@ proxy_route() {
         uri: 'http://127.0.0.1:$UP_PORT/{proxy}'
         requestParameters:
           integration.request.path.proxy: method.request.path.proxy
+EOT
+}
+
+# plain_api [SCHEME]: the one-route API of the plain scenario (proxy_route at the root), behind
+# a TOKEN authorizer scheme named SCHEME over header_authorizer's plugin if given. Used by
+# instructions.sh, ab.sh and budget.sh.
+plain_api() {
+    printf 'openapi: 3.0.1\ninfo: {title: bench, version: "1"}\n'
+    if [[ -n ${1:-} ]]; then
+        printf 'components:\n  securitySchemes:\n'
+        authorizer_scheme "$1" header-auth
+    fi
+    printf 'paths:\n'
+    proxy_route "" "${1:-}"
+}
+
+# The gateway file's `plugins:` block for the Rust header authorizer (`header-auth`, the token
+# `bench-token`), with instances $1 (fresh or reuse): load.sh's portico-authz scenarios.
+header_authorizer() {
+    cat <<EOT
+plugins:
+  - name: header-auth
+    kind: authorizer
+    file: $BENCH_ROOT/plugins/dist/authorizer-header.wasm
+    config: {header: authorization, tokens: {bench-token: bench-user}}
+    instances: $1
+EOT
+}
+
+# bench_gateway DATA_DIR [EXTRA]: a gateway file serving WORK/api.yaml as API `bench`, stage
+# `bench`, with no access log, no file watch, no compile cache and no throttling; EXTRA
+# (top-level lines, e.g. header_authorizer's) added.
+bench_gateway() {
+    cat <<EOT
+access_log: off
+reload: {watch: false}
+cache_dir: off
+$(bench_traffic off)
+data_dir: $1
+${2:-}
+apis:
+  - name: bench
+    spec: $WORK/api.yaml
+    stages:
+      bench: {}
 EOT
 }
 

@@ -218,36 +218,6 @@ sigv4_headers() {
     "$SIGV4_PYTHON" "$ROOT/tests/sigv4_client.py" GET "${URL[portico-sigv4]}" \
         --key "$SIGV4_KEY" --secret "$SIGV4_SECRET" --print-headers
 }
-HTTP_COMMON=$(nginx_http_common)
-
-# Proxy: two workers (= the machine's 2 cores, what `auto` gives here, fixed so the comparison
-# does not change on bigger machines), like Portico's one worker thread per core. $1: the
-# listening port; $2: extra main-context lines; $3: the pid file's name.
-proxy_conf() {
-    cat <<EOF
-worker_processes 2;
-$2
-error_log $WORK/proxy-error.log warn;
-pid $WORK/$3.pid;
-events { worker_connections 4096; }
-http {
-    $HTTP_COMMON
-    upstream backend {
-        server 127.0.0.1:$UP_PORT;
-        keepalive 64;
-        keepalive_requests 1000000;
-    }
-    server {
-        listen 127.0.0.1:$1;
-        location / {
-            proxy_pass http://backend;
-            proxy_http_version 1.1;
-            proxy_set_header Connection "";
-        }
-    }
-}
-EOF
-}
 proxy_conf "$PROXY_PORT" "" proxy >"$WORK/proxy.conf"
 proxy_conf "$PINNED_PORT" "worker_cpu_affinity auto;" proxy-pinned >"$WORK/proxy-pinned.conf"
 
