@@ -132,7 +132,7 @@ mod tests {
     }
 
     #[test]
-    fn the_ticker_ticks_only_while_a_call_runs() {
+    fn the_ticker_parks_with_no_call_running_and_wakes_for_one() {
         let mut config = wasmtime::Config::new();
         config.epoch_interruption(true);
         let engine = Engine::new(&config).unwrap();
