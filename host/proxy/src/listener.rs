@@ -545,12 +545,7 @@ async fn accept_loop(
                 if !first_bytes(&stream, header_timeout).await {
                     return;
                 }
-                let conn = ConnInfo {
-                    peer,
-                    local,
-                    scheme: "http",
-                    tls: None,
-                };
+                let conn = ConnInfo::new(peer, local, "http", None);
                 let builder = http_builder(header_timeout);
                 let service = service(ctx.clone(), conn);
                 let connection =
@@ -584,12 +579,7 @@ async fn accept_loop(
                 _ => return,
             }
             let h2 = info.h2;
-            let conn = ConnInfo {
-                peer,
-                local,
-                scheme: "https",
-                tls: Some(Arc::new(info)),
-            };
+            let conn = ConnInfo::new(peer, local, "https", Some(Arc::new(info)));
             let builder = http_builder(header_timeout);
             let builder = if h2 {
                 builder.http2_only()

@@ -1,6 +1,6 @@
 //! Header handling between client, gateway and upstream (reference §8.7).
 
-use std::net::IpAddr;
+use crate::pipeline::Forwarded;
 
 use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
@@ -119,24 +119,27 @@ pub fn response_from_upstream(headers: &mut HeaderMap) {
 }
 
 /// Adds `X-Forwarded-For` (appending the client to any existing chain), `X-Forwarded-Proto` and
-/// `X-Forwarded-Port`.
-pub fn add_forwarded(headers: &mut HeaderMap, client_ip: IpAddr, proto: &'static str, port: u16) {
-    use std::fmt::Write as _;
-    let mut chain = String::with_capacity(48);
-    if let Some(prior) = headers
+/// `X-Forwarded-Port`, from the connection's values (formatted once per connection).
+pub fn add_forwarded(headers: &mut HeaderMap, conn: &Forwarded, proto: &'static str) {
+    let chain = match headers
         .get(&X_FORWARDED_FOR)
         .and_then(|v| v.to_str().ok())
         .filter(|p| !p.trim().is_empty())
     {
-        chain.push_str(prior);
-        chain.push_str(", ");
-    }
-    let _ = write!(chain, "{client_ip}");
-    if let Ok(v) = HeaderValue::from_maybe_shared(Bytes::from(chain)) {
+        Some(prior) => {
+            let mut chain = Vec::with_capacity(prior.len() + 2 + conn.client.len());
+            chain.extend_from_slice(prior.as_bytes());
+            chain.extend_from_slice(b", ");
+            chain.extend_from_slice(conn.client.as_bytes());
+            HeaderValue::from_maybe_shared(Bytes::from(chain)).ok()
+        }
+        None => Some(conn.client.clone()),
+    };
+    if let Some(v) = chain {
         headers.insert(X_FORWARDED_FOR, v);
     }
     headers.insert(X_FORWARDED_PROTO, HeaderValue::from_static(proto));
-    headers.insert(X_FORWARDED_PORT, HeaderValue::from(port));
+    headers.insert(X_FORWARDED_PORT, conn.port.clone());
 }
 
 #[cfg(test)]
@@ -157,11 +160,36 @@ mod tests {
     }
 
     #[test]
-    fn forwarded_for_appends() {
+    fn forwarded_headers_from_the_connection() {
         let mut h = HeaderMap::new();
         h.insert("x-forwarded-for", HeaderValue::from_static("10.0.0.1"));
-        add_forwarded(&mut h, [127, 0, 0, 1].into(), "http", 8080);
+        let conn = crate::pipeline::ConnInfo::new(
+            "127.0.0.1:50000".parse().unwrap(),
+            "127.0.0.1:8080".parse().unwrap(),
+            "http",
+            None,
+        );
+        add_forwarded(&mut h, &conn.forwarded, "http");
         assert_eq!(h["x-forwarded-for"], "10.0.0.1, 127.0.0.1");
         assert_eq!(h["x-forwarded-port"], "8080");
+        assert_eq!(h["x-forwarded-proto"], "http");
+
+        // No chain (or an empty one): the client alone, IPv6 included.
+        let conn = crate::pipeline::ConnInfo::new(
+            "[2001:db8::7]:50000".parse().unwrap(),
+            "[::1]:443".parse().unwrap(),
+            "https",
+            None,
+        );
+        for prior in [None, Some(" ")] {
+            let mut h = HeaderMap::new();
+            if let Some(p) = prior {
+                h.insert("x-forwarded-for", HeaderValue::from_static(p));
+            }
+            add_forwarded(&mut h, &conn.forwarded, "https");
+            assert_eq!(h["x-forwarded-for"], "2001:db8::7");
+            assert_eq!(h["x-forwarded-port"], "443");
+            assert_eq!(h["x-forwarded-proto"], "https");
+        }
     }
 }

@@ -31,6 +31,7 @@ use crate::integration::pool::{Pool, PoolError};
 use crate::integration::stream::{self, StreamLimits};
 use crate::phase::http_mapping;
 use crate::phase::mapping::{self, ApiMapping, Mapped};
+use crate::pipeline::Forwarded;
 use crate::pipeline::body::{Body, BoxError, full};
 use crate::pipeline::context::RequestContext;
 use crate::pipeline::error::GatewayError;
@@ -43,11 +44,11 @@ const MAX_BUFFERED_RESPONSE: usize = 10 * 1024 * 1024;
 const API_ID: HeaderName = HeaderName::from_static("x-amzn-apigateway-api-id");
 
 /// What the HTTP integrations need from the connection.
-pub struct Forwarding {
+pub struct Forwarding<'a> {
     /// `X-Forwarded-Proto`.
     pub proto: &'static str,
-    /// `X-Forwarded-Port`: the port the client connected to.
-    pub port: u16,
+    /// `X-Forwarded-For`'s client and `X-Forwarded-Port`, from the connection.
+    pub forwarded: &'a Forwarded,
     /// Request body limit.
     pub max_body: u64,
     /// Idle and total limits of a `STREAM` response body.
@@ -116,7 +117,7 @@ pub async fn call(
     prepared: &Prepared,
     payload: Payload<'_>,
     pool: &Arc<Pool>,
-    fwd: &Forwarding,
+    fwd: &Forwarding<'_>,
 ) -> Result<Answer, GatewayError> {
     let proxy = integration.kind == IntegrationKind::HttpProxy;
     let (body, mapped, request_body, api) = match payload {
@@ -184,7 +185,7 @@ pub async fn call(
             }
         }
     }
-    headers::add_forwarded(&mut h, cx.peer.ip(), fwd.proto, fwd.port);
+    headers::add_forwarded(&mut h, fwd.forwarded, fwd.proto);
 
     let mut req = Request::new(body);
     *req.method_mut() = method;

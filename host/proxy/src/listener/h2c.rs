@@ -79,6 +79,10 @@ const TYPE_HEADERS: u8 = 0x1;
 /// Flags END_STREAM | END_HEADERS.
 const FLAGS_END_STREAM_HEADERS: u8 = 0x1 | 0x4;
 
+/// The `HTTP2-Settings` header's name, parsed once (a `&str` name is parsed and hashed again on
+/// every lookup, and every HTTP/1.1 request is checked for an upgrade).
+const HTTP2_SETTINGS: HeaderName = HeaderName::from_static("http2-settings");
+
 /// True when `req` is an HTTP/1.1 request asking for `Upgrade: h2c` (with
 /// `HTTP2-Settings` header and `Connection` listing both `upgrade` and
 /// `http2-settings`, case-insensitive token match) that can be honoured (no
@@ -88,7 +92,7 @@ const FLAGS_END_STREAM_HEADERS: u8 = 0x1 | 0x4;
 /// so that the stream-1 request is not refused with a 431 after the switch.
 pub fn wants_upgrade<B>(req: &Request<B>) -> bool {
     let headers = req.headers();
-    let mut settings = headers.get_all("http2-settings").iter();
+    let mut settings = headers.get_all(HTTP2_SETTINGS).iter();
     let one_settings =
         matches!((settings.next(), settings.next()), (Some(v), None) if is_token68(v));
     req.version() == Version::HTTP_11

@@ -186,11 +186,11 @@ async fn serve_connection(ctx: &ConnCtx, connection: quinn::Connection, local: S
         let d = snap.tls.domain(s)?;
         (!d.mutual_tls()).then(|| Arc::clone(&d.name))
     });
-    let conn = Arc::new(ConnInfo {
+    let conn = Arc::new(ConnInfo::new(
         peer,
         local,
-        scheme: "https",
-        tls: Some(Arc::new(TlsInfo {
+        "https",
+        Some(Arc::new(TlsInfo {
             sni,
             domain,
             version: "TLSv1.3",
@@ -199,7 +199,7 @@ async fn serve_connection(ctx: &ConnCtx, connection: quinn::Connection, local: S
             client_cert: None,
             truststore: None,
         })),
-    });
+    ));
     let built = h3::server::builder()
         .max_field_section_size(u64::from(H2_MAX_HEADER_LIST))
         .build::<_, Bytes>(h3_quinn::Connection::new(connection))
