@@ -77,27 +77,29 @@ pub fn remapped_response_header(name: &str) -> Option<&'static str> {
 /// Removes the hop-by-hop headers, those the `Connection` header names, and `also`.
 ///
 /// One pass over the names the map holds (a handful), compared as strings: removing every
-/// listed name by `&str` would parse and hash each of the sixteen names on every request.
+/// listed name by `&str` would parse and hash each of the sixteen names on every request. The
+/// `Connection` header's options are compared with the names present too, so that an option
+/// that names no header here (`keep-alive`, `close`: nearly always) costs no parse and no
+/// removal.
 fn strip(headers: &mut HeaderMap, also: &[&[&str]]) {
-    let mut doomed: Vec<HeaderName> = headers
+    let options: Vec<&str> = headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .filter(|o| !o.is_empty())
+        .collect();
+    let doomed: Vec<HeaderName> = headers
         .keys()
         .filter(|name| {
             let name = name.as_str();
-            is_hop_by_hop(name) || also.iter().any(|list| list.contains(&name))
+            is_hop_by_hop(name)
+                || also.iter().any(|list| list.contains(&name))
+                || options.iter().any(|o| o.eq_ignore_ascii_case(name))
         })
         .cloned()
         .collect();
-    if doomed.is_empty() {
-        return;
-    }
-    doomed.extend(
-        headers
-            .get_all(header::CONNECTION)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(','))
-            .filter_map(|t| HeaderName::from_bytes(t.trim().as_bytes()).ok()),
-    );
     for name in doomed {
         headers.remove(name);
     }
@@ -157,6 +159,24 @@ mod tests {
         request_to_upstream(&mut h);
         assert_eq!(h.len(), 1);
         assert!(h.contains_key("x-kept"));
+
+        // Options are matched without regard to case, across several `Connection` headers, and
+        // an option may name any header, `close` included.
+        let mut h = HeaderMap::new();
+        h.append(
+            "connection",
+            HeaderValue::from_static("keep-alive , X-Private"),
+        );
+        h.append("connection", HeaderValue::from_static("close"));
+        h.insert("x-private", HeaderValue::from_static("1"));
+        h.insert("close", HeaderValue::from_static("1"));
+        h.insert("keep-alive", HeaderValue::from_static("timeout=5"));
+        h.insert("server", HeaderValue::from_static("nginx"));
+        h.insert("x-kept", HeaderValue::from_static("1"));
+        response_from_upstream(&mut h);
+        let mut left: Vec<&str> = h.keys().map(HeaderName::as_str).collect();
+        left.sort_unstable();
+        assert_eq!(left, ["x-amzn-remapped-server", "x-kept"]);
     }
 
     #[test]
