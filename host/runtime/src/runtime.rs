@@ -260,7 +260,6 @@ impl std::fmt::Debug for Runtime {
     }
 }
 
-/// The engine configuration; `docs/runtime.md` explains each choice.
 /// The serving engine's settings for an engine that only compiles: no instance is ever made in
 /// it, so it reserves no pool.
 fn compiler_config(mut config: Config) -> Config {
@@ -268,6 +267,7 @@ fn compiler_config(mut config: Config) -> Config {
     config
 }
 
+/// The engine configuration; `docs/runtime.md` explains each choice.
 fn engine_config(options: &RuntimeOptions) -> Config {
     let n = options.max_instances;
     let mut pool = PoolingAllocationConfig::new();
