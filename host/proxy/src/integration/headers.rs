@@ -1,9 +1,9 @@
 //! Header handling between client, gateway and upstream (reference §8.7).
 
-use crate::pipeline::Forwarded;
-
 use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+
+use crate::pipeline::Forwarded;
 
 /// Hop-by-hop headers (RFC 9110 §7.6.1, with the legacy `Keep-Alive` and `Proxy-Connection`,
 /// and HTTP/2's `HTTP2-Settings`): no hop forwards them, in either direction, to an integration,
@@ -122,7 +122,7 @@ pub fn response_from_upstream(headers: &mut HeaderMap) {
 
 /// Adds `X-Forwarded-For` (appending the client to any existing chain), `X-Forwarded-Proto` and
 /// `X-Forwarded-Port`, from the connection's values (formatted once per connection).
-pub fn add_forwarded(headers: &mut HeaderMap, conn: &Forwarded, proto: &'static str) {
+pub fn add_forwarded(headers: &mut HeaderMap, conn: &Forwarded) {
     let chain = match headers
         .get(&X_FORWARDED_FOR)
         .and_then(|v| v.to_str().ok())
@@ -140,7 +140,7 @@ pub fn add_forwarded(headers: &mut HeaderMap, conn: &Forwarded, proto: &'static 
     if let Some(v) = chain {
         headers.insert(X_FORWARDED_FOR, v);
     }
-    headers.insert(X_FORWARDED_PROTO, HeaderValue::from_static(proto));
+    headers.insert(X_FORWARDED_PROTO, conn.proto.clone());
     headers.insert(X_FORWARDED_PORT, conn.port.clone());
 }
 
@@ -189,7 +189,7 @@ mod tests {
             "http",
             None,
         );
-        add_forwarded(&mut h, &conn.forwarded, "http");
+        add_forwarded(&mut h, &conn.forwarded);
         assert_eq!(h["x-forwarded-for"], "10.0.0.1, 127.0.0.1");
         assert_eq!(h["x-forwarded-port"], "8080");
         assert_eq!(h["x-forwarded-proto"], "http");
@@ -206,7 +206,7 @@ mod tests {
             if let Some(p) = prior {
                 h.insert("x-forwarded-for", HeaderValue::from_static(p));
             }
-            add_forwarded(&mut h, &conn.forwarded, "https");
+            add_forwarded(&mut h, &conn.forwarded);
             assert_eq!(h["x-forwarded-for"], "2001:db8::7");
             assert_eq!(h["x-forwarded-port"], "443");
             assert_eq!(h["x-forwarded-proto"], "https");

@@ -45,9 +45,7 @@ const API_ID: HeaderName = HeaderName::from_static("x-amzn-apigateway-api-id");
 
 /// What the HTTP integrations need from the connection.
 pub struct Forwarding<'a> {
-    /// `X-Forwarded-Proto`.
-    pub proto: &'static str,
-    /// `X-Forwarded-For`'s client and `X-Forwarded-Port`, from the connection.
+    /// The connection's `X-Forwarded-*` values.
     pub forwarded: &'a Forwarded,
     /// Request body limit.
     pub max_body: u64,
@@ -185,7 +183,7 @@ pub async fn call(
             }
         }
     }
-    headers::add_forwarded(&mut h, fwd.forwarded, fwd.proto);
+    headers::add_forwarded(&mut h, fwd.forwarded);
 
     let mut req = Request::new(body);
     *req.method_mut() = method;

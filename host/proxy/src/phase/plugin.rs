@@ -18,6 +18,8 @@ use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, Response, StatusCode};
 use http_body_util::{BodyExt, LengthLimitError};
 use portico_runtime::{Fault, MappedResponse};
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
 
 use crate::Gateway;
 use crate::pipeline::body::{Body, BoxError, full};
@@ -25,8 +27,6 @@ use crate::pipeline::context::RequestContext;
 use crate::pipeline::error::GatewayError;
 use crate::plugins::Slot;
 use crate::telemetry::PluginLabels;
-use prometheus_client::metrics::counter::Counter;
-use prometheus_client::metrics::family::Family;
 
 /// Largest response body a response mapper sees.
 const MAX_MAPPED_RESPONSE: usize = 10 * 1024 * 1024;
