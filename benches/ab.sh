@@ -61,17 +61,15 @@ done
 
 hdr=()
 header_args "$HEADERS" hdr
-# CPU ticks of process $1, user and system, from /proc/PID/stat.
-ticks() { awk '{ print $14, $15 }' "/proc/$1/stat"; }
 HZ=$(getconf CLK_TCK)
 
 for ((r = 1; r <= ROUNDS; r++)); do
     for side in A B; do
         port_var=${side}_PORT
         url=http://127.0.0.1:${!port_var}/bench/item.json
-        read -r user0 sys0 < <(ticks "${PID[$side]}")
+        read -r user0 sys0 < <(proc_ticks "${PID[$side]}")
         out=$(wrk -t2 -c"$CONNECTIONS" -d"$DURATION" "${hdr[@]}" "$url")
-        read -r user1 sys1 < <(ticks "${PID[$side]}")
+        read -r user1 sys1 < <(proc_ticks "${PID[$side]}")
         reqs=$(awk '/requests in/ { print $1 }' <<<"$out")
         rps=$(awk '/^Requests\/sec/ { print $2 }' <<<"$out")
         grep -q 'Non-2xx\|Socket errors' <<<"$out" && die "$side: errors: $out"

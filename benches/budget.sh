@@ -40,49 +40,33 @@ wait_ok "http://127.0.0.1:$PROXY_PORT/item.json" nginx-proxy
 wait_ok "http://127.0.0.1:$PT_PORT/bench/item.json" portico
 
 HZ=$(getconf CLK_TCK)
-# An nginx master (from its pid file) and its workers.
-nginx_pids() { echo "$(cat "$1")" $(pgrep -P "$(cat "$1")"); }
-# User and system ticks summed over the processes given.
-ticks() {
-    local user=0 sys=0 u s p
-    for p in "$@"; do
-        read -r u s < <(awk '{ print $14, $15 }' "/proc/$p/stat")
-        user=$((user + u)) sys=$((sys + s))
-    done
-    echo "$user $sys"
-}
 # Idle and total ticks of the whole machine.
 machine() { awk '/^cpu / { print $5 + $6, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9 }' /proc/stat; }
 
-UPSTREAM=$(nginx_pids "$WORK/upstream.pid")
+# nginx masters; proc_ticks counts their workers too.
+UPSTREAM=$(cat "$WORK/upstream.pid")
 for ((r = 1; r <= ROUNDS; r++)); do
     for proxy in nginx portico; do
         if [[ $proxy == nginx ]]; then
             url=http://127.0.0.1:$PROXY_PORT/item.json
-            pids=$(nginx_pids "$WORK/proxy.pid")
+            pid=$(cat "$WORK/proxy.pid")
         else
             url=http://127.0.0.1:$PT_PORT/bench/item.json
-            pids=$PORTICO_PID
+            pid=$PORTICO_PID
         fi
-        # shellcheck disable=SC2086 # word lists of pids
-        {
-            read -r pu0 ps0 < <(ticks $pids)
-            read -r uu0 us0 < <(ticks $UPSTREAM)
-        }
+        read -r pu0 ps0 < <(proc_ticks "$pid")
+        read -r uu0 us0 < <(proc_ticks "$UPSTREAM")
         read -r idle0 all0 < <(machine)
         wrk -t2 -c32 -d"${DURATION}s" "$url" >"$WORK/wrk.out" &
         wrk_pid=$!
         sleep 0.25
-        read -r wu0 ws0 < <(ticks "$wrk_pid")
+        read -r wu0 ws0 < <(proc_ticks "$wrk_pid")
         wrk_window=$(python3 -c "print($DURATION - 0.5)")
         sleep "$wrk_window"
-        read -r wu1 ws1 < <(ticks "$wrk_pid")
+        read -r wu1 ws1 < <(proc_ticks "$wrk_pid")
         wait "$wrk_pid"
-        # shellcheck disable=SC2086
-        {
-            read -r pu1 ps1 < <(ticks $pids)
-            read -r uu1 us1 < <(ticks $UPSTREAM)
-        }
+        read -r pu1 ps1 < <(proc_ticks "$pid")
+        read -r uu1 us1 < <(proc_ticks "$UPSTREAM")
         read -r idle1 all1 < <(machine)
         reqs=$(awk '/requests in/ { print $1 }' "$WORK/wrk.out")
         rps=$(awk '/^Requests\/sec/ { print $2 }' "$WORK/wrk.out")

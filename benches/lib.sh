@@ -495,6 +495,26 @@ start_portico() {
     die "$name did not answer at $url within 60 s"
 }
 
+# CPU time used so far by process $1 and its child processes (the nginx workers of a master),
+# in clock ticks: "user system".
+proc_ticks() {
+    local pid user=0 sys=0 rest u s
+    for pid in "$1" $(ps -o pid= --ppid "$1"); do
+        # Fields after "pid (comm) ": state is 1, utime 12, stime 13.
+        rest=$(sed 's/^.*) //' "/proc/$pid/stat" 2>/dev/null) || continue
+        read -r u s < <(awk '{ print $12, $13 }' <<<"$rest")
+        user=$((user + u)) sys=$((sys + s))
+    done
+    echo "$user $sys"
+}
+
+# The same, user and system together.
+cpu_ticks() {
+    local user sys
+    read -r user sys < <(proc_ticks "$1")
+    echo $((user + sys))
+}
+
 # VmRSS of process $1 in kB (all threads), from /proc.
 rss_kb() {
     awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"

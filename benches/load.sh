@@ -113,18 +113,6 @@ run_wrk() {
     run_loadgen wrk "$@" || die "wrk $* failed"
 }
 
-# CPU time (user + system, in clock ticks) used so far by process $1 and its children (the
-# nginx workers of a master).
-cpu_ticks() {
-    local pid total=0 rest
-    for pid in "$1" $(ps -o pid= --ppid "$1"); do
-        # Fields after "pid (comm) ": state is 1, utime 12, stime 13.
-        rest=$(sed 's/^.*) //' "/proc/$pid/stat" 2>/dev/null) || continue
-        total=$((total + $(awk '{ print $12 + $13 }' <<<"$rest")))
-    done
-    echo "$total"
-}
-
 # Runs a warm-up and one measurement against target $1 in round $2, using URL[$1], the wrk
 # headers H[$1] (one per line, if any) and the server process PID[$1]; appends "target rps
 # p99_ms non2xx socket_errors cpu_us_per_request" to $RESULTS. The CPU figure counts only the
